@@ -1,0 +1,88 @@
+/**
+ * Every default and every limit of shardgate, as named constants in one
+ * place (twemproxy style). Config validation, proxy and health read them
+ * from here; nothing else hard-codes a number.
+ *
+ * @module
+ */
+
+// ---- config defaults (DESIGN.md "Config") ----
+
+/** Default read balancing algorithm. */
+export const DEFAULT_BALANCE = "round-robin" as const;
+/** Default behaviour when no replica serves reads. */
+export const DEFAULT_FALLBACK = "primary" as const;
+/** Multiplexed backend connections per node. */
+export const DEFAULT_CONNECTIONS_PER_NODE = 2;
+/** Client connections per listener before new ones are refused. */
+export const DEFAULT_MAX_CLIENTS = 10_000;
+/** How many other nodes a failed connect or a broken read-only command tries. */
+export const DEFAULT_RETRIES = 2;
+/** Backend connect timeout. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
+/** Per-command server timeout (blocking and pinned commands excepted). */
+export const DEFAULT_SERVER_TIMEOUT_MS = 2_000;
+/** Idle client timeout; 0 = never. */
+export const DEFAULT_CLIENT_IDLE_MS = 0;
+/** How long a removed listener or node drains before it is closed. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** Active check interval. */
+export const DEFAULT_CHECK_INTERVAL_MS = 1_000;
+/** Active check timeout. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 1_000;
+/** Consecutive passing checks before a node serves. */
+export const DEFAULT_CHECK_RISE = 2;
+/** Consecutive failing checks before a node stops serving. */
+export const DEFAULT_CHECK_FALL = 2;
+/** Replica lag beyond which it stops serving reads. */
+export const DEFAULT_MAX_LAG_MS = 10_000;
+/** Whether a replica with a down master link keeps serving reads. */
+export const DEFAULT_SERVE_WHEN_LINK_DOWN = true;
+/** Passive errors within the window that eject a node. */
+export const DEFAULT_PASSIVE_ERRORS = 5;
+/** Passive error sliding window. */
+export const DEFAULT_PASSIVE_WINDOW_MS = 10_000;
+/** First ejection cooldown; doubles on repeated ejections. */
+export const DEFAULT_PASSIVE_COOLDOWN_MS = 10_000;
+/** Cap of the growing ejection cooldown. */
+export const DEFAULT_PASSIVE_MAX_COOLDOWN_MS = 300_000;
+/** Never eject more than this share of a shard's replicas. */
+export const DEFAULT_MAX_EJECTED_PERCENT = 50;
+/** Node host name re-resolution interval. */
+export const DEFAULT_DNS_REFRESH_MS = 30_000;
+/** Default node weight. */
+export const DEFAULT_WEIGHT = 1;
+/** Default telemetry sample ratio. */
+export const DEFAULT_SAMPLE_RATIO = 0.01;
+/** Longest duration the config accepts (timers overflow past 2^31-1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 2_147_483_647;
+/** Debounce of config file change events before a reload. */
+export const CONFIG_RELOAD_DEBOUNCE_MS = 200;
+/** Retry interval when the config file's directory cannot be watched (e.g. it vanished). */
+export const CONFIG_WATCH_RETRY_MS = 1_000;
+
+// ---- protocol limits (Redis's own) ----
+
+/** Largest bulk string a client may send (Redis `proto-max-bulk-len`, 512 MB). */
+export const MAX_BULK_LENGTH = 512 * 1024 * 1024;
+/** Most arguments in one command (Redis: INT_MAX). */
+export const MAX_MULTIBULK_LENGTH = 2_147_483_647;
+/** Largest command a client may send in all (Redis `client-query-buffer-limit`, 1 GB). */
+export const MAX_QUERY_BUFFER = 1024 * 1024 * 1024;
+/** Longest inline command (Redis PROTO_INLINE_MAX_SIZE, 64 KB). */
+export const MAX_INLINE_LENGTH = 64 * 1024;
+
+// ---- data path sizing ----
+
+/** Size of each socket read buffer (grows for big frames, shrinks back after). */
+export const READ_BUFFER_SIZE = 64 * 1024;
+/** Stop reading a client once this many reply bytes wait to be written to it. */
+export const CLIENT_OUTPUT_HIGH_WATER = 1024 * 1024;
+/** Stop reading a client once this many of its commands are in flight. */
+export const CLIENT_MAX_INFLIGHT = 1024;
+/** Stop taking new commands for a node connection past this many unsent bytes. */
+export const NODE_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
+/** After a failed connect, new commands avoid that node for this long. */
+export const CONNECT_BACKOFF_MS = 250;
+/** How often the proxy checks server and client-idle timeouts. */
+export const TIMEOUT_TICK_MS = 50;

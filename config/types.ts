@@ -1,0 +1,140 @@
+/**
+ * The validated, normalised shape of a shardgate config. Durations are in
+ * milliseconds, addresses are split into host and port, defaults are applied
+ * and `${ENV}` references are expanded. Everything downstream (proxy, health,
+ * admin) reads only this shape, never the YAML.
+ *
+ * @module
+ */
+
+/** A `host:port` pair as written in the config. */
+export interface Address {
+  /** Host name or IP literal (IPv6 without brackets). */
+  readonly host: string;
+  /** TCP port, 0..65535 (0 only in tests: bind any free port). */
+  readonly port: number;
+  /** The address as written, normalised to `host:port` (`[::1]:6379` for IPv6). */
+  readonly text: string;
+}
+
+/** One Redis/Valkey node of a shard. */
+export interface NodeConfig {
+  /** Stable identity within its shard: the normalised `host:port`. */
+  readonly id: string;
+  /** Where to connect. */
+  readonly address: Address;
+  /** Relative share of reads; 0 drains the node. */
+  readonly weight: number;
+}
+
+/** Read balancing algorithm. */
+export type BalanceMode = "round-robin" | "least-pending";
+
+/** What readers do when no replica serves. */
+export type FallbackMode = "primary" | "none";
+
+/** Timeouts of the data path, in milliseconds; 0 means never. */
+export interface TimeoutsConfig {
+  readonly connectMs: number;
+  readonly serverMs: number;
+  readonly clientIdleMs: number;
+  /** How long a removed listener or node may drain before it is closed. */
+  readonly drainMs: number;
+}
+
+/** Active health check settings. */
+export interface CheckConfig {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly rise: number;
+  readonly fall: number;
+  readonly maxLagMs: number;
+  /** Keep reading from a replica whose link to its primary is down (stale beats failing). */
+  readonly serveWhenLinkDown: boolean;
+}
+
+/** Passive (traffic-observed) health settings. */
+export interface PassiveConfig {
+  readonly errors: number;
+  readonly windowMs: number;
+  readonly cooldownMs: number;
+  /** Cap for the cooldown, which doubles on each repeated ejection. */
+  readonly maxCooldownMs: number;
+  readonly maxEjectedPercent: number;
+}
+
+/** Credentials sent to backends (AUTH). Secrets come from `${ENV}` only. */
+export interface AuthConfig {
+  readonly username: string | null;
+  readonly password: string;
+}
+
+/** TLS to backends; `null` means plain TCP. */
+export interface TlsConfig {
+  /** SNI / certificate name; defaults to the node host. */
+  readonly servername: string | null;
+  /** Extra CA certificates (PEM file path), or null for the system store. */
+  readonly caFile: string | null;
+  /** Skip certificate verification (tests only). */
+  readonly insecure: boolean;
+}
+
+/** Settings every shard has; each may come from `defaults` or the shard itself. */
+export interface ShardSettings {
+  readonly balance: BalanceMode;
+  readonly fallback: FallbackMode;
+  readonly connectionsPerNode: number;
+  readonly maxClients: number;
+  readonly retries: number;
+  readonly timeouts: TimeoutsConfig;
+  readonly check: CheckConfig;
+  readonly passive: PassiveConfig;
+  readonly auth: AuthConfig | null;
+  readonly tls: TlsConfig | null;
+  /** Password clients must send with AUTH on this shard's listeners, or null. */
+  readonly clientPassword: string | null;
+  /** Allow listen addresses that are not loopback. */
+  readonly allowRemote: boolean;
+  /** How often node host names are re-resolved, in ms; 0 = only on reconnect. */
+  readonly dnsRefreshMs: number;
+}
+
+/** One shard: its listeners and its nodes. */
+export interface ShardConfig extends ShardSettings {
+  readonly name: string;
+  readonly readers: Address;
+  readonly writer: Address | null;
+  readonly nodes: readonly NodeConfig[];
+}
+
+/** Admin HTTP server settings. */
+export interface AdminConfig {
+  readonly listen: Address;
+}
+
+/** Telemetry settings. */
+export interface TelemetryConfig {
+  /** Share of commands traced when OpenTelemetry is on, 0..1. */
+  readonly sampleRatio: number;
+}
+
+/** A whole validated config. */
+export interface Config {
+  /** Path of the file it was read from (for messages). */
+  readonly file: string;
+  readonly admin: AdminConfig | null;
+  readonly telemetry: TelemetryConfig;
+  /** Shards in file order. */
+  readonly shards: readonly ShardConfig[];
+}
+
+/** One validation error, positioned in the source file. */
+export interface ConfigIssue {
+  readonly file: string;
+  /** 1-based line and column. */
+  readonly line: number;
+  readonly col: number;
+  /** Dotted key path, e.g. `shards.users.nodes[1].weight`. */
+  readonly path: string;
+  readonly message: string;
+}
