@@ -1,0 +1,108 @@
+/**
+ * shardgate's command line: `run` (the default), `check` and `--version`.
+ * Wiring only: parse arguments, load the config, start the app, handle
+ * signals.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { App } from "./app.ts";
+import { formatIssue, loadConfig } from "./config/mod.ts";
+import { Logger, type LogFormat, type LogLevel } from "./telemetry/logger.ts";
+import { VERSION } from "./version.ts";
+
+const USAGE = `shardgate ${VERSION} — Redis/Valkey sidecar
+
+Usage:
+  shardgate [run] --config FILE [--log-level debug|info|warn|error] [--log-format json|text]
+  shardgate check --config FILE     validate; exit 0, or 2 with file:line:col errors
+  shardgate --version
+`;
+
+const LEVELS = ["debug", "info", "warn", "error"];
+const FORMATS = ["json", "text"];
+
+/** Runs the CLI with `args`; resolves to the process exit code. */
+export async function cli(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c" },
+        "log-level": { type: "string", default: "info" },
+        "log-format": { type: "string" },
+        version: { type: "boolean", short: "v" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    console.error(`shardgate: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    console.log(`shardgate ${VERSION} (deno ${Deno.version.deno})`);
+    return 0;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const command = positionals[0] ?? "run";
+  if (positionals.length > 1 || (command !== "run" && command !== "check")) {
+    console.error(`shardgate: unknown command '${positionals.join(" ")}'\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.config === undefined) {
+    console.error(`shardgate: --config FILE is required\n\n${USAGE}`);
+    return 2;
+  }
+  const level = values["log-level"]!;
+  const format = values["log-format"];
+  if (!LEVELS.includes(level) || (format !== undefined && !FORMATS.includes(format))) {
+    console.error(`shardgate: --log-level is one of ${LEVELS.join("|")}, --log-format one of ${FORMATS.join("|")}`);
+    return 2;
+  }
+
+  const result = await loadConfig(values.config);
+  if (result.config === null) {
+    for (const issue of result.issues) console.error(formatIssue(issue));
+    return 2;
+  }
+  if (command === "check") {
+    const n = result.config.shards.length;
+    console.log(`${values.config}: ok (${n} shard${n === 1 ? "" : "s"})`);
+    return 0;
+  }
+
+  const logger = new Logger(level as LogLevel, format as LogFormat | undefined);
+  const app = new App(result.config, logger);
+  try {
+    for (const l of await app.start()) {
+      logger.info("listening", { shard: l.shard, role: l.role, address: `${l.host}:${l.port}` });
+    }
+  } catch (err) {
+    logger.error("startup failed", { error: (err as Error).message });
+    return 1;
+  }
+  logger.info("ready", { version: VERSION, config: values.config });
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info("shutting down", { signal });
+      app.close(1_000).then(() => resolve(0), () => resolve(1));
+    };
+    Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+    Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  });
+}
+
+if (import.meta.main) {
+  Deno.exit(await cli(Deno.args));
+}

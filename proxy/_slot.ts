@@ -1,0 +1,92 @@
+/**
+ * A reply slot: one command's place in its client's FIFO. It travels to a
+ * node connection's in-flight queue and comes back filled (or failed).
+ *
+ * @module
+ */
+
+/** Why a node connection gave up on its in-flight commands. */
+export type FailReason = "connect failed" | "connection lost" | "timeout" | "protocol error" | "removed";
+
+/** Who gets a slot's reply (a client session, or a handshake). */
+export interface SlotOwner {
+  /** A reply frame arrived: `buf[start, end)` is valid only during the call. */
+  onReply(slot: Slot, buf: Uint8Array, start: number, end: number): void;
+  /**
+   * The slot's node connection failed before its reply. `sent` is false when
+   * the command never left shardgate (a failed connect), so replaying it is
+   * safe whatever the command.
+   */
+  onFail(slot: Slot, reason: FailReason, nodeId: string, sent: boolean): void;
+}
+
+/** One command in flight. */
+export class Slot {
+  /** Who receives the reply. */
+  owner: SlotOwner;
+  /** The reply bytes once filled out of order; null while pending or when written directly. */
+  reply: Uint8Array | null = null;
+  /** True once the reply (or an error reply) is known. */
+  done = false;
+  /** The command's bytes, kept for read-only commands so they can be replayed. */
+  cmd: Uint8Array | null = null;
+  /** Route class from the command table (READ or WRITE). */
+  route: number;
+  /** Times the command was sent (1 on the first try). */
+  attempts = 0;
+  /** Monotonic ms when last sent (server timeout). */
+  sentAt = 0;
+  /** Id of the node it was last sent to. */
+  nodeId = "";
+
+  /** Creates a slot for `owner`. */
+  constructor(owner: SlotOwner, route: number) {
+    this.owner = owner;
+    this.route = route;
+  }
+}
+
+/** A FIFO of slots backed by an array with a moving head (no shift() copies). */
+export class SlotQueue {
+  #items: (Slot | undefined)[] = [];
+  #head = 0;
+
+  /** Number of queued slots. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Appends a slot. */
+  push(slot: Slot): void {
+    this.#items.push(slot);
+  }
+
+  /** The oldest slot, or undefined. */
+  peek(): Slot | undefined {
+    return this.#items[this.#head];
+  }
+
+  /** Removes and returns the oldest slot. */
+  shift(): Slot | undefined {
+    const items = this.#items;
+    if (this.#head >= items.length) return undefined;
+    const s = items[this.#head];
+    items[this.#head++] = undefined;
+    if (this.#head === items.length) {
+      items.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > items.length) {
+      this.#items = items.slice(this.#head);
+      this.#head = 0;
+    }
+    return s;
+  }
+
+  /** Removes every slot and returns them oldest first. */
+  drain(): Slot[] {
+    const out = this.#items.slice(this.#head) as Slot[];
+    this.#items = [];
+    this.#head = 0;
+    return out;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * A node as the proxy sees it: its pool of multiplexed connections, its
+ * pinned connections, its weight and in-flight count for the balancers, and
+ * a short back-off after a failed connect so new commands go elsewhere.
+ *
+ * @module
+ */
+
+import { CONNECT_BACKOFF_MS } from "../config/defaults.ts";
+import type { NodeConfig } from "../config/types.ts";
+import { authCommand, dialNode, type NodeSocket } from "../resp/dial.ts";
+import type { FailReason } from "./_slot.ts";
+import type { BalancerNode } from "./balancer.ts";
+import {
+  type ConnectionHost,
+  NodeConnection,
+  type PassiveErrorKind,
+  type RawSink,
+} from "./node_connection.ts";
+import type { ShardRuntime } from "./_runtime.ts";
+
+/** One Redis node of a shard. */
+export class Backend implements BalancerNode, ConnectionHost {
+  /** Node id (`host:port`). */
+  readonly id: string;
+  /** The node's config entry (replaced on reload). */
+  config: NodeConfig;
+  /** Commands in flight on its multiplexed connections. */
+  pending = 0;
+  /** The AUTH frame sent first on every connection, or null. */
+  auth: Uint8Array | null;
+  /** IP to dial instead of the host name (set by DNS refresh), or null. */
+  ip: string | null = null;
+  /** True once removed by a reload: no new commands, closes when idle. */
+  retired = false;
+  #rt: ShardRuntime;
+  #mux: (NodeConnection | null)[];
+  #pinned = new Set<NodeConnection>();
+  #retryAt = 0;
+
+  /** Creates the backend for `config` in the shard runtime `rt`. */
+  constructor(config: NodeConfig, rt: ShardRuntime) {
+    this.id = config.id;
+    this.config = config;
+    this.#rt = rt;
+    this.auth = authCommand(rt.settings.auth);
+    this.#mux = new Array(rt.settings.connectionsPerNode).fill(null);
+  }
+
+  /** Relative read share (from config). */
+  get weight(): number {
+    return this.config.weight;
+  }
+
+  /** False while retired or backing off after a failed connect. */
+  get available(): boolean {
+    return !this.retired && (this.#retryAt === 0 || this.#rt.now() >= this.#retryAt);
+  }
+
+  /** Open multiplexed connections (live ones). */
+  get muxCount(): number {
+    let n = 0;
+    for (const c of this.#mux) if (c !== null && !c.closed) n++;
+    return n;
+  }
+
+  /** Open pinned connections. */
+  get pinnedCount(): number {
+    return this.#pinned.size;
+  }
+
+  /**
+   * The multiplexed connection for the next command: the one with the
+   * fewest commands in flight, opening connections lazily up to the pool size.
+   */
+  connection(): NodeConnection {
+    const mux = this.#mux;
+    let best: NodeConnection | null = null;
+    for (let i = 0; i < mux.length; i++) {
+      let c = mux[i];
+      if (c === null || c.closed) {
+        c = mux[i] = new NodeConnection(this);
+        return c;
+      }
+      if (best === null || c.inflight < best.inflight) best = c;
+    }
+    return best!;
+  }
+
+  /** Opens a dedicated connection for a pinned session. */
+  openPinned(sink: RawSink): NodeConnection {
+    const c = new NodeConnection(this, sink);
+    this.#pinned.add(c);
+    return c;
+  }
+
+  /** Applies new connection settings (reload): the pool size and AUTH. */
+  resize(): void {
+    const size = this.#rt.settings.connectionsPerNode;
+    this.auth = authCommand(this.#rt.settings.auth);
+    while (this.#mux.length > size) {
+      const c = this.#mux.pop();
+      if (c) this.#closeWhenIdle(c);
+    }
+    while (this.#mux.length < size) this.#mux.push(null);
+  }
+
+  /** Dials the node (host name or the refreshed IP). */
+  dial(): Promise<NodeSocket> {
+    const s = this.#rt.settings;
+    return dialNode(this.config.address, {
+      tls: s.tls,
+      connectMs: s.timeouts.connectMs,
+      ip: this.ip,
+    });
+  }
+
+  /** Bookkeeping when one of its connections ends. */
+  connectionClosed(conn: NodeConnection, reason: FailReason | null): void {
+    this.#pinned.delete(conn);
+    const i = this.#mux.indexOf(conn);
+    if (i >= 0) this.#mux[i] = null;
+    // After a failed connect, new commands avoid the node for a moment
+    // (CONNECT_BACKOFF_MS); any connection that did connect clears that.
+    this.#retryAt = reason === "connect failed" ? this.#rt.now() + CONNECT_BACKOFF_MS : 0;
+    if (this.retired && this.idle) this.#rt.backendIdle(this);
+  }
+
+  /** Reports a passive error to the health checker. */
+  reportError(kind: PassiveErrorKind): void {
+    this.#rt.nodeError(this.id, kind);
+  }
+
+  /** True when nothing is in flight and no pinned session is open. */
+  get idle(): boolean {
+    return this.pending === 0 && this.#pinned.size === 0;
+  }
+
+  /** Fails connections whose oldest command is older than the server timeout. */
+  checkTimeouts(now: number, serverMs: number): void {
+    if (serverMs <= 0) return;
+    for (const c of this.#mux) {
+      if (c === null || c.closed) continue;
+      const t = c.oldestSentAt();
+      if (t >= 0 && now - t > serverMs) {
+        this.reportError("timeout");
+        c.close("timeout");
+      }
+    }
+  }
+
+  /** Closes pinned sessions (their node lost its role or left the config). */
+  closePinned(reason: FailReason): void {
+    for (const c of [...this.#pinned]) c.close(reason);
+  }
+
+  /** Closes every connection now; in-flight commands fail over with `reason`. */
+  close(reason: FailReason | null): void {
+    for (const c of this.#mux) c?.close(reason);
+    this.#mux.fill(null);
+    this.closePinned(reason ?? "removed");
+  }
+
+  /** Closes connection `c` once it has no command in flight. */
+  #closeWhenIdle(c: NodeConnection): void {
+    if (c.inflight === 0) {
+      c.close(null);
+      return;
+    }
+    const timer = setInterval(() => {
+      if (c.closed || c.inflight === 0) {
+        clearInterval(timer);
+        c.close(null);
+      }
+    }, 50);
+  }
+}

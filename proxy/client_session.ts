@@ -1,0 +1,423 @@
+/**
+ * One client connection on a shard listener.
+ *
+ * ```
+ *  client ─read─▶ ReadBuffer ─RequestParser─▶ command ─routeOf()─┐
+ *     ▲                                                          │
+ *     │     READ/WRITE: Slot appended to #fifo, frame sent on a   │
+ *     │     node's multiplexed connection (balancer or primary) ◀─┘
+ *     │     PIN: wait for #fifo to empty, then open a dedicated
+ *     │     node connection and relay raw bytes both ways from then on
+ *     │
+ *     └─write─ ByteWriter ◀── filled slots at the head of #fifo, in order
+ * ```
+ *
+ * The FIFO keeps the client's order whatever node each command went to, so
+ * a failed read can be re-sent elsewhere without reordering the others.
+ *
+ * @module
+ */
+
+import {
+  CLIENT_MAX_INFLIGHT,
+  CLIENT_OUTPUT_HIGH_WATER,
+  MAX_QUERY_BUFFER,
+  NODE_OUTPUT_HIGH_WATER,
+} from "../config/defaults.ts";
+import { encodeCommand, INCOMPLETE, RequestParser, RespProtocolError, Route, routeOf } from "../resp/mod.ts";
+import { ByteWriter, Gate, ReadBuffer, type Socket } from "./_io.ts";
+import type { ListenerRole, ShardRuntime } from "./_runtime.ts";
+import { type FailReason, Slot, type SlotOwner, SlotQueue } from "./_slot.ts";
+import type { Backend } from "./backend.ts";
+import { errorReply, ErrorText, Replies } from "./errors.ts";
+import { type NodeConnection, type RawSink, unavailableReply } from "./node_connection.ts";
+
+/** Commands larger than this are not kept for a retry when they are writes. */
+const KEEP_WRITE_FOR_RETRY = 16 * 1024;
+const td = new TextDecoder();
+
+/** A client connection and its ordered reply FIFO. */
+export class ClientSession implements SlotOwner, RawSink {
+  /** Listener role this client connected to. */
+  readonly role: ListenerRole;
+  /** Last time the client sent something (client_idle). */
+  lastActive: number;
+  #rt: ShardRuntime;
+  #sock: Socket;
+  #rb = new ReadBuffer();
+  #parser = new RequestParser();
+  #writer: ByteWriter;
+  #fifo = new SlotQueue();
+  #gate = new Gate();
+  #authed: boolean;
+  #closing = false;
+  #closed = false;
+  #pinWaiting = false;
+  #pinEnd = 0;
+  #pinned: NodeConnection | null = null;
+  #onClose: (s: ClientSession) => void;
+
+  /** Wraps an accepted socket; call {@link run} to start serving it. */
+  constructor(
+    sock: Socket,
+    role: ListenerRole,
+    rt: ShardRuntime,
+    onClose: (s: ClientSession) => void,
+  ) {
+    this.#sock = sock;
+    this.role = role;
+    this.#rt = rt;
+    this.#onClose = onClose;
+    this.#authed = rt.settings.clientPassword === null;
+    this.lastActive = rt.now();
+    this.#writer = new ByteWriter(sock);
+    this.#writer.onError = () => this.close();
+    this.#writer.onDrain = () => this.#drained();
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True when pinned to its own node connection. */
+  get pinned(): boolean {
+    return this.#pinned !== null;
+  }
+
+  /** Commands waiting for their reply. */
+  get inflight(): number {
+    return this.#fifo.length;
+  }
+
+  /** The node this session is pinned to, if any. */
+  get pinnedNode(): string | null {
+    return this.#pinned?.host.id ?? null;
+  }
+
+  /** Reads and serves commands until the client goes away. */
+  async run(): Promise<void> {
+    const rb = this.#rb;
+    try {
+      while (!this.#closed) {
+        const wait = this.#gate.wait();
+        if (wait !== null) {
+          await wait;
+          // Commands that arrived while paused are served before reading more.
+          if (this.#pinned === null && !this.#closed && rb.end > rb.start) this.#process();
+          continue;
+        }
+        const { view, moved } = rb.space();
+        if (moved) this.#parser.reset();
+        const n = await this.#sock.read(view);
+        if (n === null) break;
+        rb.end += n;
+        this.lastActive = this.#rt.now();
+        if (this.#pinned !== null) this.#relay();
+        else this.#process();
+      }
+    } catch {
+      // reset by peer, or closed by us
+    }
+    this.close();
+  }
+
+  /** Closes the client and its pinned node connection. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writer.close();
+    this.#gate.resume();
+    try {
+      this.#sock.close();
+    } catch {
+      // already closed
+    }
+    const p = this.#pinned;
+    this.#pinned = null;
+    p?.close(null);
+    this.#onClose(this);
+  }
+
+  /** Finishes in-flight replies, then closes (drain on reload or shutdown). */
+  drain(): void {
+    if (this.#closed) return;
+    if (this.#pinned !== null) {
+      this.close();
+      return;
+    }
+    this.#closing = true;
+    this.#gate.pause();
+    this.#maybeFinish();
+  }
+
+  // ---- multiplexed path ----
+
+  #process(): void {
+    const rb = this.#rb;
+    const buf = rb.buf;
+    const end = rb.end;
+    let pos = rb.start;
+    while (pos < end && !this.#closing && !this.#pinWaiting) {
+      let next: number;
+      try {
+        next = this.#parser.parse(buf, pos, end);
+      } catch (err) {
+        this.#protocolError(err);
+        return;
+      }
+      if (next === INCOMPLETE) {
+        if (end - pos > MAX_QUERY_BUFFER) this.#protocolError(new RespProtocolError("Protocol error: too big query"));
+        break;
+      }
+      if (this.#parser.argc > 0 && !this.#command(buf, pos, next)) break;
+      pos = next;
+    }
+    rb.consume(pos);
+    if (this.#fifo.length >= CLIENT_MAX_INFLIGHT || this.#writer.pending > CLIENT_OUTPUT_HIGH_WATER) {
+      this.#rt.counters.backpressurePauses++;
+      this.#gate.pause();
+    }
+  }
+
+  /** Handles one parsed command; false when parsing must stop here (pinning). */
+  #command(buf: Uint8Array, start: number, end: number): boolean {
+    const parser = this.#parser;
+    const route = routeOf(parser, buf);
+    if (!this.#authed && route !== Route.AUTH && route !== Route.QUIT) {
+      this.#local(Replies.noAuth);
+      return true;
+    }
+    switch (route) {
+      case Route.READ:
+      case Route.WRITE: {
+        const slot = new Slot(this, route);
+        this.#fifo.push(slot);
+        let src = buf, s = start, e = end;
+        if (parser.inline) {
+          src = encodeCommand(parser.inlineArgs(buf, start, end));
+          s = 0;
+          e = src.length;
+        }
+        if (route === Route.READ || e - s <= KEEP_WRITE_FOR_RETRY) slot.cmd = src.slice(s, e);
+        if (this.role === "readers") this.#rt.counters.readerCommands++;
+        else this.#rt.counters.writerCommands++;
+        this.#dispatch(slot, src, s, e, "");
+        return true;
+      }
+      case Route.PIN:
+        // Stop reading: the rest of the input goes to the pinned connection.
+        this.#pinWaiting = true;
+        this.#pinEnd = end;
+        this.#gate.pause();
+        this.#rb.consume(start);
+        this.#maybePin();
+        return false;
+      case Route.QUIT:
+        this.#local(Replies.ok);
+        this.#closing = true;
+        this.#maybeFinish();
+        return false;
+      case Route.SELECT_ZERO:
+        this.#local(Replies.ok);
+        return true;
+      case Route.AUTH:
+        this.#auth(buf, start, end);
+        return true;
+      default: {
+        const name = td.decode(buf.subarray(parser.argStart[0], parser.argEnd[0]));
+        this.#local(errorReply(ErrorText.refused(name)));
+        return true;
+      }
+    }
+  }
+
+  #dispatch(slot: Slot, src: Uint8Array, start: number, end: number, excludeId: string): void {
+    const rt = this.#rt;
+    const node: Backend | null = this.role === "readers" ? rt.pickReader(excludeId) : rt.writer();
+    if (node === null) {
+      rt.counters.failedCommands++;
+      this.#fill(slot, errorReply(rt.noNodeError(this.role)));
+      return;
+    }
+    node.connection().send(slot, src, start, end, rt.now());
+  }
+
+  /** A reply for `slot` arrived from its node. */
+  onReply(slot: Slot, buf: Uint8Array, start: number, end: number): void {
+    if (this.#closed) return;
+    if (
+      slot.route === Route.READ && slot.cmd !== null && buf[start] === 45 &&
+      slot.attempts <= this.#rt.settings.retries && unavailableReply(buf, start, end) !== null
+    ) {
+      this.#retry(slot);
+      return;
+    }
+    const fifo = this.#fifo;
+    if (fifo.peek() === slot) {
+      fifo.shift();
+      slot.done = true;
+      this.#writer.write(buf, start, end);
+      this.#flushReady();
+    } else {
+      slot.reply = buf.slice(start, end);
+      slot.done = true;
+    }
+  }
+
+  /** The node connection of `slot` failed before its reply. */
+  onFail(slot: Slot, reason: FailReason, nodeId: string, sent: boolean): void {
+    if (this.#closed) return;
+    const rt = this.#rt;
+    if (
+      slot.cmd !== null && (slot.route === Route.READ || !sent) &&
+      slot.attempts <= rt.settings.retries
+    ) {
+      this.#retry(slot);
+      return;
+    }
+    rt.counters.failedCommands++;
+    const msg = slot.route === Route.READ
+      ? ErrorText.readFailed(nodeId, reason, slot.attempts)
+      : ErrorText.writeLost(nodeId, reason);
+    this.#fill(slot, errorReply(msg));
+  }
+
+  #retry(slot: Slot): void {
+    this.#rt.counters.retries++;
+    const cmd = slot.cmd!;
+    this.#dispatch(slot, cmd, 0, cmd.length, slot.nodeId);
+  }
+
+  /** Completes `slot` with bytes owned by us (errors, local replies). */
+  #fill(slot: Slot, reply: Uint8Array): void {
+    slot.reply = reply;
+    slot.done = true;
+    if (this.#fifo.peek() === slot) this.#flushReady();
+  }
+
+  /** Queues a reply produced locally, in order. */
+  #local(reply: Uint8Array): void {
+    const slot = new Slot(this, Route.WRITE);
+    slot.reply = reply;
+    slot.done = true;
+    this.#fifo.push(slot);
+    if (this.#fifo.length === 1) this.#flushReady();
+  }
+
+  /** Writes every finished slot at the head of the FIFO. */
+  #flushReady(): void {
+    const fifo = this.#fifo;
+    for (let s = fifo.peek(); s !== undefined && s.done; s = fifo.peek()) {
+      fifo.shift();
+      if (s.reply !== null) this.#writer.write(s.reply);
+    }
+    if (fifo.length === 0) {
+      if (this.#pinWaiting) this.#maybePin();
+      if (this.#closing) this.#maybeFinish();
+    }
+    if (this.#gate.paused && !this.#closing && !this.#pinWaiting) this.#maybeResume();
+  }
+
+  #maybeResume(): void {
+    if (this.#fifo.length < CLIENT_MAX_INFLIGHT / 2 && this.#writer.pending <= CLIENT_OUTPUT_HIGH_WATER) {
+      this.#gate.resume();
+    }
+  }
+
+  /** The writer emptied: resume reading (multiplexed or pinned), finish a close. */
+  #drained(): void {
+    if (this.#closing) {
+      this.#maybeFinish();
+      return;
+    }
+    if (this.#pinned !== null) {
+      this.#pinned.resumeReading();
+      return;
+    }
+    if (this.#gate.paused && !this.#pinWaiting) this.#maybeResume();
+  }
+
+  #maybeFinish(): void {
+    if (this.#fifo.length === 0 && this.#writer.pending === 0) this.close();
+  }
+
+  #protocolError(err: unknown): void {
+    this.#rt.counters.protocolErrors++;
+    const msg = err instanceof RespProtocolError ? err.message : "Protocol error";
+    this.#local(errorReply(ErrorText.protocol(msg)));
+    this.#closing = true;
+    this.#rb.consume(this.#rb.end);
+    this.#maybeFinish();
+  }
+
+  #auth(buf: Uint8Array, start: number, end: number): void {
+    const p = this.#parser;
+    const want = this.#rt.settings.clientPassword;
+    if (p.argc < 2 || p.argc > 3) {
+      this.#local(Replies.authArity);
+      return;
+    }
+    if (want === null) {
+      this.#local(Replies.authNotConfigured);
+      return;
+    }
+    const i = p.argc - 1; // AUTH [user] password
+    const got = p.inline
+      ? td.decode(p.inlineArgs(buf, start, end)[i])
+      : td.decode(buf.subarray(p.argStart[i], p.argEnd[i]));
+    if (got === want) {
+      this.#authed = true;
+      this.#local(Replies.ok);
+    } else {
+      this.#local(Replies.wrongPass);
+    }
+  }
+
+  // ---- pinned path ----
+
+  /** Pins once every earlier reply has been written. */
+  #maybePin(): void {
+    if (!this.#pinWaiting || this.#fifo.length > 0 || this.#closed) return;
+    const rt = this.#rt;
+    const node = this.role === "readers" ? rt.pickReader("") : rt.writer();
+    this.#pinWaiting = false;
+    if (node === null) {
+      // Answer the pinning command with the error and go on with the next.
+      const rb = this.#rb;
+      rb.consume(this.#pinEnd);
+      rt.counters.failedCommands++;
+      this.#local(errorReply(rt.noNodeError(this.role)));
+      this.#gate.resume();
+      return;
+    }
+    rt.counters.pinnedSessions++;
+    this.#pinned = node.openPinned(this);
+    this.#pinned.onDrain = () => this.#gate.resume();
+    this.#gate.resume();
+    this.#relay();
+  }
+
+  /** Pinned: client bytes go straight to the node. */
+  #relay(): void {
+    const rb = this.#rb;
+    const conn = this.#pinned!;
+    if (rb.end > rb.start) conn.sendRaw(rb.buf, rb.start, rb.end);
+    rb.consume(rb.end);
+    if (conn.writePending > NODE_OUTPUT_HIGH_WATER) this.#gate.pause();
+  }
+
+  /** Pinned: node bytes go straight to the client. */
+  onData(buf: Uint8Array, start: number, end: number): void {
+    if (this.#closed) return;
+    this.#writer.write(buf, start, end);
+    if (this.#writer.pending > CLIENT_OUTPUT_HIGH_WATER) this.#pinned?.pauseReading();
+  }
+
+  /** Pinned: the node connection ended, so the session's state is gone. */
+  onClosed(_reason: FailReason | null): void {
+    if (this.#pinned === null) return;
+    this.#pinned = null;
+    this.close();
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The one table of error replies shardgate itself sends to clients (Envoy
+ * redis_proxy style). Every client-facing error string lives here; nothing
+ * else in the proxy builds one. Static replies are pre-encoded once.
+ *
+ * @module
+ */
+
+const te = new TextEncoder();
+
+/** Encodes `-<message>\r\n`, folding CR/LF so a message can never break framing. */
+export function errorReply(message: string): Uint8Array {
+  return te.encode(`-${message.replace(/[\r\n]+/g, " ")}\r\n`);
+}
+
+/** Client-facing error messages (without the leading `-`). */
+export const ErrorText = {
+  /** Readers port: no replica serves and fallback is none (or the primary is gone too). */
+  noReaders: (shard: string): string =>
+    `ERR shardgate: no node serves reads for shard '${shard}'`,
+  /** Writer port: no usable primary. */
+  noPrimary: (shard: string, why: string | null): string =>
+    `ERR shardgate: no primary for shard '${shard}'${why ? ` (${why})` : ""}; write refused`,
+  /** A write whose node connection broke or timed out before the reply. */
+  writeLost: (node: string, reason: string): string =>
+    `ERR shardgate: ${reason} on ${node} before the reply; the command was not retried and may or may not have been applied`,
+  /** A read-only command that failed on every node it was tried on. */
+  readFailed: (node: string, reason: string, attempts: number): string =>
+    `ERR shardgate: ${reason} on ${node}; read failed after ${attempts} attempt${
+      attempts === 1 ? "" : "s"
+    }`,
+  /** The listener is past `max_clients` (Redis's own wording). */
+  maxClients: "ERR max number of clients reached",
+  /** Commands before AUTH when the listener has a client password (Redis's wording). */
+  noAuth: "NOAUTH Authentication required.",
+  /** Wrong client password (Redis's wording). */
+  wrongPass: "WRONGPASS invalid username-password pair or user is disabled.",
+  /** AUTH sent to a listener without a client password (Redis's wording). */
+  authNotConfigured:
+    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+  /** AUTH with the wrong number of arguments (Redis's wording). */
+  authArity: "ERR wrong number of arguments for 'auth' command",
+  /** Commands that make no sense through a proxy (replication stream, shutdown...). */
+  refused: (command: string): string =>
+    `ERR shardgate: '${command}' is not supported through the proxy`,
+  /** Malformed client input; the message is Redis's own ("Protocol error: ..."). */
+  protocol: (message: string): string => `ERR ${message}`,
+  /** The shard's listener is draining after a reload removed or moved it. */
+  draining: (shard: string): string =>
+    `ERR shardgate: shard '${shard}' is being removed; reconnect`,
+  /** A pinned session's node went away (its state is gone, so it is closed). */
+  pinnedLost: (node: string, reason: string): string =>
+    `ERR shardgate: connection to ${node} lost (${reason}); session state is gone`,
+} as const;
+
+/** Pre-encoded static replies, sent without allocating. */
+export const Replies = {
+  ok: te.encode("+OK\r\n"),
+  maxClients: errorReply(ErrorText.maxClients),
+  noAuth: errorReply(ErrorText.noAuth),
+  wrongPass: errorReply(ErrorText.wrongPass),
+  authNotConfigured: errorReply(ErrorText.authNotConfigured),
+  authArity: errorReply(ErrorText.authArity),
+} as const;

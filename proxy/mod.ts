@@ -1,0 +1,13 @@
+/**
+ * The data path: shard listeners, client sessions (multiplexed or pinned),
+ * node connection pools, balancers and the retry policy.
+ *
+ * @module
+ */
+
+export { type BackendSnapshot, type Routes, Shard, type ShardOptions, staticRoutes } from "./shard.ts";
+export { type Balancer, type BalancerNode, createBalancer, LeastPending, SmoothRoundRobin } from "./balancer.ts";
+export { type PassiveErrorKind } from "./node_connection.ts";
+export { ErrorText } from "./errors.ts";
+export { ShardCounters } from "./metrics.ts";
+export type { ListenerRole } from "./_runtime.ts";

@@ -1,0 +1,256 @@
+/**
+ * A shard: its listeners, its backends and its routing table.
+ *
+ * The routing table (which nodes serve reads, which node is the primary) is
+ * owned by whoever calls {@link Shard.setRoutes}: the health checker in
+ * production. Until it speaks, readers use every node and the writer the
+ * first one.
+ *
+ * @module
+ */
+
+import { TIMEOUT_TICK_MS } from "../config/defaults.ts";
+import type { Address, ShardConfig, ShardSettings } from "../config/types.ts";
+import type { Logger } from "../telemetry/logger.ts";
+import type { ListenerRole, ShardRuntime } from "./_runtime.ts";
+import { Backend } from "./backend.ts";
+import { type Balancer, createBalancer } from "./balancer.ts";
+import { ErrorText } from "./errors.ts";
+import { ShardListener } from "./listener.ts";
+import { ShardCounters } from "./metrics.ts";
+import type { PassiveErrorKind } from "./node_connection.ts";
+
+/** The routing facts a shard needs (what the health checker computes). */
+export interface Routes {
+  /** Ids of nodes that serve reads, in config order. */
+  readonly readers: readonly string[];
+  /** Id of the node writes go to, or null. */
+  readonly primary: string | null;
+  /** Why there is no primary (shown in the client error), or null. */
+  readonly primaryProblem: string | null;
+}
+
+/** What a shard needs from the rest of the program. */
+export interface ShardOptions {
+  /** Logger (a child with the shard name is made). */
+  readonly logger: Logger;
+  /** Receives passive errors seen on traffic (the health checker). */
+  readonly onNodeError?: (nodeId: string, kind: PassiveErrorKind) => void;
+}
+
+/** Per-backend figures for status pages and tests. */
+export interface BackendSnapshot {
+  readonly id: string;
+  readonly weight: number;
+  readonly pending: number;
+  readonly muxConnections: number;
+  readonly pinnedConnections: number;
+  readonly reader: boolean;
+  readonly primary: boolean;
+}
+
+/** Routes every node serves before the health checker reports (reads: all; writes: first). */
+export function staticRoutes(config: ShardConfig): Routes {
+  return {
+    readers: config.nodes.map((n) => n.id),
+    primary: config.nodes[0]?.id ?? null,
+    primaryProblem: null,
+  };
+}
+
+/** One shard of the proxy. */
+export class Shard implements ShardRuntime {
+  /** Shard name. */
+  readonly name: string;
+  /** Counters for /metrics. */
+  readonly counters: ShardCounters = new ShardCounters();
+  /** Shard logger. */
+  readonly logger: Logger;
+  #config: ShardConfig;
+  #opts: ShardOptions;
+  #backends = new Map<string, Backend>();
+  #readers: Backend[] = [];
+  #primary: Backend | null = null;
+  #routes: Routes;
+  #balancer: Balancer<Backend>;
+  #listeners: ShardListener[] = [];
+  #ticker: ReturnType<typeof setInterval> | null = null;
+  #exclude = "";
+  #skip = (b: Backend): boolean => !b.available || b.id === this.#exclude;
+
+  /** Creates a shard (nothing is bound until {@link start}). */
+  constructor(config: ShardConfig, opts: ShardOptions) {
+    this.name = config.name;
+    this.#config = config;
+    this.#opts = opts;
+    this.logger = opts.logger.child({ shard: config.name });
+    this.#balancer = createBalancer<Backend>(config.balance);
+    for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
+    this.#routes = staticRoutes(config);
+    this.#applyRoutes();
+  }
+
+  /** The current config of this shard. */
+  get config(): ShardConfig {
+    return this.#config;
+  }
+
+  /** Current settings (read per command, so a reload applies at once). */
+  get settings(): ShardSettings {
+    return this.#config;
+  }
+
+  /** Current routes. */
+  get routes(): Routes {
+    return this.#routes;
+  }
+
+  /** Binds the readers and writer addresses and starts the timeout ticker. */
+  start(): void {
+    const c = this.#config;
+    const readers = new ShardListener("readers", c.readers, this);
+    readers.listen();
+    this.#listeners.push(readers);
+    if (c.writer !== null) {
+      const writer = new ShardListener("writer", c.writer, this);
+      try {
+        writer.listen();
+      } catch (err) {
+        void readers.stopAccepting();
+        throw err;
+      }
+      this.#listeners.push(writer);
+    }
+    this.#ticker = setInterval(() => this.#tick(), TIMEOUT_TICK_MS);
+  }
+
+  /** Bound addresses by role (real ports). */
+  bound(): { role: ListenerRole; host: string; port: number }[] {
+    return this.#listeners.map((l) => ({ role: l.role, ...l.bound }));
+  }
+
+  /** Client sessions open on every listener. */
+  get clientCount(): number {
+    let n = 0;
+    for (const l of this.#listeners) n += l.sessions.size;
+    return n;
+  }
+
+  /** Replaces the routing table (health checker). */
+  setRoutes(routes: Routes): void {
+    const oldPrimary = this.#primary;
+    this.#routes = routes;
+    this.#applyRoutes();
+    if (oldPrimary !== null && oldPrimary !== this.#primary) {
+      // Pinned writer sessions hold state on the old primary: close them.
+      for (const l of this.#listeners) {
+        if (l.role !== "writer") continue;
+        for (const s of l.sessions) if (s.pinnedNode === oldPrimary.id) s.close();
+      }
+    }
+  }
+
+  #applyRoutes(): void {
+    const r = this.#routes;
+    this.#readers = [];
+    for (const id of r.readers) {
+      const b = this.#backends.get(id);
+      if (b !== undefined && !b.retired) this.#readers.push(b);
+    }
+    this.#balancer.reset(this.#readers);
+    const p = r.primary === null ? undefined : this.#backends.get(r.primary);
+    this.#primary = p !== undefined && !p.retired ? p : null;
+  }
+
+  // ---- ShardRuntime ----
+
+  /** Milliseconds (wall clock; only differences are used). */
+  now(): number {
+    return Date.now();
+  }
+
+  /** A node for a read, avoiding `excludeId`; falls back to the primary. */
+  pickReader(excludeId: string): Backend | null {
+    this.#exclude = excludeId;
+    const b = this.#balancer.pick(this.#skip);
+    if (b !== undefined) return b;
+    if (this.#config.fallback === "primary") {
+      const p = this.#primary;
+      if (p !== null && p.id !== excludeId && p.available) return p;
+    }
+    // Everything is backing off: better to try a reader than to fail outright.
+    if (excludeId === "") {
+      const any = this.#balancer.pick();
+      if (any !== undefined) return any;
+      if (this.#config.fallback === "primary") return this.#primary;
+    }
+    return null;
+  }
+
+  /** The node writes go to, or null. */
+  writer(): Backend | null {
+    return this.#primary;
+  }
+
+  /** The error for a client of `role` when no node can take its command. */
+  noNodeError(role: ListenerRole): string {
+    return role === "readers"
+      ? ErrorText.noReaders(this.name)
+      : ErrorText.noPrimary(this.name, this.#routes.primaryProblem);
+  }
+
+  /** Forwards a passive error to the health checker. */
+  nodeError(nodeId: string, kind: PassiveErrorKind): void {
+    this.#opts.onNodeError?.(nodeId, kind);
+  }
+
+  /** A retired backend went idle: close and forget it. */
+  backendIdle(backend: Backend): void {
+    if (!backend.retired) return;
+    backend.close(null);
+    if (this.#backends.get(backend.id) === backend) this.#backends.delete(backend.id);
+  }
+
+  /** Backend figures (status page, tests). */
+  backends(): BackendSnapshot[] {
+    return [...this.#backends.values()].map((b) => ({
+      id: b.id,
+      weight: b.weight,
+      pending: b.pending,
+      muxConnections: b.muxCount,
+      pinnedConnections: b.pinnedCount,
+      reader: this.#readers.includes(b),
+      primary: this.#primary === b,
+    }));
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    const t = this.#config.timeouts;
+    for (const b of this.#backends.values()) b.checkTimeouts(now, t.serverMs);
+    if (t.clientIdleMs > 0) {
+      for (const l of this.#listeners) {
+        for (const s of l.sessions) {
+          if (!s.pinned && s.inflight === 0 && now - s.lastActive > t.clientIdleMs) {
+            this.counters.idleClosed++;
+            s.close();
+          }
+        }
+      }
+    }
+  }
+
+  /** Stops accepting, drains clients (bounded by drainMs), closes backends. */
+  async close(drainMs: number = this.#config.timeouts.drainMs): Promise<void> {
+    if (this.#ticker !== null) clearInterval(this.#ticker);
+    this.#ticker = null;
+    await Promise.all(this.#listeners.map((l) => l.drain(drainMs)));
+    this.#listeners = [];
+    for (const b of this.#backends.values()) b.close(null);
+  }
+
+  /** Listen addresses as configured. */
+  get addresses(): { readers: Address; writer: Address | null } {
+    return { readers: this.#config.readers, writer: this.#config.writer };
+  }
+}
