@@ -78,8 +78,12 @@ export const MAX_INLINE_LENGTH = 64 * 1024;
 export const READ_BUFFER_SIZE = 64 * 1024;
 /** Stop reading a client once this many reply bytes wait to be written to it. */
 export const CLIENT_OUTPUT_HIGH_WATER = 1024 * 1024;
-/** Stop reading a client once this many of its commands are in flight. */
-export const CLIENT_MAX_INFLIGHT = 1024;
+/**
+ * Most commands of one client in flight at once; a longer pipeline is sent
+ * on in batches as replies return. With the output limit this bounds the
+ * memory one client can make shardgate hold to about this many replies.
+ */
+export const CLIENT_MAX_INFLIGHT = 128;
 /** Stop taking new commands for a node connection past this many unsent bytes. */
 export const NODE_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 /** After a failed connect, new commands avoid that node for this long. */

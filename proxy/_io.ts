@@ -60,16 +60,20 @@ export class ReadBuffer {
 }
 
 /**
- * Coalescing writer: `write()` copies bytes into a pending buffer and
- * schedules one flush per event-loop turn (a microtask). While a socket
- * write is under way new bytes go to a second buffer (double buffering).
+ * Coalescing writer: `write()` copies bytes into the current chunk and
+ * schedules one flush per event-loop turn (a microtask). Full chunks queue
+ * up behind it, so a slow reader costs what it is owed plus one chunk, never
+ * a doubled buffer; a write under way never blocks new writes.
  */
 export class ByteWriter {
   #sock: Socket | null;
-  #buf: Uint8Array<ArrayBuffer> = new Uint8Array(READ_BUFFER_SIZE);
-  #len = 0;
+  #queued: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #cur: Uint8Array<ArrayBuffer> = new Uint8Array(READ_BUFFER_SIZE);
+  #curLen = 0;
   #spare: Uint8Array<ArrayBuffer> | null = new Uint8Array(READ_BUFFER_SIZE);
   #inFlight = 0;
+  #writing = false;
   #scheduled = false;
   #closed = false;
   #flush = (): void => {
@@ -89,69 +93,87 @@ export class ByteWriter {
   /** Sets the socket of a writer created before it was connected, and flushes. */
   attach(sock: Socket): void {
     this.#sock = sock;
-    if (this.#len > 0 && !this.#scheduled && this.#inFlight === 0) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flush);
-    }
+    this.#schedule();
   }
 
   /** Bytes buffered or being written. */
   get pending(): number {
-    return this.#len + this.#inFlight;
+    return this.#curLen + this.#queuedBytes + this.#inFlight;
   }
 
   /** Queues bytes `src[start, end)` (copied). */
   write(src: Uint8Array, start = 0, end: number = src.length): void {
     if (this.#closed) return;
     const n = end - start;
-    if (this.#len + n > this.#buf.length) this.#grow(this.#len + n);
-    this.#buf.set(n === src.length ? src : src.subarray(start, end), this.#len);
-    this.#len += n;
-    if (!this.#scheduled && this.#inFlight === 0 && this.#sock !== null) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flush);
+    if (this.#curLen + n > this.#cur.length) {
+      if (this.#curLen > 0) {
+        this.#queued.push(this.#cur.subarray(0, this.#curLen));
+        this.#queuedBytes += this.#curLen;
+      }
+      this.#cur = new Uint8Array(Math.max(READ_BUFFER_SIZE, n));
+      this.#curLen = 0;
     }
+    this.#cur.set(n === src.length ? src : src.subarray(start, end), this.#curLen);
+    this.#curLen += n;
+    this.#schedule();
   }
 
   /** Stops writing; buffered bytes are dropped. */
   close(): void {
     this.#closed = true;
-    this.#len = 0;
+    this.#queued = [];
+    this.#queuedBytes = 0;
+    this.#curLen = 0;
   }
 
-  #grow(need: number): void {
-    let size = this.#buf.length * 2;
-    while (size < need) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.#buf.subarray(0, this.#len));
-    this.#buf = next;
+  #schedule(): void {
+    if (!this.#scheduled && !this.#writing && this.#sock !== null && this.pending > 0) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /** The next bytes to write: queued chunks first, then the current chunk. */
+  #take(): Uint8Array | null {
+    const q = this.#queued.shift();
+    if (q !== undefined) {
+      this.#queuedBytes -= q.length;
+      return q;
+    }
+    if (this.#curLen === 0) return null;
+    const out = this.#cur.subarray(0, this.#curLen);
+    this.#cur = this.#spare ?? new Uint8Array(READ_BUFFER_SIZE);
+    this.#spare = null;
+    this.#curLen = 0;
+    return out;
   }
 
   async #drain(): Promise<void> {
     const sock = this.#sock;
-    if (sock === null) return;
-    while (this.#len > 0 && !this.#closed) {
-      const out = this.#buf;
-      const len = this.#len;
-      this.#buf = this.#spare ?? new Uint8Array(READ_BUFFER_SIZE);
-      this.#spare = null;
-      this.#len = 0;
+    if (sock === null || this.#writing) return;
+    this.#writing = true;
+    for (let out = this.#take(); out !== null && !this.#closed; out = this.#take()) {
+      const len = out.length;
       this.#inFlight = len;
       try {
         let off = 0;
-        while (off < len) off += await sock.write(out.subarray(off, len));
+        while (off < len) off += await sock.write(off === 0 ? out : out.subarray(off));
       } catch (err) {
         this.#inFlight = 0;
+        this.#writing = false;
         if (!this.#closed) {
-          this.#closed = true;
+          this.close();
           this.onError(err);
         }
         return;
       }
       this.#inFlight = 0;
-      // Keep one spare; drop buffers a big reply grew.
-      this.#spare = out.length > READ_BUFFER_SIZE ? new Uint8Array(READ_BUFFER_SIZE) : out;
+      // Keep one default-size buffer to swap in next time.
+      if (this.#spare === null && out.buffer.byteLength === READ_BUFFER_SIZE) {
+        this.#spare = new Uint8Array(out.buffer as ArrayBuffer);
+      }
     }
+    this.#writing = false;
     if (!this.#closed && this.onDrain !== null) this.onDrain();
   }
 }

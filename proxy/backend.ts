@@ -8,7 +8,7 @@
 
 import { CONNECT_BACKOFF_MS } from "../config/defaults.ts";
 import type { NodeConfig } from "../config/types.ts";
-import { authCommand, dialNode, type NodeSocket } from "../resp/dial.ts";
+import { authCommand, dialNode, type NodeSocket } from "../resp/mod.ts";
 import type { FailReason } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
 import {

@@ -158,7 +158,8 @@ export class ClientSession implements SlotOwner, RawSink {
     const buf = rb.buf;
     const end = rb.end;
     let pos = rb.start;
-    while (pos < end && !this.#closing && !this.#pinWaiting) {
+    const fifo = this.#fifo;
+    while (pos < end && !this.#closing && !this.#pinWaiting && fifo.length < CLIENT_MAX_INFLIGHT) {
       let next: number;
       try {
         next = this.#parser.parse(buf, pos, end);
@@ -174,7 +175,7 @@ export class ClientSession implements SlotOwner, RawSink {
       pos = next;
     }
     rb.consume(pos);
-    if (this.#fifo.length >= CLIENT_MAX_INFLIGHT || this.#writer.pending > CLIENT_OUTPUT_HIGH_WATER) {
+    if (fifo.length >= CLIENT_MAX_INFLIGHT || this.#writer.pending > CLIENT_OUTPUT_HIGH_WATER) {
       this.#rt.counters.backpressurePauses++;
       this.#gate.pause();
     }

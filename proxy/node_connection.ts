@@ -17,7 +17,7 @@
  */
 
 import { INCOMPLETE, RespProtocolError, scanReply } from "../resp/mod.ts";
-import type { NodeSocket } from "../resp/dial.ts";
+import type { NodeSocket } from "../resp/mod.ts";
 import { ByteWriter, Gate, ReadBuffer } from "./_io.ts";
 import { type FailReason, type Slot, SlotQueue } from "./_slot.ts";
 

@@ -12,3 +12,4 @@ export { argEquals, MAX_TRACKED_ARGS, RequestParser } from "./request.ts";
 export { encodeBulk, encodeCommand, encodeError, encodeInteger, encodeSimple } from "./encoder.ts";
 export { type CommandInfo, commandNameOf, lookupCommand, Route, routeOf } from "./commands.ts";
 export { COMMAND_TABLE_VERSION } from "./command_table.ts";
+export { authCommand, type DialOptions, dialNode, type NodeSocket } from "./dial.ts";
