@@ -1,0 +1,628 @@
+/**
+ * Parse and validate a shardgate config (DESIGN.md "Config") into the
+ * normalised {@link Config}. Validation is complete: every problem in the
+ * file is reported at once, each with its line, column and key path, and a
+ * config with any problem is refused as a whole.
+ *
+ * Settings (`balance`, `retries`, `timeouts`, `check`, …) may appear under
+ * `defaults:` and in each shard; the shard wins, and nested maps merge key
+ * by key (a shard setting only `timeouts: { server: 5s }` keeps the other
+ * timeouts). `auth: null` in a shard turns off a default `auth`; `tls: false`
+ * a default `tls`.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_BALANCE,
+  DEFAULT_CHECK_FALL,
+  DEFAULT_CHECK_INTERVAL_MS,
+  DEFAULT_CHECK_RISE,
+  DEFAULT_CHECK_TIMEOUT_MS,
+  DEFAULT_CLIENT_IDLE_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_CONNECTIONS_PER_NODE,
+  DEFAULT_DNS_REFRESH_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_FALLBACK,
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_EJECTED_PERCENT,
+  DEFAULT_MAX_LAG_MS,
+  DEFAULT_PASSIVE_COOLDOWN_MS,
+  DEFAULT_PASSIVE_ERRORS,
+  DEFAULT_PASSIVE_MAX_COOLDOWN_MS,
+  DEFAULT_PASSIVE_WINDOW_MS,
+  DEFAULT_RETRIES,
+  DEFAULT_SAMPLE_RATIO,
+  DEFAULT_SERVE_WHEN_LINK_DOWN,
+  DEFAULT_SERVER_TIMEOUT_MS,
+  DEFAULT_WEIGHT,
+} from "./defaults.ts";
+import type {
+  Address,
+  AdminConfig,
+  AuthConfig,
+  BalanceMode,
+  Config,
+  ConfigIssue,
+  FallbackMode,
+  NodeConfig,
+  ShardConfig,
+  ShardSettings,
+  TelemetryConfig,
+  TlsConfig,
+} from "./types.ts";
+import { isLoopbackHost, listenAddressesClash } from "./address.ts";
+import { type Entry, type Located, type Pos, SafeMessage, type Slot, Source } from "./_yaml.ts";
+import { formatDuration } from "./duration.ts";
+
+/** The outcome of parsing a config: a config and no issues, or issues and no config. */
+export type ConfigResult =
+  | { config: Config; issues: [] }
+  | { config: null; issues: ConfigIssue[] };
+
+// ---- the schema ----
+
+const BALANCE_MODES: readonly BalanceMode[] = ["round-robin", "least-pending"];
+const FALLBACK_MODES: readonly FallbackMode[] = ["primary", "none"];
+
+/** Nested setting maps and their keys. */
+const GROUPS: Readonly<Record<string, readonly string[]>> = {
+  timeouts: ["connect", "server", "client_idle", "drain"],
+  check: ["interval", "timeout", "rise", "fall", "max_lag", "serve_when_link_down"],
+  passive: ["errors", "window", "cooldown", "max_cooldown", "max_ejected_percent"],
+};
+
+type Reader = (src: Source, slot: Slot) => Located<unknown> | undefined;
+
+/** Scalar settings by dotted name, with how each is read and checked. */
+const SCALARS: Readonly<Record<string, Reader>> = {
+  balance: (s, e) => s.readEnum(e, BALANCE_MODES),
+  fallback: (s, e) => s.readEnum(e, FALLBACK_MODES),
+  connections_per_node: (s, e) => s.readInt(e, 1),
+  max_clients: (s, e) => s.readInt(e, 1),
+  retries: (s, e) => s.readInt(e, 0),
+  "timeouts.connect": (s, e) => s.readDuration(e),
+  "timeouts.server": (s, e) => s.readDuration(e),
+  "timeouts.client_idle": (s, e) => s.readDuration(e),
+  "timeouts.drain": (s, e) => s.readDuration(e),
+  "check.interval": (s, e) => s.readDuration(e, true),
+  "check.timeout": (s, e) => s.readDuration(e, true),
+  "check.rise": (s, e) => s.readInt(e, 1),
+  "check.fall": (s, e) => s.readInt(e, 1),
+  "check.max_lag": (s, e) => s.readDuration(e),
+  "check.serve_when_link_down": (s, e) => s.readBool(e),
+  "passive.errors": (s, e) => s.readInt(e, 1),
+  "passive.window": (s, e) => s.readDuration(e, true),
+  "passive.cooldown": (s, e) => s.readDuration(e),
+  "passive.max_cooldown": (s, e) => s.readDuration(e),
+  "passive.max_ejected_percent": (s, e) => s.readInt(e, 0, 100),
+  client_password: (s, e) =>
+    s.readScalar(e, "a string", nonEmpty, { nullable: true, secret: true }),
+  allow_remote: (s, e) => s.readBool(e),
+  dns_refresh: (s, e) => s.readDuration(e),
+};
+
+const SETTING_KEYS: readonly string[] = [
+  ...Object.keys(SCALARS).filter((k) => !k.includes(".")),
+  ...Object.keys(GROUPS),
+  "auth",
+  "tls",
+];
+const TOP_KEYS = ["admin", "telemetry", "defaults", "shards"];
+const ADMIN_KEYS = ["listen", "allow_remote"];
+const TELEMETRY_KEYS = ["sample_ratio"];
+const SHARD_OWN_KEYS = ["readers", "writer", "nodes"];
+const SHARD_KEYS = [...SHARD_OWN_KEYS, ...SETTING_KEYS];
+const NODE_KEYS = ["address", "weight"];
+const AUTH_KEYS = ["username", "password"];
+const TLS_KEYS = ["servername", "ca_file", "insecure"];
+
+/** Hints for keys written one level off: `interval` in a shard means `check.interval`. */
+function nestedHints(): Record<string, string> {
+  const hints: Record<string, string> = {};
+  for (const [group, keys] of Object.entries(GROUPS)) {
+    for (const key of keys) hints[key] = `did you mean "${group}.${key}"?`;
+  }
+  return hints;
+}
+
+const SETTINGS_HINTS = nestedHints();
+const DEFAULTS_HINTS: Record<string, string> = {
+  ...SETTINGS_HINTS,
+  readers: "only valid inside a shard",
+  writer: "only valid inside a shard",
+  nodes: "only valid inside a shard",
+};
+const TOP_HINTS: Record<string, string> = {
+  listen: `did you mean "admin.listen"?`,
+  sample_ratio: `did you mean "telemetry.sample_ratio"?`,
+  ...Object.fromEntries(
+    SETTING_KEYS.map((k) => [k, `settings belong under "defaults" or a shard`]),
+  ),
+};
+const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+function nonEmpty(text: string): string {
+  if (text === "") throw new SafeMessage("must not be empty");
+  return text;
+}
+
+// ---- settings layers (defaults, then a shard) ----
+
+interface AuthLayer {
+  readonly username?: Located<string | null>;
+  readonly password?: Located<string | null>;
+  /** The key is there, even if its value was refused. */
+  readonly hasPassword: boolean;
+}
+
+interface TlsLayer {
+  readonly servername?: Located<string | null>;
+  readonly ca_file?: Located<string | null>;
+  readonly insecure?: Located<boolean>;
+}
+
+/** Settings as written at one level, by dotted name. */
+interface Layer {
+  readonly values: Map<string, Located<unknown>>;
+  /** null: `auth: null` (turns auth off). */
+  auth?: Located<AuthLayer | null>;
+  /** null: `tls: false`; an empty layer: `tls: true`. */
+  tls?: Located<TlsLayer | null>;
+}
+
+function readLayer(src: Source, entries: Map<string, Entry>): Layer {
+  const layer: Layer = { values: new Map() };
+  for (const [key, entry] of entries) {
+    if (key === "auth") {
+      layer.auth = readAuth(src, entry);
+    } else if (key === "tls") {
+      layer.tls = readTls(src, entry);
+    } else if (key in GROUPS) {
+      const group = src.readMap(entry, { keys: GROUPS[key] });
+      for (const [sub, subEntry] of group ?? []) {
+        const value = SCALARS[`${key}.${sub}`](src, subEntry);
+        if (value !== undefined) layer.values.set(`${key}.${sub}`, value);
+      }
+    } else if (key in SCALARS) {
+      const value = SCALARS[key](src, entry);
+      if (value !== undefined) layer.values.set(key, value);
+    }
+  }
+  return layer;
+}
+
+function readAuth(src: Source, entry: Entry): Located<AuthLayer | null> | undefined {
+  const what = "a map { username, password } or null";
+  if (src.kindOf(entry) !== "map") {
+    const off = src.readScalar(entry, what, (text) => {
+      if (/^(false|False|FALSE)$/.test(text)) return null;
+      throw new Error("");
+      // Whatever is written here may well be the password itself: never echo it.
+    }, { nullable: true, secret: true });
+    return off === undefined ? undefined : { value: null, pos: off.pos, path: off.path };
+  }
+  const map = src.readMap(entry, { keys: AUTH_KEYS });
+  if (map === undefined) return undefined;
+  const layer: {
+    username?: Located<string | null>;
+    password?: Located<string | null>;
+    hasPassword: boolean;
+  } = { hasPassword: map.has("password") };
+  const username = map.get("username");
+  if (username !== undefined) {
+    layer.username = src.readScalar(username, "a string or null", nonEmpty, { nullable: true });
+  }
+  const password = map.get("password");
+  if (password !== undefined) {
+    layer.password = src.readString(password, { secret: true });
+  }
+  return { value: layer, pos: entry.pos, path: entry.path };
+}
+
+function readTls(src: Source, entry: Entry): Located<TlsLayer | null> | undefined {
+  if (src.kindOf(entry) !== "map") {
+    const on = src.readScalar(entry, "true, false or a map { servername, ca_file, insecure }", (
+      text,
+    ) => {
+      if (/^(true|True|TRUE)$/.test(text)) return true;
+      if (/^(false|False|FALSE)$/.test(text)) return false;
+      throw new Error("");
+    }, { nullable: true });
+    if (on === undefined) return undefined;
+    return { value: on.value === true ? {} : null, pos: on.pos, path: on.path };
+  }
+  const map = src.readMap(entry, { keys: TLS_KEYS });
+  if (map === undefined) return undefined;
+  const layer: {
+    servername?: Located<string | null>;
+    ca_file?: Located<string | null>;
+    insecure?: Located<boolean>;
+  } = {};
+  for (const key of ["servername", "ca_file"] as const) {
+    const e = map.get(key);
+    if (e !== undefined) {
+      layer[key] = src.readScalar(e, "a string or null", nonEmpty, { nullable: true });
+    }
+  }
+  const insecure = map.get("insecure");
+  if (insecure !== undefined) layer.insecure = src.readBool(insecure);
+  return { value: layer, pos: entry.pos, path: entry.path };
+}
+
+/** Merges layers (later wins) into full shard settings, reporting cross-key problems. */
+function resolveSettings(src: Source, layers: readonly Layer[]): ShardSettings {
+  const find = (name: string): { at: number; v: Located<unknown> } | undefined => {
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const v = layers[i].values.get(name);
+      if (v !== undefined) return { at: i, v };
+    }
+    return undefined;
+  };
+  const get = <T>(name: string, fallback: T): T =>
+    (find(name)?.v.value as T | undefined) ?? fallback;
+
+  const cooldown = find("passive.cooldown");
+  const maxCooldown = find("passive.max_cooldown");
+  const cooldownMs = get("passive.cooldown", DEFAULT_PASSIVE_COOLDOWN_MS);
+  const maxCooldownMs = get("passive.max_cooldown", DEFAULT_PASSIVE_MAX_COOLDOWN_MS);
+  if (maxCooldownMs < cooldownMs) {
+    // Blame the more specific of the two (a shard's over a default's).
+    const blame = (maxCooldown?.at ?? -1) >= (cooldown?.at ?? -1) ? maxCooldown : cooldown;
+    if (blame !== undefined) {
+      src.issue(
+        blame.v.pos,
+        blame.v.path,
+        `passive.max_cooldown (${formatDuration(maxCooldownMs)}) is less than passive.cooldown (${
+          formatDuration(cooldownMs)
+        })`,
+      );
+    }
+  }
+
+  return {
+    balance: get<BalanceMode>("balance", DEFAULT_BALANCE),
+    fallback: get<FallbackMode>("fallback", DEFAULT_FALLBACK),
+    connectionsPerNode: get("connections_per_node", DEFAULT_CONNECTIONS_PER_NODE),
+    maxClients: get("max_clients", DEFAULT_MAX_CLIENTS),
+    retries: get("retries", DEFAULT_RETRIES),
+    timeouts: {
+      connectMs: get("timeouts.connect", DEFAULT_CONNECT_TIMEOUT_MS),
+      serverMs: get("timeouts.server", DEFAULT_SERVER_TIMEOUT_MS),
+      clientIdleMs: get("timeouts.client_idle", DEFAULT_CLIENT_IDLE_MS),
+      drainMs: get("timeouts.drain", DEFAULT_DRAIN_TIMEOUT_MS),
+    },
+    check: {
+      intervalMs: get("check.interval", DEFAULT_CHECK_INTERVAL_MS),
+      timeoutMs: get("check.timeout", DEFAULT_CHECK_TIMEOUT_MS),
+      rise: get("check.rise", DEFAULT_CHECK_RISE),
+      fall: get("check.fall", DEFAULT_CHECK_FALL),
+      maxLagMs: get("check.max_lag", DEFAULT_MAX_LAG_MS),
+      serveWhenLinkDown: get("check.serve_when_link_down", DEFAULT_SERVE_WHEN_LINK_DOWN),
+    },
+    passive: {
+      errors: get("passive.errors", DEFAULT_PASSIVE_ERRORS),
+      windowMs: get("passive.window", DEFAULT_PASSIVE_WINDOW_MS),
+      cooldownMs,
+      maxCooldownMs,
+      maxEjectedPercent: get("passive.max_ejected_percent", DEFAULT_MAX_EJECTED_PERCENT),
+    },
+    auth: resolveAuth(src, layers),
+    tls: resolveTls(layers),
+    clientPassword: get<string | null>("client_password", null),
+    allowRemote: get("allow_remote", false),
+    dnsRefreshMs: get("dns_refresh", DEFAULT_DNS_REFRESH_MS),
+  };
+}
+
+function resolveAuth(src: Source, layers: readonly Layer[]): AuthConfig | null {
+  let state = null as {
+    username: string | null;
+    password: string | null;
+    hasPassword: boolean;
+    at: Located<unknown>;
+  } | null;
+  for (const layer of layers) {
+    if (layer.auth === undefined) continue;
+    const a = layer.auth.value;
+    if (a === null) {
+      state = null;
+      continue;
+    }
+    state = {
+      username: a.username !== undefined ? a.username.value : (state?.username ?? null),
+      password: a.password !== undefined ? a.password.value : (state?.password ?? null),
+      hasPassword: a.hasPassword || (state?.hasPassword ?? false),
+      at: layer.auth,
+    };
+  }
+  if (state === null) return null;
+  if (state.password === null) {
+    // A password that is there but refused has its own issue already.
+    if (!state.hasPassword) {
+      src.issue(state.at.pos, state.at.path, `missing required key "password"`);
+    }
+    return null;
+  }
+  return { username: state.username, password: state.password };
+}
+
+function resolveTls(layers: readonly Layer[]): TlsConfig | null {
+  let state = null as TlsConfig | null;
+  for (const layer of layers) {
+    if (layer.tls === undefined) continue;
+    const t = layer.tls.value;
+    if (t === null) {
+      state = null;
+      continue;
+    }
+    const base: TlsConfig = state ?? { servername: null, caFile: null, insecure: false };
+    state = {
+      servername: t.servername !== undefined ? t.servername.value : base.servername,
+      caFile: t.ca_file !== undefined ? t.ca_file.value : base.caFile,
+      insecure: t.insecure !== undefined ? t.insecure.value : base.insecure,
+    };
+  }
+  return state;
+}
+
+// ---- shards, nodes, listeners ----
+
+/** A listen address with who may expose it. */
+interface Listener {
+  readonly address: Located<Address>;
+  readonly allowRemote: boolean;
+  /** How to allow a non-loopback address here. */
+  readonly allowHint: string;
+}
+
+function readNode(src: Source, slot: Slot): Located<NodeConfig> | undefined {
+  const kind = src.kindOf(slot);
+  if (kind === "map") {
+    const map = src.readMap(slot, { keys: NODE_KEYS });
+    if (map === undefined) return undefined;
+    const addressEntry = map.get("address");
+    if (addressEntry === undefined) {
+      src.issue(slot.pos, slot.path, `missing required key "address"`);
+    }
+    const address = addressEntry && src.readAddress(addressEntry, false);
+    const weightEntry = map.get("weight");
+    const weight = weightEntry && src.readInt(weightEntry, 0);
+    if (address === undefined || (weightEntry !== undefined && weight === undefined)) {
+      return undefined;
+    }
+    const node = {
+      id: address.value.text,
+      address: address.value,
+      weight: weight?.value ?? DEFAULT_WEIGHT,
+    };
+    return { value: node, pos: slot.pos, path: slot.path };
+  }
+  if (kind === "list") {
+    src.issue(
+      slot.pos,
+      slot.path,
+      `expected "host:port" or { address, weight }, got a list (quote IPv6 addresses: "[::1]:6379")`,
+    );
+    return undefined;
+  }
+  const address = src.readAddress(slot, false);
+  if (address === undefined) return undefined;
+  const node = { id: address.value.text, address: address.value, weight: DEFAULT_WEIGHT };
+  return { value: node, pos: slot.pos, path: slot.path };
+}
+
+function readNodes(src: Source, entry: Entry): NodeConfig[] {
+  const items = src.readList(entry, `a list of nodes ("host:port" or { address, weight })`);
+  if (items === undefined) return [];
+  if (items.length === 0) {
+    src.issue(entry.pos, entry.path, "must list at least one node");
+    return [];
+  }
+  const nodes: NodeConfig[] = [];
+  const seen = new Map<string, string>();
+  let allValid = true;
+  for (const [i, item] of items.entries()) {
+    const node = readNode(src, item);
+    if (node === undefined) {
+      allValid = false;
+      continue;
+    }
+    const first = seen.get(node.value.id);
+    if (first !== undefined) {
+      src.issue(node.pos, node.path, `duplicate node ${node.value.id} (also ${first})`);
+      continue;
+    }
+    seen.set(node.value.id, `nodes[${i}]`);
+    nodes.push(node.value);
+  }
+  if (allValid && nodes.every((n) => n.weight === 0)) {
+    src.issue(entry.pos, entry.path, "every node has weight 0: at least one must be above 0");
+  }
+  return nodes;
+}
+
+function readShard(
+  src: Source,
+  entry: Entry,
+  defaults: Layer,
+  listeners: Listener[],
+): ShardConfig | undefined {
+  const name = entry.key;
+  if (!SHARD_NAME.test(name)) {
+    src.issue(
+      entry.keyPos,
+      entry.path,
+      `shard name ${JSON.stringify(name)} may only hold letters, digits, "_" and "-"`,
+    );
+  }
+  const map = src.readMap(entry, { keys: SHARD_KEYS, hints: SETTINGS_HINTS }, "a shard (a map)");
+  if (map === undefined) return undefined;
+  for (const key of ["readers", "nodes"]) {
+    if (!map.has(key)) src.issue(entry.keyPos, entry.path, `missing required key "${key}"`);
+  }
+  const readersEntry = map.get("readers");
+  const readers = readersEntry && src.readAddress(readersEntry, true);
+  const writerEntry = map.get("writer");
+  const writer = writerEntry && src.readAddress(writerEntry, true, true);
+  const nodesEntry = map.get("nodes");
+  const nodes = nodesEntry ? readNodes(src, nodesEntry) : [];
+
+  const own = new Map([...map].filter(([key]) => !SHARD_OWN_KEYS.includes(key)));
+  const settings = resolveSettings(src, [defaults, readLayer(src, own)]);
+  const allowHint = `set allow_remote: true in shard "${name}" to listen on it`;
+  for (const address of [readers, writer]) {
+    if (address?.value) {
+      listeners.push({
+        address: address as Located<Address>,
+        allowRemote: settings.allowRemote,
+        allowHint,
+      });
+    }
+  }
+  if (readers === undefined) return undefined;
+  return { name, readers: readers.value, writer: writer?.value ?? null, nodes, ...settings };
+}
+
+function checkListeners(src: Source, listeners: readonly Listener[]): void {
+  const ordered = [...listeners].sort((a, b) =>
+    a.address.pos.line - b.address.pos.line || a.address.pos.col - b.address.pos.col
+  );
+  for (const [i, l] of ordered.entries()) {
+    const { value: address, pos, path } = l.address;
+    if (!l.allowRemote && !isLoopbackHost(address.host)) {
+      src.issue(pos, path, `${address.text} is not a loopback address; ${l.allowHint}`);
+    }
+    const other = ordered.slice(0, i).find((o) => listenAddressesClash(o.address.value, address));
+    if (other !== undefined) {
+      src.issue(
+        pos,
+        path,
+        other.address.value.text === address.text
+          ? `listen address ${address.text} is already used by ${other.address.path}`
+          : `listen address ${address.text} clashes with ${other.address.path} (${other.address.value.text})`,
+      );
+    }
+  }
+}
+
+// ---- top level ----
+
+function readAdmin(src: Source, entry: Entry, listeners: Listener[]): AdminConfig | null {
+  const map = src.readMap(entry, { keys: ADMIN_KEYS });
+  if (map === undefined || src.kindOf(entry) === "null") return null;
+  const listenEntry = map.get("listen");
+  if (listenEntry === undefined) {
+    src.issue(entry.keyPos, entry.path, `missing required key "listen"`);
+    return null;
+  }
+  const listen = src.readAddress(listenEntry, true);
+  const allowEntry = map.get("allow_remote");
+  const allow = allowEntry && src.readBool(allowEntry);
+  if (listen === undefined) return null;
+  listeners.push({
+    address: listen,
+    allowRemote: allow?.value ?? false,
+    allowHint: "set admin.allow_remote: true to listen on it",
+  });
+  return { listen: listen.value };
+}
+
+function readTelemetry(src: Source, entry: Entry | undefined): TelemetryConfig {
+  const map = entry && src.readMap(entry, { keys: TELEMETRY_KEYS });
+  const ratioEntry = map?.get("sample_ratio");
+  const ratio = ratioEntry && src.readNumber(ratioEntry, 0, 1);
+  return { sampleRatio: ratio?.value ?? DEFAULT_SAMPLE_RATIO };
+}
+
+function freeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) freeze(v);
+  }
+  return value;
+}
+
+/**
+ * Parses and validates YAML config text. Never throws for bad input: every
+ * problem found is returned as an issue, and then there is no config.
+ *
+ * @param text the YAML source
+ * @param file the file name to put in issues and in {@link Config.file}
+ * @param env where `${VAR}` references are looked up; the process environment by default
+ */
+export function parseConfig(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string>> = Deno.env.toObject(),
+): ConfigResult {
+  const src = new Source(text, file, env);
+  if (src.syntaxFailed) return { config: null, issues: src.issues() };
+  const root = src.root();
+  const start: Pos = { line: 1, col: 1 };
+  if (src.kindOf(root) === "null") {
+    src.issue(start, "", `the config is empty (it needs at least "shards")`);
+    return { config: null, issues: src.issues() };
+  }
+  const top = src.readMap(root, { keys: TOP_KEYS, hints: TOP_HINTS }, "a map at the top level");
+  if (top === undefined) return { config: null, issues: src.issues() };
+
+  const listeners: Listener[] = [];
+  const adminEntry = top.get("admin");
+  const admin = adminEntry ? readAdmin(src, adminEntry, listeners) : null;
+  const telemetry = readTelemetry(src, top.get("telemetry"));
+  const defaultsEntry = top.get("defaults");
+  const defaultsMap = defaultsEntry &&
+    src.readMap(defaultsEntry, { keys: SETTING_KEYS, hints: DEFAULTS_HINTS });
+  const defaults = readLayer(src, defaultsMap ?? new Map());
+
+  const shards: ShardConfig[] = [];
+  const shardsEntry = top.get("shards");
+  if (shardsEntry === undefined) {
+    src.issue(start, "", `missing required key "shards"`);
+  } else {
+    const map = src.readMap(shardsEntry, { keys: null }, "a map of shard name to shard");
+    if (map !== undefined && map.size === 0) {
+      src.issue(shardsEntry.pos, shardsEntry.path, "must define at least one shard");
+    }
+    for (const entry of map?.values() ?? []) {
+      const shard = readShard(src, entry, defaults, listeners);
+      if (shard !== undefined) shards.push(shard);
+    }
+  }
+  checkListeners(src, listeners);
+
+  const issues = src.issues();
+  if (issues.length > 0) return { config: null, issues };
+  return { config: freeze({ file, admin, telemetry, shards }), issues: [] };
+}
+
+/**
+ * Reads `file` and parses it with {@link parseConfig}. A read error becomes
+ * one issue at 1:1.
+ */
+export async function loadConfig(
+  file: string,
+  env?: Readonly<Record<string, string>>,
+): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return {
+      config: null,
+      issues: [{ file, line: 1, col: 1, path: "", message: `cannot read the config: ${reason}` }],
+    };
+  }
+  return parseConfig(text, file, env);
+}
+
+/** Formats an issue as `file:line:col: path: message` (no `path: ` when it is empty). */
+export function formatIssue(issue: ConfigIssue): string {
+  const where = `${issue.file}:${issue.line}:${issue.col}`;
+  return issue.path === ""
+    ? `${where}: ${issue.message}`
+    : `${where}: ${issue.path}: ${issue.message}`;
+}
