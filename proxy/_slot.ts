@@ -28,8 +28,15 @@ export class Slot {
   reply: Uint8Array | null = null;
   /** True once the reply (or an error reply) is known. */
   done = false;
-  /** The command's bytes, kept for read-only commands so they can be replayed. */
+  /**
+   * Where the command's bytes are kept so it can be replayed: `cmd[cmdStart,
+   * cmdEnd)` in the session's command arena; null when it may not be replayed.
+   */
   cmd: Uint8Array | null = null;
+  /** Start of the command in `cmd`. */
+  cmdStart = 0;
+  /** End of the command in `cmd`. */
+  cmdEnd = 0;
   /** Route class from the command table (READ or WRITE). */
   route: number;
   /** Times the command was sent (1 on the first try). */

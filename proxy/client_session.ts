@@ -34,6 +34,8 @@ import { type NodeConnection, type RawSink, unavailableReply } from "./node_conn
 
 /** Commands larger than this are not kept for a retry when they are writes. */
 const KEEP_WRITE_FOR_RETRY = 16 * 1024;
+/** Size of the chunks that keep commands for replay (one allocation per many commands). */
+const ARENA_SIZE = 16 * 1024;
 const td = new TextDecoder();
 
 /** A client connection and its ordered reply FIFO. */
@@ -54,6 +56,11 @@ export class ClientSession implements SlotOwner, RawSink {
   #closed = false;
   #pinWaiting = false;
   #pinEnd = 0;
+  #arena = new Uint8Array(ARENA_SIZE);
+  #arenaPos = 0;
+  #batchConn: NodeConnection | null = null;
+  #now = 0;
+  #sent = 0;
   #pinned: NodeConnection | null = null;
   #onClose: (s: ClientSession) => void;
 
@@ -159,6 +166,9 @@ export class ClientSession implements SlotOwner, RawSink {
     const end = rb.end;
     let pos = rb.start;
     const fifo = this.#fifo;
+    this.#now = this.#rt.now();
+    this.#batchConn = null;
+    this.#sent = 0;
     while (pos < end && !this.#closing && !this.#pinWaiting && fifo.length < CLIENT_MAX_INFLIGHT) {
       let next: number;
       try {
@@ -175,6 +185,11 @@ export class ClientSession implements SlotOwner, RawSink {
       pos = next;
     }
     rb.consume(pos);
+    this.#batchConn = null;
+    if (this.#sent > 0) {
+      if (this.role === "readers") this.#rt.counters.readerCommands += this.#sent;
+      else this.#rt.counters.writerCommands += this.#sent;
+    }
     if (fifo.length >= CLIENT_MAX_INFLIGHT || this.#writer.pending > CLIENT_OUTPUT_HIGH_WATER) {
       this.#rt.counters.backpressurePauses++;
       this.#gate.pause();
@@ -200,9 +215,13 @@ export class ClientSession implements SlotOwner, RawSink {
           s = 0;
           e = src.length;
         }
-        if (route === Route.READ || e - s <= KEEP_WRITE_FOR_RETRY) slot.cmd = src.slice(s, e);
-        if (this.role === "readers") this.#rt.counters.readerCommands++;
-        else this.#rt.counters.writerCommands++;
+        if (route === Route.READ || e - s <= KEEP_WRITE_FOR_RETRY) {
+          this.#keep(slot, src, s, e);
+          src = slot.cmd!;
+          s = slot.cmdStart;
+          e = slot.cmdEnd;
+        }
+        this.#sent++;
         this.#dispatch(slot, src, s, e, "");
         return true;
       }
@@ -233,15 +252,39 @@ export class ClientSession implements SlotOwner, RawSink {
     }
   }
 
-  #dispatch(slot: Slot, src: Uint8Array, start: number, end: number, excludeId: string): void {
-    const rt = this.#rt;
-    const node: Backend | null = this.role === "readers" ? rt.pickReader(excludeId) : rt.writer();
-    if (node === null) {
-      rt.counters.failedCommands++;
-      this.#fill(slot, errorReply(rt.noNodeError(this.role)));
-      return;
+  /** Copies a command into the arena so it can be replayed after a failure. */
+  #keep(slot: Slot, src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (this.#arenaPos + n > this.#arena.length) {
+      // Slots still pointing at the old arena keep it alive until they finish.
+      this.#arena = new Uint8Array(Math.max(ARENA_SIZE, n));
+      this.#arenaPos = 0;
     }
-    node.connection().send(slot, src, start, end, rt.now());
+    this.#arena.set(src.subarray(start, end), this.#arenaPos);
+    slot.cmd = this.#arena;
+    slot.cmdStart = this.#arenaPos;
+    slot.cmdEnd = this.#arenaPos += n;
+  }
+
+  /**
+   * Sends a command. Within one batch of input (one pipeline) commands stay
+   * on one node connection, so their replies come back in order and are
+   * written straight through; retries (excludeId set) pick afresh.
+   */
+  #dispatch(slot: Slot, src: Uint8Array, start: number, end: number, excludeId: string): void {
+    let conn = this.#batchConn;
+    if (conn === null || conn.closed || excludeId !== "") {
+      const rt = this.#rt;
+      const node: Backend | null = this.role === "readers" ? rt.pickReader(excludeId) : rt.writer();
+      if (node === null) {
+        rt.counters.failedCommands++;
+        this.#fill(slot, errorReply(rt.noNodeError(this.role)));
+        return;
+      }
+      conn = node.connection();
+      if (excludeId === "") this.#batchConn = conn;
+    }
+    conn.send(slot, src, start, end, this.#now);
   }
 
   /** A reply for `slot` arrived from its node. */
@@ -286,8 +329,8 @@ export class ClientSession implements SlotOwner, RawSink {
 
   #retry(slot: Slot): void {
     this.#rt.counters.retries++;
-    const cmd = slot.cmd!;
-    this.#dispatch(slot, cmd, 0, cmd.length, slot.nodeId);
+    this.#now = this.#rt.now();
+    this.#dispatch(slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, slot.nodeId);
   }
 
   /** Completes `slot` with bytes owned by us (errors, local replies). */
