@@ -1,12 +1,28 @@
 /**
- * The running program: one proxy {@link Shard} per configured shard, wired
- * to its health checker. `main.ts` builds it from the command line; tests
- * build it in-process from a config.
+ * The running program: per configured shard, a proxy {@link Shard} and its
+ * {@link ShardHealth}, wired so that health owns the shard's routes and the
+ * proxy reports passive errors back. Reload applies a config diff in place.
+ * `main.ts` builds it from the command line; tests build it in-process.
+ *
+ * ```
+ *  ShardHealth ──routes (readers, primary)──▶ Shard (listeners, backends)
+ *       ▲                                        │
+ *       └──────── passive errors on traffic ─────┘
+ * ```
  *
  * @module
  */
 
-import type { Config, ShardConfig } from "./config/mod.ts";
+import {
+  type Config,
+  type ConfigWatcher,
+  diffConfigs,
+  formatIssue,
+  loadConfig,
+  type ShardConfig,
+  watchConfig,
+} from "./config/mod.ts";
+import { ShardHealth } from "./health/mod.ts";
 import { Shard } from "./proxy/mod.ts";
 import type { Logger } from "./telemetry/logger.ts";
 
@@ -18,20 +34,45 @@ export interface ListeningAddress {
   readonly port: number;
 }
 
+/** Outcome of one reload. */
+export type ReloadResult =
+  | { readonly ok: true; readonly summary: string }
+  | { readonly ok: false; readonly errors: readonly string[] };
+
+/** Reload counters (exposed on the admin port). */
+export class ReloadCounters {
+  /** Reloads applied (a valid config, changed or not). */
+  applied = 0;
+  /** Reloads rejected (unreadable, invalid, or a port that cannot be bound). */
+  rejected = 0;
+  /** Epoch ms of the last successful reload, or 0. */
+  lastAppliedAt = 0;
+  /** The last rejection's errors, for the status page. */
+  lastErrors: readonly string[] = [];
+}
+
 /** One shard and the parts that serve it. */
 interface ShardUnit {
-  config: ShardConfig;
-  shard: Shard;
+  readonly shard: Shard;
+  readonly health: ShardHealth;
 }
 
 /** shardgate running in this process. */
 export class App {
+  /** Reload counters. */
+  readonly reloads: ReloadCounters = new ReloadCounters();
+  #file: string;
   #config: Config;
   #logger: Logger;
   #units = new Map<string, ShardUnit>();
+  #watcher: ConfigWatcher | null = null;
+  #reloading: Promise<ReloadResult> | null = null;
+  #again = false;
+  #closed = false;
 
   /** Creates the app for a validated config (nothing runs until {@link start}). */
   constructor(config: Config, logger: Logger) {
+    this.#file = config.file;
     this.#config = config;
     this.#logger = logger;
   }
@@ -46,38 +87,162 @@ export class App {
     return this.#units.get(name)?.shard;
   }
 
-  /** Starts every shard; throws (after closing what started) if one cannot listen. */
+  /** The health of the shard called `name`. */
+  health(name: string): ShardHealth | undefined {
+    return this.#units.get(name)?.health;
+  }
+
+  /**
+   * Runs a first round of checks for every shard, then binds every listener;
+   * throws (after closing what started) if one cannot listen.
+   */
   async start(): Promise<ListeningAddress[]> {
+    const units = await Promise.all(this.#config.shards.map((sc) => this.#createUnit(sc)));
     try {
-      for (const sc of this.#config.shards) await this.#startShard(sc);
+      for (const u of units) {
+        u.shard.start();
+        this.#units.set(u.shard.name, u);
+      }
     } catch (err) {
-      await this.close(0);
+      await Promise.all(units.map((u) => this.#closeUnit(u, 0)));
+      this.#units.clear();
       throw err;
     }
     return this.listening();
   }
 
-  async #startShard(config: ShardConfig): Promise<void> {
-    const shard = new Shard(config, { logger: this.#logger });
-    const unit: ShardUnit = { config, shard };
-    this.#units.set(config.name, unit);
-    await Promise.resolve();
-    shard.start();
+  /** Builds a shard and its health, and waits for the first round of checks. */
+  async #createUnit(config: ShardConfig): Promise<ShardUnit> {
+    let shard: Shard | null = null;
+    const health: ShardHealth = new ShardHealth(config, {
+      logger: this.#logger,
+      onChange: (routes) => shard?.setRoutes(routes),
+    });
+    shard = new Shard(config, {
+      logger: this.#logger,
+      onNodeError: (nodeId, kind) => health.reportError(nodeId, kind),
+    });
+    await health.start();
+    shard.setRoutes(health.routes());
+    return { shard, health };
+  }
+
+  async #closeUnit(u: ShardUnit, drainMs?: number): Promise<void> {
+    await Promise.all([u.shard.close(drainMs), u.health.stop()]);
   }
 
   /** Every bound address. */
   listening(): ListeningAddress[] {
     const out: ListeningAddress[] = [];
     for (const u of this.#units.values()) {
-      for (const b of u.shard.bound()) out.push({ shard: u.config.name, ...b });
+      for (const b of u.shard.bound()) out.push({ shard: u.shard.name, ...b });
     }
     return out;
   }
 
+  /** Watches the config file and reloads on every change (debounced). */
+  watch(): void {
+    if (this.#watcher !== null) return;
+    this.#watcher = watchConfig(this.#file, () => void this.reload(), {
+      onError: (err) => this.#logger.warn("config watch error", { error: String(err) }),
+    });
+  }
+
+  /**
+   * Re-reads the config file and applies it as a diff. Reloads never
+   * overlap: one asked for while another runs is done right after it, once.
+   */
+  reload(): Promise<ReloadResult> {
+    if (this.#reloading !== null) {
+      this.#again = true;
+      return this.#reloading;
+    }
+    const run = async (): Promise<ReloadResult> => {
+      let result: ReloadResult;
+      do {
+        this.#again = false;
+        result = await this.#reloadOnce();
+      } while (this.#again && !this.#closed);
+      this.#reloading = null;
+      return result;
+    };
+    this.#reloading = run();
+    return this.#reloading;
+  }
+
+  async #reloadOnce(): Promise<ReloadResult> {
+    if (this.#closed) return { ok: false, errors: ["shutting down"] };
+    const loaded = await loadConfig(this.#file);
+    if (loaded.config === null) return this.#rejected(loaded.issues.map(formatIssue));
+    const next = loaded.config;
+    const diff = diffConfigs(this.#config, next);
+
+    // Phase 1: everything that can fail (checks of new shards, binds).
+    const added: ShardUnit[] = [];
+    const prepared: { commit: () => void; abort: () => void }[] = [];
+    try {
+      for (const sc of diff.addedShards) {
+        const u = await this.#createUnit(sc);
+        added.push(u);
+        u.shard.start();
+      }
+      for (const ch of diff.changedShards) {
+        prepared.push(this.#units.get(ch.next.name)!.shard.prepareUpdate(ch.next));
+      }
+    } catch (err) {
+      for (const p of prepared) p.abort();
+      await Promise.all(added.map((u) => this.#closeUnit(u, 0)));
+      return this.#rejected([(err as Error).message]);
+    }
+
+    // Phase 2: apply; nothing here fails.
+    for (const p of prepared) p.commit();
+    for (const ch of diff.changedShards) this.#units.get(ch.next.name)!.health.update(ch.next);
+    for (const u of added) this.#units.set(u.shard.name, u);
+    for (const sc of diff.removedShards) {
+      const u = this.#units.get(sc.name);
+      if (u === undefined) continue;
+      this.#units.delete(sc.name);
+      void this.#closeUnit(u, sc.timeouts.drainMs);
+    }
+    this.#config = next;
+    this.reloads.applied++;
+    this.reloads.lastAppliedAt = Date.now();
+    this.#logger.info("config reloaded", { file: this.#file, changes: diff.summary });
+    for (const u of added) {
+      for (const b of u.shard.bound()) {
+        this.#logger.info("listening", { shard: u.shard.name, role: b.role, address: `${b.host}:${b.port}` });
+      }
+    }
+    for (const ch of diff.changedShards) {
+      if (!ch.readersMoved && !ch.writerMoved) continue;
+      const u = this.#units.get(ch.next.name)!;
+      for (const b of u.shard.bound()) {
+        this.#logger.info("listening", { shard: u.shard.name, role: b.role, address: `${b.host}:${b.port}` });
+      }
+    }
+    if (diff.adminChanged) this.#logger.warn("admin settings change on restart only");
+    return { ok: true, summary: diff.summary };
+  }
+
+  #rejected(errors: string[]): ReloadResult {
+    this.reloads.rejected++;
+    this.reloads.lastErrors = errors;
+    this.#logger.error("config rejected; the running config stays", {
+      file: this.#file,
+      errors: errors.join("\n"),
+    });
+    return { ok: false, errors };
+  }
+
   /** Drains clients (bounded by `drainMs`) and stops everything. */
   async close(drainMs?: number): Promise<void> {
+    this.#closed = true;
+    this.#watcher?.close();
+    this.#watcher = null;
+    await this.#reloading;
     const units = [...this.#units.values()];
     this.#units.clear();
-    await Promise.all(units.map((u) => u.shard.close(drainMs)));
+    await Promise.all(units.map((u) => this.#closeUnit(u, drainMs)));
   }
 }

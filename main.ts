@@ -89,6 +89,11 @@ export async function cli(args: string[]): Promise<number> {
     return 1;
   }
   logger.info("ready", { version: VERSION, config: values.config });
+  app.watch();
+  Deno.addSignalListener("SIGHUP", () => {
+    logger.info("SIGHUP: reloading", { config: values.config });
+    void app.reload();
+  });
 
   return await new Promise<number>((resolve) => {
     let stopping = false;

@@ -108,20 +108,56 @@ export class Shard implements ShardRuntime {
   /** Binds the readers and writer addresses and starts the timeout ticker. */
   start(): void {
     const c = this.#config;
-    const readers = new ShardListener("readers", c.readers, this);
-    readers.listen();
-    this.#listeners.push(readers);
-    if (c.writer !== null) {
-      const writer = new ShardListener("writer", c.writer, this);
-      try {
-        writer.listen();
-      } catch (err) {
-        void readers.stopAccepting();
-        throw err;
-      }
-      this.#listeners.push(writer);
-    }
+    this.#listeners = bindAll([["readers", c.readers], ["writer", c.writer]], this);
     this.#ticker = setInterval(() => this.#tick(), TIMEOUT_TICK_MS);
+  }
+
+  /**
+   * First half of a reload: binds the listen addresses that `next` moves or
+   * adds, so a port that cannot be bound rejects the reload before anything
+   * changed. Returns the commit step, which applies `next` in place.
+   */
+  prepareUpdate(next: ShardConfig): { commit: () => void; abort: () => void } {
+    const prev = this.#config;
+    const moves: [ListenerRole, Address | null][] = [];
+    if (!sameAddress(prev.readers, next.readers)) moves.push(["readers", next.readers]);
+    if (!sameAddress(prev.writer, next.writer)) moves.push(["writer", next.writer]);
+    const opened = bindAll(moves, this);
+    return {
+      commit: () => this.#commit(next, moves.map(([role]) => role), opened),
+      abort: () => opened.forEach((l) => void l.stopAccepting()),
+    };
+  }
+
+  #commit(next: ShardConfig, moved: ListenerRole[], opened: ShardListener[]): void {
+    const prev = this.#config;
+    this.#config = next;
+    if (prev.balance !== next.balance) this.#balancer = createBalancer<Backend>(next.balance);
+    // Listeners: the new ones serve at once; the old ones drain.
+    const drainMs = next.timeouts.drainMs;
+    this.#listeners = this.#listeners.filter((l) => {
+      if (!moved.includes(l.role)) return true;
+      void l.drain(drainMs);
+      return false;
+    });
+    this.#listeners.push(...opened);
+    // Nodes: removed ones retire (no new commands, close when idle).
+    const ids = new Set(next.nodes.map((n) => n.id));
+    for (const b of [...this.#backends.values()]) {
+      if (ids.has(b.id) || b.retired) continue;
+      b.retired = true;
+      b.closePinned("removed");
+      if (b.idle) this.backendIdle(b);
+    }
+    for (const n of next.nodes) {
+      const b = this.#backends.get(n.id);
+      if (b === undefined || b.retired) this.#backends.set(n.id, new Backend(n, this));
+      else {
+        b.config = n;
+        b.resize();
+      }
+    }
+    this.#applyRoutes();
   }
 
   /** Bound addresses by role (real ports). */
@@ -211,7 +247,7 @@ export class Shard implements ShardRuntime {
     if (this.#backends.get(backend.id) === backend) this.#backends.delete(backend.id);
   }
 
-  /** Backend figures (status page, tests). */
+  /** Backend figures (status page, tests), retired ones included until closed. */
   backends(): BackendSnapshot[] {
     return [...this.#backends.values()].map((b) => ({
       id: b.id,
@@ -253,4 +289,27 @@ export class Shard implements ShardRuntime {
   get addresses(): { readers: Address; writer: Address | null } {
     return { readers: this.#config.readers, writer: this.#config.writer };
   }
+}
+
+function sameAddress(a: Address | null, b: Address | null): boolean {
+  return a === null || b === null ? a === b : a.text === b.text;
+}
+
+/** Binds each (role, address); on a failure closes what it bound and throws. */
+function bindAll(wanted: [ListenerRole, Address | null][], rt: ShardRuntime): ShardListener[] {
+  const bound: ShardListener[] = [];
+  for (const [role, address] of wanted) {
+    if (address === null) continue;
+    const l = new ShardListener(role, address, rt);
+    try {
+      l.listen();
+    } catch (err) {
+      for (const b of bound) void b.stopAccepting();
+      throw new Error(
+        `shards.${rt.name}.${role}: cannot listen on ${address.text}: ${(err as Error).message}`,
+      );
+    }
+    bound.push(l);
+  }
+  return bound;
 }
