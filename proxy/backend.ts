@@ -8,7 +8,13 @@
 
 import { CONNECT_BACKOFF_MS } from "../config/defaults.ts";
 import type { NodeConfig } from "../config/types.ts";
-import { authCommand, dialNode, type NodeSocket } from "../resp/mod.ts";
+import {
+  authCommand,
+  dialNode,
+  isIpLiteral,
+  type NodeSocket,
+  type Resolver,
+} from "../resp/mod.ts";
 import type { FailReason } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
 import {
@@ -29,14 +35,13 @@ export class Backend implements BalancerNode, ConnectionHost {
   pending = 0;
   /** The AUTH frame sent first on every connection, or null. */
   auth: Uint8Array | null;
-  /** IP to dial instead of the host name (set by DNS refresh), or null. */
-  ip: string | null = null;
   /** True once removed by a reload: no new commands, closes when idle. */
   retired = false;
   #rt: ShardRuntime;
   #mux: (NodeConnection | null)[];
   #pinned = new Set<NodeConnection>();
   #retryAt = 0;
+  #resolving = false;
 
   /** Creates the backend for `config` in the shard runtime `rt`. */
   constructor(config: NodeConfig, rt: ShardRuntime) {
@@ -111,7 +116,6 @@ export class Backend implements BalancerNode, ConnectionHost {
     return dialNode(this.config.address, {
       tls: s.tls,
       connectMs: s.timeouts.connectMs,
-      ip: this.ip,
     });
   }
 
@@ -159,6 +163,36 @@ export class Backend implements BalancerNode, ConnectionHost {
     for (const c of this.#mux) c?.close(reason);
     this.#mux.fill(null);
     this.closePinned(reason ?? "removed");
+  }
+
+  /**
+   * Re-resolves the node's host name. Connections to an address the name no
+   * longer resolves to take no new commands and close once idle; new ones
+   * dial the name afresh, so they reach the new address.
+   */
+  async refreshDns(resolve: Resolver): Promise<void> {
+    const host = this.config.address.host;
+    if (this.#resolving || isIpLiteral(host)) return;
+    this.#resolving = true;
+    try {
+      const addrs = new Set(await resolve(host));
+      const mux = this.#mux;
+      for (let i = 0; i < mux.length; i++) {
+        const c = mux[i];
+        if (c === null || c.closed || c.remoteIp === null || addrs.has(c.remoteIp)) continue;
+        this.#rt.logger.info("node address changed; draining old connection", {
+          node: this.id,
+          old: c.remoteIp,
+          new: [...addrs].join(","),
+        });
+        mux[i] = null;
+        this.#closeWhenIdle(c);
+      }
+    } catch (err) {
+      this.#rt.logger.warn("node name did not resolve", { node: this.id, error: String(err) });
+    } finally {
+      this.#resolving = false;
+    }
   }
 
   /** Closes connection `c` once it has no command in flight. */

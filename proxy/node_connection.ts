@@ -98,6 +98,8 @@ export class NodeConnection {
   #handshake = 0;
   #state = CONNECTING;
   #gate = new Gate();
+  /** The node's IP this connection reached, once connected. */
+  remoteIp: string | null = null;
 
   /** Starts connecting to `host`; commands sent meanwhile wait in the buffer. */
   constructor(host: ConnectionHost, raw: RawSink | null = null) {
@@ -199,6 +201,7 @@ export class NodeConnection {
       return;
     }
     this.#sock = sock;
+    this.remoteIp = (sock.remoteAddr as Deno.NetAddr).hostname;
     this.#state = READY;
     this.#writer.attach(sock);
     const rb = this.#rb;

@@ -11,6 +11,7 @@
 
 import { TIMEOUT_TICK_MS } from "../config/defaults.ts";
 import type { Address, ShardConfig, ShardSettings } from "../config/types.ts";
+import { type Resolver, systemResolver } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ListenerRole, ShardRuntime } from "./_runtime.ts";
 import { Backend } from "./backend.ts";
@@ -36,6 +37,8 @@ export interface ShardOptions {
   readonly logger: Logger;
   /** Receives passive errors seen on traffic (the health checker). */
   readonly onNodeError?: (nodeId: string, kind: PassiveErrorKind) => void;
+  /** Resolves node host names (tests inject one); default the system resolver. */
+  readonly resolver?: Resolver;
 }
 
 /** Per-backend figures for status pages and tests. */
@@ -75,6 +78,7 @@ export class Shard implements ShardRuntime {
   #balancer: Balancer<Backend>;
   #listeners: ShardListener[] = [];
   #ticker: ReturnType<typeof setInterval> | null = null;
+  #nextDnsAt = 0;
   #exclude = "";
   #skip = (b: Backend): boolean => !b.available || b.id === this.#exclude;
 
@@ -262,6 +266,12 @@ export class Shard implements ShardRuntime {
 
   #tick(): void {
     const now = Date.now();
+    const dnsMs = this.#config.dnsRefreshMs;
+    if (dnsMs > 0 && now >= this.#nextDnsAt) {
+      this.#nextDnsAt = now + dnsMs;
+      const resolve = this.#opts.resolver ?? systemResolver;
+      for (const b of this.#backends.values()) void b.refreshDns(resolve);
+    }
     const t = this.#config.timeouts;
     for (const b of this.#backends.values()) b.checkTimeouts(now, t.serverMs);
     if (t.clientIdleMs > 0) {

@@ -15,8 +15,6 @@ export interface DialOptions {
   readonly tls: TlsConfig | null;
   /** Connect timeout in ms (0 = none). */
   readonly connectMs: number;
-  /** Resolved IP to connect to instead of `address.host` (DNS refresh), or null. */
-  readonly ip?: string | null;
 }
 
 /** A connected node socket. */
@@ -28,7 +26,7 @@ const caCache = new Map<string, string>();
 export async function dialNode(address: Address, opts: DialOptions): Promise<NodeSocket> {
   const signal = opts.connectMs > 0 ? AbortSignal.timeout(opts.connectMs) : undefined;
   const tcp = await Deno.connect({
-    hostname: opts.ip ?? address.host,
+    hostname: address.host,
     port: address.port,
     signal,
   });

@@ -13,3 +13,4 @@ export { encodeBulk, encodeCommand, encodeError, encodeInteger, encodeSimple } f
 export { type CommandInfo, commandNameOf, lookupCommand, Route, routeOf } from "./commands.ts";
 export { COMMAND_TABLE_VERSION } from "./command_table.ts";
 export { authCommand, type DialOptions, dialNode, type NodeSocket } from "./dial.ts";
+export { isIpLiteral, type Resolver, systemResolver } from "./resolve.ts";
