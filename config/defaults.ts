@@ -74,8 +74,14 @@ export const MAX_INLINE_LENGTH = 64 * 1024;
 
 // ---- data path sizing ----
 
-/** Size of each socket read buffer (grows for big frames, shrinks back after). */
+/** Node connections' read buffer, and the most any read buffer keeps after growing for a big frame. */
 export const READ_BUFFER_SIZE = 64 * 1024;
+/** A client's first read buffer: small, so idle clients cost little; grows with its pipelines. */
+export const CLIENT_READ_BUFFER_SIZE = 2 * 1024;
+/** Size of the pooled output chunks writers borrow while they have bytes to send. */
+export const WRITE_CHUNK_SIZE = 16 * 1024;
+/** Most idle output chunks kept in the pool. */
+export const WRITE_CHUNK_POOL = 1024;
 /** Stop reading a client once this many reply bytes wait to be written to it. */
 export const CLIENT_OUTPUT_HIGH_WATER = 1024 * 1024;
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { READ_BUFFER_SIZE } from "../config/defaults.ts";
+import { READ_BUFFER_SIZE, WRITE_CHUNK_POOL, WRITE_CHUNK_SIZE } from "../config/defaults.ts";
 
 /** A byte stream socket: what Deno.TcpConn / Deno.TlsConn give us. */
 export interface Socket {
@@ -18,21 +18,27 @@ export interface Socket {
 /**
  * Input buffer: bytes [start, end) are unconsumed. `space()` makes room at
  * the end, moving the unconsumed tail to the front or doubling the buffer.
+ * It starts small (an idle client costs little) and keeps what it grew to,
+ * up to READ_BUFFER_SIZE; bigger growth for one huge frame is given back.
  */
 export class ReadBuffer {
   /** The backing bytes (replaced when grown). */
-  buf: Uint8Array = new Uint8Array(READ_BUFFER_SIZE);
+  buf: Uint8Array;
   /** First unconsumed byte. */
   start = 0;
   /** One past the last received byte. */
   end = 0;
+  /** True when the last `space()` moved the unconsumed bytes (offsets into them are void). */
+  moved = false;
 
-  /**
-   * Returns a view with free space at the end. Returns `moved` true when the
-   * unconsumed bytes moved (so offsets into the old layout are void).
-   */
-  space(): { view: Uint8Array; moved: boolean } {
-    let moved = false;
+  /** Creates a buffer of `initial` bytes. */
+  constructor(initial: number = READ_BUFFER_SIZE) {
+    this.buf = new Uint8Array(initial);
+  }
+
+  /** Returns a view of the free space at the end, making some if there is none. */
+  space(): Uint8Array {
+    this.moved = false;
     if (this.end === this.buf.length) {
       const used = this.end - this.start;
       if (this.start > 0 && used < this.buf.length / 2) {
@@ -42,11 +48,11 @@ export class ReadBuffer {
         next.set(this.buf.subarray(this.start, this.end));
         this.buf = next;
       }
-      moved = this.start !== 0;
+      this.moved = this.start !== 0;
       this.start = 0;
       this.end = used;
     }
-    return { view: this.buf.subarray(this.end), moved };
+    return this.buf.subarray(this.end);
   }
 
   /** Marks everything before `pos` consumed; resets (and shrinks) when empty. */
@@ -60,6 +66,26 @@ export class ReadBuffer {
 }
 
 /**
+ * Output chunks shared by every writer: a writer holds chunks only while it
+ * has bytes to send, so an idle connection costs no output buffer at all.
+ */
+const chunkPool: Uint8Array<ArrayBuffer>[] = [];
+
+function takeChunk(min: number): Uint8Array<ArrayBuffer> {
+  if (min <= WRITE_CHUNK_SIZE) {
+    const c = chunkPool.pop();
+    if (c !== undefined) return c;
+  }
+  return new Uint8Array(Math.max(WRITE_CHUNK_SIZE, min));
+}
+
+function giveChunk(c: Uint8Array): void {
+  if (c.buffer.byteLength === WRITE_CHUNK_SIZE && chunkPool.length < WRITE_CHUNK_POOL) {
+    chunkPool.push(new Uint8Array(c.buffer as ArrayBuffer));
+  }
+}
+
+/**
  * Coalescing writer: `write()` copies bytes into the current chunk and
  * schedules one flush per event-loop turn (a microtask). Full chunks queue
  * up behind it, so a slow reader costs what it is owed plus one chunk, never
@@ -69,9 +95,8 @@ export class ByteWriter {
   #sock: Socket | null;
   #queued: Uint8Array[] = [];
   #queuedBytes = 0;
-  #cur: Uint8Array<ArrayBuffer> = new Uint8Array(READ_BUFFER_SIZE);
+  #cur: Uint8Array<ArrayBuffer> | null = null;
   #curLen = 0;
-  #spare: Uint8Array<ArrayBuffer> | null = new Uint8Array(READ_BUFFER_SIZE);
   #inFlight = 0;
   #writing = false;
   #scheduled = false;
@@ -105,24 +130,31 @@ export class ByteWriter {
   write(src: Uint8Array, start = 0, end: number = src.length): void {
     if (this.#closed) return;
     const n = end - start;
-    if (this.#curLen + n > this.#cur.length) {
-      if (this.#curLen > 0) {
-        this.#queued.push(this.#cur.subarray(0, this.#curLen));
+    let cur = this.#cur;
+    if (cur === null || this.#curLen + n > cur.length) {
+      if (cur !== null) {
+        this.#queued.push(cur.subarray(0, this.#curLen));
         this.#queuedBytes += this.#curLen;
       }
-      this.#cur = new Uint8Array(Math.max(READ_BUFFER_SIZE, n));
+      cur = this.#cur = takeChunk(n);
       this.#curLen = 0;
     }
-    this.#cur.set(n === src.length ? src : src.subarray(start, end), this.#curLen);
+    cur.set(n === src.length ? src : src.subarray(start, end), this.#curLen);
     this.#curLen += n;
-    this.#schedule();
+    if (!this.#scheduled && !this.#writing && this.#sock !== null) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
   }
 
   /** Stops writing; buffered bytes are dropped. */
   close(): void {
     this.#closed = true;
+    for (const q of this.#queued) giveChunk(q);
     this.#queued = [];
     this.#queuedBytes = 0;
+    if (this.#cur !== null && !this.#writing) giveChunk(this.#cur);
+    this.#cur = null;
     this.#curLen = 0;
   }
 
@@ -140,10 +172,9 @@ export class ByteWriter {
       this.#queuedBytes -= q.length;
       return q;
     }
-    if (this.#curLen === 0) return null;
+    if (this.#curLen === 0 || this.#cur === null) return null;
     const out = this.#cur.subarray(0, this.#curLen);
-    this.#cur = this.#spare ?? new Uint8Array(READ_BUFFER_SIZE);
-    this.#spare = null;
+    this.#cur = null;
     this.#curLen = 0;
     return out;
   }
@@ -168,10 +199,7 @@ export class ByteWriter {
         return;
       }
       this.#inFlight = 0;
-      // Keep one default-size buffer to swap in next time.
-      if (this.#spare === null && out.buffer.byteLength === READ_BUFFER_SIZE) {
-        this.#spare = new Uint8Array(out.buffer as ArrayBuffer);
-      }
+      giveChunk(out);
     }
     this.#writing = false;
     if (!this.#closed && this.onDrain !== null) this.onDrain();

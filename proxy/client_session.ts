@@ -20,6 +20,7 @@
 
 import {
   CLIENT_MAX_INFLIGHT,
+  CLIENT_READ_BUFFER_SIZE,
   CLIENT_OUTPUT_HIGH_WATER,
   MAX_QUERY_BUFFER,
   NODE_OUTPUT_HIGH_WATER,
@@ -35,7 +36,8 @@ import { type NodeConnection, type RawSink, unavailableReply } from "./node_conn
 /** Commands larger than this are not kept for a retry when they are writes. */
 const KEEP_WRITE_FOR_RETRY = 16 * 1024;
 /** Size of the chunks that keep commands for replay (one allocation per many commands). */
-const ARENA_SIZE = 16 * 1024;
+const ARENA_SIZE = 4 * 1024;
+const EMPTY = new Uint8Array(0);
 const td = new TextDecoder();
 
 /** A client connection and its ordered reply FIFO. */
@@ -46,7 +48,7 @@ export class ClientSession implements SlotOwner, RawSink {
   lastActive: number;
   #rt: ShardRuntime;
   #sock: Socket;
-  #rb = new ReadBuffer();
+  #rb = new ReadBuffer(CLIENT_READ_BUFFER_SIZE);
   #parser = new RequestParser();
   #writer: ByteWriter;
   #fifo = new SlotQueue();
@@ -56,7 +58,7 @@ export class ClientSession implements SlotOwner, RawSink {
   #closed = false;
   #pinWaiting = false;
   #pinEnd = 0;
-  #arena = new Uint8Array(ARENA_SIZE);
+  #arena: Uint8Array = EMPTY;
   #arenaPos = 0;
   #batchConn: NodeConnection | null = null;
   #now = 0;
@@ -114,8 +116,8 @@ export class ClientSession implements SlotOwner, RawSink {
           if (this.#pinned === null && !this.#closed && rb.end > rb.start) this.#process();
           continue;
         }
-        const { view, moved } = rb.space();
-        if (moved) this.#parser.reset();
+        const view = rb.space();
+        if (rb.moved) this.#parser.reset();
         const n = await this.#sock.read(view);
         if (n === null) break;
         rb.end += n;

@@ -209,7 +209,7 @@ export class NodeConnection {
       while (this.#state === READY) {
         const wait = this.#gate.wait();
         if (wait !== null) await wait;
-        const n = await sock.read(rb.space().view);
+        const n = await sock.read(rb.space());
         if (n === null) break;
         rb.end += n;
         if (this.#raw !== null && this.#handshake === 0) {
