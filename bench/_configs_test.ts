@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { parseConfig } from "../config/mod.ts";
+import {
+  type Backends,
+  haproxyConfig,
+  parseHostPort,
+  parseStartupLine,
+  shardgateSetup,
+  twemproxyConfig,
+} from "./_configs.ts";
+
+const BACKENDS: Backends = {
+  primary: { host: "127.0.0.1", port: 7001 },
+  replica: { host: "127.0.0.1", port: 7002 },
+};
+const READ = { host: "127.0.0.1", port: 8001 };
+const WRITE = { host: "127.0.0.1", port: 8002 };
+
+Deno.test("haproxyConfig() sends reads to the replica and writes to the primary", () => {
+  const cfg = haproxyConfig(BACKENDS, READ, WRITE);
+  const blocks = cfg.split(/\n(?=listen )/);
+  const readers = blocks.find((b) => b.includes("bind 127.0.0.1:8001"));
+  const writer = blocks.find((b) => b.includes("bind 127.0.0.1:8002"));
+  assert.ok(readers?.includes("server replica 127.0.0.1:7002 check"), cfg);
+  assert.ok(writer?.includes("server primary 127.0.0.1:7001 check"), cfg);
+  for (
+    const line of ["mode tcp", "timeout connect 1s", "timeout client 30s", "timeout server 30s"]
+  ) {
+    assert.ok(cfg.includes(line), line);
+  }
+  for (const b of [readers!, writer!]) {
+    assert.ok(b.includes("option redis-check") && b.includes("balance leastconn"), b);
+  }
+  const maxconn = Number(/global\n\s+maxconn (\d+)/.exec(cfg)?.[1]);
+  assert.ok(maxconn >= 1200, `maxconn ${maxconn} must fit 1,000 idle + 200 clients`);
+});
+
+Deno.test("twemproxyConfig() is YAML with one redis pool per endpoint and default connections", () => {
+  const cfg = parse(twemproxyConfig(BACKENDS, READ, WRITE)) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  assert.deepEqual(Object.keys(cfg).sort(), ["bench_readers", "bench_writer"]);
+  assert.equal(cfg.bench_readers.listen, "127.0.0.1:8001");
+  assert.deepEqual(cfg.bench_readers.servers, ["127.0.0.1:7002:1"]);
+  assert.equal(cfg.bench_writer.listen, "127.0.0.1:8002");
+  assert.deepEqual(cfg.bench_writer.servers, ["127.0.0.1:7001:1"]);
+  for (const pool of Object.values(cfg)) {
+    assert.equal(pool.redis, true);
+    assert.equal(pool.server_connections, undefined);
+  }
+});
+
+Deno.test("shardgateSetup() yields a config shardgate accepts, reads on the replica", () => {
+  const setup = shardgateSetup(BACKENDS, { readers: 9001, writer: 9003 });
+  const result = parseConfig(setup.yaml, "bench.yaml", {});
+  assert.deepEqual(result.issues, []);
+  const config = result.config!;
+  const read = config.shards.find((s) => s.name === setup.endpoints.read.shard)!;
+  const write = config.shards.find((s) => s.name === setup.endpoints.write.shard)!;
+  assert.equal(read.readers.port, 9001);
+  assert.deepEqual(read.nodes.map((n) => n.address.port).sort(), [7001, 7002]);
+  assert.equal(setup.readNodes, 1);
+  assert.equal(write.writer?.port, 9003);
+});
+
+Deno.test("parseStartupLine() recognises listening and ready lines only", () => {
+  assert.deepEqual(
+    parseStartupLine(
+      `{"time":"t","level":"info","msg":"listening","shard":"bench","role":"readers",` +
+        `"address":"127.0.0.1:6401"}`,
+    ),
+    {
+      kind: "listening",
+      listener: { shard: "bench", role: "readers", address: { host: "127.0.0.1", port: 6401 } },
+    },
+  );
+  assert.deepEqual(parseStartupLine(`{"level":"info","msg":"ready","version":"0.1.0"}`), {
+    kind: "ready",
+  });
+  assert.deepEqual(parseStartupLine(`{"msg":"listening","shard":"x"}`), { kind: "other" });
+  assert.deepEqual(parseStartupLine("Download npm:yaml"), { kind: "other" });
+});
+
+Deno.test("parseHostPort() splits IPv4 and bracketed IPv6 and rejects junk", () => {
+  assert.deepEqual(parseHostPort("127.0.0.1:80"), { host: "127.0.0.1", port: 80 });
+  assert.deepEqual(parseHostPort("[::1]:6379"), { host: "::1", port: 6379 });
+  assert.throws(() => parseHostPort("localhost"), /not a host:port/);
+});

@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import {
+  addedP50,
+  type BenchSample,
+  type CellSummary,
+  evaluateTargets,
+  median,
+  parseBenchmarkCsv,
+  ratio,
+  renderMarkdown,
+  type ResourceReport,
+  type RunRecord,
+  splitCsvLine,
+  summarise,
+} from "./_report.ts";
+
+const CSV =
+  `"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+"GET key:__rand_int__","79428.12","0.376","0.104","0.319","0.615","0.695","11.535"
+`;
+
+const sample = (rps: number, p50Ms = 0.1): BenchSample => ({
+  rps,
+  avgMs: p50Ms,
+  minMs: p50Ms / 2,
+  p50Ms,
+  p95Ms: p50Ms * 2,
+  p99Ms: p50Ms * 3,
+  maxMs: p50Ms * 10,
+});
+
+Deno.test("parseBenchmarkCsv() reads rps and every latency column", () => {
+  const s = parseBenchmarkCsv(CSV);
+  assert.deepEqual(s, {
+    rps: 79428.12,
+    avgMs: 0.376,
+    minMs: 0.104,
+    p50Ms: 0.319,
+    p95Ms: 0.615,
+    p99Ms: 0.695,
+    maxMs: 11.535,
+  });
+});
+
+Deno.test("parseBenchmarkCsv() skips warnings before the header and finds columns by name", () => {
+  const text = `WARNING: Could not fetch server CONFIG\n` +
+    `"test","p50_latency_ms","rps","avg_latency_ms","min_latency_ms","p95_latency_ms",` +
+    `"p99_latency_ms","max_latency_ms"\n"MGET a,b","0.5","1000","1","0.1","2","3","4"\n`;
+  const s = parseBenchmarkCsv(text);
+  assert.deepEqual(s.rps, 1000);
+  assert.deepEqual(s.p50Ms, 0.5);
+});
+
+Deno.test("parseBenchmarkCsv() throws without a result row or with a bad number", () => {
+  assert.throws(() => parseBenchmarkCsv(""), /no CSV header/);
+  assert.throws(() => parseBenchmarkCsv(CSV.split("\n")[0]), /no result row/);
+  assert.throws(() => parseBenchmarkCsv(CSV.replace('"79428.12"', '"fast"')), /bad rps/);
+});
+
+Deno.test("splitCsvLine() keeps commas inside quotes and unescapes doubled quotes", () => {
+  assert.deepEqual(splitCsvLine(`"a,b","c""d",e`), ["a,b", 'c"d', "e"]);
+});
+
+Deno.test("median() of odd, even and empty lists", () => {
+  assert.deepEqual(median([3, 1, 2]), 2);
+  assert.deepEqual(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+});
+
+Deno.test("ratio() is null for missing or non-positive denominators", () => {
+  assert.deepEqual(ratio(130, 100), 1.3);
+  assert.deepEqual(ratio(null, 100), null);
+  assert.deepEqual(ratio(100, undefined), null);
+  assert.deepEqual(ratio(100, 0), null);
+});
+
+function run(round: number, target: RunRecord["target"], s: BenchSample | null): RunRecord {
+  return {
+    round,
+    cell: "get_50c",
+    target,
+    position: 0,
+    requests: 1,
+    elapsedMs: 1,
+    sample: s,
+    error: s === null ? "boom" : null,
+  };
+}
+
+Deno.test("summarise() takes per-target medians over rounds and counts failed runs", () => {
+  const runs = [
+    run(0, "direct", sample(100)),
+    run(1, "direct", sample(300)),
+    run(2, "direct", sample(200)),
+    run(0, "haproxy", sample(50)),
+    run(1, "haproxy", null),
+  ];
+  const [s] = summarise(runs, ["get_50c"], ["direct", "haproxy", "shardgate"]);
+  assert.deepEqual(s.median.direct?.rps, 200);
+  assert.deepEqual(s.median.haproxy?.rps, 50);
+  assert.deepEqual(s.median.shardgate, undefined);
+  assert.deepEqual(s.ok, { direct: 3, haproxy: 1, shardgate: 0 });
+  assert.deepEqual(s.runs, { direct: 3, haproxy: 2, shardgate: 0 });
+});
+
+function summary(cell: CellSummary["cell"], m: CellSummary["median"]): CellSummary {
+  const counts = Object.fromEntries(Object.keys(m).map((k) => [k, 1]));
+  return { cell, median: m, ok: counts, runs: counts };
+}
+
+const RESOURCES: ResourceReport = {
+  idleClients: 1000,
+  loadClients: 200,
+  shardgateReadNodes: 1,
+  connectionsPerNode: 2,
+  proxies: {
+    shardgate: {
+      rssStartKb: 40_000,
+      rssIdleKb: 50_000,
+      rssClientsKb: 100_000,
+      backendConns: 2,
+      checkConns: 1,
+      error: null,
+    },
+  },
+};
+
+Deno.test("addedP50() subtracts direct's median p50", () => {
+  const s = summary("get_1c", { direct: sample(1, 0.05), haproxy: sample(1, 0.08) });
+  assert.ok(Math.abs(addedP50(s, "haproxy")! - 0.03) < 1e-9);
+  assert.deepEqual(addedP50(s, "shardgate"), null);
+});
+
+Deno.test("evaluateTargets() passes and fails each issue target on its threshold", () => {
+  const summaries = [
+    summary("get_50c", { haproxy: sample(100), twemproxy: sample(130), shardgate: sample(130) }),
+    summary("get_200c_1k", { haproxy: sample(100), shardgate: sample(129) }),
+    summary("get_50c_p16", { haproxy: sample(100), shardgate: sample(100) }),
+    summary("get_1c", {
+      direct: sample(1, 0.05),
+      haproxy: sample(1, 0.08),
+      shardgate: sample(1, 0.07),
+    }),
+  ];
+  const checks = evaluateTargets(summaries, RESOURCES);
+  assert.deepEqual(checks.map((c) => c.status), ["pass", "fail", "pass", "pass", "pass", "pass"]);
+  assert.ok(checks[1].detail.includes("1.29×"), checks[1].detail);
+  assert.ok(checks[4].detail.includes("2 (+1 health-check) ≤ 2"), checks[4].detail);
+});
+
+Deno.test("evaluateTargets() fails on too many connections or too much RSS", () => {
+  const res: ResourceReport = {
+    ...RESOURCES,
+    proxies: {
+      shardgate: { ...RESOURCES.proxies.shardgate!, backendConns: 3, rssClientsKb: 200_000 },
+    },
+  };
+  const checks = evaluateTargets([], res);
+  assert.deepEqual(checks.slice(4).map((c) => c.status), ["fail", "fail"]);
+});
+
+Deno.test("evaluateTargets() reports n/a when shardgate was not measured", () => {
+  const summaries = [summary("get_50c", { haproxy: sample(100), twemproxy: sample(130) })];
+  const checks = evaluateTargets(summaries, { ...RESOURCES, proxies: {} });
+  assert.deepEqual(checks.map((c) => c.status), ["n/a", "n/a", "n/a", "n/a", "n/a", "n/a"]);
+});
+
+Deno.test("renderMarkdown() shows medians, ratios, latency and targets", () => {
+  const summaries = [
+    summary("get_50c", { direct: sample(200), haproxy: sample(100), shardgate: sample(150) }),
+    summary("get_1c", {
+      direct: sample(10, 0.05),
+      haproxy: sample(8, 0.08),
+      shardgate: sample(9, 0.07),
+    }),
+  ];
+  const md = renderMarkdown({
+    date: "2026-01-01T00:00:00Z",
+    quick: false,
+    rounds: 5,
+    targets: ["direct", "haproxy", "shardgate"],
+    cells: ["get_50c", "get_1c"],
+    machine: {
+      cpu: "Test CPU",
+      cores: 2,
+      memoryGiB: 4,
+      kernel: "6.0",
+      loadAverage: "0 0 0",
+      versions: { Deno: "2.9.6" },
+      setup: ["a setup note"],
+    },
+    summaries,
+    resources: RESOURCES,
+    checks: evaluateTargets(summaries, RESOURCES),
+    elapsedS: 12,
+    replicaHits: { hits: 10, misses: 0 },
+    rawPath: "bench/out/x.json",
+  });
+  assert.ok(
+    md.includes(
+      "| `get_50c`: GET, 50 clients, no pipelining, 3 B values | 200 | 100 | 150 |" +
+        " 1.50× | 0.75× |",
+    ),
+    md,
+  );
+  assert.ok(md.includes("| shardgate | 9 | 0.070 | 0.070 | 0.210 | +0.020 | +0.020 |"), md);
+  assert.ok(md.includes("medians of 5 interleaved rounds"), md);
+  assert.ok(md.includes("✅ 1 client"), md);
+  assert.ok(md.includes("Test CPU, 2 cores"), md);
+  assert.ok(md.includes("a setup note"), md);
+});

@@ -1,0 +1,746 @@
+/**
+ * Side-by-side benchmark of shardgate against direct Redis, HAProxy and
+ * twemproxy (`npm run bench`, `npm run bench -- --quick`).
+ *
+ * It starts a primary and a replica, populates keys, starts each proxy in
+ * front of them on free loopback ports, runs the redis-benchmark matrix of
+ * `_cells.ts` interleaved over several rounds, measures memory and backend
+ * connections, and writes a markdown report (stdout and `--out`) plus the
+ * raw numbers as JSON under `bench/out/`. Every process it starts is stopped
+ * on exit, on error and on Ctrl-C. It installs nothing: a missing tool is
+ * reported with the apt-get line that installs it (exit 2).
+ *
+ * @module
+ */
+
+import { DEFAULT_CONNECTIONS_PER_NODE } from "../config/defaults.ts";
+import { Logger } from "../telemetry/logger.ts";
+import { type BenchOptions, parseBenchArgs, USAGE, UsageError } from "./_args.ts";
+import {
+  benchmarkArgs,
+  cellById,
+  KEY_SPACES,
+  keyName,
+  type KeySpace,
+  rotatedOrder,
+  SMALL_KEYS,
+  type Target,
+  valueFor,
+} from "./_cells.ts";
+import {
+  type Backends,
+  HAPROXY_MAXCONN,
+  haproxyConfig,
+  type HostPort,
+  hostPort,
+  parseStartupLine,
+  type ShardgateListener,
+  shardgateSetup,
+  twemproxyConfig,
+} from "./_configs.ts";
+import {
+  connectionsTo,
+  findBinary,
+  freePort,
+  type Managed,
+  rssKb,
+  Supervisor,
+  waitFor,
+} from "./_procs.ts";
+import { MiniRedis, parseClientList, parseInfo, type Reply } from "./_redis.ts";
+import {
+  type BenchReport,
+  evaluateTargets,
+  fmtRps,
+  type MachineInfo,
+  parseBenchmarkCsv,
+  type ProxyResources,
+  renderMarkdown,
+  type ResourceReport,
+  type RunRecord,
+  summarise,
+} from "./_report.ts";
+
+/** Exit code for a missing tool or a bad command line. */
+export const EXIT_USAGE = 2;
+/** The line that installs every tool the benchmark needs. */
+export const INSTALL_HINT = "apt-get install redis-server redis-tools haproxy nutcracker";
+
+/** Idle client sessions opened against each proxy for the RSS measurement. */
+export const IDLE_CLIENTS = 1_000;
+/** Client sessions opened against each proxy for the backend connection count. */
+export const LOAD_CLIENTS = 200;
+/** Connections opened concurrently while building those sessions. */
+const CONNECT_BATCH = 100;
+/** Commands per populate pipeline. */
+const POPULATE_BATCH = 5_000;
+/** How long a backend or proxy may take to start answering. */
+const START_TIMEOUT_MS = 15_000;
+/**
+ * shardgate's log level. Its `listening` and `ready` lines are info lines, so
+ * a higher level would hide them; nothing is logged per command at info.
+ */
+const SHARDGATE_LOG_LEVEL = "info";
+/** How long shardgate may take to log `ready` (includes Deno's first compile). */
+const SHARDGATE_READY_TIMEOUT_MS = 60_000;
+/** How long the replica may take to finish its initial sync. */
+const SYNC_TIMEOUT_MS = 60_000;
+/** Longest one redis-benchmark run may take before it is killed. */
+const RUN_TIMEOUT_MS = { full: 180_000, quick: 60_000 };
+/** Short tool invocations (versions). */
+const TOOL_TIMEOUT_MS = 10_000;
+
+const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
+const HOST = "127.0.0.1";
+const log = new Logger("info", "text");
+/** Set by SIGINT/SIGTERM: the matrix stops starting runs. */
+let interrupted = false;
+
+/** Paths of the tools the benchmark runs. */
+interface Tools {
+  readonly redisServer: string;
+  readonly redisBenchmark: string;
+  readonly haproxy: string | null;
+  readonly nutcracker: string | null;
+}
+
+/** How a target is reached. */
+interface Endpoint {
+  readonly read: HostPort;
+  readonly write: HostPort;
+  /** The proxy process, null for direct. */
+  readonly proc: Managed | null;
+}
+
+/** Finds the tools, or returns the names of those missing. */
+function findTools(targets: readonly Target[]): Tools | string[] {
+  const need = ["redis-server", "redis-benchmark"];
+  if (targets.includes("haproxy")) need.push("haproxy");
+  if (targets.includes("twemproxy")) need.push("nutcracker");
+  const found = new Map(need.map((n) => [n, findBinary(n)]));
+  const missing = need.filter((n) => found.get(n) === null);
+  if (missing.length > 0) return missing;
+  return {
+    redisServer: found.get("redis-server")!,
+    redisBenchmark: found.get("redis-benchmark")!,
+    haproxy: found.get("haproxy") ?? null,
+    nutcracker: found.get("nutcracker") ?? null,
+  };
+}
+
+async function withClient<T>(addr: HostPort, fn: (c: MiniRedis) => Promise<T>): Promise<T> {
+  const c = await MiniRedis.connect(addr.host, addr.port);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+async function info(addr: HostPort, section: string): Promise<Map<string, string>> {
+  const r = await withClient(addr, (c) => c.command("INFO", section));
+  if (typeof r !== "string") throw new Error(`INFO ${section} on ${hostPort(addr)}: ${r}`);
+  return parseInfo(r);
+}
+
+function assertAlive(m: Managed | null): void {
+  if (m !== null && m.exited()) {
+    throw new Error(`${m.name} exited unexpectedly; its output ends with:\n${m.tail()}`);
+  }
+}
+
+/** Starts redis-server and waits for it to answer PING. */
+async function startRedis(
+  sup: Supervisor,
+  tools: Tools,
+  workDir: string,
+  name: string,
+  port: number,
+  extra: readonly string[],
+): Promise<Managed> {
+  const m = sup.spawn(name, tools.redisServer, [
+    "--port",
+    String(port),
+    "--bind",
+    HOST,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    workDir,
+    "--dbfilename",
+    `${name}.rdb`,
+    "--logfile",
+    `${workDir}/${name}.log`,
+    "--repl-diskless-sync-delay",
+    "0",
+    ...extra,
+  ]);
+  await waitFor(`${name} on ${HOST}:${port}`, START_TIMEOUT_MS, async () => {
+    assertAlive(m);
+    const r = await withClient({ host: HOST, port }, (c) => c.command("PING"));
+    return r === "PONG" ? true : undefined;
+  });
+  return m;
+}
+
+/** Writes every key of `space` with its value, in pipelined batches. */
+async function populate(addr: HostPort, space: KeySpace): Promise<void> {
+  const value = valueFor(space);
+  await withClient(addr, async (c) => {
+    for (let from = 0; from < space.count; from += POPULATE_BATCH) {
+      const batch: string[][] = [];
+      for (let i = from; i < Math.min(space.count, from + POPULATE_BATCH); i++) {
+        batch.push(["SET", keyName(space, i), value]);
+      }
+      const replies = await c.pipeline(batch);
+      const bad = replies.find((r) => r !== "OK");
+      if (bad !== undefined) throw new Error(`populate ${space.prefix}: SET replied ${bad}`);
+    }
+  });
+}
+
+/** Starts the primary and the replica, populates and waits for the replica to hold every key. */
+async function startBackends(
+  sup: Supervisor,
+  tools: Tools,
+  workDir: string,
+): Promise<Backends> {
+  const primary = { host: HOST, port: freePort() };
+  await startRedis(sup, tools, workDir, "primary", primary.port, []);
+  for (const space of KEY_SPACES) {
+    log.info("populating", { prefix: space.prefix, keys: space.count, bytes: space.valueBytes });
+    await populate(primary, space);
+  }
+  const replica = { host: HOST, port: freePort() };
+  await startRedis(sup, tools, workDir, "replica", replica.port, [
+    "--replicaof",
+    HOST,
+    String(primary.port),
+  ]);
+  const want = await withClient(primary, (c) => c.command("DBSIZE"));
+  await waitFor("the replica to sync", SYNC_TIMEOUT_MS, async () => {
+    const repl = await info(replica, "replication");
+    if (repl.get("master_link_status") !== "up") return undefined;
+    const have = await withClient(replica, (c) => c.command("DBSIZE"));
+    return have === want ? true : undefined;
+  });
+  log.info("replica synced", { keys: String(want) });
+  return { primary, replica };
+}
+
+/** Waits until a GET of a populated key through `addr` returns its value. */
+async function waitServing(name: string, addr: HostPort, proc: Managed | null): Promise<void> {
+  const want = valueFor(SMALL_KEYS);
+  await waitFor(`${name} to serve on ${hostPort(addr)}`, START_TIMEOUT_MS, async () => {
+    assertAlive(proc);
+    const r = await withClient(addr, (c) => c.command("GET", keyName(SMALL_KEYS, 1)));
+    return r === want ? true : undefined;
+  });
+}
+
+async function startHaproxy(
+  sup: Supervisor,
+  tools: Tools,
+  workDir: string,
+  backends: Backends,
+): Promise<Endpoint> {
+  const read = { host: HOST, port: freePort() };
+  const write = { host: HOST, port: freePort() };
+  const cfg = `${workDir}/haproxy.cfg`;
+  await Deno.writeTextFile(cfg, haproxyConfig(backends, read, write));
+  const proc = sup.spawn("haproxy", tools.haproxy!, ["-db", "-f", cfg]);
+  await waitServing("haproxy readers", read, proc);
+  await waitServing("haproxy writer", write, proc);
+  return { read, write, proc };
+}
+
+async function startTwemproxy(
+  sup: Supervisor,
+  tools: Tools,
+  workDir: string,
+  backends: Backends,
+): Promise<Endpoint> {
+  const read = { host: HOST, port: freePort() };
+  const write = { host: HOST, port: freePort() };
+  const cfg = `${workDir}/nutcracker.yml`;
+  await Deno.writeTextFile(cfg, twemproxyConfig(backends, read, write));
+  const proc = sup.spawn("nutcracker", tools.nutcracker!, [
+    "-c",
+    cfg,
+    "-s",
+    String(freePort()),
+    "-a",
+    HOST,
+    "-o",
+    `${workDir}/nutcracker.log`,
+    "-p",
+    `${workDir}/nutcracker.pid`,
+  ]);
+  await waitServing("twemproxy readers", read, proc);
+  await waitServing("twemproxy writer", write, proc);
+  return { read, write, proc };
+}
+
+/** shardgate's process, endpoints and the number of nodes behind its read listener. */
+interface ShardgateRun extends Endpoint {
+  readonly readNodes: number;
+}
+
+async function startShardgate(
+  sup: Supervisor,
+  workDir: string,
+  backends: Backends,
+): Promise<ShardgateRun> {
+  const mainTs = `${REPO_ROOT}/main.ts`;
+  try {
+    await Deno.stat(mainTs);
+  } catch {
+    throw new Error(
+      `shardgate: ${mainTs} does not exist yet; run with --targets direct,haproxy,twemproxy`,
+    );
+  }
+  const setup = shardgateSetup(backends, {
+    readers: freePort(),
+    writer: freePort(),
+  }, HOST);
+  const cfg = `${workDir}/shardgate.yaml`;
+  await Deno.writeTextFile(cfg, setup.yaml);
+  const listeners: ShardgateListener[] = [];
+  let onReady = () => {};
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve;
+  });
+  const proc = sup.spawn("shardgate", Deno.execPath(), [
+    "run",
+    "--allow-all",
+    mainTs,
+    "run",
+    "--config",
+    cfg,
+    "--log-format",
+    "json",
+    "--log-level",
+    SHARDGATE_LOG_LEVEL,
+  ], {
+    cwd: REPO_ROOT,
+    onStderrLine: (line) => {
+      const ev = parseStartupLine(line);
+      if (ev.kind === "listening") listeners.push(ev.listener);
+      else if (ev.kind === "ready") onReady();
+    },
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    ready.then(() => "ready" as const),
+    proc.status.then(() => "exited" as const),
+    new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), SHARDGATE_READY_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === "exited") {
+    await proc.status;
+    throw new Error(`shardgate exited before "ready"; its output ends with:\n${proc.tail()}`);
+  }
+  if (outcome === "timeout") {
+    throw new Error(
+      `shardgate logged no {"msg":"ready"} line within ${SHARDGATE_READY_TIMEOUT_MS} ms` +
+        ` (at --log-format json --log-level ${SHARDGATE_LOG_LEVEL}); its output ends with:\n` +
+        proc.tail(),
+    );
+  }
+  const pick = (want: { shard: string; role: string }): HostPort => {
+    const l = listeners.find((x) => x.shard === want.shard && x.role === want.role);
+    if (l === undefined) {
+      throw new Error(
+        `shardgate logged no "listening" line for shard ${want.shard} role ${want.role}` +
+          ` (got: ${listeners.map((x) => `${x.shard}/${x.role}`).join(", ") || "none"})`,
+      );
+    }
+    return l.address;
+  };
+  const read = pick(setup.endpoints.read);
+  const write = pick(setup.endpoints.write);
+  await waitServing("shardgate readers", read, proc);
+  await waitServing("shardgate writer", write, proc);
+  return { read, write, proc, readNodes: setup.readNodes };
+}
+
+async function toolVersion(sup: Supervisor, bin: string, args: string[]): Promise<string> {
+  try {
+    const r = await sup.run("version", bin, args, TOOL_TIMEOUT_MS);
+    return r.tail.split("\n").find((l) => l.trim() !== "")?.trim() ?? "?";
+  } catch {
+    return "?";
+  }
+}
+
+async function machineInfo(sup: Supervisor, tools: Tools): Promise<MachineInfo> {
+  const read = (p: string) => Deno.readTextFile(p).catch(() => "");
+  const cpuinfo = await read("/proc/cpuinfo");
+  const meminfo = await read("/proc/meminfo");
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown CPU";
+  const memKb = Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? "0");
+  const loadAverage = (await read("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  const versions: Record<string, string> = {};
+  const redis = await toolVersion(sup, tools.redisServer, ["--version"]);
+  versions["redis-server"] = /v=(\S+)/.exec(redis)?.[1] ?? redis;
+  const rb = await toolVersion(sup, tools.redisBenchmark, ["--version"]);
+  versions["redis-benchmark"] = /(\d+\.\d+\.\d+)/.exec(rb)?.[1] ?? rb;
+  if (tools.haproxy !== null) {
+    const v = await toolVersion(sup, tools.haproxy, ["-v"]);
+    versions.HAProxy = /version (\S+)/.exec(v)?.[1] ?? v;
+  }
+  if (tools.nutcracker !== null) {
+    const v = await toolVersion(sup, tools.nutcracker, ["--version"]);
+    versions["twemproxy (nutcracker)"] = /nutcracker-(\S+)/.exec(v)?.[1] ?? v;
+  }
+  versions.Deno = Deno.version.deno;
+  return {
+    cpu,
+    cores: navigator.hardwareConcurrency,
+    memoryGiB: memKb / 1024 / 1024,
+    kernel: Deno.osRelease(),
+    loadAverage,
+    versions,
+    setup: [],
+  };
+}
+
+/** Opens `n` sessions to `addr`, each running `first` once; closes them all on failure. */
+async function openSessions(
+  addr: HostPort,
+  n: number,
+  first: (c: MiniRedis, i: number) => Promise<Reply>,
+  expect: Reply,
+): Promise<MiniRedis[]> {
+  const open: MiniRedis[] = [];
+  try {
+    for (let from = 0; from < n; from += CONNECT_BATCH) {
+      const batch = await Promise.allSettled(
+        Array.from({ length: Math.min(CONNECT_BATCH, n - from) }, async (_, k) => {
+          const c = await MiniRedis.connect(addr.host, addr.port);
+          open.push(c);
+          const r = await first(c, from + k);
+          if (r !== expect) throw new Error(`session ${from + k}: unexpected reply ${r}`);
+        }),
+      );
+      const failed = batch.find((b) => b.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+    }
+    return open;
+  } catch (e) {
+    for (const c of open) c.close();
+    throw e;
+  }
+}
+
+const HEALTH_CHECK_COMMANDS = new Set(["ping", "info"]);
+
+/** RSS and backend connection counts of one proxy. */
+async function measureProxy(
+  name: string,
+  ep: Endpoint,
+  backends: Backends,
+  rssStartKb: number | null,
+): Promise<ProxyResources> {
+  const pid = ep.proc!.pid;
+  let rssIdleKb: number | null = null;
+  let rssClientsKb: number | null = null;
+  let backendConns: number | null = null;
+  let checkConns: number | null = null;
+  const errors: string[] = [];
+  try {
+    rssIdleKb = rssKb(pid);
+  } catch (e) {
+    errors.push(`RSS: ${e instanceof Error ? e.message : e}`);
+  }
+  // Backend connections with LOAD_CLIENTS clients, each having sent one GET.
+  try {
+    const value = valueFor(SMALL_KEYS);
+    const sessions = await openSessions(
+      ep.read,
+      LOAD_CLIENTS,
+      (c, i) => c.command("GET", keyName(SMALL_KEYS, i)),
+      value,
+    );
+    try {
+      const ports = await connectionsTo(pid, backends.replica.port);
+      const list = await withClient(backends.replica, (c) => c.command("CLIENT", "LIST"));
+      if (typeof list !== "string") throw new Error(`CLIENT LIST replied ${list}`);
+      const cmdByAddr = new Map(parseClientList(list).map((e) => [e.get("addr"), e.get("cmd")]));
+      const checks = ports.filter((p) => {
+        const cmd = cmdByAddr.get(`${HOST}:${p}`) ?? "";
+        return HEALTH_CHECK_COMMANDS.has(cmd);
+      });
+      checkConns = checks.length;
+      backendConns = ports.length - checks.length;
+    } finally {
+      for (const c of sessions) c.close();
+    }
+  } catch (e) {
+    errors.push(`backend connections: ${e instanceof Error ? e.message : e}`);
+  }
+  // RSS with IDLE_CLIENTS idle sessions (each answered one PING).
+  try {
+    const sessions = await openSessions(ep.read, IDLE_CLIENTS, (c) => c.command("PING"), "PONG");
+    try {
+      rssClientsKb = rssKb(pid);
+    } finally {
+      for (const c of sessions) c.close();
+    }
+  } catch (e) {
+    errors.push(`${IDLE_CLIENTS} idle clients: ${e instanceof Error ? e.message : e}`);
+  }
+  log.info("measured", {
+    proxy: name,
+    rss_idle_kb: rssIdleKb,
+    rss_clients_kb: rssClientsKb,
+    backend_conns: backendConns,
+    check_conns: checkConns,
+  });
+  return {
+    rssStartKb,
+    rssIdleKb,
+    rssClientsKb,
+    backendConns,
+    checkConns,
+    error: errors.length > 0 ? errors.join("; ") : null,
+  };
+}
+
+function safeRss(m: Managed | null): number | null {
+  if (m === null) return null;
+  try {
+    return rssKb(m.pid);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs `deno fmt` on the written report so the repo stays `deno fmt --check`
+ * clean; returns the formatted text, or null when the file is outside fmt's
+ * scope (bench/out) or fmt failed.
+ */
+async function formatMarkdown(sup: Supervisor, path: string): Promise<string | null> {
+  try {
+    const r = await sup.run("deno fmt", Deno.execPath(), ["fmt", "--quiet", path], TOOL_TIMEOUT_MS);
+    if (r.code !== 0) return null;
+    return await Deno.readTextFile(path);
+  } catch {
+    return null;
+  }
+}
+
+/** The whole run; returns the process exit code. */
+async function runBench(
+  opts: BenchOptions,
+  tools: Tools,
+  sup: Supervisor,
+  workDir: string,
+): Promise<number> {
+  const started = performance.now();
+  const machine = await machineInfo(sup, tools);
+  const backends = await startBackends(sup, tools, workDir);
+
+  const endpoints = new Map<Target, Endpoint>();
+  let shardgateReadNodes = 1;
+  const setup: string[] = [
+    `Backends: one primary and one replica (redis-server, no persistence); reads go to the` +
+    ` replica, \`set_50c\` to the primary (direct: the primary's port; proxies: their` +
+    ` writer endpoint). Keys: ${
+      KEY_SPACES.map((k) =>
+        `${fmtRps(k.count)} × ${k.valueBytes} B` +
+        ` (\`${k.prefix}\`)`
+      ).join(", ")
+    }; \`-r\` ranges over the same keys.`,
+  ];
+  for (const target of opts.targets) {
+    log.info("starting target", { target });
+    if (target === "direct") {
+      endpoints.set(target, { read: backends.replica, write: backends.primary, proc: null });
+    } else if (target === "haproxy") {
+      endpoints.set(target, await startHaproxy(sup, tools, workDir, backends));
+      setup.push(
+        "HAProxy: `mode tcp`, `option redis-check`, `balance leastconn`, one `listen` per" +
+          ` endpoint, default thread count (one per CPU), \`maxconn\` ${HAPROXY_MAXCONN}.`,
+      );
+    } else if (target === "twemproxy") {
+      endpoints.set(target, await startTwemproxy(sup, tools, workDir, backends));
+      setup.push(
+        "twemproxy: one pool per endpoint, `redis: true`, default `server_connections`" +
+          " (1).",
+      );
+    } else {
+      const sg = await startShardgate(sup, workDir, backends);
+      shardgateReadNodes = sg.readNodes;
+      endpoints.set(target, sg);
+      setup.push(
+        `shardgate: defaults (connections_per_node ${DEFAULT_CONNECTIONS_PER_NODE}); shard` +
+          " `bench` = replica (readers), shard `benchw` = primary (writer); see" +
+          " `shardgateSetup()` in `bench/_configs.ts`.",
+      );
+    }
+  }
+  const rssStart = new Map<Target, number | null>();
+  for (const [t, ep] of endpoints) rssStart.set(t, safeRss(ep.proc));
+
+  await withClient(backends.replica, (c) => c.command("CONFIG", "RESETSTAT"));
+
+  // ---- the matrix, interleaved ----
+  const runs: RunRecord[] = [];
+  const timeout = opts.quick ? RUN_TIMEOUT_MS.quick : RUN_TIMEOUT_MS.full;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const [ci, cellId] of opts.cells.entries()) {
+      const cell = cellById(cellId);
+      const requests = opts.quick ? cell.quickRequests : cell.requests;
+      for (const [position, target] of rotatedOrder(opts.targets, round, ci).entries()) {
+        if (interrupted) throw new Error("interrupted");
+        const ep = endpoints.get(target)!;
+        const addr = cell.write ? ep.write : ep.read;
+        const t0 = performance.now();
+        let sample = null;
+        let error: string | null = null;
+        try {
+          assertAlive(ep.proc);
+          const r = await sup.run(
+            "redis-benchmark",
+            tools.redisBenchmark,
+            benchmarkArgs(cell, addr.host, addr.port, requests),
+            timeout,
+          );
+          if (r.code !== 0) throw new Error(`redis-benchmark exited ${r.code}: ${r.tail}`);
+          sample = parseBenchmarkCsv(r.stdout);
+        } catch (e) {
+          error = e instanceof Error ? e.message : String(e);
+        }
+        const elapsedMs = performance.now() - t0;
+        runs.push({ round, cell: cellId, target, position, requests, elapsedMs, sample, error });
+        if (error !== null) {
+          log.warn("run failed", { round: round + 1, cell: cellId, target, error });
+        } else {
+          log.info("run", {
+            round: `${round + 1}/${opts.rounds}`,
+            cell: cellId,
+            target,
+            rps: Math.round(sample!.rps),
+            p50_ms: sample!.p50Ms,
+            s: (elapsedMs / 1000).toFixed(1),
+          });
+        }
+      }
+    }
+  }
+
+  const stats = await info(backends.replica, "stats");
+  const replicaHits = {
+    hits: Number(stats.get("keyspace_hits") ?? "0"),
+    misses: Number(stats.get("keyspace_misses") ?? "0"),
+  };
+
+  // ---- memory and backend connections ----
+  const proxies: Partial<Record<Target, ProxyResources>> = {};
+  for (const [t, ep] of endpoints) {
+    if (ep.proc === null) continue;
+    proxies[t] = await measureProxy(t, ep, backends, rssStart.get(t) ?? null);
+  }
+  const resources: ResourceReport = {
+    idleClients: IDLE_CLIENTS,
+    loadClients: LOAD_CLIENTS,
+    shardgateReadNodes,
+    connectionsPerNode: DEFAULT_CONNECTIONS_PER_NODE,
+    proxies,
+  };
+
+  // ---- report ----
+  const summaries = summarise(runs, opts.cells, opts.targets);
+  const elapsedS = (performance.now() - started) / 1000;
+  const date = new Date().toISOString();
+  const rawPath = `bench/out/${date.replace(/[:.]/g, "-")}${opts.quick ? "-quick" : ""}.json`;
+  const report: BenchReport = {
+    date,
+    quick: opts.quick,
+    rounds: opts.rounds,
+    targets: opts.targets,
+    cells: opts.cells,
+    machine: { ...machine, setup },
+    summaries,
+    resources,
+    checks: evaluateTargets(summaries, resources),
+    elapsedS,
+    replicaHits,
+    rawPath,
+  };
+  const markdown = renderMarkdown(report);
+  await Deno.mkdir(`${REPO_ROOT}/bench/out`, { recursive: true });
+  await Deno.writeTextFile(
+    `${REPO_ROOT}/${rawPath}`,
+    JSON.stringify(
+      { options: opts, machine: report.machine, runs, resources, replicaHits },
+      null,
+      2,
+    ) +
+      "\n",
+  );
+  const outPath = opts.out.startsWith("/") ? opts.out : `${REPO_ROOT}/${opts.out}`;
+  await Deno.writeTextFile(outPath, markdown);
+  console.log(await formatMarkdown(sup, outPath) ?? markdown);
+  log.info("done", { elapsed_s: elapsedS.toFixed(1), report: opts.out, raw: rawPath });
+  return 0;
+}
+
+/** Runs the benchmark with `argv`; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${e.message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (opts.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const tools = findTools(opts.targets);
+  if (Array.isArray(tools)) {
+    console.error(`missing: ${tools.join(", ")}. Install them with:\n  ${INSTALL_HINT}`);
+    return EXIT_USAGE;
+  }
+
+  const sup = new Supervisor();
+  const workDir = await Deno.makeTempDir({ prefix: "shardgate-bench-" });
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await sup.stopAll();
+  };
+  const onSignal = () => {
+    interrupted = true;
+    log.warn("interrupted: stopping every process started");
+    cleanup().finally(() => Deno.exit(130));
+  };
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  let ok = false;
+  try {
+    const code = await runBench(opts, tools, sup, workDir);
+    ok = true;
+    return code;
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`bench: logs and configs kept in ${workDir}`);
+    return 1;
+  } finally {
+    await cleanup();
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    if (ok) await Deno.remove(workDir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
