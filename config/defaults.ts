@@ -96,3 +96,5 @@ export const NODE_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 export const CONNECT_BACKOFF_MS = 250;
 /** How often the proxy checks server and client-idle timeouts. */
 export const TIMEOUT_TICK_MS = 50;
+/** Commands join a node connection's pending write until it holds this many bytes. */
+export const JOIN_WRITE_LIMIT = 64 * 1024;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { READ_BUFFER_SIZE, WRITE_CHUNK_POOL, WRITE_CHUNK_SIZE } from "../config/defaults.ts";
 
 /** A byte stream socket: what Deno.TcpConn / Deno.TlsConn give us. */
@@ -143,7 +144,7 @@ export class ByteWriter {
     this.#curLen += n;
     if (!this.#scheduled && !this.#writing && this.#sock !== null) {
       this.#scheduled = true;
-      queueMicrotask(this.#flush);
+      setImmediate(this.#flush);
     }
   }
 
@@ -161,7 +162,7 @@ export class ByteWriter {
   #schedule(): void {
     if (!this.#scheduled && !this.#writing && this.#sock !== null && this.pending > 0) {
       this.#scheduled = true;
-      queueMicrotask(this.#flush);
+      setImmediate(this.#flush);
     }
   }
 

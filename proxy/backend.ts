@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CONNECT_BACKOFF_MS } from "../config/defaults.ts";
+import { CONNECT_BACKOFF_MS, JOIN_WRITE_LIMIT } from "../config/defaults.ts";
 import type { NodeConfig } from "../config/types.ts";
 import {
   authCommand,
@@ -75,8 +75,11 @@ export class Backend implements BalancerNode, ConnectionHost {
   }
 
   /**
-   * The multiplexed connection for the next command: the one with the
-   * fewest commands in flight, opening connections lazily up to the pool size.
+   * The multiplexed connection for the next command. A connection that
+   * already has bytes waiting for this turn's write is joined, so one turn
+   * costs the node one read and one write whatever the pool size (on
+   * loopback every write is a wake-up of the node). Otherwise the one with
+   * the fewest commands in flight, opening connections lazily.
    */
   connection(): NodeConnection {
     const mux = this.#mux;
@@ -84,9 +87,12 @@ export class Backend implements BalancerNode, ConnectionHost {
     for (let i = 0; i < mux.length; i++) {
       let c = mux[i];
       if (c === null || c.closed) {
+        if (best !== null && best.inflight === 0) return best;
         c = mux[i] = new NodeConnection(this);
         return c;
       }
+      const waiting = c.writePending;
+      if (waiting > 0 && waiting < JOIN_WRITE_LIMIT) return c;
       if (best === null || c.inflight < best.inflight) best = c;
     }
     return best!;
