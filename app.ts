@@ -18,12 +18,13 @@ import {
   type ConfigWatcher,
   diffConfigs,
   formatIssue,
+  issueAt,
   loadConfig,
   type ShardConfig,
   watchConfig,
 } from "./config/mod.ts";
 import { ShardHealth } from "./health/mod.ts";
-import { Shard } from "./proxy/mod.ts";
+import { ListenError, ReleasedSockets, Shard } from "./proxy/mod.ts";
 import type { Logger } from "./telemetry/logger.ts";
 
 /** A started listener, as logged in the `listening` line. */
@@ -50,6 +51,8 @@ export class ReloadCounters {
   /** The last rejection's errors, for the status page. */
   lastErrors: readonly string[] = [];
 }
+
+const ROLES = ["readers", "writer"] as const;
 
 /** One shard and the parts that serve it. */
 interface ShardUnit {
@@ -106,7 +109,7 @@ export class App {
     } catch (err) {
       await Promise.all(units.map((u) => this.#closeUnit(u, 0)));
       this.#units.clear();
-      throw err;
+      throw err instanceof ListenError ? new Error(await this.#describe(err)) : err;
     }
     return this.listening();
   }
@@ -177,22 +180,38 @@ export class App {
     const next = loaded.config;
     const diff = diffConfigs(this.#config, next);
 
-    // Phase 1: everything that can fail (checks of new shards, binds).
+    // Phase 1: everything that can fail (checks of new shards, binds). An
+    // address given up by one listener and wanted by another (a renamed
+    // shard, swapped ports) keeps its bound socket, handed over.
+    const released = new ReleasedSockets();
+    for (const sc of diff.removedShards) {
+      const s = this.#units.get(sc.name)?.shard;
+      if (s !== undefined) { for (const role of ROLES) released.offer(s, role); }
+    }
+    for (const ch of diff.changedShards) {
+      const s = this.#units.get(ch.next.name)!.shard;
+      if (ch.readersMoved) released.offer(s, "readers");
+      if (ch.writerMoved) released.offer(s, "writer");
+    }
     const added: ShardUnit[] = [];
+    const started: ShardUnit[] = [];
     const prepared: { commit: () => void; abort: () => void }[] = [];
     try {
-      for (const sc of diff.addedShards) {
-        const u = await this.#createUnit(sc);
-        added.push(u);
-        u.shard.start();
+      for (const sc of diff.addedShards) added.push(await this.#createUnit(sc));
+      // From here to the commit nothing awaits: a taken-over socket serves
+      // its new owner only once the reload applies.
+      for (const u of added) {
+        u.shard.start(released);
+        started.push(u);
       }
       for (const ch of diff.changedShards) {
-        prepared.push(this.#units.get(ch.next.name)!.shard.prepareUpdate(ch.next));
+        prepared.push(this.#units.get(ch.next.name)!.shard.prepareUpdate(ch.next, released));
       }
     } catch (err) {
       for (const p of prepared) p.abort();
+      for (const u of started) u.shard.abandonListeners();
       await Promise.all(added.map((u) => this.#closeUnit(u, 0)));
-      return this.#rejected([(err as Error).message]);
+      return this.#rejected([await this.#describe(err)]);
     }
 
     // Phase 2: apply; nothing here fails.
@@ -211,18 +230,42 @@ export class App {
     this.#logger.info("config reloaded", { file: this.#file, changes: diff.summary });
     for (const u of added) {
       for (const b of u.shard.bound()) {
-        this.#logger.info("listening", { shard: u.shard.name, role: b.role, address: `${b.host}:${b.port}` });
+        this.#logger.info("listening", {
+          shard: u.shard.name,
+          role: b.role,
+          address: `${b.host}:${b.port}`,
+        });
       }
     }
     for (const ch of diff.changedShards) {
       if (!ch.readersMoved && !ch.writerMoved) continue;
       const u = this.#units.get(ch.next.name)!;
       for (const b of u.shard.bound()) {
-        this.#logger.info("listening", { shard: u.shard.name, role: b.role, address: `${b.host}:${b.port}` });
+        this.#logger.info("listening", {
+          shard: u.shard.name,
+          role: b.role,
+          address: `${b.host}:${b.port}`,
+        });
       }
     }
     if (diff.adminChanged) this.#logger.warn("admin settings change on restart only");
     return { ok: true, summary: diff.summary };
+  }
+
+  /**
+   * The message for a failure to apply a valid config. A listen address
+   * that cannot be bound is positioned like a validation error
+   * (`file:line:col: shards.x.readers: cannot listen on …`).
+   */
+  async #describe(err: unknown): Promise<string> {
+    if (!(err instanceof ListenError)) return err instanceof Error ? err.message : String(err);
+    let text = "";
+    try {
+      text = await Deno.readTextFile(this.#file);
+    } catch {
+      // unreadable now: the issue is placed at 1:1
+    }
+    return formatIssue(issueAt(text, this.#file, err.configPath, err.reason));
   }
 
   #rejected(errors: string[]): ReloadResult {

@@ -135,6 +135,27 @@ export class Source {
     return line === 0 ? { line: 1, col: offset + 1 } : { line, col };
   }
 
+  /**
+   * Where the value of the dotted map-key path `path` (e.g.
+   * `shards.users.readers`) is written, or null when there is no such key.
+   */
+  valuePos(path: string): Pos | null {
+    let node = this.#deref(this.#doc.contents);
+    let pos: Pos | null = null;
+    for (const key of path.split(".")) {
+      if (node === null || !isMap(node)) return null;
+      const pair = (node as YAMLMap.Parsed).items.find((p) => {
+        const k = this.#deref(p.key as ParsedNode | null);
+        return k !== null && isScalar(k) && k.value === key;
+      });
+      if (pair === undefined) return null;
+      const keyPos = this.#posOf(this.#deref(pair.key as ParsedNode | null), { line: 1, col: 1 });
+      node = this.#deref(pair.value as ParsedNode | null);
+      pos = this.#posOf(node, keyPos);
+    }
+    return pos;
+  }
+
   #posOf(node: ParsedNode | null, fallback: Pos): Pos {
     return node?.range ? this.posAt(node.range[0]) : fallback;
   }

@@ -619,6 +619,16 @@ export async function loadConfig(
   return parseConfig(text, file, env);
 }
 
+/**
+ * An issue at the value of the dotted key `path` in the config `text` (at
+ * 1:1 when the key is not there), for a problem found after validation,
+ * e.g. a listen address that is valid but cannot be bound.
+ */
+export function issueAt(text: string, file: string, path: string, message: string): ConfigIssue {
+  const pos = new Source(text, file, {}).valuePos(path) ?? { line: 1, col: 1 };
+  return { file, line: pos.line, col: pos.col, path, message };
+}
+
 /** Formats an issue as `file:line:col: path: message` (no `path: ` when it is empty). */
 export function formatIssue(issue: ConfigIssue): string {
   const where = `${issue.file}:${issue.line}:${issue.col}`;

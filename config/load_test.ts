@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { formatIssue, loadConfig, parseConfig } from "./load.ts";
+import { formatIssue, issueAt, loadConfig, parseConfig } from "./load.ts";
 import type { Config, ShardConfig } from "./types.ts";
 import {
   DEFAULT_CHECK_INTERVAL_MS,
@@ -686,4 +686,20 @@ Deno.test("parseConfig() never throws, whatever the bytes", async () => {
       assert.ok(issue.line >= 1 && issue.col >= 1, formatIssue(issue));
     }
   }
+});
+
+Deno.test("issueAt() places an issue at a key's value, or at 1:1 when the key is absent", () => {
+  const text = "shards:\n  users:\n    nodes: [127.0.0.1:6379]\n    readers:   127.0.0.1:6401\n";
+  const issue = issueAt(text, "t.yaml", "shards.users.readers", "cannot listen on 127.0.0.1:6401");
+  assert.equal(
+    formatIssue(issue),
+    "t.yaml:4:16: shards.users.readers: cannot listen on 127.0.0.1:6401",
+  );
+  assert.deepEqual(
+    [
+      issueAt(text, "t.yaml", "shards.orders.readers", "m").line,
+      issueAt("", "t.yaml", "a", "m").col,
+    ],
+    [1, 1],
+  );
 });

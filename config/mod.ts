@@ -12,7 +12,7 @@
  */
 
 export type * from "./types.ts";
-export { type ConfigResult, formatIssue, loadConfig, parseConfig } from "./load.ts";
+export { type ConfigResult, formatIssue, issueAt, loadConfig, parseConfig } from "./load.ts";
 export { formatDuration, parseDuration } from "./duration.ts";
 export { formatAddress, isLoopbackHost, parseAddress } from "./address.ts";
 export { EnvReferenceError, expandEnv } from "./env.ts";

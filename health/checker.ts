@@ -12,11 +12,16 @@
  * early check per interval, so a node that keeps dropping connections
  * cannot make the checker spin).
  *
+ * Every `dns_refresh` the node's host name is re-resolved in the background
+ * (a slow resolver never delays or fails a check); when the connection's
+ * peer is no longer among the addresses, the next check dials the name
+ * afresh, so checks follow the node to its new address as traffic does.
+ *
  * @module
  */
 
 import type { NodeConfig, ShardConfig } from "../config/types.ts";
-import { encodeCommand } from "../resp/mod.ts";
+import { encodeCommand, isIpLiteral, type Resolver, systemResolver } from "../resp/mod.ts";
 import { CheckConn, type ConnectFn, type Reply } from "./_conn.ts";
 import { parseNodeInfo } from "./info.ts";
 import type { CheckResult } from "./state.ts";
@@ -43,6 +48,8 @@ export interface NodeCheckerOptions {
   readonly onResult: (result: CheckResult) => void;
   /** Told when an established check connection breaks. */
   readonly onLost: (why: string) => void;
+  /** Resolves the node's host name (tests); default the system resolver. */
+  readonly resolve?: Resolver;
 }
 
 function errorText(e: unknown): string {
@@ -67,6 +74,10 @@ export class NodeChecker {
   #lastEarly = -Infinity;
   #wantEarly = false;
   #stragglers = new Set<Promise<unknown>>();
+  #resolvedAt = -Infinity;
+  #resolving = false;
+  /** A connection to an address the host name no longer resolves to. */
+  #stale: CheckConn | null = null;
 
   /** Creates a checker; nothing runs before {@linkcode NodeChecker.start}. */
   constructor(opts: NodeCheckerOptions) {
@@ -153,8 +164,30 @@ export class NodeChecker {
     void this.#runCheck();
   }
 
+  /** Starts a background re-resolution of the host name when `dns_refresh` has passed. */
+  #refreshDns(shard: ShardConfig): void {
+    const host = this.#opts.node.address.host;
+    const now = performance.now();
+    const every = shard.dnsRefreshMs;
+    if (every <= 0 || this.#resolving || now - this.#resolvedAt < every || isIpLiteral(host)) {
+      return;
+    }
+    this.#resolvedAt = now;
+    this.#resolving = true;
+    const resolve = this.#opts.resolve ?? systemResolver;
+    this.#track(
+      resolve(host).then((ips) => {
+        const conn = this.#conn;
+        if (conn !== null && conn.remoteIp !== null && !ips.includes(conn.remoteIp)) {
+          this.#stale = conn;
+        }
+      }).finally(() => this.#resolving = false),
+    );
+  }
+
   async #check(): Promise<CheckResult> {
     const shard = this.#opts.shard();
+    this.#refreshDns(shard);
     const timeoutMs = shard.check.timeoutMs;
     const t0 = performance.now();
     this.#lastStart = t0;
@@ -203,6 +236,12 @@ export class NodeChecker {
     signal: AbortSignal,
   ): Promise<{ info: ReturnType<typeof parseNodeInfo>; remoteIp: string | null }> {
     let conn = this.#conn;
+    if (conn !== null && conn === this.#stale) {
+      this.#conn = null;
+      this.#track(conn.close());
+      conn = null;
+    }
+    this.#stale = null;
     if (conn === null || conn.closed) {
       let opened: CheckConn | null = null;
       opened = await CheckConn.open(

@@ -181,3 +181,36 @@ Deno.test("ShardHealth.start() resolves after the first round even when a node h
     await fake.close();
   }
 });
+
+Deno.test("NodeChecker re-dials when the node's name stops resolving to the connection's peer", async () => {
+  const real = await RedisProc.start();
+  const address = { host: "node.test", port: real.port, text: `node.test:${real.port}` };
+  const node = { id: address.text, address, weight: 1 };
+  const shard = { ...testShard([node], { check: { intervalMs: 30 } }), dnsRefreshMs: 30 };
+  let ips = ["127.0.0.1"];
+  let dials = 0;
+  const results: CheckResult[] = [];
+  const checker = new NodeChecker({
+    node,
+    shard: () => shard,
+    connect: (a, opts) => {
+      dials++;
+      return Deno.connect({ hostname: "127.0.0.1", port: a.port, signal: opts.signal });
+    },
+    resolve: (host) => Promise.resolve(host === "node.test" ? ips : []),
+    onResult: (r) => results.push(r),
+    onLost: () => {},
+  });
+  try {
+    await checker.start();
+    await waitFor("checks on one connection", () => results.length >= 5, 2000);
+    assert.equal(dials, 1, "re-dialled while the name still resolved to the peer");
+    ips = ["127.0.0.9"];
+    await waitFor("a re-dial after the name moved", () => dials >= 2, 2000);
+    // The switch costs no failed check.
+    assert.ok(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok)));
+  } finally {
+    await checker.stop();
+    await real.stop();
+  }
+});

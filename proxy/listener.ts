@@ -2,6 +2,12 @@
  * A shard's listening socket (readers or writer port): accepts clients up
  * to `max_clients` and hands each to a {@link ClientSession}.
  *
+ * A reload that gives an address to another shard or role (a renamed
+ * shard, swapped ports) hands the bound socket over instead of closing and
+ * re-binding it, so no connection is refused or reset meanwhile: the old
+ * listener's accept loop goes on, admitting new clients into the new
+ * listener, and the old one keeps only its own sessions, to drain.
+ *
  * @module
  */
 
@@ -20,6 +26,11 @@ export class ShardListener {
   #rt: ShardRuntime;
   #sessions = new Set<ClientSession>();
   #accepting: Promise<void> | null = null;
+  #bound: { host: string; port: number } = { host: "", port: 0 };
+  /** Where new clients go after a hand-over (see {@link ShardListener.handOver}). */
+  #next: ShardListener | null = null;
+  /** The listener this one took its socket from (to give it back if the reload fails). */
+  #from: ShardListener | null = null;
 
   /** Creates (does not bind) a listener. */
   constructor(role: ListenerRole, address: Address, rt: ShardRuntime) {
@@ -30,8 +41,7 @@ export class ShardListener {
 
   /** The bound address (the real port when the config said 0). */
   get bound(): { host: string; port: number } {
-    const a = this.#listener!.addr;
-    return { host: a.hostname, port: a.port };
+    return this.#bound;
   }
 
   /** Open client sessions. */
@@ -42,36 +52,91 @@ export class ShardListener {
   /** Binds the address; throws when it cannot (in use, not local...). */
   listen(): void {
     this.#listener = Deno.listen({ hostname: this.address.host, port: this.address.port });
+    const a = this.#listener.addr;
+    this.#bound = { host: a.hostname, port: a.port };
     this.#accepting = this.#accept(this.#listener);
   }
 
+  /**
+   * Gives this listener's bound socket to a new listener for `role` of the
+   * runtime `rt`: clients accepted from now on are its. This one keeps its
+   * sessions and no longer owns the socket (drain it). Undo with
+   * {@link ShardListener.giveBack} on the returned listener.
+   */
+  handOver(role: ListenerRole, address: Address, rt: ShardRuntime): ShardListener {
+    const next = new ShardListener(role, address, rt);
+    next.#listener = this.#listener;
+    next.#accepting = this.#accepting;
+    next.#bound = this.#bound;
+    next.#from = this;
+    this.#listener = null;
+    this.#next = next;
+    return next;
+  }
+
+  /** Undoes a hand-over that is not applied after all (another part of the reload failed). */
+  giveBack(): void {
+    const from = this.#from;
+    if (from === null) return;
+    from.#listener = this.#listener;
+    from.#next = null;
+    this.#listener = null;
+    this.#from = null;
+  }
+
+  /** Undoes a listen or a hand-over of a reload that is not applied. */
+  abandon(): Promise<void> {
+    if (this.#from === null) return this.stopAccepting();
+    this.giveBack();
+    return Promise.resolve();
+  }
+
   async #accept(listener: Deno.TcpListener): Promise<void> {
-    const rt = this.#rt;
     try {
       for await (const conn of listener) {
-        if (this.#sessions.size >= rt.settings.maxClients) {
-          rt.counters.clientsRejected++;
-          conn.write(Replies.maxClients).catch(() => {}).finally(() => {
-            try {
-              conn.close();
-            } catch {
-              // gone
-            }
-          });
+        const target = this.#owner();
+        if (target.#listener !== null) {
+          target.#admit(conn);
           continue;
         }
-        conn.setNoDelay(true);
-        rt.counters.clientsAccepted++;
-        rt.counters.clientsOpen++;
-        const session = new ClientSession(conn, this.role, rt, (s) => {
-          if (this.#sessions.delete(s)) rt.counters.clientsOpen--;
-        });
-        this.#sessions.add(session);
-        void session.run();
+        // Accepted as the socket was being closed: nobody serves it.
+        try {
+          conn.close();
+        } catch {
+          // gone
+        }
       }
     } catch {
       // listener closed
     }
+  }
+
+  /** Who takes new clients: after hand-overs, the last listener in the chain. */
+  #owner(): ShardListener {
+    return this.#next === null ? this : this.#next.#owner();
+  }
+
+  #admit(conn: Deno.TcpConn): void {
+    const rt = this.#rt;
+    if (this.#sessions.size >= rt.settings.maxClients) {
+      rt.counters.clientsRejected++;
+      conn.write(Replies.maxClients).catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch {
+          // gone
+        }
+      });
+      return;
+    }
+    conn.setNoDelay(true);
+    rt.counters.clientsAccepted++;
+    rt.counters.clientsOpen++;
+    const session = new ClientSession(conn, this.role, rt, (s) => {
+      if (this.#sessions.delete(s)) rt.counters.clientsOpen--;
+    });
+    this.#sessions.add(session);
+    void session.run();
   }
 
   /** Stops accepting new clients (existing ones keep being served). */

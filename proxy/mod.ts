@@ -5,8 +5,22 @@
  * @module
  */
 
-export { type BackendSnapshot, type Routes, Shard, type ShardOptions, staticRoutes } from "./shard.ts";
-export { type Balancer, type BalancerNode, createBalancer, LeastPending, SmoothRoundRobin } from "./balancer.ts";
+export {
+  type BackendSnapshot,
+  ListenError,
+  ReleasedSockets,
+  type Routes,
+  Shard,
+  type ShardOptions,
+  staticRoutes,
+} from "./shard.ts";
+export {
+  type Balancer,
+  type BalancerNode,
+  createBalancer,
+  LeastPending,
+  SmoothRoundRobin,
+} from "./balancer.ts";
 export { type PassiveErrorKind } from "./node_connection.ts";
 export { ErrorText } from "./errors.ts";
 export { ShardCounters } from "./metrics.ts";

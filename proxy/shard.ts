@@ -78,6 +78,8 @@ export class Shard implements ShardRuntime {
   #balancer: Balancer<Backend>;
   #listeners: ShardListener[] = [];
   #ticker: ReturnType<typeof setInterval> | null = null;
+  /** Removed by a reload, closing once idle (a re-added node may replace one in #backends). */
+  #retired = new Set<Backend>();
   #nextDnsAt = 0;
   #exclude = "";
   #skip = (b: Backend): boolean => !b.available || b.id === this.#exclude;
@@ -109,11 +111,25 @@ export class Shard implements ShardRuntime {
     return this.#routes;
   }
 
-  /** Binds the readers and writer addresses and starts the timeout ticker. */
-  start(): void {
+  /**
+   * Binds the readers and writer addresses (taking over sockets a reload
+   * releases, see {@link ReleasedSockets}) and starts the timeout ticker.
+   */
+  start(released?: ReleasedSockets): void {
     const c = this.#config;
-    this.#listeners = bindAll([["readers", c.readers], ["writer", c.writer]], this);
+    this.#listeners = bindAll([["readers", c.readers], ["writer", c.writer]], this, released);
     this.#ticker = setInterval(() => this.#tick(), TIMEOUT_TICK_MS);
+  }
+
+  /** Undoes {@link start} of a reload that is not applied: taken-over sockets go back. */
+  abandonListeners(): void {
+    for (const l of this.#listeners) void l.abandon();
+    this.#listeners = [];
+  }
+
+  /** The bound listener of `role`, if any (reload hand-overs). */
+  listener(role: ListenerRole): ShardListener | undefined {
+    return this.#listeners.find((l) => l.role === role);
   }
 
   /**
@@ -121,15 +137,18 @@ export class Shard implements ShardRuntime {
    * adds, so a port that cannot be bound rejects the reload before anything
    * changed. Returns the commit step, which applies `next` in place.
    */
-  prepareUpdate(next: ShardConfig): { commit: () => void; abort: () => void } {
+  prepareUpdate(
+    next: ShardConfig,
+    released?: ReleasedSockets,
+  ): { commit: () => void; abort: () => void } {
     const prev = this.#config;
     const moves: [ListenerRole, Address | null][] = [];
     if (!sameAddress(prev.readers, next.readers)) moves.push(["readers", next.readers]);
     if (!sameAddress(prev.writer, next.writer)) moves.push(["writer", next.writer]);
-    const opened = bindAll(moves, this);
+    const opened = bindAll(moves, this, released);
     return {
       commit: () => this.#commit(next, moves.map(([role]) => role), opened),
-      abort: () => opened.forEach((l) => void l.stopAccepting()),
+      abort: () => opened.forEach((l) => void l.abandon()),
     };
   }
 
@@ -150,6 +169,7 @@ export class Shard implements ShardRuntime {
     for (const b of [...this.#backends.values()]) {
       if (ids.has(b.id) || b.retired) continue;
       b.retired = true;
+      this.#retired.add(b);
       b.closePinned("removed");
       if (b.idle) this.backendIdle(b);
     }
@@ -248,6 +268,7 @@ export class Shard implements ShardRuntime {
   backendIdle(backend: Backend): void {
     if (!backend.retired) return;
     backend.close(null);
+    this.#retired.delete(backend);
     if (this.#backends.get(backend.id) === backend) this.#backends.delete(backend.id);
   }
 
@@ -273,7 +294,13 @@ export class Shard implements ShardRuntime {
       for (const b of this.#backends.values()) void b.refreshDns(resolve);
     }
     const t = this.#config.timeouts;
-    for (const b of this.#backends.values()) b.checkTimeouts(now, t.serverMs);
+    for (const b of this.#backends.values()) if (!b.retired) b.checkTimeouts(now, t.serverMs);
+    // Retired backends close once their last in-flight reply is in (nothing
+    // else notices when a reply, not a closing connection, makes them idle).
+    for (const b of this.#retired) {
+      b.checkTimeouts(now, t.serverMs);
+      if (b.idle) this.backendIdle(b);
+    }
     if (t.clientIdleMs > 0) {
       for (const l of this.#listeners) {
         for (const s of l.sessions) {
@@ -293,6 +320,8 @@ export class Shard implements ShardRuntime {
     await Promise.all(this.#listeners.map((l) => l.drain(drainMs)));
     this.#listeners = [];
     for (const b of this.#backends.values()) b.close(null);
+    for (const b of this.#retired) b.close(null);
+    this.#retired.clear();
   }
 
   /** Listen addresses as configured. */
@@ -305,19 +334,73 @@ function sameAddress(a: Address | null, b: Address | null): boolean {
   return a === null || b === null ? a === b : a.text === b.text;
 }
 
-/** Binds each (role, address); on a failure closes what it bound and throws. */
-function bindAll(wanted: [ListenerRole, Address | null][], rt: ShardRuntime): ShardListener[] {
+/** A listen address that cannot be bound; names the config key and the address. */
+export class ListenError extends Error {
+  /** Dotted config key of the address, e.g. `shards.users.readers`. */
+  readonly configPath: string;
+  /** What failed, without the key: `cannot listen on 127.0.0.1:6401: …`. */
+  readonly reason: string;
+
+  /** Creates the error for the shard `shard`'s `role` listener at `address`. */
+  constructor(shard: string, role: ListenerRole, address: Address, cause: unknown) {
+    const configPath = `shards.${shard}.${role}`;
+    const reason = `cannot listen on ${address.text}: ${
+      cause instanceof Error ? cause.message : String(cause)
+    }`;
+    super(`${configPath}: ${reason}`);
+    this.name = "ListenError";
+    this.configPath = configPath;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Sockets a reload releases (listeners of removed shards, listeners that
+ * move), by address, so a new listener on the same address takes the bound
+ * socket over instead of failing to bind it while the old one still holds
+ * it: a renamed shard or swapped ports apply without a refused connection.
+ */
+export class ReleasedSockets {
+  #byAddress = new Map<string, ShardListener>();
+
+  /** Offers `shard`'s listener of `role` (its shard goes, or it moves away). */
+  offer(shard: Shard, role: ListenerRole): void {
+    const l = shard.listener(role);
+    if (l !== undefined && l.address.port !== 0) this.#byAddress.set(l.address.text, l);
+  }
+
+  /** The offered listener bound at `address` (never for port 0: any free port), once. */
+  take(address: Address): ShardListener | null {
+    const l = this.#byAddress.get(address.text);
+    if (l === undefined) return null;
+    this.#byAddress.delete(address.text);
+    return l;
+  }
+}
+
+/**
+ * Binds each (role, address), or takes over a released socket bound there;
+ * on a failure undoes what it did and throws a {@link ListenError}.
+ */
+function bindAll(
+  wanted: [ListenerRole, Address | null][],
+  rt: ShardRuntime,
+  released?: ReleasedSockets,
+): ShardListener[] {
   const bound: ShardListener[] = [];
   for (const [role, address] of wanted) {
     if (address === null) continue;
+    const from = released?.take(address) ?? null;
+    if (from !== null) {
+      bound.push(from.handOver(role, address, rt));
+      continue;
+    }
     const l = new ShardListener(role, address, rt);
     try {
       l.listen();
     } catch (err) {
-      for (const b of bound) void b.stopAccepting();
-      throw new Error(
-        `shards.${rt.name}.${role}: cannot listen on ${address.text}: ${(err as Error).message}`,
-      );
+      for (const b of bound) void b.abandon();
+      throw new ListenError(rt.name, role, address, err);
     }
     bound.push(l);
   }
