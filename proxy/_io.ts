@@ -40,6 +40,7 @@ export class ReadBuffer {
   /** Returns a view of the free space at the end, making some if there is none. */
   space(): Uint8Array {
     this.moved = false;
+    if (this.end === 0) return this.buf;
     if (this.end === this.buf.length) {
       const used = this.end - this.start;
       if (this.start > 0 && used < this.buf.length / 2) {
@@ -87,6 +88,25 @@ function giveChunk(c: Uint8Array): void {
 }
 
 /**
+ * Writers with bytes to flush this event-loop iteration. One `setImmediate`
+ * (after the iteration's I/O callbacks) flushes them all, so every command
+ * and reply of one iteration leaves in one write per socket.
+ */
+let dirty: ByteWriter[] = [];
+let spareDirty: ByteWriter[] = [];
+function flushAll(): void {
+  const list = dirty;
+  dirty = spareDirty;
+  spareDirty = list;
+  for (let i = 0; i < list.length; i++) list[i].flush();
+  list.length = 0;
+}
+function scheduleFlush(w: ByteWriter): void {
+  if (dirty.length === 0) setImmediate(flushAll);
+  dirty.push(w);
+}
+
+/**
  * Coalescing writer: `write()` copies bytes into the current chunk and
  * schedules one flush per event-loop turn (a microtask). Full chunks queue
  * up behind it, so a slow reader costs what it is owed plus one chunk, never
@@ -102,10 +122,11 @@ export class ByteWriter {
   #writing = false;
   #scheduled = false;
   #closed = false;
-  #flush = (): void => {
+  /** Runs the flush this writer asked for (called by the shared flush turn). */
+  flush(): void {
     this.#scheduled = false;
     void this.#drain();
-  };
+  }
   /** Called once when a socket write fails. */
   onError: (err: unknown) => void = () => {};
   /** Called when every buffered byte has been written. */
@@ -144,7 +165,7 @@ export class ByteWriter {
     this.#curLen += n;
     if (!this.#scheduled && !this.#writing && this.#sock !== null) {
       this.#scheduled = true;
-      setImmediate(this.#flush);
+      scheduleFlush(this);
     }
   }
 
@@ -162,7 +183,7 @@ export class ByteWriter {
   #schedule(): void {
     if (!this.#scheduled && !this.#writing && this.#sock !== null && this.pending > 0) {
       this.#scheduled = true;
-      setImmediate(this.#flush);
+      scheduleFlush(this);
     }
   }
 
