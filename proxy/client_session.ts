@@ -224,7 +224,7 @@ export class ClientSession implements SlotOwner, RawSink {
           e = slot.cmdEnd;
         }
         this.#sent++;
-        this.#dispatch(slot, src, s, e, "");
+        this.#send(slot, src, s, e);
         return true;
       }
       case Route.PIN:
@@ -271,22 +271,27 @@ export class ClientSession implements SlotOwner, RawSink {
   /**
    * Sends a command. Within one batch of input (one pipeline) commands stay
    * on one node connection, so their replies come back in order and are
-   * written straight through; retries (excludeId set) pick afresh.
+   * written straight through; retries (excludeId set) pick afresh. False
+   * when no node can take it.
    */
-  #dispatch(slot: Slot, src: Uint8Array, start: number, end: number, excludeId: string): void {
+  #dispatch(slot: Slot, src: Uint8Array, start: number, end: number, excludeId: string): boolean {
     let conn = this.#batchConn;
     if (conn === null || conn.closed || excludeId !== "") {
       const rt = this.#rt;
       const node: Backend | null = this.role === "readers" ? rt.pickReader(excludeId) : rt.writer();
-      if (node === null) {
-        rt.counters.failedCommands++;
-        this.#fill(slot, errorReply(rt.noNodeError(this.role)));
-        return;
-      }
+      if (node === null) return false;
       conn = node.connection();
       if (excludeId === "") this.#batchConn = conn;
     }
     conn.send(slot, src, start, end, this.#now);
+    return true;
+  }
+
+  /** Sends a new command; answers it with the shard's error when no node can take it. */
+  #send(slot: Slot, src: Uint8Array, start: number, end: number): void {
+    if (this.#dispatch(slot, src, start, end, "")) return;
+    this.#rt.counters.failedCommands++;
+    this.#fill(slot, errorReply(this.#rt.noNodeError(this.role)));
   }
 
   /** A reply for `slot` arrived from its node. */
@@ -294,9 +299,9 @@ export class ClientSession implements SlotOwner, RawSink {
     if (this.#closed) return;
     if (
       slot.route === Route.READ && slot.cmd !== null && buf[start] === 45 &&
-      slot.attempts <= this.#rt.settings.retries && unavailableReply(buf, start, end) !== null
+      slot.attempts <= this.#rt.settings.retries && unavailableReply(buf, start, end) !== null &&
+      this.#retry(slot)
     ) {
-      this.#retry(slot);
       return;
     }
     const fifo = this.#fifo;
@@ -317,9 +322,8 @@ export class ClientSession implements SlotOwner, RawSink {
     const rt = this.#rt;
     if (
       slot.cmd !== null && (slot.route === Route.READ || !sent) &&
-      slot.attempts <= rt.settings.retries
+      slot.attempts <= rt.settings.retries && this.#retry(slot)
     ) {
-      this.#retry(slot);
       return;
     }
     rt.counters.failedCommands++;
@@ -329,10 +333,12 @@ export class ClientSession implements SlotOwner, RawSink {
     this.#fill(slot, errorReply(msg));
   }
 
-  #retry(slot: Slot): void {
-    this.#rt.counters.retries++;
+  /** Re-sends `slot` to another node; false when there is none. */
+  #retry(slot: Slot): boolean {
     this.#now = this.#rt.now();
-    this.#dispatch(slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, slot.nodeId);
+    if (!this.#dispatch(slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, slot.nodeId)) return false;
+    this.#rt.counters.retries++;
+    return true;
   }
 
   /** Completes `slot` with bytes owned by us (errors, local replies). */
