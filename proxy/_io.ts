@@ -67,6 +67,19 @@ export class ReadBuffer {
   }
 }
 
+/** Below this many bytes a plain loop beats `set(subarray())` (no view allocated). */
+const SMALL_COPY = 64;
+
+/** Copies `src[start, end)` into `dst` at `at`. */
+export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, start: number, end: number): void {
+  const n = end - start;
+  if (n <= SMALL_COPY) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[start + i];
+  } else {
+    dst.set(n === src.length ? src : src.subarray(start, end), at);
+  }
+}
+
 /**
  * Output chunks shared by every writer: a writer holds chunks only while it
  * has bytes to send, so an idle connection costs no output buffer at all.
@@ -161,7 +174,7 @@ export class ByteWriter {
       cur = this.#cur = takeChunk(n);
       this.#curLen = 0;
     }
-    cur.set(n === src.length ? src : src.subarray(start, end), this.#curLen);
+    copyBytes(cur, this.#curLen, src, start, end);
     this.#curLen += n;
     if (!this.#scheduled && !this.#writing && this.#sock !== null) {
       this.#scheduled = true;

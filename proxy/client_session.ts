@@ -26,7 +26,7 @@ import {
   NODE_OUTPUT_HIGH_WATER,
 } from "../config/defaults.ts";
 import { encodeCommand, INCOMPLETE, RequestParser, RespProtocolError, Route, routeOf } from "../resp/mod.ts";
-import { ByteWriter, Gate, ReadBuffer, type Socket } from "./_io.ts";
+import { ByteWriter, copyBytes, Gate, ReadBuffer, type Socket } from "./_io.ts";
 import type { ListenerRole, ShardRuntime } from "./_runtime.ts";
 import { type FailReason, Slot, type SlotOwner, SlotQueue } from "./_slot.ts";
 import type { Backend } from "./backend.ts";
@@ -262,7 +262,7 @@ export class ClientSession implements SlotOwner, RawSink {
       this.#arena = new Uint8Array(Math.max(ARENA_SIZE, n));
       this.#arenaPos = 0;
     }
-    this.#arena.set(src.subarray(start, end), this.#arenaPos);
+    copyBytes(this.#arena, this.#arenaPos, src, start, end);
     slot.cmd = this.#arena;
     slot.cmdStart = this.#arenaPos;
     slot.cmdEnd = this.#arenaPos += n;

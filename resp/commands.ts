@@ -179,8 +179,18 @@ function matches(entry: Entry, buf: Uint8Array, start: number, end: number): boo
   return true;
 }
 
+/** The last command found: traffic is mostly one command over and over. */
+let lastTop: Entry | undefined;
+
 function findTop(buf: Uint8Array, start: number, end: number): Entry | undefined {
   if (end <= start) return undefined;
+  if (lastTop !== undefined && matches(lastTop, buf, start, end)) return lastTop;
+  const found = findTopSlow(buf, start, end);
+  if (found !== undefined) lastTop = found;
+  return found;
+}
+
+function findTopSlow(buf: Uint8Array, start: number, end: number): Entry | undefined {
   const list = buckets.get(bucketKey(end - start, lower(buf[start])));
   if (list === undefined) return undefined;
   for (let i = 0; i < list.length; i++) {
