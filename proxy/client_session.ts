@@ -121,9 +121,12 @@ export class ClientSession implements SlotOwner, RawSink {
         const n = await this.#sock.read(view);
         if (n === null) break;
         rb.end += n;
-        this.lastActive = this.#rt.now();
-        if (this.#pinned !== null) this.#relay();
-        else this.#process();
+        if (this.#pinned !== null) {
+          this.lastActive = this.#rt.now();
+          this.#relay();
+        } else {
+          this.#process();
+        }
       }
     } catch {
       // reset by peer, or closed by us
@@ -168,7 +171,7 @@ export class ClientSession implements SlotOwner, RawSink {
     const end = rb.end;
     let pos = rb.start;
     const fifo = this.#fifo;
-    this.#now = this.#rt.now();
+    this.#now = this.lastActive = this.#rt.now();
     this.#batchConn = null;
     this.#sent = 0;
     while (pos < end && !this.#closing && !this.#pinWaiting && fifo.length < CLIENT_MAX_INFLIGHT) {
