@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { App } from "./app.ts";
 import { formatIssue, loadConfig } from "./config/mod.ts";
-import { Logger, type LogFormat, type LogLevel } from "./telemetry/logger.ts";
+import { type LogFormat, Logger, type LogLevel } from "./telemetry/logger.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `shardgate ${VERSION} — Redis/Valkey sidecar
@@ -63,7 +63,11 @@ export async function cli(args: string[]): Promise<number> {
   const level = values["log-level"]!;
   const format = values["log-format"];
   if (!LEVELS.includes(level) || (format !== undefined && !FORMATS.includes(format))) {
-    console.error(`shardgate: --log-level is one of ${LEVELS.join("|")}, --log-format one of ${FORMATS.join("|")}`);
+    console.error(
+      `shardgate: --log-level is one of ${LEVELS.join("|")}, --log-format one of ${
+        FORMATS.join("|")
+      }`,
+    );
     return 2;
   }
 

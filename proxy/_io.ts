@@ -71,7 +71,13 @@ export class ReadBuffer {
 const SMALL_COPY = 64;
 
 /** Copies `src[start, end)` into `dst` at `at`. */
-export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, start: number, end: number): void {
+export function copyBytes(
+  dst: Uint8Array,
+  at: number,
+  src: Uint8Array,
+  start: number,
+  end: number,
+): void {
   const n = end - start;
   if (n <= SMALL_COPY) {
     for (let i = 0; i < n; i++) dst[at + i] = src[start + i];

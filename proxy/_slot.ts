@@ -6,7 +6,12 @@
  */
 
 /** Why a node connection gave up on its in-flight commands. */
-export type FailReason = "connect failed" | "connection lost" | "timeout" | "protocol error" | "removed";
+export type FailReason =
+  | "connect failed"
+  | "connection lost"
+  | "timeout"
+  | "protocol error"
+  | "removed";
 
 /** Who gets a slot's reply (a client session, or a handshake). */
 export interface SlotOwner {

@@ -8,13 +8,7 @@
 
 import { CONNECT_BACKOFF_MS, JOIN_WRITE_LIMIT } from "../config/defaults.ts";
 import type { NodeConfig } from "../config/types.ts";
-import {
-  authCommand,
-  dialNode,
-  isIpLiteral,
-  type NodeSocket,
-  type Resolver,
-} from "../resp/mod.ts";
+import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../resp/mod.ts";
 import type { FailReason } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
 import {

@@ -20,12 +20,19 @@
 
 import {
   CLIENT_MAX_INFLIGHT,
-  CLIENT_READ_BUFFER_SIZE,
   CLIENT_OUTPUT_HIGH_WATER,
+  CLIENT_READ_BUFFER_SIZE,
   MAX_QUERY_BUFFER,
   NODE_OUTPUT_HIGH_WATER,
 } from "../config/defaults.ts";
-import { encodeCommand, INCOMPLETE, RequestParser, RespProtocolError, Route, routeOf } from "../resp/mod.ts";
+import {
+  encodeCommand,
+  INCOMPLETE,
+  RequestParser,
+  RespProtocolError,
+  Route,
+  routeOf,
+} from "../resp/mod.ts";
 import { ByteWriter, copyBytes, Gate, ReadBuffer, type Socket } from "./_io.ts";
 import type { ListenerRole, ShardRuntime } from "./_runtime.ts";
 import { type FailReason, Slot, type SlotOwner, SlotQueue } from "./_slot.ts";
@@ -183,7 +190,9 @@ export class ClientSession implements SlotOwner, RawSink {
         return;
       }
       if (next === INCOMPLETE) {
-        if (end - pos > MAX_QUERY_BUFFER) this.#protocolError(new RespProtocolError("Protocol error: too big query"));
+        if (end - pos > MAX_QUERY_BUFFER) {
+          this.#protocolError(new RespProtocolError("Protocol error: too big query"));
+        }
         break;
       }
       if (this.#parser.argc > 0 && !this.#command(buf, pos, next)) break;
@@ -375,7 +384,10 @@ export class ClientSession implements SlotOwner, RawSink {
   }
 
   #maybeResume(): void {
-    if (this.#fifo.length < CLIENT_MAX_INFLIGHT / 2 && this.#writer.pending <= CLIENT_OUTPUT_HIGH_WATER) {
+    if (
+      this.#fifo.length < CLIENT_MAX_INFLIGHT / 2 &&
+      this.#writer.pending <= CLIENT_OUTPUT_HIGH_WATER
+    ) {
       this.#gate.resume();
     }
   }

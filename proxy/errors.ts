@@ -16,8 +16,7 @@ export function errorReply(message: string): Uint8Array {
 /** Client-facing error messages (without the leading `-`). */
 export const ErrorText = {
   /** Readers port: no replica serves and fallback is none (or the primary is gone too). */
-  noReaders: (shard: string): string =>
-    `ERR shardgate: no node serves reads for shard '${shard}'`,
+  noReaders: (shard: string): string => `ERR shardgate: no node serves reads for shard '${shard}'`,
   /** Writer port: no usable primary. */
   noPrimary: (shard: string, why: string | null): string =>
     `ERR shardgate: no primary for shard '${shard}'${why ? ` (${why})` : ""}; write refused`,

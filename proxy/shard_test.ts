@@ -120,7 +120,10 @@ Deno.test("Shard retries a read whose reply stalls half-way past the server time
   // The first node sends half a reply and stalls; the second answers properly.
   const stalling = new FakeNode(() => te.encode("$5\r\nhel"));
   const good = new FakeNode(() => te.encode("$5\r\nhello\r\n"));
-  const shard = shardFor([stalling.address, good.address], "    timeouts: { server: 200ms }\n    retries: 1");
+  const shard = shardFor(
+    [stalling.address, good.address],
+    "    timeouts: { server: 200ms }\n    retries: 1",
+  );
   try {
     shard.start();
     const port = shard.bound()[0].port;
@@ -128,7 +131,10 @@ Deno.test("Shard retries a read whose reply stalls half-way past the server time
     for (let i = 0; i < 2; i++) assertEquals(await request(port, GET, 2), "$5\r\nhello\r\n");
     assert(stalling.commands >= 1, "the stalling node never got a command");
     const errors = (shard as unknown as { errors: [string, string][] }).errors;
-    assert(errors.some(([id, kind]) => id === stalling.address && kind === "timeout"), JSON.stringify(errors));
+    assert(
+      errors.some(([id, kind]) => id === stalling.address && kind === "timeout"),
+      JSON.stringify(errors),
+    );
   } finally {
     await shard.close(0);
     await stalling.close();
@@ -145,7 +151,10 @@ Deno.test("Shard treats a malformed reply as a protocol error and retries the re
     const port = shard.bound()[0].port;
     for (let i = 0; i < 2; i++) assertEquals(await request(port, GET, 1), "+fine\r\n");
     const errors = (shard as unknown as { errors: [string, string][] }).errors;
-    assert(errors.some(([id, kind]) => id === broken.address && kind === "protocol"), JSON.stringify(errors));
+    assert(
+      errors.some(([id, kind]) => id === broken.address && kind === "protocol"),
+      JSON.stringify(errors),
+    );
   } finally {
     await shard.close(0);
     await broken.close();
@@ -160,7 +169,12 @@ Deno.test("Shard gives a read the error once retries are exhausted", async () =>
     shard.start();
     const port = shard.bound()[0].port;
     const text = await request(port, GET, 1);
-    assert(/^-ERR shardgate: protocol error on 127\.0\.0\.1:\d+; read failed after 1 attempt\r\n$/.test(text), text);
+    assert(
+      /^-ERR shardgate: protocol error on 127\.0\.0\.1:\d+; read failed after 1 attempt\r\n$/.test(
+        text,
+      ),
+      text,
+    );
   } finally {
     await shard.close(0);
     await broken.close();

@@ -12,5 +12,5 @@ export { argEquals, MAX_TRACKED_ARGS, RequestParser } from "./request.ts";
 export { encodeBulk, encodeCommand, encodeError, encodeInteger, encodeSimple } from "./encoder.ts";
 export { type CommandInfo, commandNameOf, lookupCommand, Route, routeOf } from "./commands.ts";
 export { COMMAND_TABLE_VERSION } from "./command_table.ts";
-export { authCommand, type DialOptions, dialNode, type NodeSocket } from "./dial.ts";
+export { authCommand, dialNode, type DialOptions, type NodeSocket } from "./dial.ts";
 export { isIpLiteral, type Resolver, systemResolver } from "./resolve.ts";

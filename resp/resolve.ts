@@ -13,7 +13,7 @@ import { isIP } from "node:net";
 export type Resolver = (host: string) => Promise<string[]>;
 
 /** The system resolver (honours /etc/hosts). IP literals resolve to themselves. */
-export const systemResolver: Resolver = async (host) => {
+export const systemResolver: Resolver = async (host: string): Promise<string[]> => {
   if (isIP(host) !== 0) return [host];
   const found = await lookup(host, { all: true });
   return found.map((a) => a.address);

@@ -47,7 +47,10 @@ Deno.test("cli: check rejects a bad config with exit 2 and file:line:col message
     const r = await runShardgateCli(["check", "--config", file]);
     assertEquals(r.code, 2);
     const lines = r.stderr.trim().split("\n");
-    assert(lines.some((l) => l.startsWith(`${file}:3:`) && l.includes("shards.users.readers")), r.stderr);
+    assert(
+      lines.some((l) => l.startsWith(`${file}:3:`) && l.includes("shards.users.readers")),
+      r.stderr,
+    );
     assert(lines.some((l) => l.startsWith(`${file}:4:5: `) && l.includes("retires")), r.stderr);
   } finally {
     await Deno.remove(file);

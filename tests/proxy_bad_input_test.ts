@@ -27,7 +27,10 @@ function rssBytes(pid: number): number {
 }
 
 /** Sends `bytes` on a fresh connection and reads until the server closes it. */
-async function sendAndReadToClose(port: number, bytes: Uint8Array): Promise<{ text: string; closed: boolean }> {
+async function sendAndReadToClose(
+  port: number,
+  bytes: Uint8Array,
+): Promise<{ text: string; closed: boolean }> {
   const conn = await Deno.connect({ port });
   try {
     await conn.write(bytes);
@@ -66,59 +69,69 @@ ${extra}`);
   await fn(sg, sg.ports.main.readers);
 }
 
-Deno.test("bad input: garbage, a 4 GB bulk and a non-reading client leave others unaffected", opts, async () => {
-  await withShard("", async (sg, port) => {
-    await using load = await loadLoop({
-      port,
-      clients: 10,
-      op: async (c) => {
-        if (await c.get("k") !== "v") throw new Error("wrong value");
-      },
+Deno.test(
+  "bad input: garbage, a 4 GB bulk and a non-reading client leave others unaffected",
+  opts,
+  async () => {
+    await withShard("", async (sg, port) => {
+      await using load = await loadLoop({
+        port,
+        clients: 10,
+        op: async (c) => {
+          if (await c.get("k") !== "v") throw new Error("wrong value");
+        },
+      });
+      await load.waitForOk(200);
+
+      // Malformed multibulk: Redis's own error, then that client is closed.
+      const bad = await sendAndReadToClose(port, te.encode("*abc\r\n$3\r\nGET\r\n"));
+      assertEquals(bad, {
+        text: "-ERR Protocol error: invalid multibulk length\r\n",
+        closed: true,
+      });
+
+      // Random binary garbage: an error reply and a close, or an unknown-command error; never a crash.
+      const garbage = new Uint8Array(64 * 1024);
+      crypto.getRandomValues(garbage);
+      garbage[0] = 0x2a; // '*' so it is parsed as a (broken) multibulk
+      const g = await sendAndReadToClose(port, garbage);
+      assert(
+        g.closed && g.text.startsWith("-ERR Protocol error"),
+        JSON.stringify(g.text.slice(0, 80)),
+      );
+
+      // A 4 GB bulk declaration is refused at the header, before any body arrives.
+      const rssBefore = rssBytes(sg.pid);
+      const huge = await sendAndReadToClose(port, te.encode("*2\r\n$3\r\nSET\r\n$4294967296\r\n"));
+      assertEquals(huge, { text: "-ERR Protocol error: invalid bulk length\r\n", closed: true });
+
+      // A client that asks for 2 GB of replies and never reads them.
+      const lazy = await Deno.connect({ port });
+      try {
+        const req = te.encode("GET big\r\n".repeat(2000));
+        await lazy.write(req);
+        // Wait until shardgate has stopped taking its commands (its output is full).
+        let last = -1;
+        await waitFor(() => {
+          const rss = rssBytes(sg.pid);
+          const settled = Math.abs(rss - last) < 4 * 1024 * 1024;
+          last = rss;
+          return settled && rss > rssBefore;
+        }, { timeoutMs: 10_000, intervalMs: 300, message: "memory never settled" });
+        const grown = rssBytes(sg.pid) - rssBefore;
+        // Bounded by the replies it may have in flight (1 MB each), with slack for the heap.
+        const bound = 2 * CLIENT_MAX_INFLIGHT * 1024 * 1024;
+        assert(grown < bound, `RSS grew by ${(grown / 1048576).toFixed(0)} MB for 2 GB requested`);
+        // Everyone else still gets served meanwhile.
+        await load.waitForOk(500);
+      } finally {
+        lazy.close();
+      }
+      const stats = await load.stop();
+      assertEquals(stats.failed, 0);
     });
-    await load.waitForOk(200);
-
-    // Malformed multibulk: Redis's own error, then that client is closed.
-    const bad = await sendAndReadToClose(port, te.encode("*abc\r\n$3\r\nGET\r\n"));
-    assertEquals(bad, { text: "-ERR Protocol error: invalid multibulk length\r\n", closed: true });
-
-    // Random binary garbage: an error reply and a close, or an unknown-command error; never a crash.
-    const garbage = new Uint8Array(64 * 1024);
-    crypto.getRandomValues(garbage);
-    garbage[0] = 0x2a; // '*' so it is parsed as a (broken) multibulk
-    const g = await sendAndReadToClose(port, garbage);
-    assert(g.closed && g.text.startsWith("-ERR Protocol error"), JSON.stringify(g.text.slice(0, 80)));
-
-    // A 4 GB bulk declaration is refused at the header, before any body arrives.
-    const rssBefore = rssBytes(sg.pid);
-    const huge = await sendAndReadToClose(port, te.encode("*2\r\n$3\r\nSET\r\n$4294967296\r\n"));
-    assertEquals(huge, { text: "-ERR Protocol error: invalid bulk length\r\n", closed: true });
-
-    // A client that asks for 2 GB of replies and never reads them.
-    const lazy = await Deno.connect({ port });
-    try {
-      const req = te.encode("GET big\r\n".repeat(2000));
-      await lazy.write(req);
-      // Wait until shardgate has stopped taking its commands (its output is full).
-      let last = -1;
-      await waitFor(() => {
-        const rss = rssBytes(sg.pid);
-        const settled = Math.abs(rss - last) < 4 * 1024 * 1024;
-        last = rss;
-        return settled && rss > rssBefore;
-      }, { timeoutMs: 10_000, intervalMs: 300, message: "memory never settled" });
-      const grown = rssBytes(sg.pid) - rssBefore;
-      // Bounded by the replies it may have in flight (1 MB each), with slack for the heap.
-      const bound = 2 * CLIENT_MAX_INFLIGHT * 1024 * 1024;
-      assert(grown < bound, `RSS grew by ${(grown / 1048576).toFixed(0)} MB for 2 GB requested`);
-      // Everyone else still gets served meanwhile.
-      await load.waitForOk(500);
-    } finally {
-      lazy.close();
-    }
-    const stats = await load.stop();
-    assertEquals(stats.failed, 0);
-  });
-});
+  },
+);
 
 Deno.test("bad input: idle clients are closed after client_idle", opts, async () => {
   await withShard("    timeouts: { client_idle: 300ms }", async (_sg, port) => {
@@ -150,8 +163,11 @@ Deno.test("bad input: past max_clients a client gets Redis's error", opts, async
 Deno.test("bad input: a listener with client_password wants AUTH first", opts, async () => {
   await withShard("    client_password: s3cret", async (_sg, port) => {
     const anon = await sendAndReadToClose(port, te.encode("GET k\r\nAUTH wrong\r\nQUIT\r\n"));
-    assertEquals(anon.text, "-NOAUTH Authentication required.\r\n" +
-      "-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n");
+    assertEquals(
+      anon.text,
+      "-NOAUTH Authentication required.\r\n" +
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n",
+    );
     const c = await redisClient(port, { password: "s3cret" });
     try {
       assertEquals(await c.get("k"), "v");

@@ -167,7 +167,11 @@ Deno.test(
       sg.signal("SIGHUP");
       rec = await reloaded(sg, from);
       assertEquals(field(rec, "changes"), `shard main: readers 127.0.0.1:0→127.0.0.1:${heldPort}`);
-      await sg.waitForLog((l) => l.msg === "listening" && l.shard === "main" && l.role === "readers", 5_000, { from });
+      await sg.waitForLog(
+        (l) => l.msg === "listening" && l.shard === "main" && l.role === "readers",
+        5_000,
+        { from },
+      );
       assertEquals(sg.ports.main.readers, heldPort);
       const d = await redisClient(heldPort);
       assertEquals(await d.get("k"), "v");
