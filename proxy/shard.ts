@@ -81,6 +81,7 @@ export class Shard implements ShardRuntime {
   /** Removed by a reload, closing once idle (a re-added node may replace one in #backends). */
   #retired = new Set<Backend>();
   #nextDnsAt = 0;
+  #nextIdleAt = 0;
   #exclude = "";
   #skip = (b: Backend): boolean => !b.available || b.id === this.#exclude;
 
@@ -301,7 +302,9 @@ export class Shard implements ShardRuntime {
       b.checkTimeouts(now, t.serverMs);
       if (b.idle) this.backendIdle(b);
     }
-    if (t.clientIdleMs > 0) {
+    // Idle clients are looked for about ten times per client_idle, not every tick.
+    if (t.clientIdleMs > 0 && now >= this.#nextIdleAt) {
+      this.#nextIdleAt = now + t.clientIdleMs / 10;
       for (const l of this.#listeners) {
         for (const s of l.sessions) {
           if (!s.pinned && s.inflight === 0 && now - s.lastActive > t.clientIdleMs) {
