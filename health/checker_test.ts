@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { NodeChecker } from "./checker.ts";
 import { ShardHealth } from "./shard_health.ts";
 import type { CheckResult } from "./state.ts";
-import { captureLogger, localNode, RedisProc, testShard, waitFor } from "./_test_helpers.ts";
+import { delay, startRedis, waitFor } from "../tests/helpers/mod.ts";
+import { captureLogger, localNode, nodeOf, testShard } from "./_test_helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -75,8 +76,8 @@ const bulk = (s: string) => `$${s.length}\r\n${s}\r\n`;
 Deno.test("NodeChecker bounds a check that hangs mid-reply by check.timeout, and other nodes keep their pace", async () => {
   // PONG, then an INFO bulk string that never completes.
   const fake = new FakeServer("+PONG\r\n$500\r\n# Server\r\nrun_id:x", false);
-  const real = await RedisProc.start();
-  const shard = testShard([real.node, localNode(fake.port)], {
+  const real = await startRedis();
+  const shard = testShard([nodeOf(real), localNode(fake.port)], {
     check: { intervalMs: 50, timeoutMs: 800 },
   });
   const results = new Map<string, { at: number; r: CheckResult }[]>();
@@ -97,13 +98,17 @@ Deno.test("NodeChecker bounds a check that hangs mid-reply by check.timeout, and
     const firstRound = performance.now() - t0;
     assert.ok(firstRound >= 780 && firstRound < 1500, `first round took ${firstRound}ms`);
     const fakeResults = results.get(localNode(fake.port).id)!;
-    await waitFor("three checks of the hanging node", () => fakeResults.length >= 3, 8000);
+    await waitFor(() => fakeResults.length >= 3, {
+      timeoutMs: 8000,
+      intervalMs: 10,
+      message: "three checks of the hanging node",
+    });
     for (const { r } of fakeResults) {
       assert.equal(r.ok, false);
       assert.equal(!r.ok && r.error, "timeout after 800ms");
     }
     assert.ok(fake.accepted >= 3, "each timed-out check dropped its connection and reconnected");
-    const realResults = results.get(real.id)!;
+    const realResults = results.get(nodeOf(real).id)!;
     assert.ok(realResults.every(({ r }) => r.ok));
     // While the fake node hung 800 ms per check, the real one was checked
     // every ~50 ms (gaps far below the fake's timeout, even on a busy host).
@@ -142,13 +147,17 @@ Deno.test("NodeChecker re-checks at once when the node closes the check connecti
     await checker.start();
     assert.equal(results[0]?.ok, true);
     // Far sooner than the 5 s interval: the loss triggers a check.
-    await waitFor("a second check", () => results.length >= 2, 2000);
+    await waitFor(() => results.length >= 2, {
+      timeoutMs: 2000,
+      intervalMs: 10,
+      message: "a second check",
+    });
     assert.equal(lost[0], "connection closed by the node");
     assert.equal(results[1].ok, true);
     assert.ok(fake.accepted >= 2);
     // At most one early check per interval: no spinning on a node that keeps hanging up.
     const settled = results.length;
-    await new Promise((r) => setTimeout(r, 300));
+    await delay(300);
     assert.equal(results.length, settled);
   } finally {
     await checker.stop();
@@ -158,11 +167,11 @@ Deno.test("NodeChecker re-checks at once when the node closes the check connecti
 
 Deno.test("ShardHealth.start() resolves after the first round even when a node hangs", async () => {
   const fake = new FakeServer("", false); // accepts, never answers
-  const real = await RedisProc.start();
+  const real = await startRedis();
   const { logger } = captureLogger();
   const changes: unknown[] = [];
   const health = new ShardHealth(
-    testShard([real.node, localNode(fake.port)], { check: { timeoutMs: 250 } }),
+    testShard([nodeOf(real), localNode(fake.port)], { check: { timeoutMs: 250 } }),
     { logger, onChange: (u) => changes.push(u) },
   );
   try {
@@ -170,7 +179,11 @@ Deno.test("ShardHealth.start() resolves after the first round even when a node h
     await health.start();
     const took = performance.now() - t0;
     assert.ok(took < 1000, `start() took ${took}ms`);
-    assert.deepEqual(health.routes(), { readers: [], primary: real.id, primaryProblem: null });
+    assert.deepEqual(health.routes(), {
+      readers: [],
+      primary: nodeOf(real).id,
+      primaryProblem: null,
+    });
     const hung = health.snapshot()[1];
     assert.equal(hung.status, "down");
     assert.equal(hung.reason, "timeout after 250ms");
@@ -183,7 +196,7 @@ Deno.test("ShardHealth.start() resolves after the first round even when a node h
 });
 
 Deno.test("NodeChecker re-dials when the node's name stops resolving to the connection's peer", async () => {
-  const real = await RedisProc.start();
+  const real = await startRedis();
   const address = { host: "node.test", port: real.port, text: `node.test:${real.port}` };
   const node = { id: address.text, address, weight: 1 };
   const shard = { ...testShard([node], { check: { intervalMs: 30 } }), dnsRefreshMs: 30 };
@@ -203,10 +216,18 @@ Deno.test("NodeChecker re-dials when the node's name stops resolving to the conn
   });
   try {
     await checker.start();
-    await waitFor("checks on one connection", () => results.length >= 5, 2000);
+    await waitFor(() => results.length >= 5, {
+      timeoutMs: 2000,
+      intervalMs: 10,
+      message: "checks on one connection",
+    });
     assert.equal(dials, 1, "re-dialled while the name still resolved to the peer");
     ips = ["127.0.0.9"];
-    await waitFor("a re-dial after the name moved", () => dials >= 2, 2000);
+    await waitFor(() => dials >= 2, {
+      timeoutMs: 2000,
+      intervalMs: 10,
+      message: "a re-dial after the name moved",
+    });
     // The switch costs no failed check.
     assert.ok(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok)));
   } finally {
