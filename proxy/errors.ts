@@ -44,12 +44,6 @@ export const ErrorText = {
     `ERR shardgate: '${command}' is not supported through the proxy`,
   /** Malformed client input; the message is Redis's own ("Protocol error: ..."). */
   protocol: (message: string): string => `ERR ${message}`,
-  /** The shard's listener is draining after a reload removed or moved it. */
-  draining: (shard: string): string =>
-    `ERR shardgate: shard '${shard}' is being removed; reconnect`,
-  /** A pinned session's node went away (its state is gone, so it is closed). */
-  pinnedLost: (node: string, reason: string): string =>
-    `ERR shardgate: connection to ${node} lost (${reason}); session state is gone`,
 } as const;
 
 /** Pre-encoded static replies, sent without allocating. */
