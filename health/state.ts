@@ -414,7 +414,17 @@ export class ShardState {
   }
 
   #pickPrimary(): { primary: string | null; problem: string | null } {
-    const claims = this.#nodes.filter((n) => n.health === "up" && n.role === "master");
+    // Two entries with one run_id are one server under two names (e.g. a
+    // cloud "primary endpoint" listed beside the node endpoints): keep the first.
+    const seen = new Set<string>();
+    const claims = this.#nodes.filter((n) => {
+      if (n.health !== "up" || n.role !== "master") return false;
+      const runId = n.info?.runId ?? null;
+      if (runId === null) return true;
+      if (seen.has(runId)) return false;
+      seen.add(runId);
+      return true;
+    });
     if (claims.length === 1) return { primary: claims[0].id, problem: null };
     if (claims.length > 1) {
       const withReplicas = claims.filter((n) => (n.info?.connectedReplicas ?? 0) > 0);

@@ -316,6 +316,15 @@ Deno.test("ShardState: split brain with no way to tell gives no primary and says
   assert.equal(state.routes().primary, null, "both have replicas");
 });
 
+Deno.test("ShardState: two entries of one server (same run_id) are one primary, not split brain", () => {
+  const { state } = healthy();
+  // A is another name for P's server (e.g. a cloud primary endpoint): same run_id.
+  state.applyCheck(P.id, pass(master([], "same")));
+  state.applyCheck(A.id, pass(master([], "same")));
+  assert.equal(state.routes().primary, P.id);
+  assert.equal(state.routes().primaryProblem, null);
+});
+
 Deno.test("ShardState: a master that does not answer is never the primary", () => {
   const { state } = healthy();
   state.applyCheck(P.id, fail());
