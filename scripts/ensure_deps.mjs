@@ -1,5 +1,5 @@
-// Runs before `npm run demo` (plain Node, no dependencies): makes sure the
-// tools the demo needs exist. redis-server and redis-cli come from the Debian
+// Runs before `npm run demo` and `npm test` (plain Node, no dependencies):
+// makes sure the tools they need exist. redis-server and redis-cli come from the Debian
 // packages redis-server and redis-tools; installed with apt-get when running
 // as root, otherwise the exact command is printed. Deno comes from `npm ci`.
 
