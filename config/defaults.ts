@@ -92,7 +92,10 @@ export const CLIENT_OUTPUT_HIGH_WATER = 1024 * 1024;
 export const CLIENT_MAX_INFLIGHT = 128;
 /** Stop taking new commands for a node connection past this many unsent bytes. */
 export const NODE_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
-/** After a failed connect, new commands avoid that node for this long. */
+/**
+ * After a failed connect, or a connection that broke with commands in
+ * flight, new commands and retries avoid that node for this long.
+ */
 export const CONNECT_BACKOFF_MS = 250;
 /** How often the proxy checks server and client-idle timeouts. */
 export const TIMEOUT_TICK_MS = 50;

@@ -125,13 +125,20 @@ export class Backend implements BalancerNode, ConnectionHost {
     const i = this.#mux.indexOf(conn);
     if (i >= 0) this.#mux[i] = null;
     // After a failed connect, new commands avoid the node for a moment
-    // (CONNECT_BACKOFF_MS); any connection that did connect clears that.
-    this.#retryAt = reason === "connect failed" ? this.#rt.now() + CONNECT_BACKOFF_MS : 0;
+    // (CONNECT_BACKOFF_MS); any connection that did connect clears that,
+    // unless it broke with commands in flight (see reportError).
+    if (reason === "connect failed") this.#retryAt = this.#rt.now() + CONNECT_BACKOFF_MS;
+    else if (reason !== "connection lost") this.#retryAt = 0;
     if (this.retired && this.idle) this.#rt.backendIdle(this);
   }
 
   /** Reports a passive error to the health checker. */
   reportError(kind: PassiveErrorKind): void {
+    // A connection that broke with commands in flight means the node died or
+    // restarted: avoid it like after a failed connect, so the retries of its
+    // reads do not bounce between dead replicas (before the health checker
+    // notices) until they run out, while the primary could serve them.
+    if (kind === "closed") this.#retryAt = this.#rt.now() + CONNECT_BACKOFF_MS;
     this.#rt.nodeError(this.id, kind);
   }
 
