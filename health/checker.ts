@@ -152,6 +152,13 @@ export class NodeChecker {
     if (this.#inFlight === null) this.#early();
   }
 
+  /** Asks for a check as soon as possible (at most one early check per interval). */
+  checkSoon(): void {
+    if (this.#stopped) return;
+    this.#wantEarly = true;
+    if (this.#inFlight === null) this.#early();
+  }
+
   /** Checks now, unless an early check already ran within the last interval. */
   #early(): void {
     this.#wantEarly = false;

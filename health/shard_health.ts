@@ -103,6 +103,12 @@ export class ShardHealth {
   /** Counts one passive error seen on traffic to `nodeId` (may eject it at once). */
   reportError(nodeId: string, kind: PassiveErrorKind): void {
     if (this.#stopped) return;
+    if (kind === "readonly") {
+      // The writer's node refused a write as a replica: roles changed
+      // (failover). Not the node's fault; learn the new roles at once.
+      for (const c of this.#checkers.values()) c.checkSoon();
+      return;
+    }
     if (this.#state.reportError(nodeId, kind)) this.#publish();
   }
 

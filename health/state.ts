@@ -93,7 +93,8 @@ export type PassiveErrorKind =
   | "protocol"
   | "loading"
   | "masterdown"
-  | "busy";
+  | "busy"
+  | "readonly";
 
 /** A check that got answers: PING then INFO. */
 export interface CheckPass {

@@ -29,7 +29,8 @@ export type PassiveErrorKind =
   | "protocol"
   | "loading"
   | "masterdown"
-  | "busy";
+  | "busy"
+  | "readonly";
 
 /** What a connection needs from the node it belongs to (a {@link Backend}). */
 export interface ConnectionHost {
@@ -60,6 +61,7 @@ const te = new TextEncoder();
 const LOADING = te.encode("-LOADING");
 const MASTERDOWN = te.encode("-MASTERDOWN");
 const BUSY = te.encode("-BUSY ");
+const READONLY = te.encode("-READONLY ");
 
 function startsWith(buf: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
   if (end - start < prefix.length) return false;
@@ -262,6 +264,8 @@ export class NodeConnection {
       if (buf[pos] === MINUS) {
         const kind = unavailableReply(buf, pos, next);
         if (kind !== null) this.host.reportError(kind);
+        // A write refused by a node we took for the primary: roles changed.
+        else if (startsWith(buf, pos, next, READONLY)) this.host.reportError("readonly");
       }
       slot.owner.onReply(slot, buf, pos, next);
       pos = next;

@@ -262,6 +262,9 @@ export class Shard implements ShardRuntime {
 
   /** Forwards a passive error to the health checker. */
   nodeError(nodeId: string, kind: PassiveErrorKind): void {
+    // READONLY matters only from the node we route writes to (a replica
+    // refusing a write sent to the readers port is no news).
+    if (kind === "readonly" && this.#primary?.id !== nodeId) return;
     this.#opts.onNodeError?.(nodeId, kind);
   }
 

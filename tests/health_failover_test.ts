@@ -206,3 +206,40 @@ for (const fallback of ["primary", "none"] as const) {
     },
   );
 }
+
+Deno.test(
+  "health e2e: a READONLY reply from the writer's node makes shardgate re-learn roles at once",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    // A long interval: without the READONLY signal the writer would stay on the
+    // demoted node for up to 5 s.
+    await using sg = await startShardgate(
+      shardYaml(set.addresses, ["check: { interval: 5s, timeout: 1s, rise: 1, fall: 2 }"]),
+    );
+    const c = await redisClient(sg.ports.main.writer!);
+    try {
+      assertEquals(await c.set("before", "1"), "OK");
+      const promoted = set.replicas[0];
+      await set.failover(promoted);
+      const start = Date.now();
+      let refused = 0;
+      await waitFor(async () => {
+        try {
+          return await c.set("after", "2") === "OK";
+        } catch (e) {
+          assert(/^READONLY /.test((e as Error).message), (e as Error).message);
+          refused++;
+          return false;
+        }
+      }, { timeoutMs: 4000, intervalMs: 20, message: "writes did not reach the new primary" });
+      const took = Date.now() - start;
+      console.log(`writes refused with READONLY: ${refused}; writer switched after ${took} ms`);
+      assert(refused >= 1, "the demoted node never refused a write: the test proves nothing");
+      assert(took < 2000, `writer switched after ${took} ms`);
+      assertEquals(await promoted.cli("get", "after"), "2");
+    } finally {
+      closeClient(c);
+    }
+  },
+);
