@@ -80,8 +80,8 @@ export const READ_BUFFER_SIZE = 64 * 1024;
 export const CLIENT_READ_BUFFER_SIZE = 2 * 1024;
 /** Size of the pooled output chunks writers borrow while they have bytes to send. */
 export const WRITE_CHUNK_SIZE = 16 * 1024;
-/** Most idle output chunks kept in the pool. */
-export const WRITE_CHUNK_POOL = 1024;
+/** Most idle output chunks kept in the pool (4 MB). */
+export const WRITE_CHUNK_POOL = 256;
 /** Stop reading a client once this many reply bytes wait to be written to it. */
 export const CLIENT_OUTPUT_HIGH_WATER = 1024 * 1024;
 /**
@@ -101,3 +101,5 @@ export const CONNECT_BACKOFF_MS = 250;
 export const TIMEOUT_TICK_MS = 50;
 /** Commands join a node connection's pending write until it holds this many bytes. */
 export const JOIN_WRITE_LIMIT = 64 * 1024;
+/** V8 young generation cap (MB per semi-space): keeps RSS low; see main.ts. */
+export const V8_MAX_SEMI_SPACE_MB = 2;
