@@ -7,11 +7,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { setFlagsFromString } from "node:v8";
 import { App } from "./app.ts";
 import { formatIssue, loadConfig } from "./config/mod.ts";
 import { type LogFormat, Logger, type LogLevel } from "./telemetry/logger.ts";
-import { V8_MAX_SEMI_SPACE_MB } from "./config/defaults.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `shardgate ${VERSION} — Redis/Valkey sidecar
@@ -115,9 +113,5 @@ export async function cli(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // A proxy's garbage is small and short-lived: a small young generation
-  // keeps the resident size down (bench: 135 → 105 MB after load) at no
-  // measured throughput cost.
-  setFlagsFromString(`--max-semi-space-size=${V8_MAX_SEMI_SPACE_MB}`);
   Deno.exit(await cli(Deno.args));
 }

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { V8_FLAGS } from "../config/defaults.ts";
 import { DEFAULT_CONNECTIONS_PER_NODE } from "../config/defaults.ts";
 import { Logger } from "../telemetry/logger.ts";
 import { type BenchOptions, parseBenchArgs, USAGE, UsageError } from "./_args.ts";
@@ -315,6 +316,8 @@ async function startShardgate(
   const proc = sup.spawn("shardgate", Deno.execPath(), [
     "run",
     "--allow-all",
+    // As shipped: the compiled binary carries these flags.
+    `--v8-flags=${V8_FLAGS}`,
     mainTs,
     "run",
     "--config",

@@ -59,6 +59,7 @@ export class ClientSession implements SlotOwner, RawSink {
   #parser = new RequestParser();
   #writer: ByteWriter;
   #fifo = new SlotQueue();
+  #free: Slot[] = [];
   #gate = new Gate();
   #authed: boolean;
   #closing = false;
@@ -221,7 +222,7 @@ export class ClientSession implements SlotOwner, RawSink {
     switch (route) {
       case Route.READ:
       case Route.WRITE: {
-        const slot = new Slot(this, route);
+        const slot = this.#slot(route);
         this.#fifo.push(slot);
         let src = buf, s = start, e = end;
         if (parser.inline) {
@@ -264,6 +265,28 @@ export class ClientSession implements SlotOwner, RawSink {
         return true;
       }
     }
+  }
+
+  /**
+   * A slot for a new command, reused from this session's free list. A slot
+   * is released only once it left both the FIFO and its node connection's
+   * queue, so nothing else holds it; slots of a closed session are never
+   * reused (late replies only find the session closed).
+   */
+  #slot(route: Route): Slot {
+    const s = this.#free.pop();
+    if (s === undefined) return new Slot(this, route);
+    s.route = route;
+    return s;
+  }
+
+  #release(s: Slot): void {
+    if (this.#free.length >= CLIENT_MAX_INFLIGHT) return;
+    s.reply = null;
+    s.done = false;
+    s.cmd = null;
+    s.attempts = 0;
+    this.#free.push(s);
   }
 
   /** Copies a command into the arena so it can be replayed after a failure. */
@@ -319,8 +342,8 @@ export class ClientSession implements SlotOwner, RawSink {
     const fifo = this.#fifo;
     if (fifo.peek() === slot) {
       fifo.shift();
-      slot.done = true;
       this.#writer.write(buf, start, end);
+      this.#release(slot);
       this.#flushReady();
     } else {
       slot.reply = buf.slice(start, end);
@@ -362,7 +385,7 @@ export class ClientSession implements SlotOwner, RawSink {
 
   /** Queues a reply produced locally, in order. */
   #local(reply: Uint8Array): void {
-    const slot = new Slot(this, Route.WRITE);
+    const slot = this.#slot(Route.WRITE);
     slot.reply = reply;
     slot.done = true;
     this.#fifo.push(slot);
@@ -375,6 +398,7 @@ export class ClientSession implements SlotOwner, RawSink {
     for (let s = fifo.peek(); s !== undefined && s.done; s = fifo.peek()) {
       fifo.shift();
       if (s.reply !== null) this.#writer.write(s.reply);
+      this.#release(s);
     }
     if (fifo.length === 0) {
       if (this.#pinWaiting) this.#maybePin();

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { V8_FLAGS } from "../config/defaults.ts";
 import { parseArgs } from "node:util";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 
@@ -70,7 +71,7 @@ export interface CompileOptions {
 
 /** The arguments of `deno compile` (without the deno executable). */
 export function compileArgs(opts: CompileOptions): string[] {
-  const args = ["compile", ...PERMISSION_FLAGS];
+  const args = ["compile", ...PERMISSION_FLAGS, `--v8-flags=${V8_FLAGS}`];
   for (const path of opts.excludes) args.push("--exclude", path);
   if (opts.target !== null) args.push("--target", opts.target);
   args.push("--output", opts.output, ENTRY);
