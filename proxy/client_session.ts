@@ -26,6 +26,7 @@ import {
   NODE_OUTPUT_HIGH_WATER,
 } from "../config/defaults.ts";
 import {
+  argEquals,
   encodeCommand,
   INCOMPLETE,
   RequestParser,
@@ -66,6 +67,7 @@ export class ClientSession implements SlotOwner, RawSink {
   #closed = false;
   #pinWaiting = false;
   #pinEnd = 0;
+  #pinPrefix: Uint8Array | null = null;
   #arena: Uint8Array = EMPTY;
   #arenaPos = 0;
   #batchConn: NodeConnection | null = null;
@@ -215,6 +217,12 @@ export class ClientSession implements SlotOwner, RawSink {
   #command(buf: Uint8Array, start: number, end: number): boolean {
     const parser = this.#parser;
     const route = routeOf(parser, buf);
+    if (
+      route === Route.PIN && parser.argc > 2 &&
+      argEquals(buf, parser.argStart[0], parser.argEnd[0], "HELLO")
+    ) {
+      if (!this.#hello(buf, end)) return true;
+    }
     if (!this.#authed && route !== Route.AUTH && route !== Route.QUIT) {
       this.#local(Replies.noAuth);
       return true;
@@ -465,6 +473,34 @@ export class ClientSession implements SlotOwner, RawSink {
     }
   }
 
+  /**
+   * HELLO with AUTH: the credentials are for this listener (client_password),
+   * never for the node (shardgate authenticates itself there), so they are
+   * checked here and the HELLO is forwarded without them. False when the
+   * command was answered here (wrong password).
+   */
+  #hello(buf: Uint8Array, end: number): boolean {
+    const args = this.#parser.args(buf);
+    let at = -1;
+    for (let i = 2; i < args.length; i++) {
+      if (args[i].length === 4 && td.decode(args[i]).toUpperCase() === "AUTH") {
+        at = i;
+        break;
+      }
+    }
+    if (at < 0 || at + 2 >= args.length) return true;
+    const want = this.#rt.settings.clientPassword;
+    if (want !== null && td.decode(args[at + 2]) !== want) {
+      this.#local(Replies.wrongPass);
+      return false;
+    }
+    this.#authed = true;
+    args.splice(at, 3);
+    this.#pinPrefix = encodeCommand(args);
+    this.#pinEnd = end;
+    return true;
+  }
+
   // ---- pinned path ----
 
   /** Pins once every earlier reply has been written. */
@@ -477,6 +513,7 @@ export class ClientSession implements SlotOwner, RawSink {
       // Answer the pinning command with the error and go on with the next.
       const rb = this.#rb;
       rb.consume(this.#pinEnd);
+      this.#pinPrefix = null;
       rt.counters.failedCommands++;
       this.#local(errorReply(rt.noNodeError(this.role)));
       this.#gate.resume();
@@ -484,6 +521,12 @@ export class ClientSession implements SlotOwner, RawSink {
     }
     rt.counters.pinnedSessions++;
     this.#pinned = node.openPinned(this);
+    if (this.#pinPrefix !== null) {
+      // The pinning command was rewritten (HELLO without its AUTH): send that instead.
+      this.#pinned.sendRaw(this.#pinPrefix, 0, this.#pinPrefix.length);
+      this.#rb.consume(this.#pinEnd);
+      this.#pinPrefix = null;
+    }
     this.#pinned.onDrain = () => this.#gate.resume();
     this.#gate.resume();
     this.#relay();

@@ -363,6 +363,28 @@ export class RequestParser {
   }
 
   /**
+   * Every argument of the command just parsed (multibulk or inline), copied
+   * out of `buf`. Allocates: for the rare commands whose later arguments
+   * matter (HELLO ... AUTH).
+   */
+  args(buf: Uint8Array): Uint8Array[] {
+    if (this.inline) return this.inlineArgs(buf, this.start, this.end);
+    const out: Uint8Array[] = [];
+    let p = this.start + 1;
+    while (buf[p] !== CR) p++;
+    p += 2;
+    for (let i = 0; i < this.argc; i++) {
+      let len = 0;
+      let q = p + 1;
+      while (buf[q] !== CR) len = len * 10 + (buf[q++] - 48);
+      q += 2;
+      out.push(buf.slice(q, q + len));
+      p = q + len + 2;
+    }
+    return out;
+  }
+
+  /**
    * For inline commands: the full decoded argument list of the command at
    * buf[start..end) (newline included or not), handling `"quoted \x41
    * strings"` and `'single quotes'` like Redis's sdssplitargs. Allocates;

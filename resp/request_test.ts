@@ -317,3 +317,25 @@ Deno.test("argEquals() compares case-insensitively without allocating", () => {
   // '@' (0x40) and '`' (0x60) must not be folded into each other.
   assert.equal(argEquals(bytes("`"), 0, 1, "@"), false);
 });
+
+Deno.test("RequestParser.args() copies every argument of multibulk and inline commands", () => {
+  const te = new TextEncoder();
+  const td = new TextDecoder();
+  const p = new RequestParser();
+  const mb = te.encode(
+    "*6\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n$0\r\n\r\n$2\r\nxy\r\n",
+  );
+  assert.deepEqual(p.parse(mb, 0, mb.length), mb.length);
+  assert.deepEqual(p.args(mb).map((a) => td.decode(a)), [
+    "HELLO",
+    "3",
+    "AUTH",
+    "default",
+    "",
+    "xy",
+  ]);
+  const inline = te.encode('HELLO 3 AUTH u "p w"\r\n');
+  p.reset();
+  assert.deepEqual(p.parse(inline, 0, inline.length), inline.length);
+  assert.deepEqual(p.args(inline).map((a) => td.decode(a)), ["HELLO", "3", "AUTH", "u", "p w"]);
+});

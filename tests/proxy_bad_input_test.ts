@@ -175,5 +175,13 @@ Deno.test("bad input: a listener with client_password wants AUTH first", opts, a
       closeClient(c);
     }
     await rejects(redisClient(port, { password: "nope" }), /WRONGPASS/);
+    // RESP3 clients authenticate inside HELLO: checked here, not sent to the node.
+    const r3 = await redisClient(port, { resp: 3, password: "s3cret" });
+    try {
+      assertEquals(await r3.get("k"), "v");
+    } finally {
+      closeClient(r3);
+    }
+    await rejects(redisClient(port, { resp: 3, password: "nope" }), /WRONGPASS/);
   });
 });
