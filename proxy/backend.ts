@@ -36,6 +36,7 @@ export class Backend implements BalancerNode, ConnectionHost {
   #pinned = new Set<NodeConnection>();
   #retryAt = 0;
   #resolving = false;
+  #leaving = new Set<NodeConnection>();
 
   /** Creates the backend for `config` in the shard runtime `rt`. */
   constructor(config: NodeConfig, rt: ShardRuntime) {
@@ -149,14 +150,23 @@ export class Backend implements BalancerNode, ConnectionHost {
 
   /** Fails connections whose oldest command is older than the server timeout. */
   checkTimeouts(now: number, serverMs: number): void {
-    if (serverMs <= 0) return;
-    for (const c of this.#mux) {
-      if (c === null || c.closed) continue;
-      const t = c.oldestSentAt();
-      if (t >= 0 && now - t > serverMs) {
-        this.reportError("timeout");
-        c.close("timeout");
+    for (const c of this.#leaving) {
+      if (c.closed || c.inflight === 0) {
+        this.#leaving.delete(c);
+        c.close(null);
+      } else {
+        this.#timeOut(c, now, serverMs);
       }
+    }
+    for (const c of this.#mux) if (c !== null && !c.closed) this.#timeOut(c, now, serverMs);
+  }
+
+  #timeOut(c: NodeConnection, now: number, serverMs: number): void {
+    if (serverMs <= 0) return;
+    const t = c.oldestSentAt();
+    if (t >= 0 && now - t > serverMs) {
+      this.reportError("timeout");
+      c.close("timeout");
     }
   }
 
@@ -169,6 +179,8 @@ export class Backend implements BalancerNode, ConnectionHost {
   close(reason: FailReason | null): void {
     for (const c of this.#mux) c?.close(reason);
     this.#mux.fill(null);
+    for (const c of this.#leaving) c.close(reason);
+    this.#leaving.clear();
     this.closePinned(reason ?? "removed");
   }
 
@@ -202,17 +214,12 @@ export class Backend implements BalancerNode, ConnectionHost {
     }
   }
 
-  /** Closes connection `c` once it has no command in flight. */
+  /**
+   * Takes connection `c` out of service: it gets no new commands and closes
+   * once its last reply is in (the shard's ticker looks, see checkTimeouts).
+   */
   #closeWhenIdle(c: NodeConnection): void {
-    if (c.inflight === 0) {
-      c.close(null);
-      return;
-    }
-    const timer = setInterval(() => {
-      if (c.closed || c.inflight === 0) {
-        clearInterval(timer);
-        c.close(null);
-      }
-    }, 50);
+    if (c.inflight === 0) c.close(null);
+    else this.#leaving.add(c);
   }
 }
