@@ -200,6 +200,12 @@ export class ClientSession implements SlotOwner, RawSink {
       }
       if (this.#parser.argc > 0 && !this.#command(buf, pos, next)) break;
       pos = next;
+      const conn = this.#batchConn as NodeConnection | null; // set by #command()
+      if (conn !== null && conn.writePending > NODE_OUTPUT_HIGH_WATER) {
+        // The node is not taking bytes as fast as this client sends them.
+        this.#waitForNode(conn);
+        break;
+      }
     }
     rb.consume(pos);
     this.#batchConn = null;
@@ -527,7 +533,6 @@ export class ClientSession implements SlotOwner, RawSink {
       this.#rb.consume(this.#pinEnd);
       this.#pinPrefix = null;
     }
-    this.#pinned.onDrain = () => this.#gate.resume();
     this.#gate.resume();
     this.#relay();
   }
@@ -538,7 +543,14 @@ export class ClientSession implements SlotOwner, RawSink {
     const conn = this.#pinned!;
     if (rb.end > rb.start) conn.sendRaw(rb.buf, rb.start, rb.end);
     rb.consume(rb.end);
-    if (conn.writePending > NODE_OUTPUT_HIGH_WATER) this.#gate.pause();
+    if (conn.writePending > NODE_OUTPUT_HIGH_WATER) this.#waitForNode(conn);
+  }
+
+  /** Stops reading this client until `conn` has written out its backlog. */
+  #waitForNode(conn: NodeConnection): void {
+    this.#rt.counters.backpressurePauses++;
+    this.#gate.pause();
+    conn.whenDrained(() => this.#gate.resume());
   }
 
   /** Pinned: node bytes go straight to the client. */

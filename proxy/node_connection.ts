@@ -100,6 +100,7 @@ export class NodeConnection {
   #handshake = 0;
   #state = CONNECTING;
   #gate = new Gate();
+  #drainWaiters: (() => void)[] = [];
   /** The node's IP this connection reached, once connected. */
   remoteIp: string | null = null;
 
@@ -112,6 +113,7 @@ export class NodeConnection {
       this.#handshake = 1;
     }
     this.#writer.onError = () => this.close("connection lost");
+    this.#writer.onDrain = () => this.#drained();
     void this.#run();
   }
 
@@ -151,9 +153,19 @@ export class NodeConnection {
     this.#writer.write(src, start, end);
   }
 
-  /** Called once the write buffer is empty (pinned back-pressure). */
-  set onDrain(fn: (() => void) | null) {
-    this.#writer.onDrain = fn;
+  /**
+   * Calls `fn` once, when every byte queued for the node has been written
+   * (or the connection closed): back-pressure for whoever paused on it.
+   */
+  whenDrained(fn: () => void): void {
+    this.#drainWaiters.push(fn);
+  }
+
+  #drained(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const fn of waiters) fn();
   }
 
   /** Stops reading from the node (the client is not keeping up). */
@@ -187,6 +199,7 @@ export class NodeConnection {
     const why = reason ?? "connection lost";
     for (const slot of failed) slot.owner.onFail(slot, why, this.host.id, sent);
     this.#raw?.onClosed(reason);
+    this.#drained();
   }
 
   async #run(): Promise<void> {

@@ -185,3 +185,67 @@ Deno.test("bad input: a listener with client_password wants AUTH first", opts, a
     await rejects(redisClient(port, { resp: 3, password: "nope" }), /WRONGPASS/);
   });
 });
+
+Deno.test(
+  "bad input: a client writing faster than its node takes bytes is paused, memory stays bounded",
+  opts,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using sg = await startShardgate(`
+shards:
+  main:
+    readers: 127.0.0.1:0
+    writer: 127.0.0.1:0
+    timeouts: { server: 60s }
+    nodes: [${set.addresses.join(", ")}]
+`);
+    const rssBefore = rssBytes(sg.pid);
+    set.primary.pause();
+    const conn = await Deno.connect({ port: sg.ports.main.writer! });
+    let written = 0;
+    let stop = false;
+    const value = "x".repeat(1024 * 1024);
+    const frame = te.encode(`*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$${value.length}\r\n${value}\r\n`);
+    const writer = (async () => {
+      try {
+        // Up to 300 MB of SETs to a node that reads nothing.
+        for (let i = 0; i < 300 && !stop; i++) {
+          let off = 0;
+          while (off < frame.length) off += await conn.write(frame.subarray(off));
+          written += frame.length;
+        }
+      } catch {
+        // closed at the end of the test
+      }
+    })();
+    try {
+      // Settled: shardgate stopped taking bytes from this client.
+      let last = -1;
+      await waitFor(() => {
+        const settled = written === last;
+        last = written;
+        return settled;
+      }, { timeoutMs: 20_000, intervalMs: 500, message: "the client was never paused" });
+      const grown = rssBytes(sg.pid) - rssBefore;
+      console.log(
+        `stalled node: client paused after ${(written / 1048576).toFixed(0)} MB; RSS +${
+          (grown / 1048576).toFixed(0)
+        } MB`,
+      );
+      assert(written < 64 * 1024 * 1024, `shardgate took ${(written / 1048576).toFixed(0)} MB`);
+      assert(grown < 96 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(0)} MB`);
+      // Reads through the readers port (the replica) still work meanwhile.
+      const c = await redisClient(sg.ports.main.readers);
+      try {
+        assertEquals(await c.ping(), "PONG");
+      } finally {
+        closeClient(c);
+      }
+    } finally {
+      stop = true;
+      set.primary.resume();
+      conn.close();
+      await writer;
+    }
+  },
+);
