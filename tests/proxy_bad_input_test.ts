@@ -10,6 +10,7 @@ import {
   closeClient,
   loadLoop,
   redisClient,
+  rssBytes,
   type ShardgateProcess,
   startReplicaSet,
   startShardgate,
@@ -19,12 +20,6 @@ import {
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const te = new TextEncoder();
 const td = new TextDecoder();
-
-function rssBytes(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
 /** Sends `bytes` on a fresh connection and reads until the server closes it. */
 async function sendAndReadToClose(

@@ -13,23 +13,12 @@ import {
   redisClient,
   startReplicaSet,
   startShardgate,
+  unreadBytes,
   waitFor,
   withClients,
 } from "./helpers/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-/** Bytes waiting unread in the receive queues of sockets listening-side on `port` (/proc/net/tcp). */
-function unreadBytes(port: number): number {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
-  let total = 0;
-  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 5 || !f[1].endsWith(`:${hexPort}`) || f[3] !== "01") continue;
-    total += parseInt(f[4].split(":")[1], 16);
-  }
-  return total;
-}
 
 function shardYaml(nodes: string[], extra = ""): string {
   return `

@@ -13,6 +13,7 @@ import {
   redisClient,
   startReplicaSet,
   startShardgate,
+  unreadBytes,
   waitFor,
 } from "./helpers/mod.ts";
 import {
@@ -26,18 +27,6 @@ import {
 } from "./_reload_helpers.ts";
 
 const dec = new TextDecoder();
-
-/** Bytes waiting unread in the receive queue of a socket bound to `port` (/proc/net/tcp). */
-function unreadBytes(port: number): number {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
-  let total = 0;
-  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 5 || !f[1].endsWith(`:${hexPort}`) || f[3] !== "01") continue;
-    total += parseInt(f[4].split(":")[1], 16);
-  }
-  return total;
-}
 
 /** Reads from `conn` until EOF; returns the text. */
 async function readToEnd(conn: Deno.Conn): Promise<string> {

@@ -54,3 +54,4 @@ export {
   withClients,
 } from "./client.ts";
 export { type LoadLoop, loadLoop, type LoadLoopOptions, type LoadStats } from "./load_loop.ts";
+export { rssBytes, unreadBytes } from "./proc.ts";
