@@ -57,18 +57,6 @@ export class Backend implements BalancerNode, ConnectionHost {
     return !this.retired && (this.#retryAt === 0 || this.#rt.now() >= this.#retryAt);
   }
 
-  /** Open multiplexed connections (live ones). */
-  get muxCount(): number {
-    let n = 0;
-    for (const c of this.#mux) if (c !== null && !c.closed) n++;
-    return n;
-  }
-
-  /** Open pinned connections. */
-  get pinnedCount(): number {
-    return this.#pinned.size;
-  }
-
   /**
    * The multiplexed connection for the next command. A connection that
    * already has bytes waiting for this turn's write is joined, so one turn

@@ -6,7 +6,6 @@
  */
 
 export {
-  type BackendSnapshot,
   ListenError,
   ReleasedSockets,
   type Routes,

@@ -41,17 +41,6 @@ export interface ShardOptions {
   readonly resolver?: Resolver;
 }
 
-/** Per-backend figures for status pages and tests. */
-export interface BackendSnapshot {
-  readonly id: string;
-  readonly weight: number;
-  readonly pending: number;
-  readonly muxConnections: number;
-  readonly pinnedConnections: number;
-  readonly reader: boolean;
-  readonly primary: boolean;
-}
-
 /** Routes every node serves before the health checker reports (reads: all; writes: first). */
 export function staticRoutes(config: ShardConfig): Routes {
   return {
@@ -190,13 +179,6 @@ export class Shard implements ShardRuntime {
     return this.#listeners.map((l) => ({ role: l.role, ...l.bound }));
   }
 
-  /** Client sessions open on every listener. */
-  get clientCount(): number {
-    let n = 0;
-    for (const l of this.#listeners) n += l.sessions.size;
-    return n;
-  }
-
   /** Replaces the routing table (health checker). */
   setRoutes(routes: Routes): void {
     const oldPrimary = this.#primary;
@@ -276,19 +258,6 @@ export class Shard implements ShardRuntime {
     if (this.#backends.get(backend.id) === backend) this.#backends.delete(backend.id);
   }
 
-  /** Backend figures (status page, tests), retired ones included until closed. */
-  backends(): BackendSnapshot[] {
-    return [...this.#backends.values()].map((b) => ({
-      id: b.id,
-      weight: b.weight,
-      pending: b.pending,
-      muxConnections: b.muxCount,
-      pinnedConnections: b.pinnedCount,
-      reader: this.#readers.includes(b),
-      primary: this.#primary === b,
-    }));
-  }
-
   #tick(): void {
     const now = Date.now();
     const dnsMs = this.#config.dnsRefreshMs;
@@ -328,11 +297,6 @@ export class Shard implements ShardRuntime {
     for (const b of this.#backends.values()) b.close(null);
     for (const b of this.#retired) b.close(null);
     this.#retired.clear();
-  }
-
-  /** Listen addresses as configured. */
-  get addresses(): { readers: Address; writer: Address | null } {
-    return { readers: this.#config.readers, writer: this.#config.writer };
   }
 }
 
