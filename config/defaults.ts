@@ -61,17 +61,6 @@ export const CONFIG_RELOAD_DEBOUNCE_MS = 200;
 /** Retry interval when the config file's directory cannot be watched (e.g. it vanished). */
 export const CONFIG_WATCH_RETRY_MS = 1_000;
 
-// ---- protocol limits (Redis's own) ----
-
-/** Largest bulk string a client may send (Redis `proto-max-bulk-len`, 512 MB). */
-export const MAX_BULK_LENGTH = 512 * 1024 * 1024;
-/** Most arguments in one command (Redis: INT_MAX). */
-export const MAX_MULTIBULK_LENGTH = 2_147_483_647;
-/** Largest command a client may send in all (Redis `client-query-buffer-limit`, 1 GB). */
-export const MAX_QUERY_BUFFER = 1024 * 1024 * 1024;
-/** Longest inline command (Redis PROTO_INLINE_MAX_SIZE, 64 KB). */
-export const MAX_INLINE_LENGTH = 64 * 1024;
-
 // ---- data path sizing ----
 
 /** Node connections' read buffer, and the most any read buffer keeps after growing for a big frame. */

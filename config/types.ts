@@ -128,6 +128,32 @@ export interface Config {
   readonly shards: readonly ShardConfig[];
 }
 
+// ---- vocabulary shared by the proxy and the health checker ----
+
+/** Kinds of errors the proxy sees on traffic to a node and reports to the health checker. */
+export type PassiveErrorKind =
+  | "connect"
+  | "timeout"
+  | "closed"
+  | "protocol"
+  | "loading"
+  | "masterdown"
+  | "busy"
+  | "readonly";
+
+/** The routing facts the health checker computes and the proxy follows. */
+export interface Routes {
+  /**
+   * Ids of replica nodes that serve reads now (up, role replica, passing the
+   * replication criteria), in config order.
+   */
+  readonly readers: readonly string[];
+  /** Id of the node the writer routes to, or null. */
+  readonly primary: string | null;
+  /** When primary is null: why (shown in the client error), else null. */
+  readonly primaryProblem: string | null;
+}
+
 /** One validation error, positioned in the source file. */
 export interface ConfigIssue {
   readonly file: string;

@@ -29,7 +29,15 @@
  * @module
  */
 
-import type { NodeConfig, PassiveConfig, ShardConfig } from "../config/types.ts";
+import type {
+  NodeConfig,
+  PassiveConfig,
+  PassiveErrorKind,
+  Routes,
+  ShardConfig,
+} from "../config/types.ts";
+
+export type { PassiveErrorKind } from "../config/types.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import { assessReplica, findReplicaLine, type NodeInfo, type NodeRole } from "./info.ts";
 import { ejectionCooldownMs, ErrorWindow } from "./passive.ts";
@@ -39,19 +47,8 @@ export type { NodeRole } from "./info.ts";
 /** A node's public status. */
 export type NodeStatus = "up" | "down" | "ejected" | "draining";
 
-/** The routing facts the proxy needs, recomputed on every relevant change. */
-export interface RouteUpdate {
-  /**
-   * Ids of replica nodes that serve reads now (status up, role replica,
-   * passing the replication criteria), in config order. Excludes
-   * ejected/down/draining nodes.
-   */
-  readers: string[];
-  /** Id of the node the writer routes to, or null. */
-  primary: string | null;
-  /** When primary is null: why (used in the client error). */
-  primaryProblem: string | null;
-}
+/** The routing facts the proxy needs, recomputed on every relevant change (config's {@link Routes}). */
+export type RouteUpdate = Routes;
 
 /** What admin, telemetry and the proxy read about one node. */
 export interface NodeSnapshot {
@@ -84,17 +81,6 @@ export interface NodeSnapshot {
   /** Latency of the last check in ms. */
   lastCheckMs: number | null;
 }
-
-/** Kinds of errors the proxy reports from traffic to a node. */
-export type PassiveErrorKind =
-  | "connect"
-  | "timeout"
-  | "closed"
-  | "protocol"
-  | "loading"
-  | "masterdown"
-  | "busy"
-  | "readonly";
 
 /** A check that got answers: PING then INFO. */
 export interface CheckPass {

@@ -8,7 +8,8 @@
 
 import { parseConfig } from "../config/mod.ts";
 import { silentLogger } from "../telemetry/logger.ts";
-import { type PassiveErrorKind, Shard } from "./mod.ts";
+import type { PassiveErrorKind } from "../config/types.ts";
+import { Shard } from "./mod.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -8,7 +8,7 @@
 import type { ShardSettings } from "../config/types.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { Backend } from "./backend.ts";
-import type { PassiveErrorKind } from "./node_connection.ts";
+import type { PassiveErrorKind } from "../config/types.ts";
 import type { ShardCounters } from "./metrics.ts";
 
 /** Listener role: readers spread over replicas, writer follows the primary. */

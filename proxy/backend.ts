@@ -7,16 +7,11 @@
  */
 
 import { CONNECT_BACKOFF_MS, JOIN_WRITE_LIMIT } from "../config/defaults.ts";
-import type { NodeConfig } from "../config/types.ts";
+import type { NodeConfig, PassiveErrorKind } from "../config/types.ts";
 import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../resp/mod.ts";
 import type { FailReason } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
-import {
-  type ConnectionHost,
-  NodeConnection,
-  type PassiveErrorKind,
-  type RawSink,
-} from "./node_connection.ts";
+import { type ConnectionHost, NodeConnection, type RawSink } from "./node_connection.ts";
 import type { ShardRuntime } from "./_runtime.ts";
 
 /** One Redis node of a shard. */

@@ -22,13 +22,13 @@ import {
   CLIENT_MAX_INFLIGHT,
   CLIENT_OUTPUT_HIGH_WATER,
   CLIENT_READ_BUFFER_SIZE,
-  MAX_QUERY_BUFFER,
   NODE_OUTPUT_HIGH_WATER,
 } from "../config/defaults.ts";
 import {
   argEquals,
   encodeCommand,
   INCOMPLETE,
+  MAX_QUERY_BUFFER,
   RequestParser,
   RespProtocolError,
   Route,

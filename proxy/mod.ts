@@ -5,14 +5,7 @@
  * @module
  */
 
-export {
-  ListenError,
-  ReleasedSockets,
-  type Routes,
-  Shard,
-  type ShardOptions,
-  staticRoutes,
-} from "./shard.ts";
+export { ListenError, ReleasedSockets, Shard, type ShardOptions, staticRoutes } from "./shard.ts";
 export {
   type Balancer,
   type BalancerNode,
@@ -20,7 +13,6 @@ export {
   LeastPending,
   SmoothRoundRobin,
 } from "./balancer.ts";
-export { type PassiveErrorKind } from "./node_connection.ts";
 export { ErrorText } from "./errors.ts";
 export { ShardCounters } from "./metrics.ts";
 export type { ListenerRole } from "./_runtime.ts";

@@ -16,21 +16,11 @@
  * @module
  */
 
+import type { PassiveErrorKind } from "../config/types.ts";
 import { INCOMPLETE, RespProtocolError, scanReply } from "../resp/mod.ts";
 import type { NodeSocket } from "../resp/mod.ts";
 import { ByteWriter, Gate, ReadBuffer } from "./_io.ts";
 import { type FailReason, type Slot, SlotQueue } from "./_slot.ts";
-
-/** Passive error kinds reported to the health checker (same names as health's). */
-export type PassiveErrorKind =
-  | "connect"
-  | "timeout"
-  | "closed"
-  | "protocol"
-  | "loading"
-  | "masterdown"
-  | "busy"
-  | "readonly";
 
 /** What a connection needs from the node it belongs to (a {@link Backend}). */
 export interface ConnectionHost {

@@ -10,7 +10,13 @@
  */
 
 import { TIMEOUT_TICK_MS } from "../config/defaults.ts";
-import type { Address, ShardConfig, ShardSettings } from "../config/types.ts";
+import type {
+  Address,
+  PassiveErrorKind,
+  Routes,
+  ShardConfig,
+  ShardSettings,
+} from "../config/types.ts";
 import { type Resolver, systemResolver } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ListenerRole, ShardRuntime } from "./_runtime.ts";
@@ -19,17 +25,6 @@ import { type Balancer, createBalancer } from "./balancer.ts";
 import { ErrorText } from "./errors.ts";
 import { ShardListener } from "./listener.ts";
 import { ShardCounters } from "./metrics.ts";
-import type { PassiveErrorKind } from "./node_connection.ts";
-
-/** The routing facts a shard needs (what the health checker computes). */
-export interface Routes {
-  /** Ids of nodes that serve reads, in config order. */
-  readonly readers: readonly string[];
-  /** Id of the node writes go to, or null. */
-  readonly primary: string | null;
-  /** Why there is no primary (shown in the client error), or null. */
-  readonly primaryProblem: string | null;
-}
 
 /** What a shard needs from the rest of the program. */
 export interface ShardOptions {

@@ -9,6 +9,12 @@
 
 export { INCOMPLETE, ReplyScanner, RespProtocolError, scanReply } from "./scanner.ts";
 export { argEquals, MAX_TRACKED_ARGS, RequestParser } from "./request.ts";
+export {
+  MAX_BULK_LENGTH,
+  MAX_INLINE_LENGTH,
+  MAX_MULTIBULK_LENGTH,
+  MAX_QUERY_BUFFER,
+} from "./limits.ts";
 export { encodeBulk, encodeCommand, encodeError, encodeInteger, encodeSimple } from "./encoder.ts";
 export { type CommandInfo, commandNameOf, lookupCommand, Route, routeOf } from "./commands.ts";
 export { COMMAND_TABLE_VERSION } from "./command_table.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { MAX_BULK_LENGTH, MAX_INLINE_LENGTH, MAX_MULTIBULK_LENGTH } from "../config/defaults.ts";
+import { MAX_BULK_LENGTH, MAX_INLINE_LENGTH, MAX_MULTIBULK_LENGTH } from "./limits.ts";
 import { INCOMPLETE, RespProtocolError } from "./scanner.ts";
 
 /** Offsets are recorded for the first this-many arguments only. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_BULK_LENGTH, MAX_INLINE_LENGTH, MAX_MULTIBULK_LENGTH } from "../config/defaults.ts";
+import { MAX_BULK_LENGTH, MAX_INLINE_LENGTH, MAX_MULTIBULK_LENGTH } from "./limits.ts";
 import { argEquals, MAX_TRACKED_ARGS, RequestParser } from "./request.ts";
 import { INCOMPLETE, RespProtocolError } from "./scanner.ts";
 
