@@ -13,6 +13,7 @@ import type { FailReason } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
 import { type ConnectionHost, NodeConnection, type RawSink } from "./node_connection.ts";
 import type { ShardRuntime } from "./_runtime.ts";
+import type { NodeStats } from "./stats.ts";
 
 /** One Redis node of a shard. */
 export class Backend implements BalancerNode, ConnectionHost {
@@ -124,6 +125,18 @@ export class Backend implements BalancerNode, ConnectionHost {
     // notices) until they run out, while the primary could serve them.
     if (kind === "closed") this.#retryAt = this.#rt.now() + CONNECT_BACKOFF_MS;
     this.#rt.nodeError(this.id, kind);
+  }
+
+  /** A snapshot for the admin port. */
+  stats(): NodeStats {
+    let open = 0;
+    for (const c of this.#mux) if (c !== null && !c.closed) open++;
+    return {
+      id: this.id,
+      inflight: this.pending,
+      connections: { resp2: open, resp3: 0 },
+      pinnedConnections: this.#pinned.size,
+    };
   }
 
   /** True when nothing is in flight and no pinned session is open. */

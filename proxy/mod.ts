@@ -15,4 +15,5 @@ export {
 } from "./balancer.ts";
 export { ErrorText } from "./errors.ts";
 export { ShardCounters } from "./metrics.ts";
+export type { ByProtocol, NodeStats, ShardStats } from "./stats.ts";
 export type { ListenerRole } from "./_runtime.ts";

@@ -25,6 +25,7 @@ import { type Balancer, createBalancer } from "./balancer.ts";
 import { ErrorText } from "./errors.ts";
 import { ShardListener } from "./listener.ts";
 import { ShardCounters } from "./metrics.ts";
+import type { ShardStats } from "./stats.ts";
 
 /** What a shard needs from the rest of the program. */
 export interface ShardOptions {
@@ -172,6 +173,19 @@ export class Shard implements ShardRuntime {
   /** Bound addresses by role (real ports). */
   bound(): { role: ListenerRole; host: string; port: number }[] {
     return this.#listeners.map((l) => ({ role: l.role, ...l.bound }));
+  }
+
+  /** A snapshot of sessions and node connections (admin port, metrics). */
+  stats(): ShardStats {
+    let clients = 0, pinned = 0;
+    for (const l of this.#listeners) {
+      for (const s of l.sessions) {
+        clients++;
+        if (s.pinned) pinned++;
+      }
+    }
+    const nodes = [...this.#backends.values(), ...this.#retired].map((b) => b.stats());
+    return { clients: { resp2: clients, resp3: 0 }, pinned, nodes };
   }
 
   /** Replaces the routing table (health checker). */
