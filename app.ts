@@ -124,6 +124,7 @@ export class App {
     shard = new Shard(config, {
       logger: this.#logger,
       onNodeError: (nodeId, kind) => health.reportError(nodeId, kind),
+      server: () => health.serverIdentity(),
     });
     await health.start();
     shard.setRoutes(health.routes());

@@ -86,6 +86,12 @@ export const NODE_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
  * flight, new commands and retries avoid that node for this long.
  */
 export const CONNECT_BACKOFF_MS = 250;
+/**
+ * After a session's last reply (QUIT, a protocol error, a drain) the
+ * connection is half-closed and read to the client's EOF, for at most this
+ * long, so that last reply is never lost to a reset.
+ */
+export const CLOSE_LINGER_MS = 2_000;
 /** How often the proxy checks server and client-idle timeouts. */
 export const TIMEOUT_TICK_MS = 50;
 /** Commands join a node connection's pending write until it holds this many bytes. */

@@ -29,6 +29,12 @@ export interface ReplicaLine {
 
 /** The facts of one node's `INFO` that health decisions need. */
 export interface NodeInfo {
+  /** `redis` or `valkey` (Valkey's `server_name`), as HELLO reports it. */
+  readonly server: string;
+  /** `redis_version` (Valkey: `valkey_version`), or null. */
+  readonly version: string | null;
+  /** `redis_mode`: `standalone`, `cluster` or `sentinel`. */
+  readonly mode: string;
   /** `master`, `replica` (Redis says `slave`), or `unknown` when absent. */
   readonly role: NodeRole;
   /** Process identity; changes when the process restarts. */
@@ -115,7 +121,11 @@ export function parseNodeInfo(text: string): NodeInfo {
   }
   const isReplica = role === "replica";
   const link = f.get("master_link_status");
+  const server = f.get("server_name") ?? "redis";
   return {
+    server,
+    version: f.get(`${server}_version`) ?? f.get("redis_version") ?? null,
+    mode: f.get("redis_mode") ?? f.get("server_mode") ?? "standalone",
     role,
     runId: f.get("run_id") ?? null,
     uptimeSeconds: int(f, "uptime_in_seconds"),

@@ -117,6 +117,11 @@ export class ShardHealth {
     return this.#state.snapshot();
   }
 
+  /** What the servers say they are (HELLO's server, version, mode), or null before any answered. */
+  serverIdentity(): { server: string; version: string; mode: string } | null {
+    return this.#state.serverIdentity();
+  }
+
   /** The current routes. */
   routes(): RouteUpdate {
     return this.#state.routes();

@@ -373,6 +373,24 @@ export class ShardState {
   }
 
   /** The current routes. */
+  /**
+   * What the servers say they are (server, version, mode): the primary's
+   * last INFO, else any node's; null before any node answered.
+   */
+  serverIdentity(): { server: string; version: string; mode: string } | null {
+    const { primary } = this.#pickPrimary();
+    const ordered = [...this.#nodes].sort((a, b) =>
+      (a.id === primary ? 0 : 1) - (b.id === primary ? 0 : 1)
+    );
+    for (const n of ordered) {
+      const i = n.info;
+      if (i !== null && i.version !== null) {
+        return { server: i.server, version: i.version, mode: i.mode };
+      }
+    }
+    return null;
+  }
+
   routes(): RouteUpdate {
     const readers: string[] = [];
     for (const n of this.#nodes) if (n.servesReads) readers.push(n.id);

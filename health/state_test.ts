@@ -19,6 +19,9 @@ function line(port: number, lag = 0, state = "online"): ReplicaLine {
 
 function master(replicas: ReplicaLine[] = [line(7001), line(7002)], runId = "m1"): NodeInfo {
   return {
+    server: "redis",
+    version: "7.0.15",
+    mode: "standalone",
     role: "master",
     runId,
     uptimeSeconds: 100,
@@ -37,6 +40,9 @@ function master(replicas: ReplicaLine[] = [line(7001), line(7002)], runId = "m1"
 
 function replica(o: Partial<NodeInfo> = {}): NodeInfo {
   return {
+    server: "redis",
+    version: "7.0.15",
+    mode: "standalone",
     role: "replica",
     runId: "r1",
     uptimeSeconds: 100,

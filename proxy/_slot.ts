@@ -11,7 +11,8 @@ export type FailReason =
   | "connection lost"
   | "timeout"
   | "protocol error"
-  | "removed";
+  | "removed"
+  | "handshake refused";
 
 /** Who gets a slot's reply (a client session, or a handshake). */
 export interface SlotOwner {
@@ -20,10 +21,26 @@ export interface SlotOwner {
   /**
    * The slot's node connection failed before its reply. `sent` is false when
    * the command never left shardgate (a failed connect), so replaying it is
-   * safe whatever the command.
+   * safe whatever the command. `detail` is the node's own error text when
+   * it refused the connection's setup (e.g. `ERR DB index is out of range`).
    */
-  onFail(slot: Slot, reason: FailReason, nodeId: string, sent: boolean): void;
+  onFail(
+    slot: Slot,
+    reason: FailReason,
+    nodeId: string,
+    sent: boolean,
+    detail: string | null,
+  ): void;
 }
+
+/** The command may not move to another node (a SCAN continuation). */
+export const SLOT_BOUND = 1;
+/** The reply's cursor is rewritten to name the node that made it (SCAN on the readers port). */
+export const SLOT_SCAN = 2;
+/** A NOSCRIPT reply is retried once on the primary (EVALSHA on the readers port). */
+export const SLOT_NOSCRIPT_RETRY = 4;
+/** Already re-sent to the primary after NOSCRIPT. */
+export const SLOT_NOSCRIPT_RETRIED = 8;
 
 /** One command in flight. */
 export class Slot {
@@ -42,8 +59,12 @@ export class Slot {
   cmdStart = 0;
   /** End of the command in `cmd`. */
   cmdEnd = 0;
-  /** Route class from the command table (READ or WRITE). */
+  /** Route class from the command table (a `Route` of resp). */
   route: number;
+  /** Extra facts of this command (`SLOT_*` bits). */
+  flags = 0;
+  /** A number the route needs: the database of a SELECT, the cursor argument of a SCAN. */
+  aux = 0;
   /** Times the command was sent (1 on the first try). */
   attempts = 0;
   /** Monotonic ms when last sent (server timeout). */

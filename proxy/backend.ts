@@ -1,7 +1,9 @@
 /**
- * A node as the proxy sees it: its pool of multiplexed connections, its
- * pinned connections, its weight and in-flight count for the balancers, and
- * a short back-off after a failed connect so new commands go elsewhere.
+ * A node as the proxy sees it: its pools of multiplexed connections (one
+ * per protocol and database in use, each up to `connections_per_node`,
+ * opened on first use), its pinned connections, its weight and in-flight
+ * count for the balancers, and a short back-off after a failed connect so
+ * new commands go elsewhere.
  *
  * @module
  */
@@ -11,7 +13,13 @@ import type { NodeConfig, PassiveErrorKind } from "../config/types.ts";
 import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../resp/mod.ts";
 import type { FailReason } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
-import { type ConnectionHost, NodeConnection, type RawSink } from "./node_connection.ts";
+import {
+  type ConnectionHost,
+  type ConnectionSetup,
+  DEFAULT_SETUP,
+  NodeConnection,
+  type PinSink,
+} from "./node_connection.ts";
 import type { ShardRuntime } from "./_runtime.ts";
 import type { NodeStats } from "./stats.ts";
 
@@ -28,7 +36,10 @@ export class Backend implements BalancerNode, ConnectionHost {
   /** True once removed by a reload: no new commands, closes when idle. */
   retired = false;
   #rt: ShardRuntime;
+  /** The RESP2, database 0 pool: what most commands use. */
   #mux: (NodeConnection | null)[];
+  /** Every pool by {@link poolKey}, the default one included. */
+  #pools = new Map<number, (NodeConnection | null)[]>();
   #pinned = new Set<NodeConnection>();
   #retryAt = 0;
   #resolving = false;
@@ -41,6 +52,7 @@ export class Backend implements BalancerNode, ConnectionHost {
     this.#rt = rt;
     this.auth = authCommand(rt.settings.auth);
     this.#mux = new Array(rt.settings.connectionsPerNode).fill(null);
+    this.#pools.set(0, this.#mux);
   }
 
   /** Relative read share (from config). */
@@ -54,20 +66,29 @@ export class Backend implements BalancerNode, ConnectionHost {
   }
 
   /**
-   * The multiplexed connection for the next command. A connection that
-   * already has bytes waiting for this turn's write is joined, so one turn
-   * costs the node one read and one write whatever the pool size (on
-   * loopback every write is a wake-up of the node). Otherwise the one with
-   * the fewest commands in flight, opening connections lazily.
+   * The multiplexed connection for the next command of a session speaking
+   * `proto` on database `db`. A connection that already has bytes waiting
+   * for this turn's write is joined, so one turn costs the node one read and
+   * one write whatever the pool size (on loopback every write is a wake-up
+   * of the node). Otherwise the one with the fewest commands in flight,
+   * opening connections lazily.
    */
-  connection(): NodeConnection {
-    const mux = this.#mux;
+  connection(proto: 2 | 3 = 2, db = 0): NodeConnection {
+    const key = poolKey(proto, db);
+    let mux = key === 0 ? this.#mux : this.#pools.get(key);
+    if (mux === undefined) {
+      mux = new Array(this.#rt.settings.connectionsPerNode).fill(null);
+      this.#pools.set(key, mux);
+    }
     let best: NodeConnection | null = null;
     for (let i = 0; i < mux.length; i++) {
       let c = mux[i];
       if (c === null || c.closed) {
         if (best !== null && best.inflight === 0) return best;
-        c = mux[i] = new NodeConnection(this);
+        c = mux[i] = new NodeConnection(
+          this,
+          key === 0 ? DEFAULT_SETUP : { proto, db, name: null },
+        );
         return c;
       }
       const waiting = c.writePending;
@@ -77,9 +98,9 @@ export class Backend implements BalancerNode, ConnectionHost {
     return best!;
   }
 
-  /** Opens a dedicated connection for a pinned session. */
-  openPinned(sink: RawSink): NodeConnection {
-    const c = new NodeConnection(this, sink);
+  /** Opens a dedicated connection for a pinned session, set up as the session is. */
+  openPinned(sink: PinSink, setup: ConnectionSetup): NodeConnection {
+    const c = new NodeConnection(this, setup, sink);
     this.#pinned.add(c);
     return c;
   }
@@ -88,11 +109,13 @@ export class Backend implements BalancerNode, ConnectionHost {
   resize(): void {
     const size = this.#rt.settings.connectionsPerNode;
     this.auth = authCommand(this.#rt.settings.auth);
-    while (this.#mux.length > size) {
-      const c = this.#mux.pop();
-      if (c) this.#closeWhenIdle(c);
+    for (const mux of this.#pools.values()) {
+      while (mux.length > size) {
+        const c = mux.pop();
+        if (c) this.#closeWhenIdle(c);
+      }
+      while (mux.length < size) mux.push(null);
     }
-    while (this.#mux.length < size) this.#mux.push(null);
   }
 
   /** Dials the node (host name or the refreshed IP). */
@@ -106,9 +129,11 @@ export class Backend implements BalancerNode, ConnectionHost {
 
   /** Bookkeeping when one of its connections ends. */
   connectionClosed(conn: NodeConnection, reason: FailReason | null): void {
-    this.#pinned.delete(conn);
-    const i = this.#mux.indexOf(conn);
-    if (i >= 0) this.#mux[i] = null;
+    if (!this.#pinned.delete(conn)) {
+      const mux = this.#pools.get(poolKey(conn.setup.proto, conn.setup.db));
+      const i = mux === undefined ? -1 : mux.indexOf(conn);
+      if (i >= 0) mux![i] = null;
+    }
     // After a failed connect, new commands avoid the node for a moment
     // (CONNECT_BACKOFF_MS); any connection that did connect clears that,
     // unless it broke with commands in flight (see reportError).
@@ -129,12 +154,18 @@ export class Backend implements BalancerNode, ConnectionHost {
 
   /** A snapshot for the admin port. */
   stats(): NodeStats {
-    let open = 0;
-    for (const c of this.#mux) if (c !== null && !c.closed) open++;
+    let resp2 = 0, resp3 = 0;
+    for (const mux of this.#pools.values()) {
+      for (const c of mux) {
+        if (c === null || c.closed) continue;
+        if (c.setup.proto === 3) resp3++;
+        else resp2++;
+      }
+    }
     return {
       id: this.id,
       inflight: this.pending,
-      connections: { resp2: open, resp3: 0 },
+      connections: { resp2, resp3 },
       pinnedConnections: this.#pinned.size,
     };
   }
@@ -154,7 +185,10 @@ export class Backend implements BalancerNode, ConnectionHost {
         this.#timeOut(c, now, serverMs);
       }
     }
-    for (const c of this.#mux) if (c !== null && !c.closed) this.#timeOut(c, now, serverMs);
+    for (const mux of this.#pools.values()) {
+      for (const c of mux) if (c !== null && !c.closed) this.#timeOut(c, now, serverMs);
+    }
+    for (const c of this.#pinned) this.#timeOut(c, now, serverMs);
   }
 
   #timeOut(c: NodeConnection, now: number, serverMs: number): void {
@@ -173,8 +207,10 @@ export class Backend implements BalancerNode, ConnectionHost {
 
   /** Closes every connection now; in-flight commands fail over with `reason`. */
   close(reason: FailReason | null): void {
-    for (const c of this.#mux) c?.close(reason);
-    this.#mux.fill(null);
+    for (const mux of this.#pools.values()) {
+      for (const c of mux) c?.close(reason);
+      mux.fill(null);
+    }
     for (const c of this.#leaving) c.close(reason);
     this.#leaving.clear();
     this.closePinned(reason ?? "removed");
@@ -191,17 +227,18 @@ export class Backend implements BalancerNode, ConnectionHost {
     this.#resolving = true;
     try {
       const addrs = new Set(await resolve(host));
-      const mux = this.#mux;
-      for (let i = 0; i < mux.length; i++) {
-        const c = mux[i];
-        if (c === null || c.closed || c.remoteIp === null || addrs.has(c.remoteIp)) continue;
-        this.#rt.logger.info("node address changed; draining old connection", {
-          node: this.id,
-          old: c.remoteIp,
-          new: [...addrs].join(","),
-        });
-        mux[i] = null;
-        this.#closeWhenIdle(c);
+      for (const mux of this.#pools.values()) {
+        for (let i = 0; i < mux.length; i++) {
+          const c = mux[i];
+          if (c === null || c.closed || c.remoteIp === null || addrs.has(c.remoteIp)) continue;
+          this.#rt.logger.info("node address changed; draining old connection", {
+            node: this.id,
+            old: c.remoteIp,
+            new: [...addrs].join(","),
+          });
+          mux[i] = null;
+          this.#closeWhenIdle(c);
+        }
       }
     } catch (err) {
       this.#rt.logger.warn("node name did not resolve", { node: this.id, error: String(err) });
@@ -218,4 +255,9 @@ export class Backend implements BalancerNode, ConnectionHost {
     if (c.inflight === 0) c.close(null);
     else this.#leaving.add(c);
   }
+}
+
+/** The pool of a protocol and database: 0 for RESP2 on database 0. */
+function poolKey(proto: 2 | 3, db: number): number {
+  return db * 2 + (proto - 2);
 }

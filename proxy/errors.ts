@@ -44,6 +44,41 @@ export const ErrorText = {
     `ERR shardgate: '${command}' is not supported through the proxy`,
   /** Malformed client input; the message is Redis's own ("Protocol error: ..."). */
   protocol: (message: string): string => `ERR ${message}`,
+  /** A replication command on the readers port (replicas replicate from the primary). */
+  replicationOnReaders: (command: string): string =>
+    `ERR shardgate: '${command}' is only supported on the writer port`,
+  /** HELLO with a version that is not a number (Redis's wording). */
+  helloVersion: "ERR Protocol version is not an integer or out of range",
+  /** HELLO with a version other than 2 or 3 (Redis's wording). */
+  noProto: "NOPROTO unsupported protocol version",
+  /** HELLO with an unknown option (Redis's wording). */
+  helloSyntax: (option: string): string => `ERR Syntax error in HELLO option '${option}'`,
+  /** HELLO without AUTH when the listener has a client password (Redis's wording). */
+  helloNoAuth:
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+  /** CLIENT SETNAME / HELLO SETNAME with spaces or special characters (Redis's wording). */
+  badClientName: "ERR Client names cannot contain spaces, newlines or special characters.",
+  /** CLIENT SETINFO with an unknown attribute (Redis 7.2's wording). */
+  unknownClientAttr: (attr: string): string => `ERR Unrecognized option '${attr}'`,
+  /** CLIENT SETINFO with spaces or special characters (Redis 7.2's wording). */
+  badClientAttr: (attr: string): string =>
+    `ERR ${attr} cannot contain spaces, newlines or special characters.`,
+  /** SELECT with an index that is not a number (Redis's wording). */
+  badDbIndex: "ERR invalid DB index",
+  /** A SCAN cursor shardgate did not hand out (Redis's wording). */
+  invalidCursor: "ERR invalid cursor",
+  /** A SCAN continuation whose node no longer serves reads. */
+  scanRestart: (node: string): string =>
+    `ERR shardgate: the node that made this cursor (${node}) no longer serves reads; restart the scan from cursor 0`,
+  /** A SCAN continuation whose node failed before the reply. */
+  scanLost: (node: string, reason: string): string =>
+    `ERR shardgate: ${reason} on ${node}, the node this cursor belongs to; restart the scan from cursor 0`,
+  /** A command sent to every node that no node answered. */
+  broadcastFailed: (shard: string, reason: string): string =>
+    `ERR shardgate: no node of shard '${shard}' answered (${reason})`,
+  /** The node refused a connection's setup (HELLO 3, SELECT n): its own words. */
+  setupRefused: (node: string, detail: string): string =>
+    `ERR shardgate: ${node} refused the connection's setup: ${detail}`,
 } as const;
 
 /** Pre-encoded static replies, sent without allocating. */
@@ -54,4 +89,5 @@ export const Replies = {
   wrongPass: errorReply(ErrorText.wrongPass),
   authNotConfigured: errorReply(ErrorText.authNotConfigured),
   authArity: errorReply(ErrorText.authArity),
+  reset: te.encode("+RESET\r\n"),
 } as const;

@@ -11,8 +11,9 @@
  * @module
  */
 
+import { CLOSE_LINGER_MS } from "../config/defaults.ts";
 import type { Address } from "../config/types.ts";
-import type { ListenerRole, ShardRuntime } from "./_runtime.ts";
+import type { ListenerRole, SessionRuntime } from "./_runtime.ts";
 import { ClientSession } from "./client_session.ts";
 import { Replies } from "./errors.ts";
 
@@ -23,7 +24,7 @@ export class ShardListener {
   /** The configured address. */
   readonly address: Address;
   #listener: Deno.TcpListener | null = null;
-  #rt: ShardRuntime;
+  #rt: SessionRuntime;
   #sessions = new Set<ClientSession>();
   #accepting: Promise<void> | null = null;
   #bound: { host: string; port: number } = { host: "", port: 0 };
@@ -33,7 +34,7 @@ export class ShardListener {
   #from: ShardListener | null = null;
 
   /** Creates (does not bind) a listener. */
-  constructor(role: ListenerRole, address: Address, rt: ShardRuntime) {
+  constructor(role: ListenerRole, address: Address, rt: SessionRuntime) {
     this.role = role;
     this.address = address;
     this.#rt = rt;
@@ -63,7 +64,7 @@ export class ShardListener {
    * sessions and no longer owns the socket (drain it). Undo with
    * {@link ShardListener.giveBack} on the returned listener.
    */
-  handOver(role: ListenerRole, address: Address, rt: ShardRuntime): ShardListener {
+  handOver(role: ListenerRole, address: Address, rt: SessionRuntime): ShardListener {
     const next = new ShardListener(role, address, rt);
     next.#listener = this.#listener;
     next.#accepting = this.#accepting;
@@ -120,13 +121,7 @@ export class ShardListener {
     const rt = this.#rt;
     if (this.#sessions.size >= rt.settings.maxClients) {
       rt.counters.clientsRejected++;
-      conn.write(Replies.maxClients).catch(() => {}).finally(() => {
-        try {
-          conn.close();
-        } catch {
-          // gone
-        }
-      });
+      void refuse(conn, Replies.maxClients);
       return;
     }
     conn.setNoDelay(true);
@@ -164,5 +159,34 @@ export class ShardListener {
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const s of [...this.#sessions]) s.close();
+  }
+}
+
+/**
+ * Answers a client that is not served with one error reply, then ends the
+ * connection without a reset over it: write, half-close, read to the
+ * client's EOF (bounded by CLOSE_LINGER_MS), close.
+ */
+async function refuse(conn: Deno.TcpConn, reply: Uint8Array): Promise<void> {
+  const deadline = setTimeout(() => close(conn), CLOSE_LINGER_MS);
+  try {
+    await conn.write(reply);
+    await conn.closeWrite();
+    const sink = new Uint8Array(1024);
+    while ((await conn.read(sink)) !== null) {
+      // discard what the client still sends
+    }
+  } catch {
+    // gone, or closed by the deadline
+  }
+  clearTimeout(deadline);
+  close(conn);
+}
+
+function close(conn: Deno.TcpConn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
   }
 }

@@ -1,26 +1,45 @@
 /**
  * One TCP/TLS connection from shardgate to a Redis node.
  *
+ * Every connection starts with a setup the node answers before any command:
+ * AUTH (when configured), `HELLO 3` for a RESP3 connection, `SELECT n` for a
+ * database other than 0, and `CLIENT SETNAME` for a pinned session with a
+ * name. Commands sent meanwhile wait behind it in the same write.
+ *
  * Multiplexed mode: many clients' commands share it. Each sent command's
  * slot waits in `#inflight` in send order; each reply frame fills the oldest.
  *
  * ```
  *  send(slot, bytes) ─▶ #inflight.push(slot) ─▶ ByteWriter (one write per turn) ─▶ node
- *  node ─▶ ReadBuffer ─▶ scanReply() frame ─▶ #inflight.shift().owner.onReply(frame)
+ *  node ─▶ ReadBuffer ─▶ ReplyScanner frame ─▶ #inflight.shift().owner.onReply(frame)
  *  break / timeout ─▶ every in-flight slot ─▶ owner.onFail(slot)  (retry or error)
  * ```
  *
- * Pinned (raw) mode: one client owns it; after the AUTH handshake every
- * byte goes straight to the client (pub/sub pushes, MULTI, blocking...).
+ * Pinned mode: one client session owns it and receives every frame, replies
+ * and pushes alike ({@link PinSink.onFrame}); the session does the counting.
+ * Raw mode (a replication stream after SYNC/PSYNC): bytes, unframed.
  *
  * @module
  */
 
 import type { PassiveErrorKind } from "../config/types.ts";
-import { INCOMPLETE, RespProtocolError, scanReply } from "../resp/mod.ts";
+import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError } from "../resp/mod.ts";
 import type { NodeSocket } from "../resp/mod.ts";
 import { ByteWriter, Gate, ReadBuffer } from "./_io.ts";
 import { type FailReason, type Slot, SlotQueue } from "./_slot.ts";
+
+/** The protocol and database a connection is set up for (a session's own). */
+export interface ConnectionSetup {
+  /** RESP version the connection speaks: 2, or 3 after `HELLO 3`. */
+  readonly proto: 2 | 3;
+  /** Database selected at setup. */
+  readonly db: number;
+  /** Client name given to the node (pinned sessions only), or null. */
+  readonly name: string | null;
+}
+
+/** The setup of the connections most commands use. */
+export const DEFAULT_SETUP: ConnectionSetup = { proto: 2, db: 0, name: null };
 
 /** What a connection needs from the node it belongs to (a {@link Backend}). */
 export interface ConnectionHost {
@@ -38,22 +57,37 @@ export interface ConnectionHost {
   reportError(kind: PassiveErrorKind): void;
 }
 
-/** Receives a pinned connection's bytes. */
-export interface RawSink {
-  /** Bytes from the node: `buf[start, end)`, valid only during the call. */
+/** Receives a pinned connection's frames (a client session). */
+export interface PinSink {
+  /** One complete frame from the node (a reply or a push): valid only during the call. */
+  onFrame(buf: Uint8Array, start: number, end: number): void;
+  /** Raw mode: bytes from the node, valid only during the call. */
   onData(buf: Uint8Array, start: number, end: number): void;
   /** The connection ended (node closed it, failed, or timed out). */
-  onClosed(reason: FailReason | null): void;
+  onClosed(reason: FailReason | null, detail: string | null): void;
+  /**
+   * When the oldest command still owed a reply was sent, or -1 when none is
+   * owed or it may take as long as it likes (a blocking command).
+   */
+  pendingSince(): number;
 }
 
 const MINUS = 45; // '-'
 const te = new TextEncoder();
+const td = new TextDecoder();
 const LOADING = te.encode("-LOADING");
 const MASTERDOWN = te.encode("-MASTERDOWN");
 const BUSY = te.encode("-BUSY ");
 const READONLY = te.encode("-READONLY ");
+const HELLO3 = encodeCommand(["HELLO", "3"]);
 
-function startsWith(buf: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
+/** True when `buf[start, end)` begins with `prefix`. */
+export function startsWith(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  prefix: Uint8Array,
+): boolean {
   if (end - start < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (buf[start + i] !== prefix[i]) return false;
   return true;
@@ -76,35 +110,63 @@ export function unavailableReply(
   return null;
 }
 
-const CONNECTING = 0, READY = 1, CLOSED = 2;
+/** The text of an error line `-ERR ...\r\n` (without `-` and CRLF). */
+function errorText(buf: Uint8Array, start: number, end: number): string {
+  return td.decode(buf.subarray(start + 1, Math.max(start + 1, end - 2)));
+}
 
-/** A connection to one node, multiplexed or pinned. */
+const CONNECTING = 0, READY = 1, CLOSED = 2;
+/** Setup steps, in the order they are sent. */
+const STEP_AUTH = 1, STEP_OTHER = 2;
+
+/** A connection to one node: multiplexed, pinned (framed) or raw. */
 export class NodeConnection {
   /** The node it belongs to. */
   readonly host: ConnectionHost;
-  #raw: RawSink | null;
+  /** Protocol and database it was set up for. */
+  readonly setup: ConnectionSetup;
+  #pin: PinSink | null;
+  #raw = false;
   #sock: NodeSocket | null = null;
   #writer = new ByteWriter(null);
   #inflight = new SlotQueue();
   #rb = new ReadBuffer();
-  #handshake = 0;
+  #scanner = new ReplyScanner();
+  /** Setup replies still owed, as STEP_* values in send order. */
+  #steps: number[] = [];
   #state = CONNECTING;
   #gate = new Gate();
   #drainWaiters: (() => void)[] = [];
   /** The node's IP this connection reached, once connected. */
   remoteIp: string | null = null;
 
-  /** Starts connecting to `host`; commands sent meanwhile wait in the buffer. */
-  constructor(host: ConnectionHost, raw: RawSink | null = null) {
+  /**
+   * Starts connecting to `host` and queues the setup; commands sent
+   * meanwhile wait behind it. With `pin`, the connection is a pinned
+   * session's and every frame goes to it.
+   */
+  constructor(
+    host: ConnectionHost,
+    setup: ConnectionSetup = DEFAULT_SETUP,
+    pin: PinSink | null = null,
+  ) {
     this.host = host;
-    this.#raw = raw;
-    if (host.auth !== null) {
-      this.#writer.write(host.auth);
-      this.#handshake = 1;
+    this.setup = setup;
+    this.#pin = pin;
+    if (host.auth !== null) this.#step(STEP_AUTH, host.auth);
+    if (setup.proto === 3) this.#step(STEP_OTHER, HELLO3);
+    if (setup.db !== 0) this.#step(STEP_OTHER, encodeCommand(["SELECT", String(setup.db)]));
+    if (setup.name !== null) {
+      this.#step(STEP_OTHER, encodeCommand(["CLIENT", "SETNAME", setup.name]));
     }
     this.#writer.onError = () => this.close("connection lost");
     this.#writer.onDrain = () => this.#drained();
     void this.#run();
+  }
+
+  #step(kind: number, frame: Uint8Array): void {
+    this.#steps.push(kind);
+    this.#writer.write(frame);
   }
 
   /** True once closed (it never reopens). */
@@ -112,7 +174,7 @@ export class NodeConnection {
     return this.#state === CLOSED;
   }
 
-  /** Commands waiting for a reply. */
+  /** Commands waiting for a reply (multiplexed mode). */
   get inflight(): number {
     return this.#inflight.length;
   }
@@ -122,8 +184,9 @@ export class NodeConnection {
     return this.#writer.pending;
   }
 
-  /** When the oldest in-flight command was sent, or -1 if none. */
+  /** When the oldest command still owed a reply was sent, or -1 if none (or blocking). */
   oldestSentAt(): number {
+    if (this.#pin !== null) return this.#raw ? -1 : this.#pin.pendingSince();
     const s = this.#inflight.peek();
     return s === undefined ? -1 : s.sentAt;
   }
@@ -138,9 +201,14 @@ export class NodeConnection {
     this.#writer.write(src, start, end);
   }
 
-  /** Sends raw bytes (pinned mode). */
+  /** Sends bytes as they are (pinned and raw modes). */
   sendRaw(src: Uint8Array, start: number, end: number): void {
     this.#writer.write(src, start, end);
+  }
+
+  /** From now on, bytes from the node go to the pin sink unframed (a replication stream). */
+  toRaw(): void {
+    this.#raw = true;
   }
 
   /**
@@ -170,11 +238,12 @@ export class NodeConnection {
 
   /**
    * Closes the connection; every in-flight slot is failed with `reason`
-   * (null: an orderly close with nothing in flight expected).
+   * (null: an orderly close with nothing in flight expected). `detail` is
+   * the node's error text when it refused the setup.
    */
-  close(reason: FailReason | null): void {
+  close(reason: FailReason | null, detail: string | null = null): void {
     if (this.#state === CLOSED) return;
-    const sent = this.#state === READY;
+    const sent = this.#state === READY && this.#steps.length === 0;
     this.#state = CLOSED;
     this.#writer.close();
     this.#gate.resume();
@@ -187,8 +256,8 @@ export class NodeConnection {
     this.host.pending -= failed.length;
     this.host.connectionClosed(this, reason);
     const why = reason ?? "connection lost";
-    for (const slot of failed) slot.owner.onFail(slot, why, this.host.id, sent);
-    this.#raw?.onClosed(reason);
+    for (const slot of failed) slot.owner.onFail(slot, why, this.host.id, sent, detail);
+    this.#pin?.onClosed(reason, detail);
     this.#drained();
   }
 
@@ -214,11 +283,12 @@ export class NodeConnection {
       while (this.#state === READY) {
         const wait = this.#gate.wait();
         if (wait !== null) await wait;
-        const n = await sock.read(rb.space());
+        const view = rb.space();
+        const n = await sock.read(view);
         if (n === null) break;
         rb.end += n;
-        if (this.#raw !== null && this.#handshake === 0) {
-          this.#raw.onData(rb.buf, rb.start, rb.end);
+        if (this.#raw) {
+          this.#pin!.onData(rb.buf, rb.start, rb.end);
           rb.consume(rb.end);
         } else {
           rb.consume(this.#frames(rb.buf, rb.start, rb.end));
@@ -237,23 +307,35 @@ export class NodeConnection {
     }
   }
 
-  /** Delivers complete reply frames in [pos, end); returns where the partial tail starts. */
+  /** Delivers complete frames in [pos, end); returns where the partial tail starts. */
   #frames(buf: Uint8Array, pos: number, end: number): number {
+    const scanner = this.#scanner;
     while (pos < end && this.#state === READY) {
-      const next = scanReply(buf, pos, end);
+      if (this.#raw) {
+        // A SYNC turned the stream raw mid-buffer: the rest is replication bytes.
+        this.#pin!.onData(buf, pos, end);
+        return end;
+      }
+      const next = scanner.scan(buf, pos, end);
       if (next === INCOMPLETE) break;
-      if (this.#handshake > 0) {
-        this.#handshake--;
+      if (this.#steps.length > 0) {
+        const step = this.#steps.shift()!;
         if (buf[pos] === MINUS) {
-          this.host.reportError("protocol");
-          this.close("connect failed");
+          if (step === STEP_AUTH) {
+            this.host.reportError("protocol");
+            this.close("connect failed");
+          } else {
+            // The node refused HELLO 3 or SELECT n: the client's choice, not the node's fault.
+            this.close("handshake refused", errorText(buf, pos, next));
+          }
           return end;
         }
         pos = next;
-        if (this.#raw !== null && this.#handshake === 0 && pos < end) {
-          this.#raw.onData(buf, pos, end);
-          return end;
-        }
+        continue;
+      }
+      if (this.#pin !== null) {
+        this.#pin.onFrame(buf, pos, next);
+        pos = next;
         continue;
       }
       const slot = this.#inflight.shift();

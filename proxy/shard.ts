@@ -17,12 +17,15 @@ import type {
   ShardConfig,
   ShardSettings,
 } from "../config/types.ts";
-import { type Resolver, systemResolver } from "../resp/mod.ts";
+import { COMMAND_TABLE_VERSION, type Resolver, systemResolver } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
-import type { ListenerRole, ShardRuntime } from "./_runtime.ts";
+import type { ServerIdentity } from "./_local.ts";
+import type { CursorNode, ListenerRole, ShardRuntime } from "./_runtime.ts";
+import { SCAN_TAGS } from "./_scan.ts";
 import { Backend } from "./backend.ts";
 import { type Balancer, createBalancer } from "./balancer.ts";
 import { ErrorText } from "./errors.ts";
+import type { ClientSession } from "./client_session.ts";
 import { ShardListener } from "./listener.ts";
 import { ShardCounters } from "./metrics.ts";
 import type { ShardStats } from "./stats.ts";
@@ -35,7 +38,16 @@ export interface ShardOptions {
   readonly onNodeError?: (nodeId: string, kind: PassiveErrorKind) => void;
   /** Resolves node host names (tests inject one); default the system resolver. */
   readonly resolver?: Resolver;
+  /** What HELLO reports about the servers (the health checker's INFO); default {@link DEFAULT_SERVER}. */
+  readonly server?: () => ServerIdentity | null;
 }
+
+/** What HELLO reports before any node was checked: the command table's Redis. */
+export const DEFAULT_SERVER: ServerIdentity = {
+  server: "redis",
+  version: COMMAND_TABLE_VERSION,
+  mode: "standalone",
+};
 
 /** Routes every node serves before the health checker reports (reads: all; writes: first). */
 export function staticRoutes(config: ShardConfig): Routes {
@@ -67,6 +79,12 @@ export class Shard implements ShardRuntime {
   #retired = new Set<Backend>();
   #nextDnsAt = 0;
   #nextIdleAt = 0;
+  /** SCAN cursor tags by node id, and back (see `_scan.ts`). */
+  #tags = new Map<string, number>();
+  #tagged = new Map<number, string>();
+  #lastTag = 0;
+  /** Sessions whose pinned node left while a reply was owed (closed if it is late). */
+  #leaving = new Set<ClientSession>();
   #exclude = "";
   #skip = (b: Backend): boolean => !b.available || b.id === this.#exclude;
 
@@ -156,7 +174,6 @@ export class Shard implements ShardRuntime {
       if (ids.has(b.id) || b.retired) continue;
       b.retired = true;
       this.#retired.add(b);
-      b.closePinned("removed");
       if (b.idle) this.backendIdle(b);
     }
     for (const n of next.nodes) {
@@ -177,29 +194,22 @@ export class Shard implements ShardRuntime {
 
   /** A snapshot of sessions and node connections (admin port, metrics). */
   stats(): ShardStats {
-    let clients = 0, pinned = 0;
+    let resp2 = 0, resp3 = 0, pinned = 0;
     for (const l of this.#listeners) {
       for (const s of l.sessions) {
-        clients++;
+        if (s.proto === 3) resp3++;
+        else resp2++;
         if (s.pinned) pinned++;
       }
     }
     const nodes = [...this.#backends.values(), ...this.#retired].map((b) => b.stats());
-    return { clients: { resp2: clients, resp3: 0 }, pinned, nodes };
+    return { clients: { resp2, resp3 }, pinned, nodes };
   }
 
   /** Replaces the routing table (health checker). */
   setRoutes(routes: Routes): void {
-    const oldPrimary = this.#primary;
     this.#routes = routes;
     this.#applyRoutes();
-    if (oldPrimary !== null && oldPrimary !== this.#primary) {
-      // Pinned writer sessions hold state on the old primary: close them.
-      for (const l of this.#listeners) {
-        if (l.role !== "writer") continue;
-        for (const s of l.sessions) if (s.pinnedNode === oldPrimary.id) s.close();
-      }
-    }
   }
 
   #applyRoutes(): void {
@@ -212,6 +222,33 @@ export class Shard implements ShardRuntime {
     this.#balancer.reset(this.#readers);
     const p = r.primary === null ? undefined : this.#backends.get(r.primary);
     this.#primary = p !== undefined && !p.retired ? p : null;
+    this.#followHealth();
+  }
+
+  /**
+   * Pinned sessions follow health: a session pinned to a node that no longer
+   * serves its port (a replica out of the readers, an old primary) leaves
+   * it, at once if idle, else after its owed reply, so the client
+   * reconnects to a node that serves.
+   */
+  #followHealth(): void {
+    for (const l of this.#listeners) {
+      for (const s of l.sessions) {
+        const id = s.pinnedNode;
+        if (id === null) continue;
+        const serves = l.role === "readers" ? this.#servesReads(id) : this.#primary?.id === id;
+        if (serves) continue;
+        s.leaveNode();
+        if (!s.closed) this.#leaving.add(s);
+      }
+    }
+  }
+
+  /** True when reads may go to node `id`: a serving replica, or the primary they fall back to. */
+  #servesReads(id: string): boolean {
+    if (this.#readers.some((b) => b.id === id)) return true;
+    return this.#primary?.id === id &&
+      (this.#readers.length === 0 ? this.#config.fallback === "primary" : true);
   }
 
   // ---- ShardRuntime ----
@@ -242,6 +279,50 @@ export class Shard implements ShardRuntime {
   /** The node writes go to, or null. */
   writer(): Backend | null {
     return this.#primary;
+  }
+
+  /** Serving replicas and the primary, in config order (SCRIPT LOAD goes to each). */
+  broadcastNodes(): Backend[] {
+    const out: Backend[] = [];
+    for (const b of this.#backends.values()) {
+      if (b.retired) continue;
+      if (b === this.#primary || this.#readers.includes(b)) out.push(b);
+    }
+    return out;
+  }
+
+  /** The tag SCAN cursors from `nodeId` carry (assigned on first use, 1..SCAN_TAGS-1). */
+  scanTag(nodeId: string): number {
+    let tag = this.#tags.get(nodeId);
+    if (tag !== undefined) return tag;
+    do {
+      this.#lastTag = this.#lastTag % (SCAN_TAGS - 1) + 1;
+    } while (this.#tagged.has(this.#lastTag) && this.#tagged.size < SCAN_TAGS - 1);
+    tag = this.#lastTag;
+    const old = this.#tagged.get(tag);
+    if (old !== undefined) this.#tags.delete(old);
+    this.#tags.set(nodeId, tag);
+    this.#tagged.set(tag, nodeId);
+    return tag;
+  }
+
+  /** The node a cursor tag names, and whether it may still continue a scan. */
+  cursorNode(tag: number): CursorNode | null {
+    const id = this.#tagged.get(tag);
+    if (id === undefined) return null;
+    const b = this.#backends.get(id);
+    const serves = b !== undefined && !b.retired && this.#servesReads(id) && b.available;
+    return { id, node: serves ? b : null };
+  }
+
+  /** What HELLO reports about the servers behind this shard. */
+  server(): ServerIdentity {
+    return this.#opts.server?.() ?? DEFAULT_SERVER;
+  }
+
+  /** True when some replica serves reads now. */
+  hasReplicas(): boolean {
+    return this.#readers.length > 0;
   }
 
   /** The error for a client of `role` when no node can take its command. */
@@ -282,6 +363,15 @@ export class Shard implements ShardRuntime {
     for (const b of this.#retired) {
       b.checkTimeouts(now, t.serverMs);
       if (b.idle) this.backendIdle(b);
+    }
+    // A pinned session whose node left closes after its owed reply, or now if that is late.
+    for (const s of this.#leaving) {
+      const since = s.core.leavingSince;
+      if (s.closed) this.#leaving.delete(s);
+      else if (since !== 0 && t.serverMs > 0 && now - since > t.serverMs) {
+        this.#leaving.delete(s);
+        s.close();
+      }
     }
     // Idle clients are looked for about ten times per client_idle, not every tick.
     if (t.clientIdleMs > 0 && now >= this.#nextIdleAt) {

@@ -6,19 +6,26 @@
  *
  * Policy, in the order it is applied:
  *
- * - REFUSE: `SYNC`, `PSYNC`, `REPLCONF` (they turn the connection into a
- *   replication stream) and `SHUTDOWN` (behind a balanced port it would stop
+ * - Connection state the proxy keeps per session and answers itself:
+ *   HELLO, SELECT, RESET, QUIT, AUTH, CLIENT SETNAME / GETNAME / SETINFO.
+ *   A SELECT or CLIENT subcommand with the wrong number of arguments is
+ *   WRITE (the node answers the arity error; nothing changes).
+ * - PIN (needs a server connection of its own): MULTI, WATCH, the
+ *   (P|S)SUBSCRIBE family and its UN- variants, MONITOR, WAIT, WAITAOF,
+ *   READONLY, READWRITE, ASKING, CLIENT TRACKING / REPLY / CACHING /
+ *   NO-EVICT / NO-TOUCH / ID, and every command with the `blocking` flag,
+ *   except XREAD / XREADGROUP, which pin only when a BLOCK option is present
+ *   (otherwise XREAD is READ and XREADGROUP is WRITE).
+ * - Replication: SYNC and PSYNC turn the connection into a replication
+ *   stream (SYNC: a raw relay on the writer port); REPLCONF prepares one
+ *   (REPLCONF); SHUTDOWN is REFUSE (behind a balanced port it would stop
  *   whichever node the balancer picked; stop nodes directly).
- * - QUIT answers +OK locally; AUTH is handled locally (client password).
- * - SELECT: `SELECT 0` is answered locally (multiplexed connections are on
- *   db 0); any other `SELECT x` pins; a SELECT with the wrong number of
- *   arguments is WRITE (Redis answers the arity error, nothing changes).
- * - PIN: MULTI, WATCH, the (P|S)SUBSCRIBE family and its UN- variants,
- *   MONITOR, WAIT, WAITAOF, HELLO, READONLY, READWRITE, RESET, ASKING,
- *   CLIENT SETNAME / TRACKING / REPLY / CACHING / NO-EVICT / NO-TOUCH (other
- *   CLIENT subcommands are WRITE), and every command with the `blocking`
- *   flag, except XREAD / XREADGROUP, which pin only when a BLOCK option is
- *   present (otherwise XREAD is READ and XREADGROUP is WRITE).
+ * - Per-node state a client can observe: SCAN / HSCAN / SSCAN / ZSCAN are
+ *   SCAN (a cursor is bound to the node that made it); SCRIPT LOAD / FLUSH
+ *   are BROADCAST (every node); FUNCTION LOAD / DELETE / FLUSH / RESTORE are
+ *   PRIMARY (the primary, which replicates them); EVALSHA is SCRIPT_WRITE
+ *   and EVALSHA_RO / FCALL_RO are SCRIPT_READ (NOSCRIPT from a replica is
+ *   retried on the primary).
  * - EXEC, DISCARD and UNWATCH are plain WRITE: inside a pinned session they
  *   go to the session's connection anyway; outside one Redis answers them
  *   itself ("ERR EXEC without MULTI", or +OK) without changing any state.
@@ -41,16 +48,40 @@ export const Route = {
   READ: 1,
   /** Stateless, not read-only (or unknown command): multiplexed, NEVER replayed. */
   WRITE: 2,
-  /** Changes connection state or blocks: pin the client to a dedicated backend connection. */
+  /** Needs a server connection of its own: the session pins one until the reason ends. */
   PIN: 3,
   /** Answer +OK locally and close. */
   QUIT: 4,
   /** Handled locally by the proxy (client password). */
   AUTH: 5,
-  /** SELECT 0: answer +OK locally (multiplexed connections are on db 0). */
-  SELECT_ZERO: 6,
-  /** Never forwarded: SYNC, PSYNC, REPLCONF, SHUTDOWN. */
+  /** SELECT n: the session moves to database n's node connections. */
+  SELECT: 6,
+  /** Never forwarded: SHUTDOWN. */
   REFUSE: 7,
+  /** HELLO: protocol, name and AUTH kept by the session, answered locally. */
+  HELLO: 8,
+  /** RESET: the session's state back to a new connection's, answered locally. */
+  RESET: 9,
+  /** CLIENT SETNAME: kept by the session. */
+  CLIENT_SETNAME: 10,
+  /** CLIENT GETNAME: answered from the session. */
+  CLIENT_GETNAME: 11,
+  /** CLIENT SETINFO: kept by the session (answered as Redis 7.2 does). */
+  CLIENT_SETINFO: 12,
+  /** SCAN, HSCAN, SSCAN, ZSCAN: read-only, but a cursor continues on the node that made it. */
+  SCAN: 13,
+  /** SCRIPT LOAD / FLUSH: sent to every node of the shard. */
+  BROADCAST: 14,
+  /** FUNCTION LOAD / DELETE / FLUSH / RESTORE: to the primary, whatever the port. */
+  PRIMARY: 15,
+  /** EVALSHA_RO, FCALL_RO: read-only; a NOSCRIPT reply is retried on the primary. */
+  SCRIPT_READ: 16,
+  /** EVALSHA: a write; a NOSCRIPT reply (nothing ran) is retried on the primary. */
+  SCRIPT_WRITE: 17,
+  /** SYNC, PSYNC: a raw replication stream from the primary. */
+  SYNC: 18,
+  /** REPLCONF: the handshake before a PSYNC, on a pinned connection. */
+  REPLCONF: 19,
 } as const;
 /** One of the {@link Route} values. */
 export type Route = typeof Route[keyof typeof Route];
@@ -75,8 +106,6 @@ export interface CommandInfo {
 
 // ---- policy (see the module comment) ----
 
-/** Commands never forwarded. */
-const REFUSED_COMMANDS: readonly string[] = ["sync", "psync", "replconf", "shutdown"];
 /** Commands (or `container|sub` subcommands) that pin the client to its own connection. */
 const PINNED_COMMANDS: readonly string[] = [
   "multi",
@@ -90,22 +119,51 @@ const PINNED_COMMANDS: readonly string[] = [
   "monitor",
   "wait",
   "waitaof",
-  "hello",
   "readonly",
   "readwrite",
-  "reset",
   "asking",
-  "client|setname",
   "client|tracking",
   "client|reply",
   "client|caching",
   "client|no-evict",
   "client|no-touch",
+  "client|id",
 ];
 /** Not flagged `readonly` but stateless and safe to replay. */
 const ALWAYS_READ_COMMANDS: readonly string[] = ["ping", "echo"];
-/** Commands answered by the proxy itself. */
-const LOCAL_COMMANDS: Readonly<Record<string, Route>> = { quit: Route.QUIT, auth: Route.AUTH };
+/** Commands with a route of their own (see {@link Route}). */
+const POLICY_ROUTES: Readonly<Record<string, Route>> = {
+  quit: Route.QUIT,
+  auth: Route.AUTH,
+  hello: Route.HELLO,
+  reset: Route.RESET,
+  "client|setname": Route.CLIENT_SETNAME,
+  "client|getname": Route.CLIENT_GETNAME,
+  "client|setinfo": Route.CLIENT_SETINFO,
+  shutdown: Route.REFUSE,
+  sync: Route.SYNC,
+  psync: Route.SYNC,
+  replconf: Route.REPLCONF,
+  scan: Route.SCAN,
+  hscan: Route.SCAN,
+  sscan: Route.SCAN,
+  zscan: Route.SCAN,
+  "script|load": Route.BROADCAST,
+  "script|flush": Route.BROADCAST,
+  "function|load": Route.PRIMARY,
+  "function|delete": Route.PRIMARY,
+  "function|flush": Route.PRIMARY,
+  "function|restore": Route.PRIMARY,
+  evalsha: Route.SCRIPT_WRITE,
+  evalsha_ro: Route.SCRIPT_READ,
+  fcall_ro: Route.SCRIPT_READ,
+};
+/** Routes of the proxy's own that still need a fixed argument count (else WRITE: Redis answers). */
+const POLICY_ARITY: Readonly<Record<string, number>> = {
+  "client|setname": 3,
+  "client|getname": 2,
+  "client|setinfo": 4,
+};
 
 /** Commands whose route depends on their arguments. */
 const SPECIAL_NONE = 0;
@@ -120,9 +178,8 @@ const SPECIAL_COMMANDS: Readonly<Record<string, number>> = {
 
 /** The route of a command from its name and flags, before argument-dependent rules. */
 function baseRoute(name: string, flags: readonly string[]): Route {
-  if (REFUSED_COMMANDS.includes(name)) return Route.REFUSE;
-  const local = LOCAL_COMMANDS[name];
-  if (local !== undefined) return local;
+  const own = POLICY_ROUTES[name];
+  if (own !== undefined) return own;
   if (PINNED_COMMANDS.includes(name) || flags.includes("blocking")) return Route.PIN;
   if (ALWAYS_READ_COMMANDS.includes(name) || flags.includes("readonly")) return Route.READ;
   return Route.WRITE;
@@ -136,6 +193,8 @@ interface Entry {
   readonly bytes: Uint8Array;
   readonly route: Route;
   readonly special: number;
+  /** Exact argument count the route needs (0: any); otherwise the command is WRITE. */
+  readonly arity: number;
   readonly subs: Entry[];
 }
 
@@ -159,6 +218,7 @@ function makeEntry(name: string, flags: readonly string[]): Entry {
     bytes: ascii.encode(bar < 0 ? name : name.slice(bar + 1)),
     route: baseRoute(name, flags),
     special: SPECIAL_COMMANDS[name] ?? SPECIAL_NONE,
+    arity: POLICY_ARITY[name] ?? 0,
     subs: [],
   };
 }
@@ -215,7 +275,7 @@ for (const row of COMMAND_TABLE) {
 }
 // Policy names this Redis version does not know (e.g. WAITAOF, CLIENT NO-TOUCH
 // before 7.2) still get their policy route when a newer server is behind us.
-for (const name of [...REFUSED_COMMANDS, ...PINNED_COMMANDS, ...Object.keys(LOCAL_COMMANDS)]) {
+for (const name of [...PINNED_COMMANDS, ...Object.keys(POLICY_ROUTES)]) {
   const bar = name.indexOf("|");
   if (bar < 0) {
     if (!topByName.has(name)) {
@@ -278,8 +338,7 @@ function routeMultibulk(parser: RequestParser, buf: Uint8Array): Route {
   if (entry === undefined) return Route.WRITE;
   switch (entry.special) {
     case SPECIAL_SELECT:
-      if (parser.argc !== 2) return Route.WRITE;
-      return ends[1] - starts[1] === 1 && buf[starts[1]] === 48 ? Route.SELECT_ZERO : Route.PIN;
+      return parser.argc === 2 ? Route.SELECT : Route.WRITE;
     case SPECIAL_XREAD:
       return hasBlockOption(parser, buf, false) ? Route.PIN : Route.READ;
     case SPECIAL_XREADGROUP:
@@ -287,7 +346,9 @@ function routeMultibulk(parser: RequestParser, buf: Uint8Array): Route {
   }
   if (entry.subs.length > 0 && parser.argc >= 2) {
     const sub = findSub(entry.subs, buf, starts[1], ends[1]);
-    if (sub !== undefined) return sub.route;
+    if (sub !== undefined) {
+      return sub.arity === 0 || sub.arity === parser.argc ? sub.route : Route.WRITE;
+    }
   }
   return entry.route;
 }

@@ -67,13 +67,6 @@ Deno.test("routeOf() pins connection-state and blocking commands", () => {
     "BZMPOP 0 1 k MIN",
     "WAIT 1 0",
     "WAITAOF 1 0 0",
-    "SELECT 1",
-    "SELECT 15",
-    "SELECT 00",
-    "HELLO 3",
-    "HELLO",
-    "CLIENT SETNAME app",
-    "client setname app",
     "CLIENT TRACKING on",
     "CLIENT REPLY off",
     "CLIENT CACHING yes",
@@ -81,8 +74,9 @@ Deno.test("routeOf() pins connection-state and blocking commands", () => {
     "CLIENT NO-TOUCH on",
     "READONLY",
     "READWRITE",
-    "RESET",
     "ASKING",
+    "CLIENT ID",
+    "client id",
   ]);
 });
 
@@ -119,7 +113,6 @@ Deno.test("routeOf() treats read-only commands, PING and ECHO as READ", () => {
     "gEt k",
     "MGET a b c",
     "EXISTS k",
-    "SCAN 0",
     "HGETALL h",
     "ZRANGE z 0 -1",
     "PING",
@@ -141,9 +134,10 @@ Deno.test("routeOf() treats other and unknown commands as WRITE", () => {
     "EXEC",
     "DISCARD",
     "UNWATCH",
-    "CLIENT ID",
     "CLIENT LIST",
-    "CLIENT GETNAME",
+    "CLIENT GETNAME x",
+    "CLIENT SETNAME",
+    "CLIENT SETINFO lib-name",
     "CLIENT",
     "CLIENT NOSUCHSUB",
     "OBJECT",
@@ -157,17 +151,33 @@ Deno.test("routeOf() treats other and unknown commands as WRITE", () => {
   ]);
 });
 
-Deno.test("routeOf() answers QUIT, AUTH and SELECT 0 locally and refuses replication commands", () => {
+Deno.test("routeOf() keeps connection state in the session and refuses SHUTDOWN", () => {
   expectRoute(Route.QUIT, ["QUIT", "quit"]);
   expectRoute(Route.AUTH, ["AUTH secret", "auth user secret"]);
-  expectRoute(Route.SELECT_ZERO, ["SELECT 0", "select 0"]);
-  expectRoute(Route.REFUSE, [
-    "SYNC",
-    "PSYNC ? -1",
-    "REPLCONF listening-port 6380",
-    "SHUTDOWN",
-    "shutdown NOSAVE",
+  expectRoute(Route.SELECT, ["SELECT 0", "select 1", "SELECT 00", "SELECT x"]);
+  expectRoute(Route.HELLO, ["HELLO", "HELLO 3", "hello 2 SETNAME app"]);
+  expectRoute(Route.RESET, ["RESET", "reset"]);
+  expectRoute(Route.CLIENT_SETNAME, ["CLIENT SETNAME app", "client setname app"]);
+  expectRoute(Route.CLIENT_GETNAME, ["CLIENT GETNAME", "client getname"]);
+  expectRoute(Route.CLIENT_SETINFO, ["CLIENT SETINFO lib-name x", "client setinfo LIB-VER 1"]);
+  expectRoute(Route.REFUSE, ["SHUTDOWN", "shutdown NOSAVE"]);
+});
+
+Deno.test("routeOf() sends replication, cursors and scripts their own way", () => {
+  expectRoute(Route.SYNC, ["SYNC", "PSYNC ? -1"]);
+  expectRoute(Route.REPLCONF, ["REPLCONF listening-port 6380"]);
+  expectRoute(Route.SCAN, ["SCAN 0", "scan 0 COUNT 10", "HSCAN h 0", "SSCAN s 0", "ZSCAN z 0"]);
+  expectRoute(Route.BROADCAST, ["SCRIPT LOAD x", "script flush", "SCRIPT FLUSH ASYNC"]);
+  expectRoute(Route.PRIMARY, [
+    "FUNCTION LOAD x",
+    "FUNCTION DELETE lib",
+    "FUNCTION FLUSH",
+    "FUNCTION RESTORE x",
   ]);
+  expectRoute(Route.SCRIPT_READ, ["EVALSHA_RO abc 0", "FCALL_RO f 0"]);
+  expectRoute(Route.SCRIPT_WRITE, ["EVALSHA abc 0"]);
+  // Not flagged readonly: whichever node the port picks answers.
+  expectRoute(Route.WRITE, ["SCRIPT EXISTS abc", "FUNCTION LIST"]);
 });
 
 Deno.test("routeOf() follows the table flags for every command and subcommand", () => {
@@ -203,6 +213,23 @@ Deno.test("routeOf() follows the table flags for every command and subcommand", 
     "client|reply",
     "client|caching",
     "client|no-evict",
+    "client|no-touch",
+    "client|id",
+    "client|getname",
+    "client|setinfo",
+    "scan",
+    "hscan",
+    "sscan",
+    "zscan",
+    "script|load",
+    "script|flush",
+    "function|load",
+    "function|delete",
+    "function|flush",
+    "function|restore",
+    "evalsha",
+    "evalsha_ro",
+    "fcall_ro",
   ]);
   let checked = 0;
   for (const row of COMMAND_TABLE) {

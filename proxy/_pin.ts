@@ -1,0 +1,373 @@
+/**
+ * What a pinned session owes and why it is pinned: the bookkeeping that
+ * lets a session leave its dedicated node connection as soon as nothing on
+ * that connection is its own any more.
+ *
+ * Every command sent on the pinned connection expects a known number of
+ * frames back (1, none under `CLIENT REPLY OFF/SKIP`, one per channel for
+ * the (P|S)SUBSCRIBE family). Frames that are pushes (pub/sub messages,
+ * tracking invalidations) are not replies and owe nothing. The session may
+ * go back to the multiplexed path once nothing is owed and no reason holds:
+ *
+ * | reason        | set by                        | cleared by                 |
+ * |---------------|-------------------------------|----------------------------|
+ * | transaction   | MULTI (+OK)                   | EXEC, DISCARD, RESET       |
+ * | watch         | WATCH (+OK)                   | UNWATCH, EXEC, DISCARD, RESET |
+ * | subscriptions | (P|S)SUBSCRIBE                | the last (P|S)UNSUBSCRIBE, RESET |
+ * | reply off     | CLIENT REPLY OFF / SKIP       | CLIENT REPLY ON, RESET     |
+ * | for life      | MONITOR, CLIENT TRACKING, CLIENT ID, REPLCONF, READONLY, state changed inside MULTI | RESET |
+ *
+ * A blocking command simply owes its one reply, so its pin ends with it.
+ *
+ * @module
+ */
+
+/** What kind of command was sent, for the bookkeeping. */
+export const PinKind = {
+  OTHER: 0,
+  MULTI: 1,
+  EXEC: 2,
+  DISCARD: 3,
+  WATCH: 4,
+  UNWATCH: 5,
+  SUBSCRIBE: 6,
+  PSUBSCRIBE: 7,
+  SSUBSCRIBE: 8,
+  UNSUBSCRIBE: 9,
+  PUNSUBSCRIBE: 10,
+  SUNSUBSCRIBE: 11,
+  MONITOR: 12,
+  FOR_LIFE: 13,
+  REPLY: 14,
+  RESET: 15,
+  SELECT: 16,
+  HELLO: 17,
+  SETNAME: 18,
+} as const;
+/** One of the {@link PinKind} values. */
+export type PinKind = typeof PinKind[keyof typeof PinKind];
+
+/** Pin kinds by the command table's name (`commandNameOf`). */
+export const PIN_KINDS: ReadonlyMap<string, PinKind> = new Map<string, PinKind>([
+  ["multi", PinKind.MULTI],
+  ["exec", PinKind.EXEC],
+  ["discard", PinKind.DISCARD],
+  ["watch", PinKind.WATCH],
+  ["unwatch", PinKind.UNWATCH],
+  ["subscribe", PinKind.SUBSCRIBE],
+  ["psubscribe", PinKind.PSUBSCRIBE],
+  ["ssubscribe", PinKind.SSUBSCRIBE],
+  ["unsubscribe", PinKind.UNSUBSCRIBE],
+  ["punsubscribe", PinKind.PUNSUBSCRIBE],
+  ["sunsubscribe", PinKind.SUNSUBSCRIBE],
+  ["monitor", PinKind.MONITOR],
+  ["client|tracking", PinKind.FOR_LIFE],
+  ["client|id", PinKind.FOR_LIFE],
+  ["client|no-evict", PinKind.FOR_LIFE],
+  ["client|no-touch", PinKind.FOR_LIFE],
+  ["client|caching", PinKind.FOR_LIFE],
+  ["replconf", PinKind.FOR_LIFE],
+  ["readonly", PinKind.FOR_LIFE],
+  ["readwrite", PinKind.FOR_LIFE],
+  ["asking", PinKind.FOR_LIFE],
+  ["client|reply", PinKind.REPLY],
+  ["reset", PinKind.RESET],
+  ["select", PinKind.SELECT],
+  ["hello", PinKind.HELLO],
+  ["client|setname", PinKind.SETNAME],
+]);
+
+/** A state change the session applies when its reply is in (see {@link PinTracker.onFrame}). */
+export interface PinOutcome {
+  /** The kind of the command whose reply completed. */
+  readonly kind: PinKind;
+  /** The argument recorded at send time (database, protocol). */
+  readonly arg: string | number | null;
+  /** The client name recorded at send time (HELLO SETNAME, CLIENT SETNAME). */
+  readonly name: string | null;
+  /** True when the (first) reply frame was an error. */
+  readonly error: boolean;
+}
+
+interface Owed {
+  kind: PinKind;
+  frames: number;
+  arg: string | number | null;
+  name: string | null;
+  error: boolean;
+  first: boolean;
+  sentAt: number;
+  blocking: boolean;
+}
+
+const REASON_MULTI = 1;
+const REASON_WATCH = 2;
+const REASON_FOR_LIFE = 4;
+const REASON_MONITOR = 8;
+
+const te = new TextEncoder();
+const RESET_REPLY = te.encode("+RESET\r\n");
+/** First elements of frames that confirm a (un)subscription: replies, not pushes. */
+const CONFIRMATIONS = [
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "punsubscribe",
+  "sunsubscribe",
+].map((s) => te.encode(s));
+/** First elements of RESP2 arrays that are messages (pushes) on a subscribed connection. */
+const MESSAGES = ["message", "pmessage", "smessage"].map((s) => te.encode(s));
+
+/** The bookkeeping of one pinned session's connection. */
+export class PinTracker {
+  #owed: Owed[] = [];
+  #reasons = 0;
+  /** MULTI sent and no EXEC/DISCARD after it (Redis queues what follows). */
+  #queuing = false;
+  #replyOff = false;
+  #skip = false;
+  #resetSent = false;
+  #channels = new Set<string>();
+  #patterns = new Set<string>();
+  #shardChannels = new Set<string>();
+
+  /** Replies still owed by the node. */
+  get owed(): number {
+    return this.#owed.length;
+  }
+
+  /** True when nothing is owed and nothing holds the session on this connection. */
+  get idle(): boolean {
+    return this.#owed.length === 0 && this.#reasons === 0 && !this.subscribed &&
+      !this.#replyOff && !this.#skip;
+  }
+
+  /** True while the connection is subscribed to something (or about to be). */
+  get subscribed(): boolean {
+    return this.#channels.size + this.#patterns.size + this.#shardChannels.size > 0;
+  }
+
+  /** True once replies cannot be counted any more (MONITOR): only RESET or a close ends it. */
+  get monitoring(): boolean {
+    return (this.#reasons & REASON_MONITOR) !== 0;
+  }
+
+  /** When the oldest owed, non-blocking reply's command was sent, or -1. */
+  pendingSince(): number {
+    const o = this.#owed[0];
+    return o === undefined || o.blocking || this.monitoring ? -1 : o.sentAt;
+  }
+
+  /**
+   * Records a command sent on the pinned connection. `args` are its
+   * arguments after the name (channel names matter for the subscription
+   * family, the subcommand for CLIENT REPLY); `blocking` exempts it from
+   * the server timeout; `arg` and `name` are kept for the outcome
+   * (database or protocol, client name).
+   */
+  sent(
+    kind: PinKind,
+    args: readonly string[],
+    now: number,
+    blocking: boolean,
+    arg: string | number | null = null,
+    name: string | null = null,
+  ): void {
+    if (kind === PinKind.RESET) this.#resetSent = true;
+    if (this.monitoring) return;
+    let frames = 1;
+    if (this.#queuing && kind !== PinKind.RESET) {
+      // Queued by Redis: +QUEUED now, the effect at EXEC. A state change
+      // inside a transaction is not followed further: pinned until RESET.
+      if (kind === PinKind.EXEC || kind === PinKind.DISCARD) this.#queuing = false;
+      else if (
+        kind !== PinKind.OTHER && kind !== PinKind.WATCH && kind !== PinKind.MULTI &&
+        kind !== PinKind.UNWATCH
+      ) {
+        this.#reasons |= REASON_FOR_LIFE;
+        kind = PinKind.OTHER;
+      }
+    } else {
+      switch (kind) {
+        case PinKind.MULTI:
+          this.#queuing = true;
+          break;
+        case PinKind.SUBSCRIBE:
+        case PinKind.PSUBSCRIBE:
+        case PinKind.SSUBSCRIBE: {
+          const set = this.#subscriptions(kind);
+          for (const a of args) set.add(a);
+          frames = Math.max(1, args.length);
+          break;
+        }
+        case PinKind.UNSUBSCRIBE:
+        case PinKind.PUNSUBSCRIBE:
+        case PinKind.SUNSUBSCRIBE: {
+          const set = this.#subscriptions(kind);
+          if (args.length === 0) {
+            frames = Math.max(1, set.size);
+            set.clear();
+          } else {
+            frames = args.length;
+            for (const a of args) set.delete(a);
+          }
+          break;
+        }
+        case PinKind.REPLY: {
+          const mode = (args[0] ?? "").toUpperCase();
+          if (mode === "ON") {
+            this.#replyOff = false;
+            this.#skip = false;
+          } else if (mode === "OFF") {
+            this.#replyOff = true;
+            return;
+          } else if (mode === "SKIP") {
+            if (!this.#replyOff) this.#skip = true;
+            return;
+          }
+          break;
+        }
+      }
+    }
+    if (this.#replyOff) return;
+    if (this.#skip) {
+      // CLIENT REPLY SKIP: the command after it gets no reply.
+      this.#skip = false;
+      return;
+    }
+    this.#owed.push({ kind, frames, arg, name, error: false, first: true, sentAt: now, blocking });
+  }
+
+  #subscriptions(kind: PinKind): Set<string> {
+    if (kind === PinKind.PSUBSCRIBE || kind === PinKind.PUNSUBSCRIBE) return this.#patterns;
+    if (kind === PinKind.SSUBSCRIBE || kind === PinKind.SUNSUBSCRIBE) return this.#shardChannels;
+    return this.#channels;
+  }
+
+  /**
+   * Accounts for one frame from the node. Returns the outcome when it
+   * completed a command's reply, else null (a push, or more frames owed).
+   */
+  onFrame(buf: Uint8Array, start: number, end: number): PinOutcome | null {
+    if (this.monitoring) {
+      if (this.#resetSent && sameBytes(buf, start, end, RESET_REPLY)) return this.#reset();
+      return null;
+    }
+    if (this.#isPush(buf, start, end)) return null;
+    const o = this.#owed[0];
+    if (o === undefined) return null; // out of step; nothing to account
+    if (o.first) {
+      o.first = false;
+      o.error = buf[start] === 45 || buf[start] === 33; // '-' or '!'
+    }
+    if (--o.frames > 0) return null;
+    this.#owed.shift();
+    return this.#complete(o);
+  }
+
+  #complete(o: Owed): PinOutcome {
+    const ok = !o.error;
+    switch (o.kind) {
+      case PinKind.MULTI:
+        if (ok) this.#reasons |= REASON_MULTI;
+        else if (!(this.#reasons & REASON_MULTI)) this.#queuing = false;
+        break;
+      case PinKind.EXEC:
+      case PinKind.DISCARD:
+        this.#reasons &= ~(REASON_MULTI | REASON_WATCH);
+        this.#queuing = false;
+        break;
+      case PinKind.WATCH:
+        if (ok) this.#reasons |= REASON_WATCH;
+        break;
+      case PinKind.UNWATCH:
+        if (!(this.#reasons & REASON_MULTI)) this.#reasons &= ~REASON_WATCH;
+        break;
+      case PinKind.MONITOR:
+        if (ok) this.#reasons |= REASON_MONITOR;
+        break;
+      case PinKind.FOR_LIFE:
+        this.#reasons |= REASON_FOR_LIFE;
+        break;
+      case PinKind.RESET:
+        if (ok) return this.#reset();
+        break;
+    }
+    return { kind: o.kind, arg: o.arg, name: o.name, error: o.error };
+  }
+
+  #reset(): PinOutcome {
+    this.#owed = [];
+    this.#reasons = 0;
+    this.#queuing =
+      this.#replyOff =
+      this.#skip =
+      this.#resetSent =
+        false;
+    this.#channels.clear();
+    this.#patterns.clear();
+    this.#shardChannels.clear();
+    return { kind: PinKind.RESET, arg: null, name: null, error: false };
+  }
+
+  /** A message push: RESP3 `>` that is not a (un)subscribe confirmation, or a RESP2 message array. */
+  #isPush(buf: Uint8Array, start: number, end: number): boolean {
+    const type = buf[start];
+    if (type === 62) return !firstElementIn(buf, start, end, CONFIRMATIONS); // '>'
+    if (type === 42 && (this.subscribed || this.#owesSubscription())) {
+      return firstElementIn(buf, start, end, MESSAGES);
+    }
+    return false;
+  }
+
+  #owesSubscription(): boolean {
+    for (const o of this.#owed) {
+      if (o.kind >= PinKind.SUBSCRIBE && o.kind <= PinKind.SUNSUBSCRIBE) return true;
+    }
+    return false;
+  }
+}
+
+function sameBytes(buf: Uint8Array, start: number, end: number, want: Uint8Array): boolean {
+  if (end - start !== want.length) return false;
+  for (let i = 0; i < want.length; i++) if (buf[start + i] !== want[i]) return false;
+  return true;
+}
+
+/**
+ * True when the aggregate at `start` begins with a bulk or simple string
+ * equal (case-insensitively) to one of `names`.
+ */
+function firstElementIn(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  names: readonly Uint8Array[],
+): boolean {
+  let p = start + 1;
+  while (p < end && buf[p] !== 13) p++; // the count line
+  p += 2;
+  if (p >= end) return false;
+  let from: number, to: number;
+  if (buf[p] === 36) { // $len\r\nbytes
+    let q = p + 1, len = 0;
+    while (q < end && buf[q] !== 13) len = len * 10 + (buf[q++] - 48);
+    from = q + 2;
+    to = from + len;
+  } else if (buf[p] === 43) { // +text\r\n
+    from = p + 1;
+    to = from;
+    while (to < end && buf[to] !== 13) to++;
+  } else {
+    return false;
+  }
+  if (to > end) return false;
+  for (const name of names) {
+    if (name.length !== to - from) continue;
+    let same = true;
+    for (let i = 0; i < name.length && same; i++) same = (buf[from + i] | 0x20) === name[i];
+    if (same) return true;
+  }
+  return false;
+}

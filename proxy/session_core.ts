@@ -1,0 +1,1065 @@
+/**
+ * The decisions of one client session, without sockets: framing, routing,
+ * the ordered reply FIFO, retries, pinning and un-pinning, and the
+ * connection state a client sets (protocol, database, name), which the
+ * session keeps and answers itself. The socket plumbing
+ * (`client_session.ts`) feeds it bytes and gives it a {@link SessionIO} to
+ * write to; tests feed it directly against fake node connections.
+ *
+ * ```
+ *  feed(bytes) ─RequestParser─▶ command ─routeOf()─┬─ local (HELLO, SELECT, CLIENT SETNAME…)
+ *                                                  │     └─▶ a filled slot in the FIFO
+ *   MUX: slot appended to the FIFO, frame sent on ─┤
+ *        a shared connection of the session's      │
+ *        protocol and database (balancer/primary)  │
+ *   PIN: wait until the FIFO is empty, open the ───┘
+ *        session's own connection; frames both ways, counted by a PinTracker;
+ *        back to MUX once nothing is owed and nothing holds the pin
+ *
+ *  io.write() ◀── filled slots at the head of the FIFO, in order (MUX)
+ *             ◀── each frame of the pinned connection (PINNED)
+ * ```
+ *
+ * One state value says what the session does with input ({@link SessionState}).
+ *
+ * @module
+ */
+
+import {
+  CLIENT_MAX_INFLIGHT,
+  CLIENT_OUTPUT_HIGH_WATER,
+  NODE_OUTPUT_HIGH_WATER,
+} from "../config/defaults.ts";
+import {
+  commandNameOf,
+  encodeCommand,
+  INCOMPLETE,
+  MAX_QUERY_BUFFER,
+  RequestParser,
+  RespProtocolError,
+  Route,
+  routeOf,
+} from "../resp/mod.ts";
+import { FanOut } from "./_fanout.ts";
+import { copyBytes } from "./_io.ts";
+import { bulkOrNull, helloReply, parseHello, parseSetInfo, validAttribute } from "./_local.ts";
+import { PIN_KINDS, PinKind, type PinOutcome, PinTracker } from "./_pin.ts";
+import type { ListenerRole, MuxLink, NodeHandle, PinnedLink, SessionRuntime } from "./_runtime.ts";
+import { decodeCursor, rewriteScanReply } from "./_scan.ts";
+import {
+  type FailReason,
+  Slot,
+  SLOT_BOUND,
+  SLOT_NOSCRIPT_RETRIED,
+  SLOT_NOSCRIPT_RETRY,
+  SLOT_SCAN,
+  type SlotOwner,
+  SlotQueue,
+} from "./_slot.ts";
+import { errorReply, ErrorText, Replies } from "./errors.ts";
+import { type PinSink, startsWith, unavailableReply } from "./node_connection.ts";
+
+/** What a session does with its input. */
+export const SessionState = {
+  /** Commands go to shared node connections. */
+  MUX: 0,
+  /** Not reading: the FIFO must empty first (before pinning, after a SELECT). */
+  MUX_WAIT: 1,
+  /** Commands go to the session's own node connection. */
+  PINNED: 2,
+  /** Pinned, not reading: a reply of the proxy's own waits for the node's owed replies. */
+  PINNED_WAIT: 3,
+  /** Bytes relayed as they are (a replication stream). */
+  RAW: 4,
+  /** No more commands; closes once every reply is out. */
+  CLOSING: 5,
+  /** Closed. */
+  CLOSED: 6,
+} as const;
+/** One of the {@link SessionState} values. */
+export type SessionState = typeof SessionState[keyof typeof SessionState];
+
+/** What the session core needs from its socket. */
+export interface SessionIO {
+  /** Queues reply bytes `buf[start, end)` (copied). */
+  write(buf: Uint8Array, start?: number, end?: number): void;
+  /** Reply bytes not written to the client yet. */
+  readonly pending: number;
+  /** True while input is paused. */
+  readonly paused: boolean;
+  /** Stops feeding input. */
+  pause(): void;
+  /** Feeds input again: first what was left unconsumed, then new bytes. */
+  resume(): void;
+  /** Writes out what is queued, half-closes, then closes (never a reset over a reply). */
+  finish(): void;
+  /** Closes now. */
+  close(): void;
+}
+
+/** Commands larger than this are not kept for a retry when they are writes. */
+const KEEP_WRITE_FOR_RETRY = 16 * 1024;
+/** Size of the chunks that keep commands for replay (one allocation per many commands). */
+const ARENA_SIZE = 4 * 1024;
+const EMPTY = new Uint8Array(0);
+const MINUS = 45;
+const td = new TextDecoder();
+const te = new TextEncoder();
+const NOSCRIPT = te.encode("-NOSCRIPT");
+
+let lastClientId = 0;
+
+const S = SessionState;
+
+/** One client connection's decisions. */
+export class SessionCore implements SlotOwner, PinSink {
+  /** Listener role this client connected to. */
+  readonly role: ListenerRole;
+  /** The session's own client id (HELLO reports it). */
+  readonly id: number = ++lastClientId;
+  /** RESP version the client speaks. */
+  proto: 2 | 3 = 2;
+  /** Database the client selected. */
+  db = 0;
+  /** Client name (CLIENT SETNAME / HELLO SETNAME), or null. */
+  name: string | null = null;
+  /** CLIENT SETINFO lib-name, or null. */
+  libName: string | null = null;
+  /** CLIENT SETINFO lib-ver, or null. */
+  libVer: string | null = null;
+  /** Last time the client sent something (client_idle). */
+  lastActive: number;
+  #state: SessionState = S.MUX;
+  #io: SessionIO;
+  #rt: SessionRuntime;
+  #parser = new RequestParser();
+  #fifo = new SlotQueue();
+  #free: Slot[] = [];
+  #authed: boolean;
+  #arena: Uint8Array = EMPTY;
+  #arenaPos = 0;
+  #batchConn: MuxLink | null = null;
+  #now = 0;
+  #sent = 0;
+  #nodeWait = false;
+  #pinned: PinnedLink | null = null;
+  #pinNode = "";
+  #pin: PinTracker | null = null;
+  #leavingSince = 0;
+  #onClose: (core: SessionCore) => void;
+
+  /** A session for a client of `role` on the shard `rt`, writing to `io`. */
+  constructor(
+    io: SessionIO,
+    role: ListenerRole,
+    rt: SessionRuntime,
+    onClose: (core: SessionCore) => void = () => {},
+  ) {
+    this.#io = io;
+    this.role = role;
+    this.#rt = rt;
+    this.#onClose = onClose;
+    this.#authed = rt.settings.clientPassword === null;
+    this.lastActive = rt.now();
+  }
+
+  /** What the session does with input now. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#state === S.CLOSED;
+  }
+
+  /** True while the session has a node connection of its own. */
+  get pinned(): boolean {
+    return this.#pinned !== null;
+  }
+
+  /** The node of the session's own connection, or null. */
+  get pinnedNode(): string | null {
+    return this.#pinned === null ? null : this.#pinNode;
+  }
+
+  /** Commands waiting for their reply (multiplexed, and owed on the pinned connection). */
+  get inflight(): number {
+    return this.#fifo.length + (this.#pin?.owed ?? 0);
+  }
+
+  /** When the pinned node stopped serving while a reply was still owed (ms), or 0. */
+  get leavingSince(): number {
+    return this.#leavingSince;
+  }
+
+  /**
+   * Takes the client's bytes `buf[start, end)`; returns how far they were
+   * consumed (the rest is fed again after {@link SessionIO.resume}).
+   * `moved`: the caller moved its unconsumed bytes since the last call.
+   */
+  feed(buf: Uint8Array, start: number, end: number, moved = false): number {
+    if (moved) this.#parser.reset();
+    this.#now = this.lastActive = this.#rt.now();
+    let pos = start;
+    for (;;) {
+      const state = this.#state;
+      if (state === S.MUX) pos = this.#feedMux(buf, pos, end);
+      else if (state === S.PINNED) pos = this.#feedPinned(buf, pos, end);
+      else if (state === S.RAW) {
+        this.#pinned!.sendRaw(buf, pos, end);
+        this.#watchNode();
+        return end;
+      } else if (state === S.CLOSING || state === S.CLOSED) return end;
+      else return pos;
+      if (pos >= end || this.#state === state || this.#io.paused) return pos;
+    }
+  }
+
+  /** Every reply written: resume reading (multiplexed or pinned), finish a close. */
+  onDrained(): void {
+    if (this.#pinned !== null) this.#pinned.resumeReading();
+    this.#maybeResume();
+  }
+
+  /**
+   * Closes now: the client went away, or it must go (timeouts, drain
+   * deadline). The pinned connection closes with it.
+   */
+  close(): void {
+    if (this.#state === S.CLOSED) return;
+    this.#state = S.CLOSED;
+    const p = this.#pinned;
+    this.#pinned = null;
+    this.#pin = null;
+    p?.close(null);
+    this.#io.close();
+    this.#onClose(this);
+  }
+
+  /** Finishes in-flight replies, then closes (drain on reload or shutdown). */
+  drain(): void {
+    const state = this.#state;
+    if (state === S.CLOSED || state === S.CLOSING) return;
+    if (state === S.RAW) return this.close();
+    this.#state = S.CLOSING;
+    this.#maybeFinish();
+  }
+
+  /**
+   * The pinned node stopped serving this session's port (down, ejected,
+   * lagging, removed, no longer the primary): close at once if nothing is
+   * owed, else right after the owed reply (the shard's ticker closes it if
+   * that takes longer than the server timeout).
+   */
+  leaveNode(): void {
+    if (this.#pinned === null || this.#state === S.CLOSED) return;
+    if (this.#state === S.RAW || this.#pin === null || this.#pin.owed === 0) {
+      this.#state = S.CLOSING;
+      this.#maybeFinish();
+      return;
+    }
+    if (this.#leavingSince === 0) this.#leavingSince = this.#rt.now();
+  }
+
+  // ---- multiplexed path ----
+
+  #feedMux(buf: Uint8Array, start: number, end: number): number {
+    const fifo = this.#fifo;
+    const parser = this.#parser;
+    let pos = start;
+    this.#batchConn = null;
+    this.#sent = 0;
+    while (pos < end && this.#state === S.MUX && fifo.length < CLIENT_MAX_INFLIGHT) {
+      let next: number;
+      try {
+        next = parser.parse(buf, pos, end);
+      } catch (err) {
+        this.#protocolError(err);
+        return end;
+      }
+      if (next === INCOMPLETE) {
+        if (end - pos > MAX_QUERY_BUFFER) {
+          this.#protocolError(new RespProtocolError("Protocol error: too big query"));
+          return end;
+        }
+        break;
+      }
+      if (parser.argc > 0 && !this.#muxCommand(buf, pos, next)) break;
+      pos = next;
+      const conn = this.#batchConn as MuxLink | null; // set by #muxCommand()
+      if (conn !== null && conn.writePending > NODE_OUTPUT_HIGH_WATER) {
+        // The node is not taking bytes as fast as this client sends them.
+        this.#waitForNode(conn);
+        break;
+      }
+    }
+    this.#batchConn = null;
+    if (this.#sent > 0) {
+      if (this.role === "readers") this.#rt.counters.readerCommands += this.#sent;
+      else this.#rt.counters.writerCommands += this.#sent;
+    }
+    if (
+      this.#state === S.MUX &&
+      (fifo.length >= CLIENT_MAX_INFLIGHT || this.#io.pending > CLIENT_OUTPUT_HIGH_WATER)
+    ) {
+      this.#rt.counters.backpressurePauses++;
+      this.#io.pause();
+    }
+    return pos;
+  }
+
+  /**
+   * Handles one parsed command on the multiplexed path; false when it was
+   * not consumed (it is handled again once the session pinned or waited).
+   */
+  #muxCommand(buf: Uint8Array, start: number, end: number): boolean {
+    const parser = this.#parser;
+    const route = routeOf(parser, buf);
+    if (
+      !this.#authed && route !== Route.AUTH && route !== Route.QUIT && route !== Route.HELLO &&
+      route !== Route.RESET
+    ) {
+      this.#local(Replies.noAuth);
+      return true;
+    }
+    const readers = this.role === "readers";
+    switch (route) {
+      case Route.READ:
+      case Route.WRITE:
+      case Route.PRIMARY:
+        this.#forward(route, 0, buf, start, end);
+        return true;
+      case Route.SCRIPT_READ:
+      case Route.SCRIPT_WRITE:
+        this.#forward(route, readers ? SLOT_NOSCRIPT_RETRY : 0, buf, start, end);
+        return true;
+      case Route.SCAN:
+        if (readers) this.#scan(buf, start, end);
+        else this.#forward(Route.READ, 0, buf, start, end);
+        return true;
+      case Route.BROADCAST:
+        this.#broadcast(buf, start, end);
+        return true;
+      case Route.SYNC:
+      case Route.REPLCONF:
+        if (readers) {
+          this.#local(errorReply(ErrorText.replicationOnReaders(this.#commandName(buf))));
+          return true;
+        }
+        return this.#toPinned();
+      case Route.PIN:
+        return this.#toPinned();
+      case Route.QUIT:
+        this.#local(Replies.ok);
+        this.#state = S.CLOSING;
+        this.#maybeFinish();
+        return true;
+      case Route.AUTH:
+        this.#local(this.#auth(buf, start, end));
+        return true;
+      case Route.SELECT:
+        this.#select(buf, start, end);
+        return true;
+      case Route.HELLO:
+        this.#local(this.#hello(buf, start, end));
+        return true;
+      case Route.RESET:
+        this.#reset();
+        this.#local(Replies.reset);
+        return true;
+      case Route.CLIENT_SETNAME:
+      case Route.CLIENT_GETNAME:
+      case Route.CLIENT_SETINFO:
+        this.#local(this.#clientState(route, buf, start, end));
+        return true;
+      default:
+        this.#local(errorReply(ErrorText.refused(this.#commandName(buf))));
+        return true;
+    }
+  }
+
+  /** Appends a slot for a command and sends it (kept for a replay when that is safe). */
+  #forward(
+    route: Route,
+    flags: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    aux = 0,
+  ): Slot {
+    const parser = this.#parser;
+    const slot = this.#slot(route);
+    slot.flags = flags;
+    slot.aux = aux;
+    this.#fifo.push(slot);
+    let src = buf, s = start, e = end;
+    if (parser.inline) {
+      src = encodeCommand(parser.inlineArgs(buf, start, end));
+      s = 0;
+      e = src.length;
+    }
+    if (replayable(slot) || e - s <= KEEP_WRITE_FOR_RETRY) {
+      this.#keep(slot, src, s, e);
+      src = slot.cmd!;
+      s = slot.cmdStart;
+      e = slot.cmdEnd;
+    }
+    this.#sent++;
+    this.#send(slot, src, s, e);
+    return slot;
+  }
+
+  /**
+   * A slot for a new command, reused from this session's free list. A slot
+   * is released only once it left both the FIFO and its node connection's
+   * queue, so nothing else holds it; slots of a closed session are never
+   * reused (late replies only find the session closed).
+   */
+  #slot(route: Route): Slot {
+    const s = this.#free.pop();
+    if (s === undefined) return new Slot(this, route);
+    s.route = route;
+    return s;
+  }
+
+  #release(s: Slot): void {
+    if (this.#free.length >= CLIENT_MAX_INFLIGHT || s.owner !== this) return;
+    s.reply = null;
+    s.done = false;
+    s.cmd = null;
+    s.attempts = 0;
+    s.flags = 0;
+    s.aux = 0;
+    this.#free.push(s);
+  }
+
+  /** Copies a command into the arena so it can be replayed after a failure. */
+  #keep(slot: Slot, src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (this.#arenaPos + n > this.#arena.length) {
+      // Slots still pointing at the old arena keep it alive until they finish.
+      this.#arena = new Uint8Array(Math.max(ARENA_SIZE, n));
+      this.#arenaPos = 0;
+    }
+    copyBytes(this.#arena, this.#arenaPos, src, start, end);
+    slot.cmd = this.#arena;
+    slot.cmdStart = this.#arenaPos;
+    slot.cmdEnd = this.#arenaPos += n;
+  }
+
+  /** The node a new command (or a retry, `excludeId` set) goes to. */
+  #target(slot: Slot, excludeId: string): NodeHandle | null {
+    const rt = this.#rt;
+    if (slot.route === Route.PRIMARY || (slot.flags & SLOT_NOSCRIPT_RETRIED) !== 0) {
+      return rt.writer();
+    }
+    return this.role === "readers" ? rt.pickReader(excludeId) : rt.writer();
+  }
+
+  /**
+   * Sends a command. Within one batch of input (one pipeline) commands stay
+   * on one node connection, so their replies come back in order and are
+   * written straight through; retries (excludeId set) pick afresh. False
+   * when no node can take it.
+   */
+  #dispatch(slot: Slot, src: Uint8Array, start: number, end: number, excludeId: string): boolean {
+    let conn = this.#batchConn;
+    if (conn === null || conn.closed || excludeId !== "" || slot.route === Route.PRIMARY) {
+      const node = this.#target(slot, excludeId);
+      if (node === null) return false;
+      conn = node.connection(this.proto, slot.route === Route.SELECT ? slot.aux : this.db);
+      if (excludeId === "" && slot.route !== Route.PRIMARY) this.#batchConn = conn;
+    }
+    conn.send(slot, src, start, end, this.#now);
+    return true;
+  }
+
+  /** Sends a new command; answers it with the shard's error when no node can take it. */
+  #send(slot: Slot, src: Uint8Array, start: number, end: number): void {
+    if (this.#dispatch(slot, src, start, end, "")) return;
+    this.#rt.counters.failedCommands++;
+    const role = slot.route === Route.PRIMARY ? "writer" : this.role;
+    this.#fill(slot, errorReply(this.#rt.noNodeError(role)));
+  }
+
+  /** A reply for `slot` arrived from its node. */
+  onReply(slot: Slot, buf: Uint8Array, start: number, end: number): void {
+    if (this.#state === S.CLOSED) return;
+    if (buf[start] === MINUS) {
+      if (
+        replayable(slot) && slot.cmd !== null && slot.attempts <= this.#rt.settings.retries &&
+        unavailableReply(buf, start, end) !== null && this.#retry(slot)
+      ) {
+        return;
+      }
+      if (
+        (slot.flags & (SLOT_NOSCRIPT_RETRY | SLOT_NOSCRIPT_RETRIED)) === SLOT_NOSCRIPT_RETRY &&
+        slot.cmd !== null && startsWith(buf, start, end, NOSCRIPT) && this.#toPrimary(slot)
+      ) {
+        return;
+      }
+    } else if (slot.route === Route.SELECT) {
+      this.db = slot.aux;
+    } else if ((slot.flags & SLOT_SCAN) !== 0) {
+      const out = rewriteScanReply(buf, start, end, this.#rt.scanTag(slot.nodeId));
+      if (out !== null) return this.#fill(slot, out);
+    }
+    const fifo = this.#fifo;
+    if (fifo.peek() === slot) {
+      fifo.shift();
+      this.#io.write(buf, start, end);
+      this.#release(slot);
+      this.#flushReady();
+    } else {
+      slot.reply = buf.slice(start, end);
+      slot.done = true;
+    }
+  }
+
+  /** The node connection of `slot` failed before its reply. */
+  onFail(
+    slot: Slot,
+    reason: FailReason,
+    nodeId: string,
+    sent: boolean,
+    detail: string | null,
+  ): void {
+    if (this.#state === S.CLOSED) return;
+    const rt = this.#rt;
+    const bound = (slot.flags & SLOT_BOUND) !== 0;
+    if (
+      slot.cmd !== null && !bound && reason !== "handshake refused" &&
+      (replayable(slot) || !sent) && slot.attempts <= rt.settings.retries && this.#retry(slot)
+    ) {
+      return;
+    }
+    rt.counters.failedCommands++;
+    let msg: string;
+    if (reason === "handshake refused") {
+      msg = slot.route === Route.SELECT && detail !== null
+        ? detail
+        : ErrorText.setupRefused(nodeId, detail ?? "");
+    } else if (bound) msg = ErrorText.scanLost(nodeId, reason);
+    else if (replayable(slot)) msg = ErrorText.readFailed(nodeId, reason, slot.attempts);
+    else msg = ErrorText.writeLost(nodeId, reason);
+    this.#fill(slot, errorReply(msg));
+  }
+
+  /** Re-sends `slot` to another node; false when there is none. */
+  #retry(slot: Slot): boolean {
+    this.#now = this.#rt.now();
+    if (!this.#dispatch(slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, slot.nodeId)) return false;
+    this.#rt.counters.retries++;
+    return true;
+  }
+
+  /** Re-sends a script call that met NOSCRIPT on a replica to the primary, once. */
+  #toPrimary(slot: Slot): boolean {
+    const primary = this.#rt.writer();
+    if (primary === null || primary.id === slot.nodeId) return false;
+    slot.flags |= SLOT_NOSCRIPT_RETRIED;
+    this.#now = this.#rt.now();
+    primary.connection(this.proto, this.db).send(
+      slot,
+      slot.cmd!,
+      slot.cmdStart,
+      slot.cmdEnd,
+      this.#now,
+    );
+    this.#rt.counters.retries++;
+    return true;
+  }
+
+  /** Completes `slot` with bytes owned by us (errors, local replies). */
+  #fill(slot: Slot, reply: Uint8Array): void {
+    slot.reply = reply;
+    slot.done = true;
+    if (this.#fifo.peek() === slot) this.#flushReady();
+  }
+
+  /** Queues a reply produced locally, in order. */
+  #local(reply: Uint8Array): void {
+    const slot = this.#slot(Route.WRITE);
+    slot.reply = reply;
+    slot.done = true;
+    this.#fifo.push(slot);
+    if (this.#fifo.length === 1) this.#flushReady();
+  }
+
+  /** Writes every finished slot at the head of the FIFO. */
+  #flushReady(): void {
+    const fifo = this.#fifo;
+    for (let s = fifo.peek(); s !== undefined && s.done; s = fifo.peek()) {
+      fifo.shift();
+      if (s.reply !== null) this.#io.write(s.reply);
+      this.#release(s);
+    }
+    if (fifo.length > 0) return this.#maybeResume();
+    if (this.#state === S.MUX_WAIT) this.#state = S.MUX;
+    else if (this.#state === S.CLOSING) return this.#maybeFinish();
+    this.#maybeResume();
+  }
+
+  /** Resumes input when nothing holds it any more. */
+  #maybeResume(): void {
+    if (!this.#io.paused || this.#nodeWait) return;
+    const state = this.#state;
+    if (state === S.MUX) {
+      if (
+        this.#fifo.length >= CLIENT_MAX_INFLIGHT / 2 ||
+        this.#io.pending > CLIENT_OUTPUT_HIGH_WATER
+      ) {
+        return;
+      }
+    } else if (state !== S.PINNED && state !== S.RAW) return;
+    this.#io.resume();
+  }
+
+  #maybeFinish(): void {
+    if (this.#state !== S.CLOSING || this.#fifo.length > 0) return;
+    if (this.#pin !== null && this.#pin.owed > 0 && !this.#pin.monitoring) return;
+    this.#state = S.CLOSED;
+    const p = this.#pinned;
+    this.#pinned = null;
+    this.#pin = null;
+    p?.close(null);
+    this.#io.finish();
+    this.#onClose(this);
+  }
+
+  #protocolError(err: unknown): void {
+    this.#rt.counters.protocolErrors++;
+    const msg = err instanceof RespProtocolError ? err.message : "Protocol error";
+    if (this.#pinned !== null && this.#pin !== null) {
+      // Replies the node still owes are not waited for: the client broke the stream.
+      this.#pin = null;
+    }
+    this.#local(errorReply(ErrorText.protocol(msg)));
+    this.#state = S.CLOSING;
+    this.#maybeFinish();
+  }
+
+  /** Stops reading this client until `conn` has written out its backlog. */
+  #waitForNode(conn: { whenDrained(fn: () => void): void }): void {
+    this.#rt.counters.backpressurePauses++;
+    this.#nodeWait = true;
+    this.#io.pause();
+    conn.whenDrained(() => {
+      this.#nodeWait = false;
+      this.#maybeResume();
+    });
+  }
+
+  /** Pauses the client while its pinned connection has too much unsent. */
+  #watchNode(): void {
+    const p = this.#pinned;
+    if (p !== null && p.writePending > NODE_OUTPUT_HIGH_WATER) this.#waitForNode(p);
+  }
+
+  // ---- local state ----
+
+  #commandName(buf: Uint8Array): string {
+    const p = this.#parser;
+    return p.inline
+      ? td.decode(p.inlineArgs(buf, p.start, p.end)[0]).toLowerCase()
+      : td.decode(buf.subarray(p.argStart[0], p.argEnd[0])).toLowerCase();
+  }
+
+  /** The parsed command's arguments, name included (allocates; not for the hot path). */
+  #args(buf: Uint8Array, start: number, end: number): Uint8Array[] {
+    const p = this.#parser;
+    return p.inline ? p.inlineArgs(buf, start, end) : p.args(buf);
+  }
+
+  #auth(buf: Uint8Array, start: number, end: number): Uint8Array {
+    const p = this.#parser;
+    const want = this.#rt.settings.clientPassword;
+    if (p.argc < 2 || p.argc > 3) return Replies.authArity;
+    if (want === null) return Replies.authNotConfigured;
+    const args = this.#args(buf, start, end);
+    if (td.decode(args[args.length - 1]) !== want) return Replies.wrongPass; // AUTH [user] password
+    this.#authed = true;
+    return Replies.ok;
+  }
+
+  /**
+   * HELLO: the session takes the protocol and name (the node connections
+   * it uses follow), AUTH is checked against the listener's password, and
+   * the reply is a node's HELLO reply with the session's own id.
+   */
+  #hello(buf: Uint8Array, start: number, end: number): Uint8Array {
+    const req = parseHello(this.#args(buf, start, end));
+    if (!req.ok) return req.reply;
+    if (req.password !== null) {
+      const want = this.#rt.settings.clientPassword;
+      if (want !== null && req.password !== want) return Replies.wrongPass;
+      this.#authed = true;
+    }
+    if (!this.#authed) return errorReply(ErrorText.helloNoAuth);
+    if (req.proto !== null && req.proto !== this.proto) {
+      this.proto = req.proto;
+      this.#batchConn = null; // the rest of this batch goes to connections of the new protocol
+    }
+    if (req.name !== null) this.name = req.name;
+    const role = this.role === "writer" || !this.#rt.hasReplicas() ? "master" : "replica";
+    return helloReply(this.proto, this.id, this.#rt.server(), role);
+  }
+
+  /** RESET: back to a new connection's state. */
+  #reset(): void {
+    this.proto = 2;
+    this.db = 0;
+    this.name = this.libName = this.libVer = null;
+    this.#authed = this.#rt.settings.clientPassword === null;
+    this.#batchConn = null;
+  }
+
+  /** CLIENT SETNAME / GETNAME / SETINFO, kept by the session. */
+  #clientState(route: Route, buf: Uint8Array, start: number, end: number): Uint8Array {
+    if (route === Route.CLIENT_GETNAME) return bulkOrNull(this.proto, this.name);
+    const args = this.#args(buf, start, end);
+    if (route === Route.CLIENT_SETNAME) {
+      if (!validAttribute(args[2])) return errorReply(ErrorText.badClientName);
+      this.name = args[2].length === 0 ? null : td.decode(args[2]);
+      return Replies.ok;
+    }
+    const info = parseSetInfo(args[2], args[3]);
+    if (!info.ok) return info.reply;
+    if (info.attr === "lib-name") this.libName = info.value;
+    else this.libVer = info.value;
+    return Replies.ok;
+  }
+
+  /**
+   * SELECT n: sent to a connection of database n (whose setup selects it),
+   * and nothing more is read until its reply says whether the session moves
+   * there: the node decides which indexes exist. An index that is not a
+   * plain number goes to the session's own database's connection, whose node
+   * refuses it in its own words and stays where it is.
+   */
+  #select(buf: Uint8Array, start: number, end: number): void {
+    const db = dbIndex(this.#args(buf, start, end)[1]);
+    if (db === this.db) return this.#local(Replies.ok);
+    this.#batchConn = null;
+    if (db === null) return void this.#forward(Route.WRITE, 0, buf, start, end);
+    const slot = this.#forward(Route.SELECT, 0, buf, start, end, db);
+    this.#batchConn = null;
+    if (!slot.done) {
+      this.#state = S.MUX_WAIT;
+      this.#io.pause();
+    }
+  }
+
+  /** SCAN family on the readers port: a cursor goes back to the node that made it. */
+  #scan(buf: Uint8Array, start: number, end: number): void {
+    const args = this.#args(buf, start, end);
+    const at = args[0].length === 4 ? 1 : 2; // SCAN cursor; HSCAN/SSCAN/ZSCAN key cursor
+    if (args.length <= at) return void this.#forward(Route.READ, 0, buf, start, end);
+    const decoded = decodeCursor(td.decode(args[at]));
+    if (decoded === null) return void this.#forward(Route.READ, 0, buf, start, end);
+    if (decoded.tag === 0) return void this.#forward(Route.SCAN, SLOT_SCAN, buf, start, end);
+    const target = this.#rt.cursorNode(decoded.tag);
+    if (target === null) return this.#local(errorReply(ErrorText.invalidCursor));
+    if (target.node === null) {
+      this.#rt.counters.failedCommands++;
+      return this.#local(errorReply(ErrorText.scanRestart(target.id)));
+    }
+    args[at] = te.encode(decoded.cursor);
+    const frame = encodeCommand(args);
+    const slot = this.#slot(Route.SCAN);
+    slot.flags = SLOT_SCAN | SLOT_BOUND;
+    this.#fifo.push(slot);
+    this.#sent++;
+    target.node.connection(this.proto, this.db).send(slot, frame, 0, frame.length, this.#now);
+  }
+
+  /** SCRIPT LOAD / FLUSH: to every serving node; the primary's reply (or the first one's). */
+  #broadcast(buf: Uint8Array, start: number, end: number): void {
+    const rt = this.#rt;
+    const nodes = rt.broadcastNodes();
+    const slot = this.#slot(Route.BROADCAST);
+    this.#fifo.push(slot);
+    if (nodes.length === 0) {
+      rt.counters.failedCommands++;
+      return this.#fill(slot, errorReply(rt.noNodeError(this.role)));
+    }
+    const p = this.#parser;
+    const frame = p.inline ? encodeCommand(p.inlineArgs(buf, start, end)) : buf.slice(start, end);
+    const fan = new FanOut(nodes.map((n) => n.id), rt.writer()?.id ?? null, (reply, failure) => {
+      if (this.#state === S.CLOSED) return;
+      if (reply !== null) return this.#fill(slot, reply);
+      rt.counters.failedCommands++;
+      this.#fill(slot, errorReply(ErrorText.broadcastFailed(rt.name, failure)));
+    });
+    this.#sent++;
+    for (const n of nodes) {
+      n.connection(this.proto, this.db).send(
+        fan.part(Route.WRITE),
+        frame,
+        0,
+        frame.length,
+        this.#now,
+      );
+    }
+  }
+
+  // ---- pinned path ----
+
+  /**
+   * Moves to the session's own connection for the command at hand: at once
+   * when no reply is pending, else after the FIFO empties. Returns whether
+   * the command was consumed (answered with an error: no node to pin to).
+   */
+  #toPinned(): boolean {
+    this.#parser.reset(); // the command is parsed again in the next state
+    if (this.#fifo.length > 0) {
+      this.#state = S.MUX_WAIT;
+      this.#io.pause();
+      return false;
+    }
+    const rt = this.#rt;
+    const node = this.role === "readers" ? rt.pickReader("") : rt.writer();
+    if (node === null) {
+      rt.counters.failedCommands++;
+      this.#local(errorReply(rt.noNodeError(this.role)));
+      return true;
+    }
+    rt.counters.pinnedSessions++;
+    this.#pinNode = node.id;
+    this.#pin = new PinTracker();
+    this.#pinned = node.openPinned(this, { proto: this.proto, db: this.db, name: this.name });
+    this.#state = S.PINNED;
+    return false;
+  }
+
+  #feedPinned(buf: Uint8Array, start: number, end: number): number {
+    const parser = this.#parser;
+    let pos = start;
+    while (pos < end && this.#state === S.PINNED) {
+      let next: number;
+      try {
+        next = parser.parse(buf, pos, end);
+      } catch (err) {
+        this.#protocolError(err);
+        return end;
+      }
+      if (next === INCOMPLETE) {
+        if (end - pos > MAX_QUERY_BUFFER) {
+          this.#protocolError(new RespProtocolError("Protocol error: too big query"));
+          return end;
+        }
+        break;
+      }
+      if (parser.argc > 0 && !this.#pinnedCommand(buf, pos, next)) break;
+      pos = next;
+    }
+    this.#watchNode();
+    return pos;
+  }
+
+  /**
+   * True when nothing is owed on the pinned connection, so a reply of the
+   * proxy's own can be written in order; otherwise stops reading until then.
+   */
+  #quietOrWait(): boolean {
+    const pin = this.#pin!;
+    if (pin.owed === 0 || pin.monitoring) return true;
+    this.#parser.reset();
+    this.#state = S.PINNED_WAIT;
+    this.#io.pause();
+    return false;
+  }
+
+  /** One command of a pinned session; false when not consumed (waiting, or unpinned). */
+  #pinnedCommand(buf: Uint8Array, start: number, end: number): boolean {
+    const parser = this.#parser;
+    const route = routeOf(parser, buf);
+    const pin = this.#pin!;
+    const conn = this.#pinned!;
+    if (
+      !this.#authed && route !== Route.AUTH && route !== Route.QUIT && route !== Route.HELLO &&
+      route !== Route.RESET
+    ) {
+      if (!this.#quietOrWait()) return false;
+      this.#local(Replies.noAuth);
+      return true;
+    }
+    let frame: Uint8Array | null = null;
+    let kind: PinKind = PinKind.OTHER;
+    let arg: string | number | null = null;
+    let name: string | null = null;
+    let args: readonly string[] = [];
+    switch (route) {
+      case Route.AUTH:
+        if (!this.#quietOrWait()) return false;
+        this.#local(this.#auth(buf, start, end));
+        return true;
+      case Route.CLIENT_GETNAME:
+      case Route.CLIENT_SETINFO:
+        if (!this.#quietOrWait()) return false;
+        this.#local(this.#clientState(route, buf, start, end));
+        return true;
+      case Route.REFUSE:
+        if (!this.#quietOrWait()) return false;
+        this.#local(errorReply(ErrorText.refused(this.#commandName(buf))));
+        return true;
+      case Route.SYNC:
+      case Route.REPLCONF:
+        if (this.role === "readers") {
+          if (!this.#quietOrWait()) return false;
+          this.#local(errorReply(ErrorText.replicationOnReaders(this.#commandName(buf))));
+          return true;
+        }
+        if (route === Route.SYNC) {
+          // The node's answer is a replication stream, not frames: relay bytes from here on.
+          if (!this.#quietOrWait()) return false;
+          this.#sendPinned(buf, start, end);
+          conn.toRaw();
+          this.#pin = null;
+          this.#state = S.RAW;
+          return true;
+        }
+        kind = PinKind.FOR_LIFE;
+        break;
+      case Route.HELLO: {
+        const req = parseHello(this.#args(buf, start, end));
+        if (!req.ok || (req.password !== null && this.#wrongPassword(req.password))) {
+          if (!this.#quietOrWait()) return false;
+          this.#local(req.ok ? Replies.wrongPass : req.reply);
+          return true;
+        }
+        if (req.password !== null) this.#authed = true;
+        frame = encodeCommand(req.forward); // without the listener's AUTH
+        kind = PinKind.HELLO;
+        arg = req.proto ?? this.proto;
+        name = req.name;
+        break;
+      }
+      case Route.SELECT:
+        kind = PinKind.SELECT;
+        arg = dbIndex(this.#args(buf, start, end)[1]);
+        break;
+      case Route.CLIENT_SETNAME: {
+        const a = this.#args(buf, start, end)[2];
+        kind = PinKind.SETNAME;
+        name = a.length === 0 ? null : td.decode(a);
+        break;
+      }
+      case Route.RESET:
+        kind = PinKind.RESET;
+        break;
+      default: {
+        const cname = commandNameOf(parser, buf) ?? "";
+        kind = PIN_KINDS.get(cname) ?? PinKind.OTHER;
+        if (kind >= PinKind.SUBSCRIBE && kind <= PinKind.SUNSUBSCRIBE) {
+          args = this.#args(buf, start, end).slice(1).map((a) => td.decode(a));
+        } else if (kind === PinKind.REPLY) {
+          args = this.#args(buf, start, end).slice(2).map((a) => td.decode(a));
+        }
+      }
+    }
+    const blocking = route === Route.PIN && kind === PinKind.OTHER;
+    pin.sent(kind, args, this.#now, blocking, arg, name);
+    if (frame !== null) conn.sendRaw(frame, 0, frame.length);
+    else this.#sendPinned(buf, start, end);
+    return true;
+  }
+
+  #wrongPassword(password: string): boolean {
+    const want = this.#rt.settings.clientPassword;
+    return want !== null && password !== want;
+  }
+
+  /** Sends the parsed command on the pinned connection (inline ones as multibulk). */
+  #sendPinned(buf: Uint8Array, start: number, end: number): void {
+    const p = this.#parser;
+    if (p.inline) {
+      const frame = encodeCommand(p.inlineArgs(buf, start, end));
+      this.#pinned!.sendRaw(frame, 0, frame.length);
+    } else {
+      this.#pinned!.sendRaw(buf, start, end);
+    }
+  }
+
+  /** A frame from the pinned connection: to the client, then counted. */
+  onFrame(buf: Uint8Array, start: number, end: number): void {
+    const pin = this.#pin;
+    if (this.#state === S.CLOSED || pin === null) return;
+    this.#io.write(buf, start, end);
+    const outcome = pin.onFrame(buf, start, end);
+    if (outcome !== null) this.#applyOutcome(outcome);
+    if (this.#io.pending > CLIENT_OUTPUT_HIGH_WATER) this.#pinned?.pauseReading();
+    if (pin.owed === 0 || pin.monitoring) this.#pinQuiet(pin);
+  }
+
+  /** A pinned command's reply is in: apply what it changed in the session. */
+  #applyOutcome(o: PinOutcome): void {
+    if (o.kind === PinKind.RESET) {
+      this.#reset();
+      return;
+    }
+    if (o.error) return;
+    if (o.kind === PinKind.SELECT && typeof o.arg === "number") this.db = o.arg;
+    else if (o.kind === PinKind.HELLO) {
+      if (o.arg === 2 || o.arg === 3) this.proto = o.arg;
+      if (o.name !== null) this.name = o.name;
+    } else if (o.kind === PinKind.SETNAME) this.name = o.name;
+  }
+
+  /** Nothing is owed on the pinned connection: leave, un-pin, or read on. */
+  #pinQuiet(pin: PinTracker): void {
+    if (this.#state === S.CLOSING) return this.#maybeFinish();
+    if (this.#leavingSince !== 0) {
+      this.#state = S.CLOSING;
+      return this.#maybeFinish();
+    }
+    if (pin.idle) {
+      // What pinned the session is over: back to the shared connections.
+      const p = this.#pinned!;
+      this.#pinned = null;
+      this.#pin = null;
+      p.close(null);
+      this.#state = S.MUX;
+    } else if (this.#state === S.PINNED_WAIT) {
+      this.#state = S.PINNED;
+    }
+    this.#maybeResume();
+  }
+
+  /** Raw mode: node bytes to the client. */
+  onData(buf: Uint8Array, start: number, end: number): void {
+    if (this.#state === S.CLOSED) return;
+    this.#io.write(buf, start, end);
+    if (this.#io.pending > CLIENT_OUTPUT_HIGH_WATER) this.#pinned?.pauseReading();
+  }
+
+  /** The pinned connection ended: its state is gone, so the client goes too (after its replies). */
+  onClosed(_reason: FailReason | null, _detail: string | null): void {
+    if (this.#pinned === null || this.#state === S.CLOSED) return;
+    this.#pinned = null;
+    this.#pin = null;
+    if (this.#state !== S.CLOSING) this.#state = S.CLOSING;
+    this.#maybeFinish();
+  }
+
+  /** When the oldest reply owed on the pinned connection was asked for (server timeout). */
+  pendingSince(): number {
+    return this.#pin?.pendingSince() ?? -1;
+  }
+}
+
+/** Whether a command may be sent again to another node after a failure. */
+function replayable(slot: Slot): boolean {
+  const r = slot.route;
+  return (r === Route.READ || r === Route.SCAN || r === Route.SCRIPT_READ ||
+    r === Route.SELECT) && (slot.flags & SLOT_BOUND) === 0;
+}
+
+/** A database index written as Redis writes numbers (no sign, no leading zero), or null. */
+function dbIndex(arg: Uint8Array): number | null {
+  const text = td.decode(arg);
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(text)) return null;
+  const n = Number(text);
+  return n <= 0x7fffffff ? n : null;
+}

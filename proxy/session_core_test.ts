@@ -1,0 +1,268 @@
+import assert from "node:assert/strict";
+import { FakeClient, FakeRuntime, resp } from "./_fake_runtime.ts";
+import { SessionState } from "./session_core.ts";
+
+Deno.test("SessionCore keeps the client's order when replies come back from two nodes out of order", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt);
+  c.command("GET", "a"); // one batch → n1
+  c.command("GET", "b"); // next batch → n2
+  const [n1, n2] = [rt.nodes[1], rt.nodes[2]];
+  assert.equal(n1.main.sent.length, 1);
+  assert.equal(n2.main.sent.length, 1);
+  n2.main.reply("$1\r\nB\r\n");
+  assert.equal(c.take(), "", "b's reply waits for a's");
+  n1.main.reply("$1\r\nA\r\n");
+  assert.equal(c.take(), "$1\r\nA\r\n$1\r\nB\r\n");
+});
+
+Deno.test("SessionCore retries a read on another node when its connection breaks, never a write", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt, "writer");
+  rt.readers = [];
+  c.command("SET", "k", "v");
+  rt.primary!.main.fail();
+  assert.match(
+    c.take(),
+    /^-ERR shardgate: connection lost on n0:6379 before the reply; the command was not retried/,
+  );
+
+  const r = new FakeClient(new FakeRuntime());
+  const [, n1, n2] = r.rt.nodes;
+  r.command("GET", "k");
+  n1.main.fail();
+  assert.equal(n2.main.sent.length, 1, "re-sent to the other replica");
+  assert.equal(r.rt.counters.retries, 1);
+  n2.main.reply("$1\r\nv\r\n");
+  assert.equal(r.take(), "$1\r\nv\r\n");
+});
+
+Deno.test("SessionCore pins for MULTI after earlier replies are out, and goes back after EXEC", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt, "writer");
+  const p = rt.primary!;
+  c.send(
+    resp("GET", "a") + resp("MULTI") + resp("SET", "k", "v") + resp("EXEC") + resp("GET", "b"),
+  );
+  assert.equal(c.core.state, SessionState.MUX_WAIT, "MULTI waits for GET a's reply");
+  assert.equal(p.pinned.length, 0);
+  p.main.reply("$1\r\nA\r\n");
+  assert.equal(c.core.state, SessionState.PINNED);
+  assert.equal(p.pinned.length, 1);
+  const pin = p.pinned[0];
+  assert.equal(pin.text, resp("MULTI") + resp("SET", "k", "v") + resp("EXEC") + resp("GET", "b"));
+  pin.frames("+OK\r\n", "+QUEUED\r\n", "*1\r\n+OK\r\n");
+  assert.equal(c.core.state, SessionState.PINNED, "GET b's reply is still owed");
+  pin.frames("$1\r\nB\r\n");
+  assert.equal(c.core.state, SessionState.MUX);
+  assert.equal(pin.closed, true, "the freed connection is closed");
+  assert.equal(c.take(), "$1\r\nA\r\n+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n$1\r\nB\r\n");
+  c.command("GET", "c");
+  assert.equal(p.main.sent.length, 2, "multiplexed again");
+});
+
+Deno.test("SessionCore keeps a WATCH pinned until EXEC, and a subscriber until its last UNSUBSCRIBE", () => {
+  const rt = new FakeRuntime();
+  const w = new FakeClient(rt, "writer");
+  w.command("WATCH", "k");
+  const pin = rt.primary!.pinned[0];
+  pin.frames("+OK\r\n");
+  assert.equal(w.core.state, SessionState.PINNED, "a watch holds the pin");
+  w.command("UNWATCH");
+  pin.frames("+OK\r\n");
+  assert.equal(w.core.state, SessionState.MUX);
+
+  const s = new FakeClient(rt, "readers");
+  s.command("SUBSCRIBE", "a", "b");
+  const sp = rt.nodes[1].pinned[0] ?? rt.nodes[2].pinned[0];
+  sp.frames(
+    "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n",
+    "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n",
+  );
+  sp.frames("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n");
+  s.command("UNSUBSCRIBE", "a");
+  sp.frames("*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n");
+  assert.equal(s.core.state, SessionState.PINNED, "still subscribed to b");
+  s.command("UNSUBSCRIBE");
+  sp.frames("*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n");
+  assert.equal(s.core.state, SessionState.MUX);
+  assert.equal(sp.closed, true);
+  assert.match(s.take(), /message\r\n\$1\r\na\r\n\$2\r\nhi/);
+});
+
+Deno.test("SessionCore un-pins after a blocking command's reply and after CLIENT REPLY ON", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt, "writer");
+  c.command("BLPOP", "q", "0");
+  const pin = rt.primary!.pinned[0];
+  assert.equal(c.core.pendingSince(), -1, "a blocking command has no server timeout");
+  pin.frames("*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+  assert.equal(c.core.state, SessionState.MUX);
+
+  c.command("CLIENT", "REPLY", "OFF");
+  const pin2 = rt.primary!.pinned[1];
+  c.command("SET", "a", "1");
+  assert.equal(c.core.state, SessionState.PINNED, "replies off: nothing owed, still pinned");
+  c.command("CLIENT", "REPLY", "ON");
+  pin2.frames("+OK\r\n");
+  assert.equal(c.core.state, SessionState.MUX);
+});
+
+Deno.test("SessionCore switches protocol mid-pipeline: HELLO 3 then commands on RESP3 connections", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt);
+  c.send(resp("HELLO", "3") + resp("GET", "a") + resp("GET", "b"));
+  assert.equal(c.core.proto, 3);
+  assert.equal(c.core.pinned, false);
+  const out = c.take();
+  assert.match(out, /^%7\r\n\$6\r\nserver\r\n\$5\r\nredis\r\n/);
+  assert.match(out, /\$5\r\nproto\r\n:3\r\n\$2\r\nid\r\n:\d+\r\n/);
+  assert.match(out, /\$4\r\nrole\r\n\$7\r\nreplica\r\n/);
+  const sent = rt.nodes.flatMap((n) => [...n.mux.values()]).filter((m) => m.sent.length > 0);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].proto, 3);
+  assert.equal(sent[0].sent.length, 2);
+  sent[0].reply("$1\r\nA\r\n");
+  sent[0].reply("_\r\n");
+  assert.equal(c.take(), "$1\r\nA\r\n_\r\n");
+  c.command("HELLO", "4");
+  assert.equal(c.take(), "-NOPROTO unsupported protocol version\r\n");
+  c.command("HELLO", "2", "SETNAME", "app");
+  assert.equal(c.core.proto, 2);
+  assert.equal(c.core.name, "app");
+  assert.match(c.take(), /^\*14\r\n/);
+});
+
+Deno.test("SessionCore moves to a database's connections with SELECT, waiting for the node's word", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt, "writer");
+  const p = rt.primary!;
+  c.send(resp("SELECT", "2") + resp("GET", "k"));
+  const db2 = p.connection(2, 2);
+  assert.equal(db2.sent.length, 1, "SELECT goes to a database 2 connection");
+  assert.equal(c.core.state, SessionState.MUX_WAIT);
+  db2.reply("+OK\r\n");
+  assert.equal(c.core.db, 2);
+  assert.equal(db2.sent.length, 2, "GET follows on database 2");
+  assert.equal(p.main.sent.length, 0);
+  c.command("SELECT", "99");
+  p.connection(2, 99).reply("-ERR DB index is out of range\r\n");
+  assert.equal(c.core.db, 2, "a refused SELECT leaves the session where it was");
+  c.command("SELECT", "x");
+  db2.reply("-ERR value is not an integer or out of range\r\n");
+  assert.equal(c.core.db, 2);
+});
+
+Deno.test("SessionCore answers connection state itself: names, SETINFO, RESET", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt);
+  c.command("CLIENT", "GETNAME");
+  c.command("CLIENT", "SETNAME", "worker-1");
+  c.command("CLIENT", "GETNAME");
+  c.command("CLIENT", "SETNAME", "bad name");
+  c.command("CLIENT", "SETINFO", "LIB-NAME", "node-redis");
+  c.command("CLIENT", "SETINFO", "color", "x");
+  assert.equal(
+    c.take(),
+    "$-1\r\n+OK\r\n$8\r\nworker-1\r\n" +
+      "-ERR Client names cannot contain spaces, newlines or special characters.\r\n" +
+      "+OK\r\n-ERR Unrecognized option 'color'\r\n",
+  );
+  assert.equal(c.core.libName, "node-redis");
+  c.command("HELLO", "3");
+  c.take();
+  c.command("RESET");
+  assert.equal(c.take(), "+RESET\r\n");
+  assert.equal(c.core.proto, 2);
+  assert.equal(c.core.name, null);
+  assert.equal(rt.nodes.every((n) => n.pinned.length === 0), true, "nothing pinned");
+});
+
+Deno.test("SessionCore binds a SCAN cursor to the node that made it", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt);
+  c.command("SCAN", "0", "COUNT", "10");
+  const first = rt.nodes.find((n) => n.main.sent.length === 1)!;
+  first.main.reply("*2\r\n$2\r\n17\r\n*1\r\n$1\r\nk\r\n");
+  const tag = rt.scanTag(first.id);
+  const cursor = String(17 * 1024 + tag);
+  assert.equal(c.take(), `*2\r\n$${cursor.length}\r\n${cursor}\r\n*1\r\n$1\r\nk\r\n`);
+  for (let i = 0; i < 3; i++) {
+    c.command("SCAN", cursor, "COUNT", "10");
+    const last = first.main.sent.at(-1)!;
+    assert.equal(last.text, resp("SCAN", "17", "COUNT", "10"), "back to the same node");
+    first.main.reply("*2\r\n$1\r\n0\r\n*0\r\n");
+  }
+  assert.equal(c.take(), "*2\r\n$1\r\n0\r\n*0\r\n".repeat(3));
+  rt.readers = rt.readers.filter((n) => n !== first);
+  c.command("SCAN", cursor);
+  assert.match(c.take(), /restart the scan from cursor 0/);
+  c.command("SCAN", "999999");
+  assert.equal(c.take(), "-ERR invalid cursor\r\n");
+});
+
+Deno.test("SessionCore loads scripts on every node and retries NOSCRIPT on the primary", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt);
+  c.command("SCRIPT", "LOAD", "return 1");
+  for (const n of rt.nodes) assert.equal(n.main.sent.length, 1, n.id);
+  rt.nodes[1].main.reply("$3\r\nsha\r\n");
+  rt.nodes[2].main.fail();
+  assert.equal(c.take(), "");
+  rt.nodes[0].main.reply("$3\r\nSHA\r\n");
+  assert.equal(c.take(), "$3\r\nSHA\r\n", "the primary's reply");
+
+  c.command("EVALSHA_RO", "sha", "0");
+  const replica = rt.nodes.find((n) =>
+    n !== rt.primary && n.main.sent.at(-1)?.text.includes("EVALSHA_RO")
+  )!;
+  replica.main.reply("-NOSCRIPT No matching script.\r\n");
+  assert.equal(rt.primary!.main.sent.at(-1)!.text, resp("EVALSHA_RO", "sha", "0"));
+  rt.primary!.main.reply(":1\r\n");
+  assert.equal(c.take(), ":1\r\n");
+});
+
+Deno.test("SessionCore closes a pinned session whose node leaves: at once when idle, else after its reply", () => {
+  const rt = new FakeRuntime();
+  const idle = new FakeClient(rt);
+  idle.command("SUBSCRIBE", "ch");
+  const pin = rt.nodes.flatMap((n) => n.pinned)[0];
+  pin.frames("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+  idle.core.leaveNode();
+  assert.equal(idle.finished, true);
+  assert.equal(pin.closed, true);
+
+  const busy = new FakeClient(rt, "writer");
+  busy.command("WAIT", "1", "100");
+  busy.core.leaveNode();
+  assert.equal(busy.finished, false, "the WAIT reply is owed");
+  rt.primary!.pinned.at(-1)!.frames(":1\r\n");
+  assert.equal(busy.finished, true);
+  assert.equal(busy.take(), ":1\r\n");
+});
+
+Deno.test("SessionCore answers a protocol error, then finishes (flush and half-close)", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt);
+  c.command("GET", "a");
+  c.send("*1\r\n$x\r\n");
+  assert.equal(c.finished, false, "GET a's reply first");
+  rt.nodes[1].main.reply("$1\r\nA\r\n");
+  assert.equal(c.take(), "$1\r\nA\r\n-ERR Protocol error: invalid bulk length\r\n");
+  assert.equal(c.finished, true);
+});
+
+Deno.test("SessionCore relays SYNC on the writer port raw and refuses it on the readers port", () => {
+  const rt = new FakeRuntime();
+  const r = new FakeClient(rt);
+  r.send("SYNC\r\n");
+  assert.equal(r.take(), "-ERR shardgate: 'sync' is only supported on the writer port\r\n");
+  const w = new FakeClient(rt, "writer");
+  w.send("SYNC\r\n");
+  const pin = rt.primary!.pinned[0];
+  assert.equal(pin.raw, true);
+  assert.equal(pin.text, resp("SYNC"));
+  assert.equal(w.core.state, SessionState.RAW);
+  w.send("REPLCONF ACK 0\r\n");
+  assert.equal(pin.text, resp("SYNC") + "REPLCONF ACK 0\r\n", "bytes as they are");
+});
