@@ -23,7 +23,9 @@ export type CellId =
   | "get_1c"
   | "get_200c_1k"
   | "set_50c"
-  | "mget10_50c";
+  | "mget10_50c"
+  | "get_50c_r3"
+  | "get_50c_p16_r3";
 
 /** A populated key space: `<prefix><12-digit index>` for index in `0..count-1`. */
 export interface KeySpace {
@@ -74,6 +76,8 @@ export interface Cell {
   readonly requests: number;
   /** Total requests in `--quick` mode. */
   readonly quickRequests: number;
+  /** RESP version redis-benchmark speaks (`-3` sends HELLO 3 first); default 2. */
+  readonly protocol?: 2 | 3;
 }
 
 const rand = (space: KeySpace): string => space.prefix + "__rand_int__";
@@ -146,7 +150,36 @@ export const CELLS: readonly Cell[] = [
     requests: 60_000,
     quickRequests: 12_000,
   },
+  {
+    id: "get_50c_r3",
+    title: "GET over RESP3 (HELLO 3), 50 clients, no pipelining",
+    clients: 50,
+    pipeline: 1,
+    command: ["GET", rand(SMALL_KEYS)],
+    keys: SMALL_KEYS,
+    write: false,
+    requests: 120_000,
+    quickRequests: 25_000,
+    protocol: 3,
+  },
+  {
+    id: "get_50c_p16_r3",
+    title: "GET over RESP3 (HELLO 3), 50 clients, pipeline 16",
+    clients: 50,
+    pipeline: 16,
+    command: ["GET", rand(SMALL_KEYS)],
+    keys: SMALL_KEYS,
+    write: false,
+    requests: 1_000_000,
+    quickRequests: 200_000,
+    protocol: 3,
+  },
 ];
+
+/** Whether `target` can run `cell`: twemproxy speaks RESP2 only (it refuses HELLO). */
+export function cellRunsOn(cell: Cell, target: Target): boolean {
+  return cell.protocol !== 3 || target !== "twemproxy";
+}
 
 /** All cell ids, in report order. */
 export const ALL_CELL_IDS: readonly CellId[] = CELLS.map((c) => c.id);
@@ -179,6 +212,7 @@ export function benchmarkArgs(
     "-P",
     String(cell.pipeline),
     "--csv",
+    ...(cell.protocol === 3 ? ["-3"] : []),
     ...cell.command,
   ];
 }

@@ -38,7 +38,11 @@ function lineEnd(buf: Uint8Array, from: number, to: number): number {
   return -1;
 }
 
-/** Decodes one RESP2 reply from `buf[start..end)`; null when more bytes are needed. */
+/**
+ * Decodes one RESP2 reply from `buf[start..end)` (and the RESP3 types a
+ * HELLO 3 reply uses: a map, as a flat array, and the null); null when more
+ * bytes are needed.
+ */
 export function decodeReply(buf: Uint8Array, start: number, end: number): Decoded {
   if (start >= end) return null;
   const eol = lineEnd(buf, start + 1, end);
@@ -58,8 +62,11 @@ export function decodeReply(buf: Uint8Array, start: number, end: number): Decode
       if (next + len + 2 > end) return null;
       return { reply: decoder.decode(buf.subarray(next, next + len)), end: next + len + 2 };
     }
+    case 95: // _ (RESP3 null)
+      return { reply: null, end: next };
+    case 37: // % (RESP3 map: key, value, key, value...)
     case 42: { // *
-      const n = Number(head);
+      const n = Number(head) * (buf[start] === 37 ? 2 : 1);
       if (n < 0) return { reply: null, end: next };
       const items: Reply[] = [];
       let at = next;

@@ -192,6 +192,8 @@ export interface ProxyResources {
    * health-check connections.
    */
   readonly backendConns: number | null;
+  /** The same with clients that said HELLO 3 first (absent in older results). */
+  readonly backendConnsResp3?: number | null;
   /** Of those sockets, connections whose last command was a health check (PING/INFO). */
   readonly checkConns: number | null;
   /** Anything that went wrong while measuring. */
@@ -258,6 +260,12 @@ export function evaluateTargets(
   atLeast("50 clients, pipeline 16 (get_50c_p16)", [
     [rpsRatio("get_50c_p16", "haproxy"), TARGETS.p16VsHaproxy, "HAProxy"],
   ]);
+  atLeast("RESP3, 50 clients, no pipelining (get_50c_r3)", [
+    [rpsRatio("get_50c_r3", "haproxy"), TARGETS.get50VsHaproxy, "HAProxy"],
+  ]);
+  atLeast("RESP3, 50 clients, pipeline 16 (get_50c_p16_r3)", [
+    [rpsRatio("get_50c_p16_r3", "haproxy"), TARGETS.p16VsHaproxy, "HAProxy"],
+  ]);
 
   const one = byCell("get_1c");
   const sgAdded = one === undefined ? null : addedP50(one, "shardgate");
@@ -280,6 +288,14 @@ export function evaluateTargets(
       ? "not measured"
       : `${conns} (+${sg?.checkConns ?? 0} health-check) ≤ ${limit}` +
         ` (${resources?.shardgateReadNodes} × ${resources?.connectionsPerNode})`,
+  });
+
+  const conns3 = sg?.backendConnsResp3 ?? null;
+  checks.push({
+    label: `backend connections with ${resources?.loadClients ?? "N"} RESP3 clients ≤ nodes × ` +
+      "connections_per_node",
+    status: conns3 === null || limit === null ? "n/a" : conns3 <= limit ? "pass" : "fail",
+    detail: conns3 === null || limit === null ? "not measured" : `${conns3} ≤ ${limit}`,
   });
 
   const rss = sg?.rssClientsKb ?? null;

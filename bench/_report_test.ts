@@ -119,6 +119,7 @@ const RESOURCES: ResourceReport = {
       rssIdleKb: 50_000,
       rssClientsKb: 100_000,
       backendConns: 2,
+      backendConnsResp3: 2,
       checkConns: 1,
       error: null,
     },
@@ -136,6 +137,8 @@ Deno.test("evaluateTargets() passes and fails each issue target on its threshold
     summary("get_50c", { haproxy: sample(100), twemproxy: sample(130), shardgate: sample(130) }),
     summary("get_200c_1k", { haproxy: sample(100), shardgate: sample(129) }),
     summary("get_50c_p16", { haproxy: sample(100), shardgate: sample(100) }),
+    summary("get_50c_r3", { haproxy: sample(100), shardgate: sample(131) }),
+    summary("get_50c_p16_r3", { haproxy: sample(100), shardgate: sample(99) }),
     summary("get_1c", {
       direct: sample(1, 0.05),
       haproxy: sample(1, 0.08),
@@ -143,26 +146,41 @@ Deno.test("evaluateTargets() passes and fails each issue target on its threshold
     }),
   ];
   const checks = evaluateTargets(summaries, RESOURCES);
-  assert.deepEqual(checks.map((c) => c.status), ["pass", "fail", "pass", "pass", "pass", "pass"]);
+  assert.deepEqual(checks.map((c) => c.status), [
+    "pass",
+    "fail",
+    "pass",
+    "pass",
+    "fail",
+    "pass",
+    "pass",
+    "pass",
+    "pass",
+  ]);
   assert.ok(checks[1].detail.includes("1.29×"), checks[1].detail);
-  assert.ok(checks[4].detail.includes("2 (+1 health-check) ≤ 2"), checks[4].detail);
+  assert.ok(checks[6].detail.includes("2 (+1 health-check) ≤ 2"), checks[6].detail);
 });
 
 Deno.test("evaluateTargets() fails on too many connections or too much RSS", () => {
   const res: ResourceReport = {
     ...RESOURCES,
     proxies: {
-      shardgate: { ...RESOURCES.proxies.shardgate!, backendConns: 3, rssClientsKb: 200_000 },
+      shardgate: {
+        ...RESOURCES.proxies.shardgate!,
+        backendConns: 3,
+        backendConnsResp3: 3,
+        rssClientsKb: 200_000,
+      },
     },
   };
   const checks = evaluateTargets([], res);
-  assert.deepEqual(checks.slice(4).map((c) => c.status), ["fail", "fail"]);
+  assert.deepEqual(checks.slice(6).map((c) => c.status), ["fail", "fail", "fail"]);
 });
 
 Deno.test("evaluateTargets() reports n/a when shardgate was not measured", () => {
   const summaries = [summary("get_50c", { haproxy: sample(100), twemproxy: sample(130) })];
   const checks = evaluateTargets(summaries, { ...RESOURCES, proxies: {} });
-  assert.deepEqual(checks.map((c) => c.status), ["n/a", "n/a", "n/a", "n/a", "n/a", "n/a"]);
+  assert.deepEqual(checks.map((c) => c.status), Array(9).fill("n/a"));
 });
 
 Deno.test("renderMarkdown() shows medians, ratios, latency and targets", () => {

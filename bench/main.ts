@@ -20,6 +20,7 @@ import { type BenchOptions, parseBenchArgs, USAGE, UsageError } from "./_args.ts
 import {
   benchmarkArgs,
   cellById,
+  cellRunsOn,
   KEY_SPACES,
   keyName,
   type KeySpace,
@@ -453,6 +454,7 @@ async function measureProxy(
   let rssIdleKb: number | null = null;
   let rssClientsKb: number | null = null;
   let backendConns: number | null = null;
+  let backendConnsResp3: number | null = null;
   let checkConns: number | null = null;
   const errors: string[] = [];
   try {
@@ -486,6 +488,31 @@ async function measureProxy(
   } catch (e) {
     errors.push(`backend connections: ${e instanceof Error ? e.message : e}`);
   }
+  // The same over RESP3: each session says HELLO 3 first (shardgate pools by protocol;
+  // twemproxy refuses HELLO).
+  if (name !== "twemproxy") {
+    try {
+      const value = valueFor(SMALL_KEYS);
+      const sessions = await openSessions(
+        ep.read,
+        LOAD_CLIENTS,
+        async (c, i) => {
+          const hello = await c.command("HELLO", "3");
+          if (!Array.isArray(hello)) throw new Error(`HELLO 3 replied ${hello}`);
+          return c.command("GET", keyName(SMALL_KEYS, i));
+        },
+        value,
+      );
+      try {
+        const ports = await connectionsTo(pid, backends.replica.port);
+        backendConnsResp3 = ports.length - (checkConns ?? 0);
+      } finally {
+        for (const c of sessions) c.close();
+      }
+    } catch (e) {
+      errors.push(`backend connections over RESP3: ${e instanceof Error ? e.message : e}`);
+    }
+  }
   // RSS with IDLE_CLIENTS idle sessions (each answered one PING).
   try {
     const sessions = await openSessions(ep.read, IDLE_CLIENTS, (c) => c.command("PING"), "PONG");
@@ -502,6 +529,7 @@ async function measureProxy(
     rss_idle_kb: rssIdleKb,
     rss_clients_kb: rssClientsKb,
     backend_conns: backendConns,
+    backend_conns_resp3: backendConnsResp3,
     check_conns: checkConns,
   });
   return {
@@ -509,6 +537,7 @@ async function measureProxy(
     rssIdleKb,
     rssClientsKb,
     backendConns,
+    backendConnsResp3,
     checkConns,
     error: errors.length > 0 ? errors.join("; ") : null,
   };
@@ -602,6 +631,7 @@ async function runBench(
       const requests = opts.quick ? cell.quickRequests : cell.requests;
       for (const [position, target] of rotatedOrder(opts.targets, round, ci).entries()) {
         if (interrupted) throw new Error("interrupted");
+        if (!cellRunsOn(cell, target)) continue;
         const ep = endpoints.get(target)!;
         const addr = cell.write ? ep.write : ep.read;
         const t0 = performance.now();

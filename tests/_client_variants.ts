@@ -1,9 +1,10 @@
 /**
  * Real client libraries in their default configuration and the common
  * variants, behind one small interface, so a test can run the same
- * scenario through each the way applications connect: node-redis (no
- * options, `RESP: 2`, `RESP: 3`, a name), ioredis (default: HELLO 3 and an
- * INFO ready check, a connection name, `db: 2`) and `redis-cli -3`.
+ * scenario through each the way applications connect: node-redis 6 (no
+ * options: HELLO 3; `RESP: 2`: HELLO 2; `RESP: 3`; a name: HELLO SETNAME),
+ * ioredis 6 (default: HELLO 3, CLIENT SETINFO and an INFO ready check; a
+ * connection name: CLIENT SETNAME; `db: 2`: SELECT 2) and `redis-cli -3`.
  *
  * @module
  */
@@ -81,10 +82,11 @@ function ioredis(
 
 /** The library variants (redis-cli is separate: it is a process, see {@link RedisCli}). */
 export const VARIANTS: readonly Variant[] = [
-  { name: "node-redis", pool: "2/0", connect: nodeRedis({}) },
+  // node-redis 6 says HELLO 3 unless told RESP: 2.
+  { name: "node-redis", pool: "3/0", connect: nodeRedis({}) },
   { name: "node-redis RESP2", pool: "2/0", connect: nodeRedis({ RESP: 2 }) },
   { name: "node-redis RESP3", pool: "3/0", connect: nodeRedis({ RESP: 3 }) },
-  { name: "node-redis name", pool: "2/0", connect: nodeRedis({ name: "app-1" }) },
+  { name: "node-redis name", pool: "3/0", connect: nodeRedis({ name: "app-1" }) },
   { name: "ioredis", pool: "3/0", connect: ioredis({}) },
   { name: "ioredis connectionName", pool: "3/0", connect: ioredis({ connectionName: "app-2" }) },
   { name: "ioredis db 2", pool: "3/2", connect: ioredis({ db: 2 }) },

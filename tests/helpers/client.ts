@@ -14,7 +14,7 @@ export type TestClient = ReturnType<typeof createClient>;
 
 /** Options of {@linkcode redisClient}. */
 export interface RedisClientOptions {
-  /** Protocol version; default 2 (the client's default). */
+  /** Protocol version; default 2 (node-redis 6 itself defaults to 3: HELLO 3). */
   resp?: 2 | 3;
   /** AUTH username. */
   username?: string;
