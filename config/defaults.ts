@@ -48,6 +48,16 @@ export const DEFAULT_PASSIVE_COOLDOWN_MS = 10_000;
 export const DEFAULT_PASSIVE_MAX_COOLDOWN_MS = 300_000;
 /** Never eject more than this share of a shard's replicas. */
 export const DEFAULT_MAX_EJECTED_PERCENT = 50;
+/** Hedged reads are on unless a shard says `hedge: false`. */
+export const DEFAULT_HEDGE_ENABLED = true;
+/** A read with no reply after this percentile of the shard's recent read latencies is hedged. */
+export const DEFAULT_HEDGE_PERCENTILE = 99;
+/** The hedge delay never goes below this (a fast shard's p99 is far below what is worth a hedge). */
+export const DEFAULT_HEDGE_MIN_DELAY_MS = 5;
+/** The hedge delay never goes above this (a shard-wide slowdown is not a reason to wait longer). */
+export const DEFAULT_HEDGE_MAX_DELAY_MS = 50;
+/** Hedges allowed per 100 reads over the budget window (gRPC-style throttling). */
+export const DEFAULT_HEDGE_BUDGET_PERCENT = 5;
 /** Node host name re-resolution interval. */
 export const DEFAULT_DNS_REFRESH_MS = 30_000;
 /** Default node weight. */
@@ -92,6 +102,26 @@ export const CONNECT_BACKOFF_MS = 250;
  * long, so that last reply is never lost to a reset.
  */
 export const CLOSE_LINGER_MS = 2_000;
+/** The sliding window the hedge budget is counted over. */
+export const HEDGE_BUDGET_WINDOW_MS = 10_000;
+/** Hedges a shard may always send per budget window, however few its reads (a quiet shard can hedge too). */
+export const HEDGE_BUDGET_FLOOR = 20;
+/** How often the hedge delay is recomputed from the recent latencies. */
+export const HEDGE_DELAY_REFRESH_MS = 1_000;
+/**
+ * A read that lost a hedge race and is still unanswered this many hedge
+ * delays after it was sent (and at least HEDGE_SLOW_MIN_MS) counts as a
+ * passive `slow` error against its node: a stalled node leaves the readers
+ * after a few, while the ordinary losers of steady-state hedging never count.
+ */
+export const HEDGE_SLOW_FACTOR = 3;
+/** See HEDGE_SLOW_FACTOR. */
+export const HEDGE_SLOW_MIN_MS = 100;
+/**
+ * A node with a read waiting past the hedge delay gets no new commands until
+ * it answers one, for at most this long (then it is tried again).
+ */
+export const HEDGE_AVOID_MS = 1_000;
 /** How often the proxy checks server and client-idle timeouts. */
 export const TIMEOUT_TICK_MS = 50;
 /** Commands join a node connection's pending write until it holds this many bytes. */

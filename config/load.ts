@@ -25,6 +25,11 @@ import {
   DEFAULT_DNS_REFRESH_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_FALLBACK,
+  DEFAULT_HEDGE_BUDGET_PERCENT,
+  DEFAULT_HEDGE_ENABLED,
+  DEFAULT_HEDGE_MAX_DELAY_MS,
+  DEFAULT_HEDGE_MIN_DELAY_MS,
+  DEFAULT_HEDGE_PERCENTILE,
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_EJECTED_PERCENT,
   DEFAULT_MAX_LAG_MS,
@@ -71,6 +76,7 @@ const GROUPS: Readonly<Record<string, readonly string[]>> = {
   timeouts: ["connect", "server", "client_idle", "drain"],
   check: ["interval", "timeout", "rise", "fall", "max_lag", "serve_when_link_down"],
   passive: ["errors", "window", "cooldown", "max_cooldown", "max_ejected_percent"],
+  hedge: ["percentile", "min_delay", "max_delay", "budget"],
 };
 
 type Reader = (src: Source, slot: Slot) => Located<unknown> | undefined;
@@ -97,6 +103,10 @@ const SCALARS: Readonly<Record<string, Reader>> = {
   "passive.cooldown": (s, e) => s.readDuration(e),
   "passive.max_cooldown": (s, e) => s.readDuration(e),
   "passive.max_ejected_percent": (s, e) => s.readInt(e, 0, 100),
+  "hedge.percentile": (s, e) => s.readNumber(e, 50, 99.9),
+  "hedge.min_delay": (s, e) => s.readDuration(e, true),
+  "hedge.max_delay": (s, e) => s.readDuration(e, true),
+  "hedge.budget": (s, e) => s.readNumber(e, 0, 100),
   client_password: (s, e) =>
     s.readScalar(e, "a string", nonEmpty, { nullable: true, secret: true }),
   allow_remote: (s, e) => s.readBool(e),
@@ -179,7 +189,14 @@ function readLayer(src: Source, entries: Map<string, Entry>): Layer {
       layer.auth = readAuth(src, entry);
     } else if (key === "tls") {
       layer.tls = readTls(src, entry);
+    } else if (key === "hedge" && src.kindOf(entry) !== "map") {
+      // `hedge: false` turns hedging off, `hedge: true` on with the defaults.
+      const on = src.readBool(entry);
+      if (on !== undefined) layer.values.set("hedge.enabled", on);
     } else if (key in GROUPS) {
+      if (key === "hedge") {
+        layer.values.set("hedge.enabled", { value: true, pos: entry.pos, path: entry.path });
+      }
       const group = src.readMap(entry, { keys: GROUPS[key] });
       for (const [sub, subEntry] of group ?? []) {
         const value = SCALARS[`${key}.${sub}`](src, subEntry);
@@ -281,6 +298,23 @@ function resolveSettings(src: Source, layers: readonly Layer[]): ShardSettings {
     }
   }
 
+  const minDelay = find("hedge.min_delay");
+  const maxDelay = find("hedge.max_delay");
+  const minDelayMs = get("hedge.min_delay", DEFAULT_HEDGE_MIN_DELAY_MS);
+  const maxDelayMs = get("hedge.max_delay", DEFAULT_HEDGE_MAX_DELAY_MS);
+  if (maxDelayMs < minDelayMs) {
+    const blame = (maxDelay?.at ?? -1) >= (minDelay?.at ?? -1) ? maxDelay : minDelay;
+    if (blame !== undefined) {
+      src.issue(
+        blame.v.pos,
+        blame.v.path,
+        `hedge.max_delay (${formatDuration(maxDelayMs)}) is less than hedge.min_delay (${
+          formatDuration(minDelayMs)
+        })`,
+      );
+    }
+  }
+
   return {
     balance: get<BalanceMode>("balance", DEFAULT_BALANCE),
     fallback: get<FallbackMode>("fallback", DEFAULT_FALLBACK),
@@ -307,6 +341,13 @@ function resolveSettings(src: Source, layers: readonly Layer[]): ShardSettings {
       cooldownMs,
       maxCooldownMs,
       maxEjectedPercent: get("passive.max_ejected_percent", DEFAULT_MAX_EJECTED_PERCENT),
+    },
+    hedge: {
+      enabled: get("hedge.enabled", DEFAULT_HEDGE_ENABLED),
+      percentile: get("hedge.percentile", DEFAULT_HEDGE_PERCENTILE),
+      minDelayMs,
+      maxDelayMs,
+      budgetPercent: get("hedge.budget", DEFAULT_HEDGE_BUDGET_PERCENT),
     },
     auth: resolveAuth(src, layers),
     tls: resolveTls(layers),

@@ -103,7 +103,9 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
     },
     dnsRefreshMs: 0,
   };
+  const hedge = { percentile: 95, minDelayMs: 2, maxDelayMs: 20, budgetPercent: 2.5 };
   assert.deepEqual(users, {
+    hedge: { enabled: true, ...hedge },
     ...common,
     name: "users",
     readers: { host: "localhost", port: 7001, text: "localhost:7001" },
@@ -143,6 +145,7 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
   // The orders shard overrides some settings and inherits the rest key by key.
   assert.deepEqual(orders, {
     ...common,
+    hedge: { enabled: false, ...hedge },
     name: "orders",
     readers: { host: "0.0.0.0", port: 7011, text: "0.0.0.0:7011" },
     writer: null,
@@ -170,6 +173,28 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
     clientPassword: null,
     allowRemote: true,
   });
+});
+
+Deno.test("parseConfig() reads hedge: on by default, false turns it off, a map turns it on", () => {
+  assert.deepEqual(only(ok(shard())).hedge, {
+    enabled: true,
+    percentile: 99,
+    minDelayMs: 5,
+    maxDelayMs: 50,
+    budgetPercent: 5,
+  });
+  assert.equal(only(ok(shard("hedge: false"))).hedge.enabled, false);
+  assert.equal(
+    only(ok("defaults:\n  hedge: false\n" + shard("hedge: { budget: 1 }"))).hedge.enabled,
+    true,
+  );
+  assert.deepEqual(bad(shard("hedge: { min_delay: 20ms, max_delay: 10ms, percentile: 100 }")), [
+    "5:42: shards.s.hedge.max_delay: hedge.max_delay (10ms) is less than hedge.min_delay (20ms)",
+    "5:60: shards.s.hedge.percentile: 100 is out of range (expected a number 50..99.9)",
+  ]);
+  assert.deepEqual(bad(shard("hedge: maybe")), [
+    '5:12: shards.s.hedge: expected true or false, got "maybe"',
+  ]);
 });
 
 Deno.test("parseConfig() fills defaults and freezes the result", () => {
@@ -309,7 +334,7 @@ Deno.test("parseConfig() reports unknown keys at every level with the nearest kn
     `11:1: retries: unknown key "retries" (settings belong under "defaults" or a shard)`,
     `15:36: shards.s.nodes[0].wieght: unknown key "wieght" (did you mean "weight"?)`,
     `16:5: shards.s.max-clients: unknown key "max-clients" (did you mean "max_clients"?)`,
-    `17:5: shards.s.zzz: unknown key "zzz" (expected one of: readers, writer, nodes, balance, fallback, connections_per_node, max_clients, retries, client_password, allow_remote, dns_refresh, timeouts, check, passive, auth, tls)`,
+    `17:5: shards.s.zzz: unknown key "zzz" (expected one of: readers, writer, nodes, balance, fallback, connections_per_node, max_clients, retries, client_password, allow_remote, dns_refresh, timeouts, check, passive, hedge, auth, tls)`,
   ]);
 });
 

@@ -63,6 +63,20 @@ export interface PassiveConfig {
   readonly maxEjectedPercent: number;
 }
 
+/** Hedged reads: a read with no reply after an adaptive delay is also sent to another node. */
+export interface HedgeConfig {
+  /** False with `hedge: false`. */
+  readonly enabled: boolean;
+  /** The delay is this percentile of the shard's recent read latencies (50..99.9). */
+  readonly percentile: number;
+  /** Lower bound of the delay. */
+  readonly minDelayMs: number;
+  /** Upper bound of the delay. */
+  readonly maxDelayMs: number;
+  /** Hedges allowed per 100 reads over the budget window. */
+  readonly budgetPercent: number;
+}
+
 /** Credentials sent to backends (AUTH). Secrets come from `${ENV}` only. */
 export interface AuthConfig {
   readonly username: string | null;
@@ -89,6 +103,7 @@ export interface ShardSettings {
   readonly timeouts: TimeoutsConfig;
   readonly check: CheckConfig;
   readonly passive: PassiveConfig;
+  readonly hedge: HedgeConfig;
   readonly auth: AuthConfig | null;
   readonly tls: TlsConfig | null;
   /** Password clients must send with AUTH on this shard's listeners, or null. */
@@ -139,7 +154,8 @@ export type PassiveErrorKind =
   | "loading"
   | "masterdown"
   | "busy"
-  | "readonly";
+  | "readonly"
+  | "slow";
 
 /** The routing facts the health checker computes and the proxy follows. */
 export interface Routes {

@@ -46,7 +46,7 @@ export class FakeMux implements MuxLink {
 
   /** Answers the oldest unanswered command with `reply`. */
   reply(reply: string): void {
-    const next = this.sent.find((s) => !s.slot.done && !this.#answered.has(s));
+    const next = this.sent.find((s) => !this.#answered.has(s));
     if (next === undefined) throw new Error(`nothing to answer on ${this.node.id}`);
     this.#answered.add(next);
     const bytes = te.encode(reply);
@@ -196,6 +196,18 @@ export class FakeRuntime implements SessionRuntime {
   }
   hasReplicas(): boolean {
     return this.readers.length > 0;
+  }
+  /** Times a batch of reads asked for a hedge check. */
+  armed = 0;
+  /** Hedges the budget still allows. */
+  hedgeBudget = 100;
+  armHedge(): void {
+    this.armed++;
+  }
+  takeHedge(): boolean {
+    if (this.hedgeBudget <= 0) return false;
+    this.hedgeBudget--;
+    return true;
   }
 }
 

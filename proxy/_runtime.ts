@@ -91,6 +91,10 @@ export interface SessionRuntime {
   server(): ServerIdentity;
   /** True when some replica serves reads now (HELLO's role on the readers port). */
   hasReplicas(): boolean;
+  /** Reads were sent: make sure a hedge check runs after the hedge delay. */
+  armHedge(): void;
+  /** Takes one hedge from the shard's budget; false when spent (or hedging is off). */
+  takeHedge(): boolean;
 }
 
 /** What backends need from their shard. */
@@ -101,4 +105,6 @@ export interface ShardRuntime extends SessionRuntime {
   nodeError(nodeId: string, kind: PassiveErrorKind): void;
   /** A retired backend has nothing in flight any more. */
   backendIdle(backend: Backend): void;
+  /** A read's latency (ms), for the hedge delay. */
+  recordLatency(ms: number): void;
 }

@@ -31,6 +31,12 @@ export interface SlotOwner {
     sent: boolean,
     detail: string | null,
   ): void;
+  /**
+   * The slot's read has waited longer than the hedge delay: the owner may
+   * send a copy to another node (absent: never hedged). True when it is a
+   * read that could be hedged (whether or not the budget allowed it).
+   */
+  hedge?(slot: Slot, now: number): boolean;
 }
 
 /** The command may not move to another node (a SCAN continuation). */
@@ -41,6 +47,16 @@ export const SLOT_SCAN = 2;
 export const SLOT_NOSCRIPT_RETRY = 4;
 /** Already re-sent to the primary after NOSCRIPT. */
 export const SLOT_NOSCRIPT_RETRIED = 8;
+/** A hedge: the copy of a read sent to a second node (`peer` is the original, in the FIFO). */
+export const SLOT_HEDGE = 16;
+/** A read that was hedged (`peer` is its copy). */
+export const SLOT_HEDGED = 32;
+/** One copy of a hedged read got its reply or failed. */
+export const SLOT_SETTLED = 64;
+/** Counted once as a `slow` passive error against its node. */
+export const SLOT_SLOW_REPORTED = 128;
+/** Never reused: a late copy may still look at it after its reply went out. */
+export const SLOT_KEEP = 256;
 
 /** One command in flight. */
 export class Slot {
@@ -71,6 +87,8 @@ export class Slot {
   sentAt = 0;
   /** Id of the node it was last sent to. */
   nodeId = "";
+  /** The other copy of a hedged read, or null. */
+  peer: Slot | null = null;
 
   /** Creates a slot for `owner`. */
   constructor(owner: SlotOwner, route: number) {
@@ -113,6 +131,12 @@ export class SlotQueue {
       this.#head = 0;
     }
     return s;
+  }
+
+  /** Calls `fn` with each slot, oldest first, until it returns false. */
+  scan(fn: (slot: Slot) => boolean): void {
+    const items = this.#items;
+    for (let i = this.#head; i < items.length; i++) if (!fn(items[i]!)) return;
   }
 
   /** Removes every slot and returns them oldest first. */

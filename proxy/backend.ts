@@ -8,10 +8,10 @@
  * @module
  */
 
-import { CONNECT_BACKOFF_MS, JOIN_WRITE_LIMIT } from "../config/defaults.ts";
+import { CONNECT_BACKOFF_MS, HEDGE_AVOID_MS, JOIN_WRITE_LIMIT } from "../config/defaults.ts";
 import type { NodeConfig, PassiveErrorKind } from "../config/types.ts";
 import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../resp/mod.ts";
-import type { FailReason } from "./_slot.ts";
+import type { FailReason, Slot } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
 import {
   type ConnectionHost,
@@ -42,6 +42,7 @@ export class Backend implements BalancerNode, ConnectionHost {
   #pools = new Map<number, (NodeConnection | null)[]>();
   #pinned = new Set<NodeConnection>();
   #retryAt = 0;
+  #avoidUntil = 0;
   #resolving = false;
   #leaving = new Set<NodeConnection>();
 
@@ -62,7 +63,10 @@ export class Backend implements BalancerNode, ConnectionHost {
 
   /** False while retired or backing off after a failed connect. */
   get available(): boolean {
-    return !this.retired && (this.#retryAt === 0 || this.#rt.now() >= this.#retryAt);
+    if (this.retired) return false;
+    if (this.#retryAt === 0 && this.#avoidUntil === 0) return true;
+    const now = this.#rt.now();
+    return now >= this.#retryAt && now >= this.#avoidUntil;
   }
 
   /**
@@ -140,6 +144,29 @@ export class Backend implements BalancerNode, ConnectionHost {
     if (reason === "connect failed") this.#retryAt = this.#rt.now() + CONNECT_BACKOFF_MS;
     else if (reason !== "connection lost") this.#retryAt = 0;
     if (this.retired && this.idle) this.#rt.backendIdle(this);
+  }
+
+  /** A read's latency, for the shard's hedge delay. The node answers: stop avoiding it. */
+  latency(ms: number): void {
+    this.#rt.recordLatency(ms);
+    this.#avoidUntil = 0;
+  }
+
+  /**
+   * A read of this node waits past the hedge delay: new commands avoid the
+   * node until it answers something (at most HEDGE_AVOID_MS), so a stalled
+   * node stops getting first tries at once, long before health ejects it.
+   */
+  avoid(now: number): void {
+    this.#avoidUntil = now + HEDGE_AVOID_MS;
+  }
+
+  /** Calls `fn` with each in-flight slot of each multiplexed connection, oldest first per connection. */
+  scanInflight(fn: (slot: Slot) => boolean): void {
+    if (this.pending === 0) return;
+    for (const mux of this.#pools.values()) {
+      for (const c of mux) if (c !== null && !c.closed && c.inflight > 0) c.scanInflight(fn);
+    }
   }
 
   /** Reports a passive error to the health checker. */

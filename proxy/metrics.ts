@@ -30,4 +30,10 @@ export class ShardCounters {
   idleClosed = 0;
   /** Times a client's reading was paused for back-pressure. */
   backpressurePauses = 0;
+  /** Reads also sent to a second node after the hedge delay. */
+  hedges = 0;
+  /** Hedged reads whose second copy answered first. */
+  hedgeWins = 0;
+  /** Hedged reads still unanswered long after (counted against their node as `slow`). */
+  slowReads = 0;
 }

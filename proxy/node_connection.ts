@@ -23,7 +23,7 @@
  */
 
 import type { PassiveErrorKind } from "../config/types.ts";
-import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError } from "../resp/mod.ts";
+import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError, Route } from "../resp/mod.ts";
 import type { NodeSocket } from "../resp/mod.ts";
 import { ByteWriter, Gate, ReadBuffer } from "./_io.ts";
 import { type FailReason, type Slot, SlotQueue } from "./_slot.ts";
@@ -47,6 +47,8 @@ export interface ConnectionHost {
   readonly id: string;
   /** Commands in flight on every multiplexed connection of the node. */
   pending: number;
+  /** A read's reply came back `ms` after it was sent (hedge delay, metrics). */
+  latency(ms: number): void;
   /** The AUTH frame to send first, or null. */
   readonly auth: Uint8Array | null;
   /** Opens the socket. */
@@ -80,6 +82,7 @@ const MASTERDOWN = te.encode("-MASTERDOWN");
 const BUSY = te.encode("-BUSY ");
 const READONLY = te.encode("-READONLY ");
 const HELLO3 = encodeCommand(["HELLO", "3"]);
+const READ = Route.READ;
 
 /** True when `buf[start, end)` begins with `prefix`. */
 export function startsWith(
@@ -137,6 +140,8 @@ export class NodeConnection {
   #state = CONNECTING;
   #gate = new Gate();
   #drainWaiters: (() => void)[] = [];
+  /** When the last bytes from the node arrived (ms): replies' latencies are measured to it. */
+  #readAt = 0;
   /** The node's IP this connection reached, once connected. */
   remoteIp: string | null = null;
 
@@ -189,6 +194,11 @@ export class NodeConnection {
     if (this.#pin !== null) return this.#raw ? -1 : this.#pin.pendingSince();
     const s = this.#inflight.peek();
     return s === undefined ? -1 : s.sentAt;
+  }
+
+  /** Calls `fn` with each in-flight slot, oldest first, until it returns false. */
+  scanInflight(fn: (slot: Slot) => boolean): void {
+    this.#inflight.scan(fn);
   }
 
   /** Sends one command frame `src[start, end)` for `slot` (multiplexed mode). */
@@ -287,6 +297,7 @@ export class NodeConnection {
         const n = await sock.read(view);
         if (n === null) break;
         rb.end += n;
+        this.#readAt = Date.now();
         if (this.#raw) {
           this.#pin!.onData(rb.buf, rb.start, rb.end);
           rb.consume(rb.end);
@@ -346,6 +357,7 @@ export class NodeConnection {
         return end;
       }
       this.host.pending--;
+      if (slot.route === READ) this.host.latency(this.#readAt - slot.sentAt);
       if (buf[pos] === MINUS) {
         const kind = unavailableReply(buf, pos, next);
         if (kind !== null) this.host.reportError(kind);

@@ -50,9 +50,13 @@ import {
   type FailReason,
   Slot,
   SLOT_BOUND,
+  SLOT_HEDGE,
+  SLOT_HEDGED,
+  SLOT_KEEP,
   SLOT_NOSCRIPT_RETRIED,
   SLOT_NOSCRIPT_RETRY,
   SLOT_SCAN,
+  SLOT_SETTLED,
   type SlotOwner,
   SlotQueue,
 } from "./_slot.ts";
@@ -296,8 +300,10 @@ export class SessionCore implements SlotOwner, PinSink {
     }
     this.#batchConn = null;
     if (this.#sent > 0) {
-      if (this.role === "readers") this.#rt.counters.readerCommands += this.#sent;
-      else this.#rt.counters.writerCommands += this.#sent;
+      if (this.role === "readers") {
+        this.#rt.counters.readerCommands += this.#sent;
+        this.#rt.armHedge();
+      } else this.#rt.counters.writerCommands += this.#sent;
     }
     if (
       this.#state === S.MUX &&
@@ -424,7 +430,7 @@ export class SessionCore implements SlotOwner, PinSink {
   }
 
   #release(s: Slot): void {
-    if (this.#free.length >= CLIENT_MAX_INFLIGHT || s.owner !== this) return;
+    if (this.#free.length >= CLIENT_MAX_INFLIGHT || (s.flags & SLOT_KEEP) !== 0) return;
     s.reply = null;
     s.done = false;
     s.cmd = null;
@@ -486,46 +492,100 @@ export class SessionCore implements SlotOwner, PinSink {
   /** A reply for `slot` arrived from its node. */
   onReply(slot: Slot, buf: Uint8Array, start: number, end: number): void {
     if (this.#state === S.CLOSED) return;
+    let main = slot; // the slot in the FIFO (a hedge's original)
+    if ((slot.flags & (SLOT_HEDGE | SLOT_HEDGED)) !== 0) {
+      slot.flags |= SLOT_SETTLED;
+      main = (slot.flags & SLOT_HEDGE) !== 0 ? slot.peer! : slot;
+      if (main.done) return; // the other copy answered first: this reply is dropped
+      const other = main === slot ? main.peer : main;
+      if (other !== null && (other.flags & SLOT_SETTLED) === 0) {
+        // "Not now" from one node: the other copy may still answer.
+        if (unavailableReply(buf, start, end) !== null || startsWith(buf, start, end, NOSCRIPT)) {
+          return;
+        }
+        if (main !== slot) this.#rt.counters.hedgeWins++;
+      } else unpair(main);
+    }
     if (buf[start] === MINUS) {
       if (
-        replayable(slot) && slot.cmd !== null && slot.attempts <= this.#rt.settings.retries &&
-        unavailableReply(buf, start, end) !== null && this.#retry(slot)
+        replayable(main) && main.cmd !== null && main.attempts <= this.#rt.settings.retries &&
+        unavailableReply(buf, start, end) !== null && this.#retry(main)
       ) {
         return;
       }
       if (
-        (slot.flags & (SLOT_NOSCRIPT_RETRY | SLOT_NOSCRIPT_RETRIED)) === SLOT_NOSCRIPT_RETRY &&
-        slot.cmd !== null && startsWith(buf, start, end, NOSCRIPT) && this.#toPrimary(slot)
+        (main.flags & (SLOT_NOSCRIPT_RETRY | SLOT_NOSCRIPT_RETRIED)) === SLOT_NOSCRIPT_RETRY &&
+        main.cmd !== null && startsWith(buf, start, end, NOSCRIPT) && this.#toPrimary(main)
       ) {
         return;
       }
-    } else if (slot.route === Route.SELECT) {
-      this.db = slot.aux;
-    } else if ((slot.flags & SLOT_SCAN) !== 0) {
+    } else if (main.route === Route.SELECT) {
+      this.db = main.aux;
+    } else if ((main.flags & SLOT_SCAN) !== 0) {
       const out = rewriteScanReply(buf, start, end, this.#rt.scanTag(slot.nodeId));
-      if (out !== null) return this.#fill(slot, out);
+      if (out !== null) return this.#fill(main, out);
     }
     const fifo = this.#fifo;
-    if (fifo.peek() === slot) {
+    if (fifo.peek() === main) {
       fifo.shift();
       this.#io.write(buf, start, end);
-      this.#release(slot);
+      main.done = true;
+      this.#release(main);
       this.#flushReady();
     } else {
-      slot.reply = buf.slice(start, end);
-      slot.done = true;
+      main.reply = buf.slice(start, end);
+      main.done = true;
     }
+  }
+
+  /**
+   * A read has waited past the hedge delay (the shard's hedge check): send
+   * a copy to another serving node, if the budget allows. The first reply
+   * wins; the other is dropped when it comes. True for a read that could be
+   * hedged (its node is then avoided until it answers).
+   */
+  hedge(slot: Slot, now: number): boolean {
+    const r = slot.route;
+    if (
+      this.#state === S.CLOSED || this.role !== "readers" || slot.cmd === null || slot.done ||
+      (r !== Route.READ && r !== Route.SCAN && r !== Route.SCRIPT_READ) ||
+      (slot.flags & SLOT_BOUND) !== 0
+    ) {
+      return false;
+    }
+    const rt = this.#rt;
+    const node = rt.pickReader(slot.nodeId);
+    if (node === null || node.id === slot.nodeId || !rt.takeHedge()) return true;
+    const copy = new Slot(this, slot.route);
+    copy.flags = SLOT_HEDGE | SLOT_KEEP | (slot.flags & SLOT_SCAN);
+    copy.peer = slot;
+    copy.aux = slot.aux;
+    slot.peer = copy;
+    slot.flags |= SLOT_HEDGED | SLOT_KEEP;
+    rt.counters.hedges++;
+    node.connection(this.proto, this.db).send(copy, slot.cmd, slot.cmdStart, slot.cmdEnd, now);
+    return true;
   }
 
   /** The node connection of `slot` failed before its reply. */
   onFail(
-    slot: Slot,
+    failed: Slot,
     reason: FailReason,
     nodeId: string,
     sent: boolean,
     detail: string | null,
   ): void {
     if (this.#state === S.CLOSED) return;
+    let slot = failed;
+    if (failed.done) return; // a hedged read's late loser
+    if ((failed.flags & (SLOT_HEDGE | SLOT_HEDGED)) !== 0) {
+      failed.flags |= SLOT_SETTLED;
+      slot = (failed.flags & SLOT_HEDGE) !== 0 ? failed.peer! : failed;
+      if (slot.done) return;
+      const other = slot === failed ? slot.peer : slot;
+      if (other !== null && (other.flags & SLOT_SETTLED) === 0) return; // the other copy may answer
+      unpair(slot);
+    }
     const rt = this.#rt;
     const bound = (slot.flags & SLOT_BOUND) !== 0;
     if (
@@ -1047,6 +1107,12 @@ export class SessionCore implements SlotOwner, PinSink {
   pendingSince(): number {
     return this.#pin?.pendingSince() ?? -1;
   }
+}
+
+/** Ends a hedged pair's link: `main` is handled alone from here on (a retry, its reply). */
+function unpair(main: Slot): void {
+  main.peer = null;
+  main.flags &= ~(SLOT_HEDGED | SLOT_SETTLED);
 }
 
 /** Whether a command may be sent again to another node after a failure. */

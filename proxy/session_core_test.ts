@@ -266,3 +266,62 @@ Deno.test("SessionCore relays SYNC on the writer port raw and refuses it on the 
   w.send("REPLCONF ACK 0\r\n");
   assert.equal(pin.text, resp("SYNC") + "REPLCONF ACK 0\r\n", "bytes as they are");
 });
+
+Deno.test("SessionCore hedges a slow read: the first reply wins, the late one is dropped", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt);
+  c.command("GET", "a");
+  c.command("GET", "b");
+  const [, n1, n2] = rt.nodes;
+  const slotA = n1.main.sent[0].slot;
+  c.core.hedge(slotA, rt.clock);
+  assert.equal(rt.counters.hedges, 1);
+  assert.equal(n2.main.sent.length, 2, "GET a's copy went to the other replica");
+  assert.equal(n2.main.sent[1].text, resp("GET", "a"));
+  n2.main.reply("$1\r\nB\r\n"); // GET b
+  n2.main.reply("$1\r\nA\r\n"); // the copy of GET a wins
+  assert.equal(c.take(), "$1\r\nA\r\n$1\r\nB\r\n");
+  assert.equal(rt.counters.hedgeWins, 1);
+  n1.main.reply("$4\r\nlate\r\n"); // the original, late: dropped
+  c.command("GET", "c");
+  const next = rt.nodes.find((n) => n.main.sent.some((s) => s.text === resp("GET", "c")))!;
+  next.main.reply("$1\r\nC\r\n");
+  assert.equal(c.take(), "$1\r\nC\r\n");
+  // A hedge is never hedged again, and the budget is respected.
+  c.core.hedge(slotA, rt.clock);
+  assert.equal(rt.counters.hedges, 1);
+});
+
+Deno.test("SessionCore waits for both copies of a hedged read before retrying or failing", () => {
+  const rt = new FakeRuntime(4);
+  const c = new FakeClient(rt);
+  c.command("GET", "a");
+  const first = rt.nodes.find((n) => n.main.sent.length === 1)!;
+  c.core.hedge(first.main.sent[0].slot, rt.clock);
+  const second = rt.nodes.find((n) => n !== first && n.main.sent.length === 1)!;
+  first.main.fail();
+  assert.equal(c.take(), "", "the copy may still answer");
+  assert.equal(rt.counters.retries, 0);
+  second.main.fail();
+  assert.equal(rt.counters.retries, 1, "both failed: retried on a third node");
+  const third = rt.nodes.find((n) => n !== first && n !== second && n.main.sent.length === 1)!;
+  third.main.reply("$1\r\nA\r\n");
+  assert.equal(c.take(), "$1\r\nA\r\n");
+});
+
+Deno.test("SessionCore does not hedge writes, pinned reads, SCAN continuations, or past the budget", () => {
+  const rt = new FakeRuntime();
+  const w = new FakeClient(rt, "writer");
+  w.command("GET", "k");
+  w.core.hedge(rt.primary!.main.sent[0].slot, rt.clock);
+  const c = new FakeClient(rt);
+  c.command("SET", "k", "v");
+  const set = rt.nodes.flatMap((n) => n.main.sent).find((s) => s.text.includes("SET"))!;
+  c.core.hedge(set.slot, rt.clock);
+  assert.equal(rt.counters.hedges, 0);
+  rt.hedgeBudget = 0;
+  c.command("GET", "k");
+  const get = rt.nodes.flatMap((n) => n.main.sent).find((s) => s.text.includes("GET"))!;
+  c.core.hedge(get.slot, rt.clock);
+  assert.equal(rt.counters.hedges, 0);
+});

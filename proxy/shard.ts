@@ -21,7 +21,9 @@ import { COMMAND_TABLE_VERSION, type Resolver, systemResolver } from "../resp/mo
 import type { Logger } from "../telemetry/logger.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { CursorNode, ListenerRole, ShardRuntime } from "./_runtime.ts";
+import { HedgePolicy } from "./_hedge.ts";
 import { SCAN_TAGS } from "./_scan.ts";
+import { SLOT_HEDGE, SLOT_HEDGED, SLOT_SLOW_REPORTED } from "./_slot.ts";
 import { Backend } from "./backend.ts";
 import { type Balancer, createBalancer } from "./balancer.ts";
 import { ErrorText } from "./errors.ts";
@@ -85,6 +87,9 @@ export class Shard implements ShardRuntime {
   #lastTag = 0;
   /** Sessions whose pinned node left while a reply was owed (closed if it is late). */
   #leaving = new Set<ClientSession>();
+  #hedge: HedgePolicy;
+  #hedgeTimer: ReturnType<typeof setTimeout> | null = null;
+  #hedgeScanFn = (): void => this.#hedgeScan();
   #exclude = "";
   #skip = (b: Backend): boolean => !b.available || b.id === this.#exclude;
 
@@ -95,6 +100,7 @@ export class Shard implements ShardRuntime {
     this.#opts = opts;
     this.logger = opts.logger.child({ shard: config.name });
     this.#balancer = createBalancer<Backend>(config.balance);
+    this.#hedge = new HedgePolicy(config.hedge);
     for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
     this.#routes = staticRoutes(config);
     this.#applyRoutes();
@@ -325,6 +331,65 @@ export class Shard implements ShardRuntime {
     return this.#readers.length > 0;
   }
 
+  /** The current hedge delay (ms). */
+  get hedgeDelayMs(): number {
+    return this.#hedge.delayMs;
+  }
+
+  /** A read's latency (ms), for the hedge delay. */
+  recordLatency(ms: number): void {
+    this.#hedge.record(ms);
+  }
+
+  /** Reads were sent: a hedge check runs after the hedge delay (one timer per shard). */
+  armHedge(): void {
+    if (this.#hedgeTimer === null && this.#config.hedge.enabled) {
+      this.#hedgeTimer = setTimeout(this.#hedgeScanFn, this.#hedge.delayMs);
+    }
+  }
+
+  /** Takes one hedge from the budget. */
+  takeHedge(): boolean {
+    const h = this.#config.hedge;
+    return h.enabled && this.#hedge.take(h, this.counters.readerCommands);
+  }
+
+  /**
+   * The hedge check: every read in flight longer than the hedge delay is
+   * offered to its session for a hedge; a hedged read still unanswered
+   * long after counts as a `slow` passive error against its node. Runs
+   * again while reads are in flight.
+   */
+  #hedgeScan(): void {
+    this.#hedgeTimer = null;
+    const h = this.#config.hedge;
+    if (!h.enabled) return;
+    const now = this.now();
+    const policy = this.#hedge;
+    policy.tick(now, h, this.counters.readerCommands);
+    const delay = policy.delayMs;
+    const slowAfter = policy.slowAfterMs;
+    let pending = false;
+    for (const b of this.#backends.values()) {
+      if (b.pending === 0) continue;
+      pending = true;
+      b.scanInflight((slot) => {
+        const age = now - slot.sentAt;
+        if (age < delay) return false;
+        const paired = slot.flags & (SLOT_HEDGE | SLOT_HEDGED);
+        if (paired === 0) {
+          if (slot.owner.hedge?.(slot, now)) b.avoid(now);
+        } else if (age > slowAfter && (slot.flags & SLOT_SLOW_REPORTED) === 0) {
+          slot.flags |= SLOT_SLOW_REPORTED;
+          this.counters.slowReads++;
+          b.reportError("slow");
+        }
+        return true;
+      });
+    }
+    if (pending) this.#hedgeTimer = setTimeout(this.#hedgeScanFn, Math.max(1, delay / 2));
+  }
+
   /** The error for a client of `role` when no node can take its command. */
   noNodeError(role: ListenerRole): string {
     return role === "readers"
@@ -391,6 +456,8 @@ export class Shard implements ShardRuntime {
   async close(drainMs: number = this.#config.timeouts.drainMs): Promise<void> {
     if (this.#ticker !== null) clearInterval(this.#ticker);
     this.#ticker = null;
+    if (this.#hedgeTimer !== null) clearTimeout(this.#hedgeTimer);
+    this.#hedgeScanFn = () => {}; // no new hedge checks while draining
     await Promise.all(this.#listeners.map((l) => l.drain(drainMs)));
     this.#listeners = [];
     for (const b of this.#backends.values()) b.close(null);

@@ -13,7 +13,7 @@ Deno.test("Shard retries a read whose reply stalls half-way past the server time
   const good = new FakeNode(always("$5\r\nhello\r\n"));
   const { shard, errors } = testShard(
     [stalling.address, good.address],
-    "    timeouts: { server: 200ms }\n    retries: 1",
+    "    timeouts: { server: 200ms }\n    retries: 1\n    hedge: false",
   );
   try {
     shard.start();
@@ -23,6 +23,41 @@ Deno.test("Shard retries a read whose reply stalls half-way past the server time
     assert(stalling.commands >= 1, "the stalling node never got a command");
     assert(
       errors.some(([id, kind]) => id === stalling.address && kind === "timeout"),
+      JSON.stringify(errors),
+    );
+  } finally {
+    await shard.close(0);
+    await stalling.close();
+    await good.close();
+  }
+});
+
+Deno.test("Shard hedges a read that stalls: the other node answers within the hedge delay", async () => {
+  const stalling = new FakeNode(always("$5\r\nhel"));
+  const good = new FakeNode(always("$5\r\nhello\r\n"));
+  const { shard, errors } = testShard(
+    [stalling.address, good.address],
+    "    timeouts: { server: 5s }\n    hedge: { min_delay: 10ms, max_delay: 10ms }",
+  );
+  try {
+    shard.start();
+    const port = shard.bound()[0].port;
+    let slowest = 0;
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now();
+      assertEquals(await request(port, GET, 2), "$5\r\nhello\r\n");
+      slowest = Math.max(slowest, performance.now() - t0);
+    }
+    assert(stalling.commands >= 1, "the stalling node never got a command");
+    assert(shard.counters.hedges >= 1 && shard.counters.hedgeWins >= 1);
+    assert(slowest < 1000, `a read took ${slowest} ms: it waited for the timeout`);
+    // Its unanswered reads count against the stalled node as slow.
+    const deadline = Date.now() + 3000;
+    while (!errors.some(([, k]) => k === "slow") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert(
+      errors.some(([id, k]) => id === stalling.address && k === "slow"),
       JSON.stringify(errors),
     );
   } finally {

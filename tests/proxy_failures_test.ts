@@ -64,7 +64,7 @@ Deno.test(
     await set.primary.cli("set", "k", "v");
     await set.waitSynced();
     await using sg = await startShardgate(
-      shardYaml(set.addresses, "    timeouts: { server: 300ms }"),
+      shardYaml(set.addresses, "    timeouts: { server: 300ms }\n    hedge: false"),
     );
     await using load = await loadLoop({
       port: sg.ports.main.readers,
@@ -87,6 +87,47 @@ Deno.test(
     const stats = await load.stop();
     assertEquals(stats.errors, []);
     assertEquals(stats.failed, 0);
+  },
+);
+
+Deno.test(
+  "failures: reads on a SIGSTOPped replica are hedged to the other one in milliseconds",
+  opts,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    await set.primary.cli("set", "k", "v");
+    await set.waitSynced();
+    await using sg = await startShardgate(shardYaml(set.addresses)); // server timeout 2 s
+    await using load = await loadLoop({
+      port: sg.ports.main.readers,
+      clients: 20,
+      slowMs: 200,
+      op: async (c) => {
+        const v = await c.get("k");
+        if (v !== "v") throw new Error(`wrong value ${v}`);
+      },
+    });
+    await load.waitForOk(500);
+    const calls = async () =>
+      Number(
+        /cmdstat_get:calls=(\d+)/.exec(
+          await set.replicas[1].cli("INFO", "commandstats"),
+        )?.[1] ?? 0,
+      );
+    const before = await calls();
+    set.replicas[1].pause();
+    try {
+      await load.waitForOk(3000, 15_000);
+    } finally {
+      set.replicas[1].resume();
+    }
+    const stats = await load.stop();
+    assertEquals(stats.errors, []);
+    assertEquals(stats.failed, 0);
+    // Reads did reach the paused node (they were hedged, not avoided by luck)...
+    assert((await calls()) > before, "no read reached the paused replica");
+    // ...and none waited anywhere near the 2 s server timeout.
+    assertEquals(stats.slow, 0, `max latency ${stats.maxLatencyMs} ms`);
   },
 );
 
