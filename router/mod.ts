@@ -1,6 +1,17 @@
 /**
  * Router ports: key hashing over several shards, compatible with twemproxy
- * (and Python's uhashring) or Redis Cluster slots.
+ * (and Python's uhashring) or Redis Cluster slots, and what to do with each
+ * command on such a port. Pure: no sockets; the proxy wires it.
+ *
+ * ```ts
+ * const distribution = createDistribution(config.routers[0]);
+ * const router = new CommandRouter(distribution, ports);
+ * switch (router.route(parser, buf)) {
+ *   case RouterAction.SHARD: // send to router.shard's readers or writer route
+ *   case RouterAction.SPLIT: // send router.plan.parts, then mergeReplies(plan, replies, router.shards)
+ *   // LOCAL: router.reply; REFUSE: router.error; ANY: the session's shard; ALL: every shard
+ * }
+ * ```
  *
  * @module
  */
@@ -39,3 +50,17 @@ export {
   sampleKeys,
   SlotsDistribution,
 } from "./distribution.ts";
+export {
+  isSplitCommand,
+  mergeBroadcast,
+  mergeReplies,
+  type ShardFailure,
+  type ShardReply,
+  splitByShard,
+  type SplitCommand,
+  type SplitPart,
+  type SplitPlan,
+} from "./split.ts";
+export { CommandRouter, RouterAction, type ShardPorts } from "./route.ts";
+export { BindingVerdict, type RoutedCommand, TransactionBinding } from "./transaction.ts";
+export { RouterErrorText } from "./_errors.ts";
