@@ -13,8 +13,8 @@ import { withTimeout } from "./helpers/mod.ts";
 const PIPELINE_TIMEOUT_MS = 20_000;
 const READ_CHUNK = 256 * 1024;
 
-/** A command: its arguments as strings (UTF-8) or bytes. */
-export type RawCommand = readonly (string | Uint8Array)[];
+/** A command: its arguments as strings (UTF-8) or bytes, or an already encoded RESP frame. */
+export type RawCommand = readonly (string | Uint8Array)[] | Uint8Array;
 
 /** Sends `commands` to 127.0.0.1:`port` in one pipeline; returns each raw reply frame. */
 export function pipeline(port: number, commands: readonly RawCommand[]): Promise<Uint8Array[]> {
@@ -24,7 +24,7 @@ export function pipeline(port: number, commands: readonly RawCommand[]): Promise
 async function run(port: number, commands: readonly RawCommand[]): Promise<Uint8Array[]> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
-    const frames = commands.map((c) => encodeCommand(c));
+    const frames = commands.map((c) => c instanceof Uint8Array ? c : encodeCommand(c));
     const total = frames.reduce((n, f) => n + f.length, 0);
     const out = new Uint8Array(total);
     let at = 0;
