@@ -70,9 +70,7 @@ Deno.test("MGET and DEL of 100 keys split over 3 real servers merge in key order
       const [reply] = await pipeline(servers[router.shard].port, [["SET", key, `v${i}`]]);
       assert.equal(frameText(reply), "+OK");
     }
-    const expected = keys.map((_, i) =>
-      i % 2 === 0 ? `$${String(`v${i}`).length}\r\nv${i}\r\n` : null
-    );
+    const expected = keys.map((_, i) => i % 2 === 0 ? `$${`v${i}`.length}\r\nv${i}\r\n` : null);
 
     for (const resp3 of [false, true]) {
       assert.equal(router.routeArgs(["MGET", ...keys]), RouterAction.SPLIT);
