@@ -71,6 +71,31 @@ export const CONFIG_RELOAD_DEBOUNCE_MS = 200;
 /** Retry interval when the config file's directory cannot be watched (e.g. it vanished). */
 export const CONFIG_WATCH_RETRY_MS = 1_000;
 
+// ---- routers (key hashing over shards) ----
+
+/** Default key distribution of a router. */
+export const DEFAULT_ROUTER_DISTRIBUTION = "ketama" as const;
+/** Default key hash of a ketama router: twemproxy's default. */
+export const DEFAULT_ROUTER_HASH = "fnv1a_64" as const;
+/** Where a router sends keyed reads by default. */
+export const DEFAULT_ROUTER_READS = "readers" as const;
+/** Default weight of a shard on a ketama ring. */
+export const DEFAULT_ROUTER_WEIGHT = 1;
+/** twemproxy's default server port, left out of a default ring name (libmemcached's rule). */
+export const KETAMA_DEFAULT_PORT = 11_211;
+/** Points per server on twemproxy's ketama continuum, before weighting (KETAMA_POINTS_PER_SERVER). */
+export const KETAMA_POINTS_PER_SERVER = 160;
+/**
+ * twemproxy writes each ketama point name, `<name>-<i>`, into a buffer of this
+ * many bytes (KETAMA_MAX_HOSTLEN) and hashes past its end when it is longer,
+ * so a ring name must leave room for "-" and the point index in 85 bytes.
+ */
+export const KETAMA_MAX_HOSTLEN = 86;
+/** Redis Cluster's number of hash slots (`distribution: slots`). */
+export const CLUSTER_SLOTS = 16_384;
+/** Sample keys hashed on a reload to report how many keys a ring change moves. */
+export const RING_MOVE_SAMPLE_KEYS = 10_000;
+
 // ---- data path sizing ----
 
 /** Node connections' read buffer, and the most any read buffer keeps after growing for a big frame. */

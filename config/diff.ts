@@ -7,7 +7,16 @@
  * @module
  */
 
-import type { Address, Config, NodeConfig, ShardConfig, ShardSettings } from "./types.ts";
+import type {
+  Address,
+  Config,
+  NodeConfig,
+  RouterConfig,
+  RouterShardConfig,
+  ShardConfig,
+  ShardSettings,
+  SlotRange,
+} from "./types.ts";
 import { formatDuration } from "./duration.ts";
 
 /** How one shard that exists in both configs changed. */
@@ -28,17 +37,37 @@ export interface ShardChange {
   readonly settingsChanged: readonly string[];
 }
 
+/** How one router that exists in both configs changed. */
+export interface RouterChange {
+  readonly prev: RouterConfig;
+  readonly next: RouterConfig;
+  /** The listen address differs. */
+  readonly listenMoved: boolean;
+  /**
+   * The key-to-shard mapping must be rebuilt: distribution, hash, hash tag,
+   * or the shards (which, their order, ring names, weights or slots) changed.
+   * How many keys actually move is the router's to measure (ringMoves).
+   */
+  readonly ringChanged: boolean;
+  /** Config names of what changed: `listen`, `allow_remote`, `reads`, `distribution`, `hash`, `hash_tag`, `shards`. */
+  readonly changed: readonly string[];
+}
+
 /** The difference between two configs. */
 export interface ConfigDiff {
   readonly addedShards: readonly ShardConfig[];
   readonly removedShards: readonly ShardConfig[];
   /** Shards in both configs with at least one change. */
   readonly changedShards: readonly ShardChange[];
+  readonly addedRouters: readonly RouterConfig[];
+  readonly removedRouters: readonly RouterConfig[];
+  /** Routers in both configs with at least one change. */
+  readonly changedRouters: readonly RouterChange[];
   readonly adminChanged: boolean;
   readonly telemetryChanged: boolean;
   /**
    * One line for the reload log, e.g.
-   * `shard users: +node 10.0.0.3:6379, weight 10.0.0.2:6379 1→3`; `no change`
+   * `shard users: +node 10.0.0.3:6379, weight 10.0.0.2:6379 1→3; router cache: +shard orders`; `no change`
    * when nothing changed. Secrets are named, never shown.
    */
   readonly summary: string;
@@ -140,6 +169,70 @@ function diffShard(prev: ShardConfig, next: ShardConfig): { change: ShardChange;
   };
 }
 
+function slotsText(slots: readonly SlotRange[]): string {
+  return slots.map((r) => r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`).join(",");
+}
+
+/** What changed in a router's shard list, as summary parts (empty when nothing did). */
+function diffRouterShards(
+  prev: readonly RouterShardConfig[],
+  next: readonly RouterShardConfig[],
+): string[] {
+  const parts: string[] = [];
+  const before = new Map(prev.map((s) => [s.shard, s]));
+  const after = new Set(next.map((s) => s.shard));
+  for (const s of next) {
+    const old = before.get(s.shard);
+    if (old === undefined) {
+      parts.push(`+shard ${s.shard}`);
+      continue;
+    }
+    if (old.name !== s.name) parts.push(`ring name ${s.shard} ${old.name}→${s.name}`);
+    if (old.weight !== s.weight) parts.push(`weight ${s.shard} ${old.weight}→${s.weight}`);
+    const slotsBefore = slotsText(old.slots);
+    const slotsAfter = slotsText(s.slots);
+    if (slotsBefore !== slotsAfter) parts.push(`slots ${s.shard} ${slotsBefore}→${slotsAfter}`);
+  }
+  for (const s of prev) if (!after.has(s.shard)) parts.push(`-shard ${s.shard}`);
+  const order = (list: readonly RouterShardConfig[]) => list.map((s) => s.shard).join(",");
+  if (parts.length === 0 && order(prev) !== order(next)) parts.push("shard order");
+  return parts;
+}
+
+function diffRouter(
+  prev: RouterConfig,
+  next: RouterConfig,
+): { change: RouterChange; parts: string[] } {
+  const parts: string[] = [];
+  const changed: string[] = [];
+  const show = (v: unknown) => v === null ? "none" : String(v);
+  const fields: ReadonlyArray<readonly [string, (r: RouterConfig) => unknown]> = [
+    ["listen", (r) => r.listen.text],
+    ["allow_remote", (r) => r.allowRemote],
+    ["reads", (r) => r.reads],
+    ["distribution", (r) => r.distribution],
+    ["hash", (r) => r.hash],
+    ["hash_tag", (r) => r.hashTag],
+  ];
+  for (const [name, read] of fields) {
+    const a = read(prev);
+    const b = read(next);
+    if (a === b) continue;
+    changed.push(name);
+    parts.push(`${name} ${show(a)}→${show(b)}`);
+  }
+  const shardParts = diffRouterShards(prev.shards, next.shards);
+  if (shardParts.length > 0) changed.push("shards");
+  parts.push(...shardParts);
+  const ringChanged = changed.some((c) =>
+    ["distribution", "hash", "hash_tag", "shards"].includes(c)
+  );
+  return {
+    change: { prev, next, listenMoved: changed.includes("listen"), ringChanged, changed },
+    parts,
+  };
+}
+
 /** Compares two valid configs; the result drives hot reload. */
 export function diffConfigs(prev: Config, next: Config): ConfigDiff {
   const prevShards = new Map(prev.shards.map((s) => [s.name, s]));
@@ -160,6 +253,22 @@ export function diffConfigs(prev: Config, next: Config): ConfigDiff {
     lines.push(`shard ${s.name}: ${parts.join(", ")}`);
   }
 
+  const prevRouters = new Map(prev.routers.map((r) => [r.name, r]));
+  const nextRouterNames = new Set(next.routers.map((r) => r.name));
+  const addedRouters = next.routers.filter((r) => !prevRouters.has(r.name));
+  const removedRouters = prev.routers.filter((r) => !nextRouterNames.has(r.name));
+  for (const r of addedRouters) lines.push(`+router ${r.name}`);
+  for (const r of removedRouters) lines.push(`-router ${r.name}`);
+  const changedRouters: RouterChange[] = [];
+  for (const r of next.routers) {
+    const old = prevRouters.get(r.name);
+    if (old === undefined) continue;
+    const { change, parts } = diffRouter(old, r);
+    if (parts.length === 0) continue;
+    changedRouters.push(change);
+    lines.push(`router ${r.name}: ${parts.join(", ")}`);
+  }
+
   const prevAdmin = addressText(prev.admin?.listen);
   const nextAdmin = addressText(next.admin?.listen);
   const adminChanged = prevAdmin !== nextAdmin;
@@ -174,6 +283,9 @@ export function diffConfigs(prev: Config, next: Config): ConfigDiff {
     addedShards,
     removedShards,
     changedShards,
+    addedRouters,
+    removedRouters,
+    changedRouters,
     adminChanged,
     telemetryChanged,
     summary: lines.length === 0 ? "no change" : lines.join("; "),

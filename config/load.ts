@@ -60,6 +60,7 @@ import type {
 import { isLoopbackHost, listenAddressesClash } from "./address.ts";
 import { type Entry, type Located, type Pos, SafeMessage, type Slot, Source } from "./_yaml.ts";
 import { formatDuration } from "./duration.ts";
+import { readRouters } from "./_routers.ts";
 
 /** The outcome of parsing a config: a config and no issues, or issues and no config. */
 export type ConfigResult =
@@ -119,7 +120,7 @@ const SETTING_KEYS: readonly string[] = [
   "auth",
   "tls",
 ];
-const TOP_KEYS = ["admin", "telemetry", "defaults", "shards"];
+const TOP_KEYS = ["admin", "telemetry", "defaults", "shards", "routers"];
 const ADMIN_KEYS = ["listen", "allow_remote"];
 const TELEMETRY_KEYS = ["sample_ratio"];
 const SHARD_OWN_KEYS = ["readers", "writer", "nodes"];
@@ -632,11 +633,16 @@ export function parseConfig(
       if (shard !== undefined) shards.push(shard);
     }
   }
+  // Router ports (config/_routers.ts): after the shards they name, before the listener checks.
+  const routersEntry = top.get("routers");
+  const routers = routersEntry
+    ? readRouters(src, routersEntry, shards, shardsEntry, listeners)
+    : [];
   checkListeners(src, listeners);
 
   const issues = src.issues();
   if (issues.length > 0) return { config: null, issues };
-  return { config: freeze({ file, admin, telemetry, shards }), issues: [] };
+  return { config: freeze({ file, admin, telemetry, shards, routers }), issues: [] };
 }
 
 /**

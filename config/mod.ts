@@ -16,5 +16,5 @@ export { type ConfigResult, formatIssue, issueAt, loadConfig, parseConfig } from
 export { formatDuration, parseDuration } from "./duration.ts";
 export { formatAddress, isLoopbackHost, parseAddress } from "./address.ts";
 export { EnvReferenceError, expandEnv } from "./env.ts";
-export { type ConfigDiff, diffConfigs, type ShardChange } from "./diff.ts";
+export { type ConfigDiff, diffConfigs, type RouterChange, type ShardChange } from "./diff.ts";
 export { type ConfigWatcher, watchConfig, type WatchOptions } from "./watch.ts";

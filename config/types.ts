@@ -133,6 +133,67 @@ export interface TelemetryConfig {
   readonly sampleRatio: number;
 }
 
+/** How a router spreads keys over its shards. */
+export type RouterDistribution = "ketama" | "slots";
+
+/** twemproxy's key hash names (a ketama router's `hash`). */
+export type RouterHash =
+  | "one_at_a_time"
+  | "md5"
+  | "crc16"
+  | "crc32"
+  | "crc32a"
+  | "fnv1_64"
+  | "fnv1a_64"
+  | "fnv1_32"
+  | "fnv1a_32"
+  | "hsieh"
+  | "murmur"
+  | "jenkins";
+
+/** Where a router sends keyed reads: the shard's readers or its writer. */
+export type RouterReads = "readers" | "writer";
+
+/** An inclusive range of Redis Cluster hash slots. */
+export interface SlotRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+/** One shard a router spans. */
+export interface RouterShardConfig {
+  /** Name of a shard in {@link Config.shards}. */
+  readonly shard: string;
+  /**
+   * Ketama ring name: the explicit `name`, else what twemproxy would use for
+   * the shard's first node as written (`host:port`, just `host` for port 11211).
+   */
+  readonly name: string;
+  /** Ketama weight, >= 1. */
+  readonly weight: number;
+  /** With `distribution: slots`, the slots this shard owns (file order); empty for ketama. */
+  readonly slots: readonly SlotRange[];
+}
+
+/** A router port: one listener that picks the shard by key. */
+export interface RouterConfig {
+  readonly name: string;
+  readonly listen: Address;
+  /** Allow a listen address that is not loopback. */
+  readonly allowRemote: boolean;
+  readonly distribution: RouterDistribution;
+  /** Key hash of a ketama ring (unused by `slots`, which is always Redis Cluster's CRC16). */
+  readonly hash: RouterHash;
+  /**
+   * Two characters: only the part of a key between them is hashed (twemproxy
+   * `hash_tag`), or null. Always `{}` with `slots` (Redis Cluster's rule).
+   */
+  readonly hashTag: string | null;
+  readonly reads: RouterReads;
+  /** The shards in file order; a shard's index here is its index on the ring. */
+  readonly shards: readonly RouterShardConfig[];
+}
+
 /** A whole validated config. */
 export interface Config {
   /** Path of the file it was read from (for messages). */
@@ -141,6 +202,8 @@ export interface Config {
   readonly telemetry: TelemetryConfig;
   /** Shards in file order. */
   readonly shards: readonly ShardConfig[];
+  /** Router ports in file order (none when the file has no `routers`). */
+  readonly routers: readonly RouterConfig[];
 }
 
 // ---- vocabulary shared by the proxy and the health checker ----

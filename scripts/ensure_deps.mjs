@@ -1,6 +1,7 @@
 // Runs before `npm run demo` and `npm test` (plain Node, no dependencies):
 // makes sure the tools they need exist. redis-server and redis-cli come from the Debian
-// packages redis-server and redis-tools; installed with apt-get when running
+// packages redis-server and redis-tools, nutcracker (twemproxy, for the router
+// compatibility test) from the package nutcracker; installed with apt-get when running
 // as root, otherwise the exact command is printed. Deno comes from `npm ci`.
 
 import { accessSync, constants, existsSync } from "node:fs";
@@ -9,12 +10,19 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const aptPackages = ["redis-server", "redis-tools"];
-const installCommand = `apt-get install -y --no-install-recommends ${aptPackages.join(" ")}`;
+/** Each tool and the Debian package that provides it. */
+const toolPackages = {
+  "redis-server": "redis-server",
+  "redis-cli": "redis-tools",
+  nutcracker: "nutcracker",
+};
+const tools = Object.keys(toolPackages);
+/** Debian puts nutcracker in /usr/sbin, which is not on every user's PATH. */
+const sbinDirs = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
 
 /** The full path of `name` on PATH, or null. */
 function which(name) {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+  for (const dir of [...(process.env.PATH ?? "").split(delimiter), ...sbinDirs]) {
     if (!dir) continue;
     const path = join(dir, name);
     try {
@@ -44,13 +52,16 @@ if (!existsSync(join(root, "node_modules", "deno"))) {
   ok = false;
 }
 
-const missing = ["redis-server", "redis-cli"].filter((tool) => which(tool) === null);
+const missing = tools.filter((tool) => which(tool) === null);
 if (missing.length > 0) {
+  const packages = [...new Set(missing.map((tool) => toolPackages[tool]))];
+  const installCommand = `apt-get install -y --no-install-recommends ${packages.join(" ")}`;
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (!which("apt-get")) {
     console.error(
       `ensure_deps: ${missing.join(" and ")} not found on PATH, and there is no apt-get; ` +
-        "install Redis (redis-server and redis-cli) with your system's package manager.",
+        "install Redis (redis-server and redis-cli) and twemproxy (nutcracker) with your " +
+        "system's package manager.",
     );
     ok = false;
   } else if (!isRoot) {
@@ -59,18 +70,16 @@ if (missing.length > 0) {
     ok = false;
   } else {
     console.log(
-      `ensure_deps: ${missing.join(" and ")} not found on PATH; installing ${
-        aptPackages.join(", ")
-      }.`,
+      `ensure_deps: ${missing.join(" and ")} not found on PATH; installing ${packages.join(", ")}.`,
     );
     try {
       run("apt-get", ["update"]);
-      run("apt-get", ["install", "-y", "--no-install-recommends", ...aptPackages]);
+      run("apt-get", ["install", "-y", "--no-install-recommends", ...packages]);
     } catch (e) {
       console.error(`ensure_deps: install failed: ${e instanceof Error ? e.message : e}`);
       ok = false;
     }
-    const still = ["redis-server", "redis-cli"].filter((tool) => which(tool) === null);
+    const still = tools.filter((tool) => which(tool) === null);
     if (ok && still.length > 0) {
       console.error(`ensure_deps: ${still.join(" and ")} still not on PATH after the install.`);
       ok = false;
@@ -79,4 +88,4 @@ if (missing.length > 0) {
 }
 
 if (!ok) process.exit(1);
-console.log("ensure_deps: redis-server, redis-cli and deno are present.");
+console.log("ensure_deps: redis-server, redis-cli, nutcracker and deno are present.");

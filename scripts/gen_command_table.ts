@@ -3,7 +3,9 @@
  * reply: starts `redis-server` on a free loopback port (no persistence, in
  * a temporary directory), reads `COMMAND` and `INFO server` through
  * `redis-cli --json`, writes the table, and stops the server on every exit
- * path (success, failure, Ctrl-C).
+ * path (success, failure, Ctrl-C). Besides the command rows it writes the
+ * Redis 7 key specifications (`begin_search`, `find_keys`, flags) of every
+ * command and subcommand that has them, read by resp/keys.ts.
  *
  * Usage: `npm run gen:commands` (or `deno run --allow-all scripts/gen_command_table.ts
  * [--out PATH]`).
@@ -28,6 +30,62 @@ interface Row {
   lastKey: number;
   step: number;
   subcommands: Row[];
+  /** Key specs in the compact form of KEY_SPECS (see render()). */
+  keySpecs: KeySpec[];
+}
+
+/** [begin_search, find_keys, flags]; see the KeySpecRow type written by render(). */
+type KeySpec = [begin: (string | number)[], find: (string | number)[], flags: string[]];
+
+/** A RESP2 map as redis-cli prints it (alternating keys and values) as an object. */
+function pairs(value: unknown, what: string): Record<string, unknown> {
+  if (!Array.isArray(value) || value.length % 2 !== 0) {
+    throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < value.length; i += 2) out[String(value[i])] = value[i + 1];
+  return out;
+}
+
+/** The numbers (or keyword) of a begin_search / find_keys spec, in a fixed order per type. */
+function specPart(value: unknown, fields: Record<string, readonly string[]>, what: string) {
+  const part = pairs(value, what);
+  const type = String(part.type);
+  const order = fields[type];
+  if (order === undefined) throw new Error(`unknown ${what} type: ${JSON.stringify(value)}`);
+  const spec = pairs(part.spec ?? [], `${what} spec`);
+  return [
+    type,
+    ...order.map((f) => {
+      const v = spec[f];
+      if (typeof v !== "number" && typeof v !== "string") {
+        throw new Error(`${what} ${type} lacks ${f}: ${JSON.stringify(value)}`);
+      }
+      return v;
+    }),
+  ];
+}
+
+const BEGIN_FIELDS: Record<string, readonly string[]> = {
+  index: ["index"],
+  keyword: ["keyword", "startfrom"],
+  unknown: [],
+};
+const FIND_FIELDS: Record<string, readonly string[]> = {
+  range: ["lastkey", "keystep", "limit"],
+  keynum: ["keynumidx", "firstkey", "keystep"],
+  unknown: [],
+};
+
+/** Converts one key spec of a `COMMAND` entry. */
+function toKeySpec(value: unknown): KeySpec {
+  const spec = pairs(value, "key spec");
+  const flags = Array.isArray(spec.flags) ? spec.flags.map((f) => String(f).toLowerCase()) : [];
+  return [
+    specPart(spec.begin_search, BEGIN_FIELDS, "begin_search"),
+    specPart(spec.find_keys, FIND_FIELDS, "find_keys"),
+    flags,
+  ];
 }
 
 /** Binds port 0 on loopback to learn a free port, then releases it. */
@@ -91,6 +149,7 @@ function toRow(entry: unknown): Row {
     throw new Error(`unexpected COMMAND entry: ${JSON.stringify(entry)}`);
   }
   const [name, arity, flags, firstKey, lastKey, step] = entry;
+  const specs: unknown = entry[8];
   const subs: unknown = entry[9];
   if (
     typeof name !== "string" || typeof arity !== "number" || !Array.isArray(flags) ||
@@ -106,6 +165,7 @@ function toRow(entry: unknown): Row {
     lastKey,
     step,
     subcommands: Array.isArray(subs) ? subs.map(toRow).sort(byName) : [],
+    keySpecs: Array.isArray(specs) ? specs.map(toKeySpec) : [],
   };
 }
 
@@ -121,6 +181,18 @@ function renderRow(row: Row, indent: string): string {
   if (row.subcommands.length === 0) return `${head}],`;
   const subs = row.subcommands.map((s) => renderRow(s, indent + "  ")).join("\n");
   return `${head}, [\n${subs}\n${indent}]],`;
+}
+
+/** `"name": [[begin], [find], [flags]], ...` lines for every (sub)command with key specs. */
+function renderKeySpecs(rows: Row[]): string {
+  const all = rows.flatMap((r) => [r, ...r.subcommands]).filter((r) => r.keySpecs.length > 0);
+  all.sort(byName);
+  return all.map((r) => {
+    const specs = r.keySpecs.map(([b, f, flags]) =>
+      `[${JSON.stringify(b)}, ${JSON.stringify(f)}, ${JSON.stringify(flags)}]`
+    );
+    return `  ${JSON.stringify(r.name)}: [${specs.join(", ")}],`;
+  }).join("\n");
 }
 
 function render(rows: Row[], version: string): string {
@@ -154,6 +226,29 @@ export const COMMAND_TABLE_VERSION = ${JSON.stringify(version)};
 export const COMMAND_TABLE: readonly CommandRow[] = [
 ${rows.map((r) => renderRow(r, "  ")).join("\n")}
 ];
+
+/** Where a key spec starts looking: at an argument index, or after a keyword. */
+export type KeySearch =
+  | readonly ["index", index: number]
+  | readonly ["keyword", keyword: string, startfrom: number]
+  | readonly ["unknown"];
+
+/** How a key spec finds its keys from there: a range, or a count argument. */
+export type KeyFind =
+  | readonly ["range", lastkey: number, keystep: number, limit: number]
+  | readonly ["keynum", keynumidx: number, firstkey: number, keystep: number]
+  | readonly ["unknown"];
+
+/** One key specification: begin_search, find_keys, flags (lowercase, e.g. "rw", "not_key"). */
+export type KeySpecRow = readonly [begin: KeySearch, find: KeyFind, flags: readonly string[]];
+
+/**
+ * Redis 7 key specifications of every command and subcommand ("container|sub")
+ * that has any, as ${JSON.stringify(version)} reports them. Read it through resp/keys.ts.
+ */
+export const KEY_SPECS: Readonly<Record<string, readonly KeySpecRow[]>> = {
+${renderKeySpecs(rows)}
+};
 `;
 }
 

@@ -1,0 +1,224 @@
+/**
+ * Multi-key commands over shards: MGET, MSET, DEL, UNLINK, EXISTS and TOUCH
+ * are split into one sub-command per shard (not per key), sent in
+ * parallel, and their replies merged back in the client's key order.
+ *
+ * ```
+ * MGET a b c d            a, c → shard 0      *2 $1 A $1 C ──┐
+ *   split ─────────────▶  b    → shard 1      *1 $1 B ───────┼─ merge ─▶ *4 A B C D
+ *                         d    → shard 2      *1 $1 D ───────┘
+ * ```
+ *
+ * Partial failure: MGET answers an error element in place of each key of a
+ * shard that failed; MSET, DEL, UNLINK, EXISTS and TOUCH answer one error
+ * naming the failed shards (the write ones also say how many shards applied
+ * their part: a split write is not atomic). Replies are raw RESP2 or RESP3
+ * frames; nulls and attributes inside MGET's elements are copied as sent.
+ *
+ * @module
+ */
+
+import { encodeCommand, encodeError, encodeInteger } from "../resp/mod.ts";
+import { bareReason, RouterErrorText, type ShardFailureText } from "./_errors.ts";
+import { arrayElements, errorMessage, integerValue } from "./_reply.ts";
+
+/** The commands split per shard. */
+export type SplitCommand = "mget" | "mset" | "del" | "unlink" | "exists" | "touch";
+
+/** How each split command takes its arguments and merges its replies. */
+const SHAPES: Readonly<Record<SplitCommand, { readonly pairs: boolean; readonly merge: Merge }>> = {
+  mget: { pairs: false, merge: "array" },
+  mset: { pairs: true, merge: "ok" },
+  del: { pairs: false, merge: "sum-write" },
+  unlink: { pairs: false, merge: "sum-write" },
+  touch: { pairs: false, merge: "sum-write" },
+  exists: { pairs: false, merge: "sum-read" },
+};
+type Merge = "array" | "ok" | "sum-write" | "sum-read";
+
+/** True for the commands {@link splitByShard} splits (lowercase name). */
+export function isSplitCommand(name: string): name is SplitCommand {
+  return Object.hasOwn(SHAPES, name);
+}
+
+/** One shard's part of a split command. */
+export interface SplitPart {
+  /** Index of the shard (in the router's distribution). */
+  readonly shard: number;
+  /** The sub-command to send to it, as RESP bytes. */
+  readonly frame: Uint8Array;
+  /** Positions (0-based, in the client's key order) of the keys it holds. */
+  readonly positions: readonly number[];
+}
+
+/** A command split per shard. */
+export interface SplitPlan {
+  readonly command: SplitCommand;
+  /** How many keys the client's command has. */
+  readonly keyCount: number;
+  /** One part per shard, in order of each shard's first key. */
+  readonly parts: readonly SplitPart[];
+}
+
+/** A shard that gave no reply: the error message (without `-`), e.g. from proxy/errors.ts. */
+export interface ShardFailure {
+  readonly error: string;
+}
+
+/** What came back from one part: its reply frame, or why there is none. */
+export type ShardReply = Uint8Array | ShardFailure;
+
+const utf8 = new TextEncoder();
+const OK = utf8.encode("+OK\r\n");
+
+/**
+ * Splits `args` (the client's command, name first) per shard, with
+ * `shardOf` telling the shard index of a key. Returns null when the command
+ * is not one of the split ones, has the wrong number of arguments (the
+ * node will say so), or has all its keys on one shard (send it whole).
+ */
+export function splitByShard(
+  args: readonly Uint8Array[],
+  shardOf: (key: Uint8Array) => number,
+): SplitPlan | null {
+  if (args.length < 2) return null;
+  const name = new TextDecoder().decode(args[0]).toLowerCase();
+  if (!isSplitCommand(name)) return null;
+  const stride = SHAPES[name].pairs ? 2 : 1;
+  if ((args.length - 1) % stride !== 0) return null;
+  const keyCount = (args.length - 1) / stride;
+  const order: number[] = [];
+  const byShard = new Map<number, { args: Uint8Array[]; positions: number[] }>();
+  for (let k = 0; k < keyCount; k++) {
+    const at = 1 + k * stride;
+    const shard = shardOf(args[at]);
+    let part = byShard.get(shard);
+    if (part === undefined) {
+      part = { args: [args[0]], positions: [] };
+      byShard.set(shard, part);
+      order.push(shard);
+    }
+    for (let i = 0; i < stride; i++) part.args.push(args[at + i]);
+    part.positions.push(k);
+  }
+  if (order.length === 1) return null;
+  return {
+    command: name,
+    keyCount,
+    parts: order.map((shard) => {
+      const part = byShard.get(shard)!;
+      return { shard, frame: encodeCommand(part.args), positions: part.positions };
+    }),
+  };
+}
+
+/** Why a part failed (an error reply, or no reply), or null when it has a reply to merge. */
+function failureOf(reply: ShardReply): string | null {
+  if (!(reply instanceof Uint8Array)) return bareReason(reply.error);
+  return errorMessage(reply);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** MGET: the elements of each part's array, placed at their keys' positions. */
+function mergeArray(
+  plan: SplitPlan,
+  replies: readonly ShardReply[],
+  names: readonly string[],
+): Uint8Array {
+  const elements = new Array<Uint8Array>(plan.keyCount);
+  for (const [i, part] of plan.parts.entries()) {
+    const reply = replies[i];
+    let reason = failureOf(reply);
+    let bounds: Int32Array | null = null;
+    if (reason === null) {
+      bounds = arrayElements(reply as Uint8Array, part.positions.length);
+      if (bounds === null) reason = bareReason(RouterErrorText.unexpectedReply(plan.command));
+    }
+    if (bounds === null) {
+      const error = encodeError(RouterErrorText.keyFailed(names[part.shard], reason ?? ""));
+      for (const pos of part.positions) elements[pos] = error;
+      continue;
+    }
+    const frame = reply as Uint8Array;
+    for (const [j, pos] of part.positions.entries()) {
+      elements[pos] = frame.subarray(bounds[2 * j], bounds[2 * j + 1]);
+    }
+  }
+  return concat([utf8.encode(`*${plan.keyCount}\r\n`), ...elements]);
+}
+
+/**
+ * Builds the client's reply from the parts' replies (`replies[i]` answers
+ * `plan.parts[i]`); `shardNames` names shards by index for error messages.
+ */
+export function mergeReplies(
+  plan: SplitPlan,
+  replies: readonly ShardReply[],
+  shardNames: readonly string[],
+): Uint8Array {
+  if (replies.length !== plan.parts.length) {
+    throw new RangeError(`${replies.length} replies for ${plan.parts.length} parts`);
+  }
+  const merge = SHAPES[plan.command].merge;
+  if (merge === "array") return mergeArray(plan, replies, shardNames);
+  const failed: ShardFailureText[] = [];
+  let sum = 0;
+  for (const [i, part] of plan.parts.entries()) {
+    const reply = replies[i];
+    let reason = failureOf(reply);
+    if (reason === null) {
+      const frame = reply as Uint8Array;
+      if (merge === "ok" && sameBytes(frame, OK)) continue;
+      const n = merge === "ok" ? null : integerValue(frame);
+      if (n !== null) {
+        sum += n;
+        continue;
+      }
+      reason = bareReason(RouterErrorText.unexpectedReply(plan.command));
+    }
+    failed.push({ shard: shardNames[part.shard], reason });
+  }
+  if (failed.length > 0) {
+    return encodeError(
+      merge === "sum-read"
+        ? RouterErrorText.readFailed(plan.command, failed)
+        : RouterErrorText.writeFailed(plan.command, failed, plan.parts.length - failed.length),
+    );
+  }
+  return merge === "ok" ? OK : encodeInteger(sum);
+}
+
+/**
+ * The reply to a command sent to every shard (script and function loads):
+ * the shards' reply when they all agree, else the first error, else an
+ * error saying they differ.
+ */
+export function mergeBroadcast(
+  command: string,
+  replies: readonly ShardReply[],
+): Uint8Array {
+  if (replies.length === 0) throw new RangeError("no replies to merge");
+  const frames: Uint8Array[] = [];
+  for (const reply of replies) {
+    if (!(reply instanceof Uint8Array)) return encodeError(reply.error);
+    if (errorMessage(reply) !== null) return reply;
+    frames.push(reply);
+  }
+  const first = frames[0];
+  return frames.every((f) => sameBytes(f, first))
+    ? first
+    : encodeError(RouterErrorText.broadcastDiffers(command));
+}
