@@ -65,6 +65,7 @@ export function testShard(nodes: NodeConfig[], o: TestShardOverrides = {}): Shar
       maxEjectedPercent: 50,
       ...o.passive,
     },
+    hedge: { enabled: false, percentile: 99, minDelayMs: 5, maxDelayMs: 50, budgetPercent: 5 },
     auth: o.auth ?? null,
     tls: null,
     clientPassword: null,
