@@ -35,6 +35,8 @@ Deno.test(
       `check: { interval: ${INTERVAL_MS}ms, timeout: 500ms, rise: 2, fall: ${FALL} }`,
       `timeouts: { server: ${SERVER_TIMEOUT_MS}ms }`,
       `passive: { errors: ${PASSIVE_ERRORS}, window: 10s, cooldown: 1s }`,
+      // Timeouts, not hedges, are what this test measures (hedging: tests/faults/).
+      "hedge: false",
     ]));
     const victim = set.replicas[1];
     await using load = await readLoad(sg.ports.main.readers, KEYS);
