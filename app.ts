@@ -25,12 +25,14 @@ import {
 } from "./config/mod.ts";
 import { ShardHealth } from "./health/mod.ts";
 import { ListenError, ReleasedSockets, Shard } from "./proxy/mod.ts";
+import { RouterPort } from "./router/mod.ts";
 import type { Logger } from "./telemetry/logger.ts";
 
 /** A started listener, as logged in the `listening` line. */
 export interface ListeningAddress {
+  /** The shard's (or the router's) name. */
   readonly shard: string;
-  readonly role: "readers" | "writer" | "admin";
+  readonly role: "readers" | "writer" | "admin" | "router";
   readonly host: string;
   readonly port: number;
 }
@@ -68,6 +70,7 @@ export class App {
   #config: Config;
   #logger: Logger;
   #units = new Map<string, ShardUnit>();
+  #routers = new Map<string, RouterPort>();
   #watcher: ConfigWatcher | null = null;
   #reloading: Promise<ReloadResult> | null = null;
   #again = false;
@@ -106,7 +109,14 @@ export class App {
         u.shard.start();
         this.#units.set(u.shard.name, u);
       }
+      for (const rc of this.#config.routers) {
+        const r = new RouterPort(rc, (name) => this.shard(name), this.#logger);
+        this.#bindRouter(r);
+        this.#routers.set(r.name, r);
+      }
     } catch (err) {
+      await Promise.all([...this.#routers.values()].map((r) => r.close(0)));
+      this.#routers.clear();
       await Promise.all(units.map((u) => this.#closeUnit(u, 0)));
       this.#units.clear();
       throw err instanceof ListenError ? new Error(await this.#describe(err)) : err;
@@ -114,12 +124,29 @@ export class App {
     return this.listening();
   }
 
+  /** The router port called `name`. */
+  router(name: string): RouterPort | undefined {
+    return this.#routers.get(name);
+  }
+
+  /** Binds a router's address; a failure is a ListenError positioned at `routers.<name>.listen`. */
+  #bindRouter(r: RouterPort): void {
+    try {
+      r.start();
+    } catch (err) {
+      throw new ListenError(r.name, "listen", r.config.listen, err, "routers");
+    }
+  }
+
   /** Builds a shard and its health, and waits for the first round of checks. */
   async #createUnit(config: ShardConfig): Promise<ShardUnit> {
     let shard: Shard | null = null;
     const health: ShardHealth = new ShardHealth(config, {
       logger: this.#logger,
-      onChange: (routes) => shard?.setRoutes(routes),
+      onChange: (routes) => {
+        shard?.setRoutes(routes);
+        for (const r of this.#routers.values()) r.followHealth();
+      },
     });
     shard = new Shard(config, {
       logger: this.#logger,
@@ -140,6 +167,10 @@ export class App {
     const out: ListeningAddress[] = [];
     for (const u of this.#units.values()) {
       for (const b of u.shard.bound()) out.push({ shard: u.shard.name, ...b });
+    }
+    for (const r of this.#routers.values()) {
+      const b = r.bound();
+      if (b !== null) out.push({ shard: r.name, role: "router", ...b });
     }
     return out;
   }
@@ -197,6 +228,10 @@ export class App {
     const added: ShardUnit[] = [];
     const started: ShardUnit[] = [];
     const prepared: { commit: () => void; abort: () => void }[] = [];
+    const addedRouters: RouterPort[] = [];
+    const routerUpdates: { commit: () => void; abort: () => void }[] = [];
+    const lookup = (name: string) =>
+      this.#units.get(name)?.shard ?? added.find((u) => u.shard.name === name)?.shard;
     try {
       for (const sc of diff.addedShards) added.push(await this.#createUnit(sc));
       // From here to the commit nothing awaits: a taken-over socket serves
@@ -208,7 +243,22 @@ export class App {
       for (const ch of diff.changedShards) {
         prepared.push(this.#units.get(ch.next.name)!.shard.prepareUpdate(ch.next, released));
       }
+      for (const rc of diff.addedRouters) {
+        const r = new RouterPort(rc, lookup, this.#logger);
+        this.#bindRouter(r);
+        addedRouters.push(r);
+      }
+      for (const ch of diff.changedRouters) {
+        const r = this.#routers.get(ch.next.name)!;
+        try {
+          routerUpdates.push(r.prepareUpdate(ch.next));
+        } catch (err) {
+          throw new ListenError(r.name, "listen", ch.next.listen, err, "routers");
+        }
+      }
     } catch (err) {
+      for (const p of routerUpdates) p.abort();
+      await Promise.all(addedRouters.map((r) => r.close(0)));
       for (const p of prepared) p.abort();
       for (const u of started) u.shard.abandonListeners();
       await Promise.all(added.map((u) => this.#closeUnit(u, 0)));
@@ -219,6 +269,13 @@ export class App {
     for (const p of prepared) p.commit();
     for (const ch of diff.changedShards) this.#units.get(ch.next.name)!.health.update(ch.next);
     for (const u of added) this.#units.set(u.shard.name, u);
+    for (const rc of diff.removedRouters) {
+      const r = this.#routers.get(rc.name);
+      this.#routers.delete(rc.name);
+      void r?.close();
+    }
+    for (const r of addedRouters) this.#routers.set(r.name, r);
+    for (const p of routerUpdates) p.commit();
     for (const sc of diff.removedShards) {
       const u = this.#units.get(sc.name);
       if (u === undefined) continue;
@@ -245,6 +302,19 @@ export class App {
         this.#logger.info("listening", {
           shard: u.shard.name,
           role: b.role,
+          address: `${b.host}:${b.port}`,
+        });
+      }
+    }
+    const movedRouters = diff.changedRouters.filter((ch) => ch.listenMoved).map((ch) =>
+      ch.next.name
+    );
+    for (const r of [...addedRouters, ...movedRouters.map((n) => this.#routers.get(n)!)]) {
+      const b = r.bound();
+      if (b !== null) {
+        this.#logger.info("listening", {
+          shard: r.name,
+          role: "router",
           address: `${b.host}:${b.port}`,
         });
       }
@@ -285,8 +355,13 @@ export class App {
     this.#watcher?.close();
     this.#watcher = null;
     await this.#reloading;
+    const routers = [...this.#routers.values()];
+    this.#routers.clear();
     const units = [...this.#units.values()];
     this.#units.clear();
-    await Promise.all(units.map((u) => this.#closeUnit(u, drainMs)));
+    await Promise.all([
+      ...routers.map((r) => r.close(drainMs)),
+      ...units.map((u) => this.#closeUnit(u, drainMs)),
+    ]);
   }
 }

@@ -85,6 +85,8 @@ export interface PinOutcome {
   readonly arg: string | number | null;
   /** The client name recorded at send time (HELLO SETNAME, CLIENT SETNAME). */
   readonly name: string | null;
+  /** Sent by shardgate itself (a DISCARD ending an aborted transaction): its reply is not the client's. */
+  readonly internal: boolean;
   /** True when the (first) reply frame was an error. */
   readonly error: boolean;
 }
@@ -94,6 +96,7 @@ interface Owed {
   frames: number;
   arg: string | number | null;
   name: string | null;
+  internal: boolean;
   error: boolean;
   first: boolean;
   sentAt: number;
@@ -173,6 +176,7 @@ export class PinTracker {
     blocking: boolean,
     arg: string | number | null = null,
     name: string | null = null,
+    internal = false,
   ): void {
     if (kind === PinKind.RESET) this.#resetSent = true;
     if (this.monitoring) return;
@@ -236,7 +240,17 @@ export class PinTracker {
       this.#skip = false;
       return;
     }
-    this.#owed.push({ kind, frames, arg, name, error: false, first: true, sentAt: now, blocking });
+    this.#owed.push({
+      kind,
+      frames,
+      arg,
+      name,
+      internal,
+      error: false,
+      first: true,
+      sentAt: now,
+      blocking,
+    });
   }
 
   #subscriptions(kind: PinKind): Set<string> {
@@ -294,7 +308,7 @@ export class PinTracker {
         if (ok) return this.#reset();
         break;
     }
-    return { kind: o.kind, arg: o.arg, name: o.name, error: o.error };
+    return { kind: o.kind, arg: o.arg, name: o.name, error: o.error, internal: o.internal };
   }
 
   #reset(): PinOutcome {
@@ -308,7 +322,7 @@ export class PinTracker {
     this.#channels.clear();
     this.#patterns.clear();
     this.#shardChannels.clear();
-    return { kind: PinKind.RESET, arg: null, name: null, error: false };
+    return { kind: PinKind.RESET, arg: null, name: null, error: false, internal: false };
   }
 
   /** A message push: RESP3 `>` that is not a (un)subscribe confirmation, or a RESP2 message array. */

@@ -7,6 +7,7 @@
  */
 
 import type { PassiveErrorKind, ShardSettings } from "../config/types.ts";
+import type { RequestParser, Route } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { Slot } from "./_slot.ts";
@@ -107,4 +108,70 @@ export interface ShardRuntime extends SessionRuntime {
   backendIdle(backend: Backend): void;
   /** A read's latency (ms), for the hedge delay. */
   recordLatency(ms: number): void;
+}
+
+/** What a router port's decision asks of the session core (see {@link KeyRouting}). */
+export const KeyVerdict = {
+  /** Send it to {@link KeyRouting.shard} (readers or writer per {@link KeyRouting.toWriter}). */
+  SEND: 1,
+  /** Answer {@link KeyRouting.reply} (a local reply or an error), in order. */
+  LOCAL: 2,
+  /** Send {@link KeyRouting.parts} and answer {@link KeyRouting.merge} of their replies. */
+  FANOUT: 3,
+  /**
+   * Answer {@link KeyRouting.reply} now (`+OK` for MULTI, `+QUEUED`) and keep
+   * the command until the transaction's shard is known (MULTI before its
+   * first key); the node's replies to it are dropped then.
+   */
+  HOLD: 4,
+  /** Answer {@link KeyRouting.reply} and drop what was held (DISCARD before anything was sent). */
+  DROP_HELD: 5,
+  /**
+   * Answer {@link KeyRouting.reply} (EXECABORT), drop what was held, and, when
+   * {@link KeyRouting.discardOnShard}, end the MULTI on the pinned connection quietly.
+   */
+  ABORT: 6,
+} as const;
+/** One of the {@link KeyVerdict} values. */
+export type KeyVerdict = typeof KeyVerdict[keyof typeof KeyVerdict];
+
+/** One part of a command sent to several shards or nodes. */
+export interface FanPart {
+  /** The shard it goes to. */
+  readonly shard: SessionRuntime;
+  /** A specific node of it (a script load to every node), or null for the shard's route. */
+  readonly node: NodeHandle | null;
+  /** To the shard's writer (else its readers). */
+  readonly toWriter: boolean;
+  /** The command to send. */
+  readonly frame: Uint8Array;
+}
+
+/**
+ * How a router port's sessions pick a shard per command, by key
+ * (implemented by `router/`, which depends on the proxy, not the reverse).
+ * After {@link decide} the fields describe the decision until the next call.
+ */
+export interface KeyRouting {
+  /**
+   * Decides for the command the session just parsed; `route` is its
+   * {@link Route} (the session keeps connection state itself).
+   */
+  decide(parser: RequestParser, buf: Uint8Array, route: Route): KeyVerdict;
+  /** SEND: the shard. */
+  readonly shard: SessionRuntime | null;
+  /** SEND: to the shard's writer. */
+  readonly toWriter: boolean;
+  /** SEND: part of a transaction bound to {@link shard} (it pins there). */
+  readonly transaction: boolean;
+  /** LOCAL, HOLD, DROP_HELD, ABORT: the reply. */
+  readonly reply: Uint8Array | null;
+  /** FANOUT: the parts. */
+  readonly parts: readonly FanPart[];
+  /** FANOUT: the client's reply from the parts' replies, in part order. */
+  merge(replies: readonly (Uint8Array | { readonly error: string })[]): Uint8Array;
+  /** ABORT: MULTI had reached the shard; a DISCARD must end it there. */
+  readonly discardOnShard: boolean;
+  /** The shard that answers for the session itself (a SELECT's database index check). */
+  readonly firstShard: SessionRuntime;
 }

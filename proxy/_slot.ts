@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { SessionRuntime } from "./_runtime.ts";
+
 /** Why a node connection gave up on its in-flight commands. */
 export type FailReason =
   | "connect failed"
@@ -57,6 +59,33 @@ export const SLOT_SETTLED = 64;
 export const SLOT_SLOW_REPORTED = 128;
 /** Never reused: a late copy may still look at it after its reply went out. */
 export const SLOT_KEEP = 256;
+/** Goes to its shard's writer (a router port's write), whatever the session's port. */
+export const SLOT_WRITER = 512;
+
+/** The parts of one client command sent to several shards or nodes, merged into one reply. */
+export class PartGroup {
+  /** The client's slot, in its FIFO. */
+  readonly slot: Slot;
+  /** Each part's reply frame (errors included), by part index. */
+  readonly replies: Uint8Array[];
+  /** Builds the client's reply from the parts' replies. */
+  readonly merge: (replies: readonly Uint8Array[]) => Uint8Array;
+  #left: number;
+
+  /** A group of `parts` parts for the client slot `slot`, merged by `merge`. */
+  constructor(slot: Slot, parts: number, merge: (replies: readonly Uint8Array[]) => Uint8Array) {
+    this.slot = slot;
+    this.replies = new Array(parts);
+    this.merge = merge;
+    this.#left = parts;
+  }
+
+  /** Part `index` is answered; true when it was the last one. */
+  settle(index: number, reply: Uint8Array): boolean {
+    this.replies[index] = reply;
+    return --this.#left === 0;
+  }
+}
 
 /** One command in flight. */
 export class Slot {
@@ -89,6 +118,10 @@ export class Slot {
   nodeId = "";
   /** The other copy of a hedged read, or null. */
   peer: Slot | null = null;
+  /** The shard the command goes to (a router port picks one per command); null: the session's. */
+  rt: SessionRuntime | null = null;
+  /** The group this slot is one part of (`aux` is its index), or null. */
+  group: PartGroup | null = null;
 
   /** Creates a slot for `owner`. */
   constructor(owner: SlotOwner, route: number) {

@@ -12,7 +12,7 @@
 
 import { CLIENT_READ_BUFFER_SIZE, CLOSE_LINGER_MS } from "../config/defaults.ts";
 import { ByteWriter, Gate, ReadBuffer, type Socket } from "./_io.ts";
-import type { ListenerRole, SessionRuntime } from "./_runtime.ts";
+import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
 import { SessionCore, type SessionIO } from "./session_core.ts";
 
 /** A client socket: a byte stream that can also be half-closed. */
@@ -40,6 +40,7 @@ export class ClientSession {
     role: ListenerRole,
     rt: SessionRuntime,
     onClose: (s: ClientSession) => void,
+    router: KeyRouting | null = null,
   ) {
     this.#sock = sock;
     this.#writer = new ByteWriter(sock);
@@ -63,7 +64,7 @@ export class ClientSession {
       finish: () => this.#finish(),
       close: () => this.#closeSocket(),
     };
-    this.core = new SessionCore(io, role, rt, () => onClose(this));
+    this.core = new SessionCore(io, role, rt, () => onClose(this), router);
   }
 
   /** Listener role this client connected to. */

@@ -13,7 +13,7 @@
 
 import { CLOSE_LINGER_MS } from "../config/defaults.ts";
 import type { Address } from "../config/types.ts";
-import type { ListenerRole, SessionRuntime } from "./_runtime.ts";
+import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
 import { ClientSession } from "./client_session.ts";
 import { Replies } from "./errors.ts";
 
@@ -32,12 +32,23 @@ export class ShardListener {
   #next: ShardListener | null = null;
   /** The listener this one took its socket from (to give it back if the reload fails). */
   #from: ShardListener | null = null;
+  /** A router port's per-session shard choice, or null for a shard's port. */
+  #routing: (() => KeyRouting) | null;
 
-  /** Creates (does not bind) a listener. */
-  constructor(role: ListenerRole, address: Address, rt: SessionRuntime) {
+  /**
+   * Creates (does not bind) a listener; with `routing`, a router port whose
+   * sessions pick a shard per command.
+   */
+  constructor(
+    role: ListenerRole,
+    address: Address,
+    rt: SessionRuntime,
+    routing: (() => KeyRouting) | null = null,
+  ) {
     this.role = role;
     this.address = address;
     this.#rt = rt;
+    this.#routing = routing;
   }
 
   /** The bound address (the real port when the config said 0). */
@@ -129,7 +140,7 @@ export class ShardListener {
     rt.counters.clientsOpen++;
     const session = new ClientSession(conn, this.role, rt, (s) => {
       if (this.#sessions.delete(s)) rt.counters.clientsOpen--;
-    });
+    }, this.#routing?.() ?? null);
     this.#sessions.add(session);
     void session.run();
   }

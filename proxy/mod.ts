@@ -16,4 +16,14 @@ export {
 export { ErrorText } from "./errors.ts";
 export { ShardCounters } from "./metrics.ts";
 export type { ByProtocol, NodeStats, ShardStats } from "./stats.ts";
-export type { ListenerRole } from "./_runtime.ts";
+export {
+  type CursorNode,
+  type FanPart,
+  type KeyRouting,
+  KeyVerdict,
+  type ListenerRole,
+  type NodeHandle,
+  type SessionRuntime,
+} from "./_runtime.ts";
+export { ShardListener } from "./listener.ts";
+export type { ServerIdentity } from "./_local.ts";

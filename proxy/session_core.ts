@@ -44,10 +44,20 @@ import { FanOut } from "./_fanout.ts";
 import { copyBytes } from "./_io.ts";
 import { bulkOrNull, helloReply, parseHello, parseSetInfo, validAttribute } from "./_local.ts";
 import { PIN_KINDS, PinKind, type PinOutcome, PinTracker } from "./_pin.ts";
-import type { ListenerRole, MuxLink, NodeHandle, PinnedLink, SessionRuntime } from "./_runtime.ts";
+import {
+  type FanPart,
+  type KeyRouting,
+  KeyVerdict,
+  type ListenerRole,
+  type MuxLink,
+  type NodeHandle,
+  type PinnedLink,
+  type SessionRuntime,
+} from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
 import {
   type FailReason,
+  PartGroup,
   Slot,
   SLOT_BOUND,
   SLOT_HEDGE,
@@ -57,6 +67,7 @@ import {
   SLOT_NOSCRIPT_RETRY,
   SLOT_SCAN,
   SLOT_SETTLED,
+  SLOT_WRITER,
   type SlotOwner,
   SlotQueue,
 } from "./_slot.ts";
@@ -110,10 +121,27 @@ const MINUS = 45;
 const td = new TextDecoder();
 const te = new TextEncoder();
 const NOSCRIPT = te.encode("-NOSCRIPT");
+const DISCARD = encodeCommand(["DISCARD"]);
+/** Routes a router port's session handles itself, as a shard port's does (connection state). */
+const SESSION_ROUTES: ReadonlySet<Route> = new Set([
+  Route.QUIT,
+  Route.AUTH,
+  Route.SELECT,
+  Route.HELLO,
+  Route.RESET,
+  Route.CLIENT_SETNAME,
+  Route.CLIENT_GETNAME,
+  Route.CLIENT_SETINFO,
+  Route.REFUSE,
+  Route.SYNC,
+  Route.REPLCONF,
+]);
 
 let lastClientId = 0;
 
 const S = SessionState;
+/** How a router port's pinned command was handled (#routedPinned). */
+const CONTINUE = 0, CONSUMED = 1, WAIT = 2;
 
 /** One client connection's decisions. */
 export class SessionCore implements SlotOwner, PinSink {
@@ -151,20 +179,47 @@ export class SessionCore implements SlotOwner, PinSink {
   #pin: PinTracker | null = null;
   #leavingSince = 0;
   #onClose: (core: SessionCore) => void;
+  /** A router port's per-command shard choice, or null on a shard's own port. */
+  #router: KeyRouting | null;
+  /** The current command's shard and route (a router port picks them per command). */
+  #tRt: SessionRuntime;
+  #tWriter: boolean;
+  /** The shard and route of the batch connection. */
+  #batchRt: SessionRuntime | null = null;
+  #batchWriter = false;
+  /** The shard the pinned connection belongs to. */
+  #pinRt: SessionRuntime | null = null;
+  /** Router ports: a transaction's commands held until its shard is known. */
+  #held: Uint8Array[] = [];
+  /** A router decision kept for the command handled again (0: none). */
+  #verdict: KeyVerdict | 0 = 0;
 
-  /** A session for a client of `role` on the shard `rt`, writing to `io`. */
+  /**
+   * A session for a client of `role` on the shard `rt`, writing to `io`. On a
+   * router port, `router` picks a shard per command and `rt` is the router's
+   * own runtime (settings, counters).
+   */
   constructor(
     io: SessionIO,
     role: ListenerRole,
     rt: SessionRuntime,
     onClose: (core: SessionCore) => void = () => {},
+    router: KeyRouting | null = null,
   ) {
     this.#io = io;
     this.role = role;
     this.#rt = rt;
     this.#onClose = onClose;
+    this.#router = router;
+    this.#tRt = rt;
+    this.#tWriter = role === "writer";
     this.#authed = rt.settings.clientPassword === null;
     this.lastActive = rt.now();
+  }
+
+  /** The shard of the pinned connection (router ports: the one the session pinned to), or null. */
+  get pinnedShard(): SessionRuntime | null {
+    return this.#pinned === null ? null : this.#pinRt;
   }
 
   /** What the session does with input now. */
@@ -329,7 +384,10 @@ export class SessionCore implements SlotOwner, PinSink {
       this.#local(Replies.noAuth);
       return true;
     }
-    const readers = this.role === "readers";
+    if (this.#router !== null && !SESSION_ROUTES.has(route)) {
+      return this.#routed(route, buf, start, end);
+    }
+    const readers = !this.#tWriter;
     switch (route) {
       case Route.READ:
       case Route.WRITE:
@@ -365,7 +423,14 @@ export class SessionCore implements SlotOwner, PinSink {
         this.#local(this.#auth(buf, start, end));
         return true;
       case Route.SELECT:
-        this.#select(buf, start, end);
+        if (this.#router !== null) {
+          // A router port's database: its first shard's primary says whether it exists.
+          this.#tRt = this.#router.firstShard;
+          this.#tWriter = true;
+          this.#select(buf, start, end);
+          this.#tRt = this.#rt;
+          this.#tWriter = this.role === "writer";
+        } else this.#select(buf, start, end);
         return true;
       case Route.HELLO:
         this.#local(this.#hello(buf, start, end));
@@ -396,8 +461,9 @@ export class SessionCore implements SlotOwner, PinSink {
   ): Slot {
     const parser = this.#parser;
     const slot = this.#slot(route);
-    slot.flags = flags;
+    slot.flags = this.#tWriter ? flags | SLOT_WRITER : flags;
     slot.aux = aux;
+    slot.rt = this.#tRt;
     this.#fifo.push(slot);
     let src = buf, s = start, e = end;
     if (parser.inline) {
@@ -456,11 +522,14 @@ export class SessionCore implements SlotOwner, PinSink {
 
   /** The node a new command (or a retry, `excludeId` set) goes to. */
   #target(slot: Slot, excludeId: string): NodeHandle | null {
-    const rt = this.#rt;
-    if (slot.route === Route.PRIMARY || (slot.flags & SLOT_NOSCRIPT_RETRIED) !== 0) {
+    const rt = slot.rt ?? this.#rt;
+    if (
+      slot.route === Route.PRIMARY ||
+      (slot.flags & (SLOT_NOSCRIPT_RETRIED | SLOT_WRITER)) !== 0
+    ) {
       return rt.writer();
     }
-    return this.role === "readers" ? rt.pickReader(excludeId) : rt.writer();
+    return rt.pickReader(excludeId);
   }
 
   /**
@@ -471,11 +540,18 @@ export class SessionCore implements SlotOwner, PinSink {
    */
   #dispatch(slot: Slot, src: Uint8Array, start: number, end: number, excludeId: string): boolean {
     let conn = this.#batchConn;
-    if (conn === null || conn.closed || excludeId !== "" || slot.route === Route.PRIMARY) {
+    if (
+      conn === null || conn.closed || excludeId !== "" || slot.route === Route.PRIMARY ||
+      this.#batchRt !== slot.rt || this.#batchWriter !== ((slot.flags & SLOT_WRITER) !== 0)
+    ) {
       const node = this.#target(slot, excludeId);
       if (node === null) return false;
       conn = node.connection(this.proto, slot.route === Route.SELECT ? slot.aux : this.db);
-      if (excludeId === "" && slot.route !== Route.PRIMARY) this.#batchConn = conn;
+      if (excludeId === "" && slot.route !== Route.PRIMARY) {
+        this.#batchConn = conn;
+        this.#batchRt = slot.rt;
+        this.#batchWriter = (slot.flags & SLOT_WRITER) !== 0;
+      }
     }
     conn.send(slot, src, start, end, this.#now);
     return true;
@@ -484,9 +560,10 @@ export class SessionCore implements SlotOwner, PinSink {
   /** Sends a new command; answers it with the shard's error when no node can take it. */
   #send(slot: Slot, src: Uint8Array, start: number, end: number): void {
     if (this.#dispatch(slot, src, start, end, "")) return;
-    this.#rt.counters.failedCommands++;
-    const role = slot.route === Route.PRIMARY ? "writer" : this.role;
-    this.#fill(slot, errorReply(this.#rt.noNodeError(role)));
+    const rt = slot.rt ?? this.#rt;
+    rt.counters.failedCommands++;
+    const toWriter = slot.route === Route.PRIMARY || (slot.flags & SLOT_WRITER) !== 0;
+    this.#fill(slot, errorReply(rt.noNodeError(toWriter ? "writer" : "readers")));
   }
 
   /** A reply for `slot` arrived from its node. */
@@ -522,9 +599,10 @@ export class SessionCore implements SlotOwner, PinSink {
     } else if (main.route === Route.SELECT) {
       this.db = main.aux;
     } else if ((main.flags & SLOT_SCAN) !== 0) {
-      const out = rewriteScanReply(buf, start, end, this.#rt.scanTag(slot.nodeId));
+      const out = rewriteScanReply(buf, start, end, (main.rt ?? this.#rt).scanTag(slot.nodeId));
       if (out !== null) return this.#fill(main, out);
     }
+    if (main.group !== null) return this.#fill(main, buf.slice(start, end));
     const fifo = this.#fifo;
     if (fifo.peek() === main) {
       fifo.shift();
@@ -547,19 +625,20 @@ export class SessionCore implements SlotOwner, PinSink {
   hedge(slot: Slot, now: number): boolean {
     const r = slot.route;
     if (
-      this.#state === S.CLOSED || this.role !== "readers" || slot.cmd === null || slot.done ||
+      this.#state === S.CLOSED || slot.cmd === null || slot.done ||
       (r !== Route.READ && r !== Route.SCAN && r !== Route.SCRIPT_READ) ||
-      (slot.flags & SLOT_BOUND) !== 0
+      (slot.flags & (SLOT_BOUND | SLOT_WRITER)) !== 0
     ) {
       return false;
     }
-    const rt = this.#rt;
+    const rt = slot.rt ?? this.#rt;
     const node = rt.pickReader(slot.nodeId);
     if (node === null || node.id === slot.nodeId || !rt.takeHedge()) return true;
     const copy = new Slot(this, slot.route);
     copy.flags = SLOT_HEDGE | SLOT_KEEP | (slot.flags & SLOT_SCAN);
     copy.peer = slot;
     copy.aux = slot.aux;
+    copy.rt = slot.rt;
     slot.peer = copy;
     slot.flags |= SLOT_HEDGED | SLOT_KEEP;
     rt.counters.hedges++;
@@ -586,7 +665,7 @@ export class SessionCore implements SlotOwner, PinSink {
       if (other !== null && (other.flags & SLOT_SETTLED) === 0) return; // the other copy may answer
       unpair(slot);
     }
-    const rt = this.#rt;
+    const rt = slot.rt ?? this.#rt;
     const bound = (slot.flags & SLOT_BOUND) !== 0;
     if (
       slot.cmd !== null && !bound && reason !== "handshake refused" &&
@@ -610,13 +689,14 @@ export class SessionCore implements SlotOwner, PinSink {
   #retry(slot: Slot): boolean {
     this.#now = this.#rt.now();
     if (!this.#dispatch(slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, slot.nodeId)) return false;
-    this.#rt.counters.retries++;
+    (slot.rt ?? this.#rt).counters.retries++;
     return true;
   }
 
   /** Re-sends a script call that met NOSCRIPT on a replica to the primary, once. */
   #toPrimary(slot: Slot): boolean {
-    const primary = this.#rt.writer();
+    const rt = slot.rt ?? this.#rt;
+    const primary = rt.writer();
     if (primary === null || primary.id === slot.nodeId) return false;
     slot.flags |= SLOT_NOSCRIPT_RETRIED;
     this.#now = this.#rt.now();
@@ -627,14 +707,20 @@ export class SessionCore implements SlotOwner, PinSink {
       slot.cmdEnd,
       this.#now,
     );
-    this.#rt.counters.retries++;
+    rt.counters.retries++;
     return true;
   }
 
   /** Completes `slot` with bytes owned by us (errors, local replies). */
   #fill(slot: Slot, reply: Uint8Array): void {
-    slot.reply = reply;
     slot.done = true;
+    const group = slot.group;
+    if (group !== null) {
+      // One part of a fan-out: the client's slot is filled once every part is in.
+      if (group.settle(slot.aux, reply)) this.#fill(group.slot, this.#mergeParts(group));
+      return;
+    }
+    slot.reply = reply;
     if (this.#fifo.peek() === slot) this.#flushReady();
   }
 
@@ -819,16 +905,17 @@ export class SessionCore implements SlotOwner, PinSink {
     const decoded = decodeCursor(td.decode(args[at]));
     if (decoded === null) return void this.#forward(Route.READ, 0, buf, start, end);
     if (decoded.tag === 0) return void this.#forward(Route.SCAN, SLOT_SCAN, buf, start, end);
-    const target = this.#rt.cursorNode(decoded.tag);
+    const target = this.#tRt.cursorNode(decoded.tag);
     if (target === null) return this.#local(errorReply(ErrorText.invalidCursor));
     if (target.node === null) {
-      this.#rt.counters.failedCommands++;
+      this.#tRt.counters.failedCommands++;
       return this.#local(errorReply(ErrorText.scanRestart(target.id)));
     }
     args[at] = te.encode(decoded.cursor);
     const frame = encodeCommand(args);
     const slot = this.#slot(Route.SCAN);
     slot.flags = SLOT_SCAN | SLOT_BOUND;
+    slot.rt = this.#tRt;
     this.#fifo.push(slot);
     this.#sent++;
     target.node.connection(this.proto, this.db).send(slot, frame, 0, frame.length, this.#now);
@@ -836,7 +923,7 @@ export class SessionCore implements SlotOwner, PinSink {
 
   /** SCRIPT LOAD / FLUSH: to every serving node; the primary's reply (or the first one's). */
   #broadcast(buf: Uint8Array, start: number, end: number): void {
-    const rt = this.#rt;
+    const rt = this.#tRt;
     const nodes = rt.broadcastNodes();
     const slot = this.#slot(Route.BROADCAST);
     this.#fifo.push(slot);
@@ -864,6 +951,184 @@ export class SessionCore implements SlotOwner, PinSink {
     }
   }
 
+  // ---- router ports ----
+
+  /**
+   * The router's decision for the command at hand: made once, and kept when
+   * the command is handled again after a wait or a pin (the router's
+   * transaction state must see each command once).
+   */
+  #decide(route: Route, buf: Uint8Array): KeyVerdict {
+    const v = this.#verdict;
+    if (v !== 0) {
+      this.#verdict = 0;
+      return v;
+    }
+    return this.#router!.decide(this.#parser, buf, route);
+  }
+
+  /** Keeps the decision at hand for when the command is handled again. */
+  #keepVerdict(verdict: KeyVerdict): void {
+    this.#verdict = verdict;
+  }
+
+  /** A router port's command on the multiplexed path; false when not consumed. */
+  #routed(route: Route, buf: Uint8Array, start: number, end: number): boolean {
+    const router = this.#router!;
+    const verdict = this.#decide(route, buf);
+    switch (verdict) {
+      case KeyVerdict.LOCAL:
+        this.#local(router.reply!);
+        return true;
+      case KeyVerdict.HOLD:
+        // Answered now (+OK, +QUEUED), sent once the transaction's shard is
+        // known; the node's own replies to it are then not the client's.
+        this.#held.push(this.#frameOf(buf, start, end));
+        this.#local(router.reply!);
+        return true;
+      case KeyVerdict.DROP_HELD:
+      case KeyVerdict.ABORT:
+        this.#held = [];
+        this.#local(router.reply!);
+        return true;
+      case KeyVerdict.FANOUT:
+        this.#fanout(router.parts, (replies) => router.merge(replies));
+        return true;
+    }
+    this.#tRt = router.shard!;
+    this.#tWriter = router.toWriter;
+    const rt = this.#tRt;
+    let consumed: boolean;
+    if (router.transaction || route === Route.PIN) {
+      this.#tWriter = true;
+      consumed = this.#toPinned();
+      if (!consumed) this.#keepVerdict(verdict);
+    } else {
+      consumed = this.#muxRouted(route, buf, start, end);
+      if (this.#tWriter) rt.counters.writerCommands++;
+      else {
+        rt.counters.readerCommands++;
+        rt.armHedge();
+      }
+    }
+    this.#tRt = this.#rt;
+    this.#tWriter = this.role === "writer";
+    return consumed;
+  }
+
+  /** A router port's command for one shard, on the multiplexed path. */
+  #muxRouted(route: Route, buf: Uint8Array, start: number, end: number): boolean {
+    switch (route) {
+      case Route.SCRIPT_READ:
+      case Route.SCRIPT_WRITE:
+        this.#forward(route, this.#tWriter ? 0 : SLOT_NOSCRIPT_RETRY, buf, start, end);
+        return true;
+      case Route.SCAN:
+        if (!this.#tWriter) this.#scan(buf, start, end);
+        else this.#forward(Route.READ, 0, buf, start, end);
+        return true;
+      case Route.BROADCAST:
+        this.#broadcast(buf, start, end);
+        return true;
+      default:
+        this.#forward(route === Route.PRIMARY ? Route.PRIMARY : route, 0, buf, start, end);
+        return true;
+    }
+  }
+
+  /**
+   * A router port's command while pinned: CONTINUE when it goes on the
+   * pinned connection (the pinned path handles it), else CONSUMED (answered
+   * here) or WAIT (handled again later, after the owed replies or un-pinned).
+   */
+  #routedPinned(route: Route, buf: Uint8Array): number {
+    const router = this.#router!;
+    const pin = this.#pin!;
+    const verdict = this.#decide(route, buf);
+    if (verdict === KeyVerdict.SEND && router.shard === this.#pinRt) return CONTINUE;
+    if (
+      verdict === KeyVerdict.LOCAL || verdict === KeyVerdict.DROP_HELD ||
+      verdict === KeyVerdict.ABORT
+    ) {
+      if (!this.#quietOrWait()) {
+        this.#keepVerdict(verdict);
+        return WAIT;
+      }
+      this.#local(router.reply!);
+      if (verdict === KeyVerdict.ABORT && router.discardOnShard) {
+        pin.sent(PinKind.DISCARD, [], this.#now, false, null, null, true);
+        this.#pinned!.sendRaw(DISCARD, 0, DISCARD.length);
+      }
+      return CONSUMED;
+    }
+    // Another shard (or several): only once this connection holds nothing of the session's.
+    if (pin.owed > 0) {
+      this.#keepVerdict(verdict);
+      this.#quietOrWait();
+      return WAIT;
+    }
+    if (pin.idle) {
+      this.#unpin();
+      this.#parser.reset();
+      this.#keepVerdict(verdict);
+      return WAIT;
+    }
+    this.#local(errorReply(ErrorText.pinnedElsewhere(this.#pinRt?.name ?? "")));
+    return CONSUMED;
+  }
+
+  /** A command's frame, kept (inline commands as multibulk). */
+  #frameOf(buf: Uint8Array, start: number, end: number): Uint8Array {
+    const p = this.#parser;
+    return p.inline ? encodeCommand(p.inlineArgs(buf, start, end)) : buf.slice(start, end);
+  }
+
+  /** Sends a command held until the transaction's shard was known (its reply was given already). */
+  #sendHeld(frame: Uint8Array): void {
+    const held = new RequestParser();
+    held.parse(frame, 0, frame.length);
+    const kind = PIN_KINDS.get(commandNameOf(held, frame) ?? "") ?? PinKind.OTHER;
+    this.#pin!.sent(kind, [], this.#now, false, null, null, true);
+    this.#pinned!.sendRaw(frame, 0, frame.length);
+  }
+
+  /**
+   * One client command as several parts (a router port's split MGET, a
+   * load on every shard): each part is a command of its own (retried and
+   * hedged like any), and the client gets one merged reply in its place.
+   */
+  #fanout(parts: readonly FanPart[], merge: (replies: readonly Uint8Array[]) => Uint8Array): void {
+    const slot = this.#slot(Route.WRITE);
+    this.#fifo.push(slot);
+    const group = new PartGroup(slot, parts.length, merge);
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      const part = new Slot(this, p.toWriter ? Route.WRITE : Route.READ);
+      part.flags = SLOT_KEEP | (p.toWriter ? SLOT_WRITER : 0);
+      part.rt = p.shard;
+      part.group = group;
+      part.aux = i;
+      if (!p.toWriter) {
+        part.cmd = p.frame;
+        part.cmdStart = 0;
+        part.cmdEnd = p.frame.length;
+        p.shard.counters.readerCommands++;
+        p.shard.armHedge();
+      } else p.shard.counters.writerCommands++;
+      if (p.node !== null) {
+        p.node.connection(this.proto, this.db).send(part, p.frame, 0, p.frame.length, this.#now);
+        continue;
+      }
+      this.#batchConn = null;
+      this.#send(part, p.frame, 0, p.frame.length);
+    }
+    this.#batchConn = null;
+  }
+
+  #mergeParts(group: PartGroup): Uint8Array {
+    return group.merge(group.replies);
+  }
+
   // ---- pinned path ----
 
   /**
@@ -878,18 +1143,23 @@ export class SessionCore implements SlotOwner, PinSink {
       this.#io.pause();
       return false;
     }
-    const rt = this.#rt;
-    const node = this.role === "readers" ? rt.pickReader("") : rt.writer();
+    const rt = this.#tRt;
+    const node = this.#tWriter ? rt.writer() : rt.pickReader("");
     if (node === null) {
       rt.counters.failedCommands++;
-      this.#local(errorReply(rt.noNodeError(this.role)));
+      this.#local(errorReply(rt.noNodeError(this.#tWriter ? "writer" : "readers")));
+      this.#held = [];
       return true;
     }
     rt.counters.pinnedSessions++;
     this.#pinNode = node.id;
+    this.#pinRt = rt;
     this.#pin = new PinTracker();
     this.#pinned = node.openPinned(this, { proto: this.proto, db: this.db, name: this.name });
     this.#state = S.PINNED;
+    // A router port's transaction: what was held until its shard was known goes first.
+    for (const frame of this.#held) this.#sendHeld(frame);
+    this.#held = [];
     return false;
   }
 
@@ -944,6 +1214,10 @@ export class SessionCore implements SlotOwner, PinSink {
       if (!this.#quietOrWait()) return false;
       this.#local(Replies.noAuth);
       return true;
+    }
+    if (this.#router !== null && !SESSION_ROUTES.has(route)) {
+      const handled = this.#routedPinned(route, buf);
+      if (handled !== CONTINUE) return handled === CONSUMED;
     }
     let frame: Uint8Array | null = null;
     let kind: PinKind = PinKind.OTHER;
@@ -1046,8 +1320,8 @@ export class SessionCore implements SlotOwner, PinSink {
   onFrame(buf: Uint8Array, start: number, end: number): void {
     const pin = this.#pin;
     if (this.#state === S.CLOSED || pin === null) return;
-    this.#io.write(buf, start, end);
     const outcome = pin.onFrame(buf, start, end);
+    if (outcome === null || !outcome.internal) this.#io.write(buf, start, end);
     if (outcome !== null) this.#applyOutcome(outcome);
     if (this.#io.pending > CLIENT_OUTPUT_HIGH_WATER) this.#pinned?.pauseReading();
     if (pin.owed === 0 || pin.monitoring) this.#pinQuiet(pin);
@@ -1075,16 +1349,21 @@ export class SessionCore implements SlotOwner, PinSink {
       return this.#maybeFinish();
     }
     if (pin.idle) {
-      // What pinned the session is over: back to the shared connections.
-      const p = this.#pinned!;
-      this.#pinned = null;
-      this.#pin = null;
-      p.close(null);
-      this.#state = S.MUX;
+      this.#unpin();
     } else if (this.#state === S.PINNED_WAIT) {
       this.#state = S.PINNED;
     }
     this.#maybeResume();
+  }
+
+  /** What pinned the session is over: back to the shared connections. */
+  #unpin(): void {
+    const p = this.#pinned!;
+    this.#pinned = null;
+    this.#pin = null;
+    this.#pinRt = null;
+    p.close(null);
+    this.#state = S.MUX;
   }
 
   /** Raw mode: node bytes to the client. */

@@ -477,9 +477,18 @@ export class ListenError extends Error {
   /** What failed, without the key: `cannot listen on 127.0.0.1:6401: …`. */
   readonly reason: string;
 
-  /** Creates the error for the shard `shard`'s `role` listener at `address`. */
-  constructor(shard: string, role: ListenerRole, address: Address, cause: unknown) {
-    const configPath = `shards.${shard}.${role}`;
+  /**
+   * Creates the error for the shard `shard`'s `role` listener at `address`
+   * (or, with `section` "routers", router `shard`'s `listen`).
+   */
+  constructor(
+    shard: string,
+    role: ListenerRole | "listen",
+    address: Address,
+    cause: unknown,
+    section: "shards" | "routers" = "shards",
+  ) {
+    const configPath = `${section}.${shard}.${role}`;
     const reason = `cannot listen on ${address.text}: ${
       cause instanceof Error ? cause.message : String(cause)
     }`;

@@ -64,3 +64,4 @@ export {
 export { CommandRouter, RouterAction, type ShardPorts } from "./route.ts";
 export { BindingVerdict, type RoutedCommand, TransactionBinding } from "./transaction.ts";
 export { RouterErrorText } from "./_errors.ts";
+export { RouterPort, type ShardLookup } from "./port.ts";

@@ -88,6 +88,7 @@ export class ShardgateProcess implements Tracked {
   #stdout = "";
   #ports: Record<string, ShardPorts> = {};
   #adminPort: number | undefined = undefined;
+  #routerPorts: Record<string, number> = {};
   #waiters = new Set<Waiter>();
   #echo: boolean;
   #stopping: Promise<void> | null = null;
@@ -136,6 +137,11 @@ export class ShardgateProcess implements Tracked {
   /** Reader/writer ports per shard, from the `listening` lines so far. */
   get ports(): Readonly<Record<string, ShardPorts>> {
     return this.#ports;
+  }
+
+  /** Router ports by router name, from the `listening` lines so far. */
+  get routerPorts(): Readonly<Record<string, number>> {
+    return this.#routerPorts;
   }
 
   /** The admin HTTP port, if an admin listener was logged. */
@@ -306,6 +312,8 @@ export class ShardgateProcess implements Tracked {
       if (port !== null) {
         if (rec.role === "admin") {
           this.#adminPort = port;
+        } else if (rec.role === "router" && typeof rec.shard === "string") {
+          this.#routerPorts[rec.shard] = port;
         } else if (
           typeof rec.shard === "string" && (rec.role === "readers" || rec.role === "writer")
         ) {
