@@ -55,11 +55,19 @@ export class RawConn implements Disposable {
   /**
    * Reads until the server closes the connection or `idleMs` pass without a
    * byte; the idle clock starts only once `after` settled (e.g. the writes).
+   * With `until`, returns as soon as what arrived satisfies it.
    */
-  async readQuiet(idleMs = DEFAULT_IDLE_MS, after?: Promise<unknown>): Promise<Exchanged> {
+  async readQuiet(
+    idleMs = DEFAULT_IDLE_MS,
+    after?: Promise<unknown>,
+    until?: (text: string) => boolean,
+  ): Promise<Exchanged> {
     const chunks: string[] = [];
     let bytes = 0;
     while (!this.#ended) {
+      if (until !== undefined && bytes > 0 && until(chunks.join(""))) {
+        return { text: chunks.join(""), bytes, closed: false };
+      }
       this.#pending ??= this.#conn.read(this.#buf).catch(() => null);
       let timer: ReturnType<typeof setTimeout> | undefined;
       let raced = false;
@@ -84,10 +92,14 @@ export class RawConn implements Disposable {
     return { text: chunks.join(""), bytes, closed: true };
   }
 
-  /** Writes `data` and returns what comes back until the server goes quiet or closes. */
-  async ask(data: Uint8Array | string, idleMs?: number): Promise<Exchanged> {
+  /**
+   * Writes `data` and returns what comes back until the server goes quiet
+   * or closes, or (with `expected`) as soon as that much has arrived.
+   */
+  async ask(data: Uint8Array | string, expected?: string): Promise<Exchanged> {
     await this.send(data);
-    return await this.readQuiet(idleMs);
+    const until = expected === undefined ? undefined : (t: string) => t.length >= expected.length;
+    return await this.readQuiet(DEFAULT_IDLE_MS, undefined, until);
   }
 
   /** Closes the connection (idempotent). */
@@ -138,4 +150,30 @@ export async function exchange(
   });
   // Read while writing (a server that answers early must not block on us).
   return await conn.readQuiet(opts.idleMs, writing);
+}
+
+/**
+ * Makes sure this process (and what it spawns from now on) may open `n`
+ * files: raises the soft limit with `prlimit` when the hard limit allows,
+ * else throws saying what is needed.
+ */
+export async function ensureOpenFiles(n: number): Promise<void> {
+  const limits = () => {
+    const line = Deno.readTextFileSync("/proc/self/limits").split("\n")
+      .find((l) => l.startsWith("Max open files")) ?? "";
+    const [soft, hard] = line.replace("Max open files", "").trim().split(/\s+/);
+    const num = (v: string) => v === "unlimited" ? Infinity : Number(v);
+    return { soft: num(soft), hard: num(hard) };
+  };
+  const { soft, hard } = limits();
+  if (soft >= n) return;
+  if (hard >= n) {
+    await new Deno.Command("prlimit", {
+      args: ["--pid", String(Deno.pid), `--nofile=${n}:${hard === Infinity ? "unlimited" : hard}`],
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => null);
+    if (limits().soft >= n) return;
+  }
+  throw new Error(`this test needs ${n} open files (ulimit -n is ${soft}, hard ${hard})`);
 }
