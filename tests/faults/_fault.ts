@@ -171,7 +171,7 @@ export async function runFault(spec: FaultSpec): Promise<FaultResult> {
     : null;
   const result: FaultResult = { report, lost, extraGets, wallMs: Date.now() - began };
   console.log(summaryLine(spec.name, result));
-  await appendReport(spec.name, result);
+  await appendReport(spec, result);
   const violations = [
     ...boundViolations(spec, result),
     ...(spec.verify ? await spec.verify(ctx, report) : []),
@@ -233,12 +233,13 @@ export function summaryLine(name: string, r: FaultResult): string {
     `${formatPercentiles(outside)}; extra GETs ${extra}; ${(r.wallMs / 1000).toFixed(1)} s`;
 }
 
-async function appendReport(name: string, r: FaultResult): Promise<void> {
+async function appendReport(spec: FaultSpec, r: FaultResult): Promise<void> {
   const path = Deno.env.get(REPORT_ENV);
   if (path === undefined || path === "") return;
   const { reads, writes, during, outside } = r.report;
   const line = JSON.stringify({
-    fault: name,
+    fault: spec.name,
+    bounds: spec.bounds,
     defaults: faultDefaults(),
     readsOk: reads.ok,
     readsFailed: reads.failed,

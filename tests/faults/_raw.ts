@@ -9,6 +9,8 @@ import { writeAll } from "./_loopback.ts";
 
 /** How long a read waits for the next byte before it calls the peer quiet. */
 const DEFAULT_IDLE_MS = 300;
+/** How long `ask` waits for a reply it knows is due (a busy machine, thousands of sockets). */
+const EXPECTED_REPLY_MS = 5_000;
 const READ_SIZE = 64 * 1024;
 
 /** What came back. */
@@ -98,8 +100,9 @@ export class RawConn implements Disposable {
    */
   async ask(data: Uint8Array | string, expected?: string): Promise<Exchanged> {
     await this.send(data);
-    const until = expected === undefined ? undefined : (t: string) => t.length >= expected.length;
-    return await this.readQuiet(DEFAULT_IDLE_MS, undefined, until);
+    if (expected === undefined) return await this.readQuiet();
+    // A reply is due: only a long silence means there is none.
+    return await this.readQuiet(EXPECTED_REPLY_MS, undefined, (t) => t.length >= expected.length);
   }
 
   /** Closes the connection (idempotent). */
