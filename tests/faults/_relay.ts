@@ -94,7 +94,7 @@ export class FaultRelay extends LoopbackServer {
   gets = 0;
   /** Reply chunks held back by `delay` so far. */
   delayed = 0;
-  /** Client→node chunks held by `blackhole` so far. */
+  /** Chunks held by `blackhole` so far (both directions). */
   held = 0;
   readonly #target: number;
   readonly #lanes = new Set<Lane>();

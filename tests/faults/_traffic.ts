@@ -91,8 +91,6 @@ export interface TrafficReport {
   duringMaxResp2: number;
   /** Longest read of a RESP3 client during the fault window, ms. */
   duringMaxResp3: number;
-  /** The fault window, ms since the traffic started; null if never marked. */
-  window: { start: number; end: number } | null;
   /** How long the traffic ran, ms. */
   elapsedMs: number;
 }
@@ -154,22 +152,9 @@ export class Traffic implements AsyncDisposable {
   #clients = 0;
   #stopped: Promise<TrafficReport> | null = null;
 
-  /** Use {@linkcode startTraffic}. */
-  constructor() {}
-
   /** Milliseconds since the traffic started (the time base of every figure). */
   now(): number {
     return performance.now() - this.#t0;
-  }
-
-  /** Reads completed so far (ok and failed). */
-  get reads(): number {
-    return this.#reads.ok + this.#reads.bad;
-  }
-
-  /** Reads that succeeded so far. */
-  get readsOk(): number {
-    return this.#reads.ok;
   }
 
   /** Operations started and not finished yet. */
@@ -180,11 +165,6 @@ export class Traffic implements AsyncDisposable {
   /** Clients running operations (readers and writers). */
   get clients(): number {
     return this.#clients;
-  }
-
-  /** Writes acknowledged so far. */
-  get writesOk(): number {
-    return this.#writes.ok;
   }
 
   /** Latency figures count only reads that start from now on (after the warm-up). */
@@ -328,7 +308,6 @@ export class Traffic implements AsyncDisposable {
       outside: percentiles(outside),
       duringMaxResp2: duringMax[2],
       duringMaxResp3: duringMax[3],
-      window: w === null ? null : { ...w },
       elapsedMs: this.now(),
     };
   }
