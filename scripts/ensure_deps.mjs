@@ -1,7 +1,9 @@
 // Runs before `npm run demo` and `npm test` (plain Node, no dependencies):
 // makes sure the tools they need exist. redis-server and redis-cli come from the Debian
-// packages redis-server and redis-tools; installed with apt-get when running
-// as root, otherwise the exact command is printed. Deno comes from `npm ci`.
+// packages redis-server and redis-tools; with --with-chromium (npm test) also
+// /usr/bin/chromium (Debian's chromium, for the status page test). Installed
+// with apt-get when running as root, otherwise the exact command is printed.
+// Deno comes from `npm ci`.
 
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
@@ -9,8 +11,15 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const aptPackages = ["redis-server", "redis-tools"];
-const installCommand = `apt-get install -y --no-install-recommends ${aptPackages.join(" ")}`;
+const CHROMIUM = "/usr/bin/chromium";
+const withChromium = process.argv.includes("--with-chromium");
+
+/** Each needed tool: how to find it and which Debian package brings it. */
+const tools = [
+  { name: "redis-server", found: () => which("redis-server") !== null, pkg: "redis-server" },
+  { name: "redis-cli", found: () => which("redis-cli") !== null, pkg: "redis-tools" },
+  ...(withChromium ? [{ name: CHROMIUM, found: () => existsSync(CHROMIUM), pkg: "chromium" }] : []),
+];
 
 /** The full path of `name` on PATH, or null. */
 function which(name) {
@@ -44,13 +53,16 @@ if (!existsSync(join(root, "node_modules", "deno"))) {
   ok = false;
 }
 
-const missing = ["redis-server", "redis-cli"].filter((tool) => which(tool) === null);
+const missingTools = tools.filter((t) => !t.found());
+const missing = missingTools.map((t) => t.name);
+const aptPackages = [...new Set(missingTools.map((t) => t.pkg))];
+const installCommand = `apt-get install -y --no-install-recommends ${aptPackages.join(" ")}`;
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (!which("apt-get")) {
     console.error(
-      `ensure_deps: ${missing.join(" and ")} not found on PATH, and there is no apt-get; ` +
-        "install Redis (redis-server and redis-cli) with your system's package manager.",
+      `ensure_deps: ${missing.join(" and ")} not found, and there is no apt-get; ` +
+        `install ${aptPackages.join(", ")} with your system's package manager.`,
     );
     ok = false;
   } else if (!isRoot) {
@@ -70,7 +82,7 @@ if (missing.length > 0) {
       console.error(`ensure_deps: install failed: ${e instanceof Error ? e.message : e}`);
       ok = false;
     }
-    const still = ["redis-server", "redis-cli"].filter((tool) => which(tool) === null);
+    const still = tools.filter((t) => !t.found()).map((t) => t.name);
     if (ok && still.length > 0) {
       console.error(`ensure_deps: ${still.join(" and ")} still not on PATH after the install.`);
       ok = false;
@@ -79,4 +91,4 @@ if (missing.length > 0) {
 }
 
 if (!ok) process.exit(1);
-console.log("ensure_deps: redis-server, redis-cli and deno are present.");
+console.log(`ensure_deps: ${tools.map((t) => t.name).join(", ")} and deno are present.`);

@@ -71,7 +71,7 @@ function fmtRate(r: number | null): string {
 
 function nodeRow(shard: string, n: NodeStatusDoc, at: number): HTMLTableRowElement {
   const r = rate(`${shard}/${n.id}`, at, n.commands + n.errors, n.errors);
-  const row = el("tr", { className: `state-${n.state}` });
+  const row = el("tr", { className: `row-${n.state}` });
   row.dataset.node = n.id;
   const state = el("span", { text: n.state.toUpperCase(), className: `state state-${n.state}` });
   state.dataset.state = n.state;
