@@ -116,11 +116,9 @@ export async function cli(args: string[]): Promise<number> {
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
-      if (stopping) {
-        logger.warn("second signal: stopping without waiting for in-flight replies", { signal });
-        resolve(1);
-        return;
-      }
+      // A second signal (Ctrl-C reaches a process group, then a supervisor's
+      // SIGTERM) does not cut the drain short: it is bounded by timeouts.drain.
+      if (stopping) return;
       stopping = true;
       const drainMs = Math.max(0, ...app.config.shards.map((s) => s.timeouts.drainMs));
       logger.info("shutting down", { signal, drainMs });
