@@ -95,10 +95,10 @@ Deno.test(
     assertEquals(doc.ready, false);
     assertEquals(doc.notReady.length, 1, doc.notReady.join("; "));
     assertEquals(doc.shards[0].nodes.find((n) => n.id === replica.address)?.servesReads, false);
-  await waitFor(async () => {
-    const n = (await statusDoc(port)).shards[0].nodes.find((n) => n.id === replica.address);
-    return n?.state === "down";
-  }, { timeoutMs: 5000, message: "the replica shown down" });
+    await waitFor(async () => {
+      const n = (await statusDoc(port)).shards[0].nodes.find((n) => n.id === replica.address);
+      return n?.state === "down";
+    }, { timeoutMs: 5000, message: "the replica shown down" });
 
     await replica.restart();
     await set.waitSynced();
