@@ -106,14 +106,14 @@ export async function cli(args: string[]): Promise<number> {
     logger.error("startup failed", { error: (err as Error).message });
     return 1;
   }
-  logger.info("ready", { version: VERSION, config: values.config });
+  // Signal handlers and the watcher are in place before `ready`: a SIGHUP or
+  // SIGTERM sent as soon as that line appears is handled, not fatal.
   app.watch();
   Deno.addSignalListener("SIGHUP", () => {
     logger.info("SIGHUP: reloading", { config: values.config });
     void app.reload();
   });
-
-  return await new Promise<number>((resolve) => {
+  const exitCode = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       // A second signal (Ctrl-C reaches a process group, then a supervisor's
@@ -134,6 +134,8 @@ export async function cli(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
     Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
   });
+  logger.info("ready", { version: VERSION, config: values.config });
+  return await exitCode;
 }
 
 if (import.meta.main) {

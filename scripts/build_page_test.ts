@@ -14,7 +14,8 @@ Deno.test("admin/_page.ts is up to date with admin/page/ (run npm run build:page
 
 Deno.test("the bundled page holds its script and styles and fetches nothing but /status", async () => {
   const { STATUS_PAGE_HTML } = await import("../admin/_page.ts");
-  assert(STATUS_PAGE_HTML.includes("<style>:root"), "styles inlined");
+  assert(/<style>\s*:root \{/.test(STATUS_PAGE_HTML), "styles inlined");
+  assert(/<script>\s*\(\(\)=>\{/.test(STATUS_PAGE_HTML), "script inlined");
   assert(!STATUS_PAGE_HTML.includes("/*SCRIPT*/") && !STATUS_PAGE_HTML.includes("/*STYLE*/"));
   assertEquals(/<script[^>]*\bsrc=/.test(STATUS_PAGE_HTML), false, "no external script");
   assertEquals(/<link[^>]*\bhref=/.test(STATUS_PAGE_HTML), false, "no external stylesheet");
