@@ -6,14 +6,18 @@
  *
  * ```
  *  ShardHealth ──routes (readers, primary)──▶ Shard (listeners, backends)
- *       ▲                                        │
+ *       ▲   │                                    │
+ *       │   └─ state changes ─▶ CommandTracer ◀─ sampled commands
  *       └──────── passive errors on traffic ─────┘
+ *                                                │ counters, CommandStats
+ *  AdminServer (/status /metrics /readyz, page) ◀┘ reads snapshots only
  * ```
  *
  * @module
  */
 
 import {
+  type Address,
   type Config,
   type ConfigWatcher,
   diffConfigs,
@@ -23,18 +27,48 @@ import {
   type ShardConfig,
   watchConfig,
 } from "./config/mod.ts";
-import { ShardHealth } from "./health/mod.ts";
-import { ListenError, ReleasedSockets, Shard } from "./proxy/mod.ts";
+import { type HealthEvent, ShardHealth } from "./health/mod.ts";
+import { ListenError, ReleasedSockets, Shard, type ShardOptions } from "./proxy/mod.ts";
 import { RouterPort } from "./router/mod.ts";
-import type { Logger } from "./telemetry/logger.ts";
+import {
+  CommandStats,
+  CommandTracer,
+  epochMs,
+  type Logger,
+  type OtelMetricsHandle,
+  registerOtelMetrics,
+} from "./telemetry/mod.ts";
+import {
+  AdminServer,
+  type AdminSource,
+  type LastReload,
+  metricsCollector,
+  type ShardSource,
+} from "./admin/mod.ts";
+import { VERSION } from "./version.ts";
 
 /** A started listener, as logged in the `listening` line. */
 export interface ListeningAddress {
   /** The shard's (or the router's) name. */
+  /** The shard, or "" for the admin port. */
   readonly shard: string;
   readonly role: "readers" | "writer" | "admin" | "router";
   readonly host: string;
   readonly port: number;
+}
+
+/** The admin address cannot be bound; positioned like a shard's {@link ListenError}. */
+class AdminListenError extends Error {
+  readonly configPath = "admin.listen";
+  readonly reason: string;
+
+  constructor(address: Address, cause: unknown) {
+    const reason = `cannot listen on ${address.text}: ${
+      cause instanceof Error ? cause.message : String(cause)
+    }`;
+    super(`admin.listen: ${reason}`);
+    this.reason = reason;
+  }
 }
 
 /** Outcome of one reload. */
@@ -52,6 +86,8 @@ export class ReloadCounters {
   lastAppliedAt = 0;
   /** The last rejection's errors, for the status page. */
   lastErrors: readonly string[] = [];
+  /** The last reload's outcome, or null before the first. */
+  last: LastReload | null = null;
 }
 
 const ROLES = ["readers", "writer"] as const;
@@ -60,6 +96,7 @@ const ROLES = ["readers", "writer"] as const;
 interface ShardUnit {
   readonly shard: Shard;
   readonly health: ShardHealth;
+  readonly commands: CommandStats;
 }
 
 /** shardgate running in this process. */
@@ -75,12 +112,30 @@ export class App {
   #reloading: Promise<ReloadResult> | null = null;
   #again = false;
   #closed = false;
+  #startedAt = Date.now();
+  #tracer: CommandTracer;
+  #admin: AdminServer | null = null;
+  #otelMetrics: OtelMetricsHandle | null = null;
 
   /** Creates the app for a validated config (nothing runs until {@link start}). */
   constructor(config: Config, logger: Logger) {
     this.#file = config.file;
     this.#config = config;
     this.#logger = logger;
+    this.#tracer = new CommandTracer({
+      sampleRatio: config.telemetry.sampleRatio,
+      version: VERSION,
+    });
+  }
+
+  /** The tracer shards take command spans from (OpenTelemetry on: `tracer.enabled`). */
+  get tracer(): CommandTracer {
+    return this.#tracer;
+  }
+
+  /** The admin server's bound address, or null without `admin.listen`. */
+  get adminAddress(): { host: string; port: number } | null {
+    return this.#admin?.bound ?? null;
   }
 
   /** The running config. */
@@ -114,13 +169,18 @@ export class App {
         this.#bindRouter(r);
         this.#routers.set(r.name, r);
       }
+      const admin = this.#config.admin;
+      if (admin !== null) this.#admin = this.#listenAdmin(admin.listen);
     } catch (err) {
       await Promise.all([...this.#routers.values()].map((r) => r.close(0)));
       this.#routers.clear();
       await Promise.all(units.map((u) => this.#closeUnit(u, 0)));
       this.#units.clear();
-      throw err instanceof ListenError ? new Error(await this.#describe(err)) : err;
+      throw err instanceof ListenError || err instanceof AdminListenError
+        ? new Error(await this.#describe(err))
+        : err;
     }
+    this.#otelMetrics = registerOtelMetrics(metricsCollector(this.adminSource()), VERSION);
     return this.listening();
   }
 
@@ -138,6 +198,17 @@ export class App {
     }
   }
 
+  /** A new admin server bound to `address`; throws a positioned error when it cannot bind. */
+  #listenAdmin(address: Address): AdminServer {
+    const server = new AdminServer(this.adminSource(), this.#logger.child({ role: "admin" }));
+    try {
+      server.listen(address);
+    } catch (err) {
+      throw new AdminListenError(address, err);
+    }
+    return server;
+  }
+
   /** Builds a shard and its health, and waits for the first round of checks. */
   async #createUnit(config: ShardConfig): Promise<ShardUnit> {
     let shard: Shard | null = null;
@@ -147,22 +218,46 @@ export class App {
         shard?.setRoutes(routes);
         for (const r of this.#routers.values()) r.followHealth();
       },
+      onEvent: (e) => this.#traceHealth(config.name, e),
     });
-    shard = new Shard(config, {
+    const commands = new CommandStats();
+    // The session core takes `commandStats` and `tracer` from its options
+    // (telemetry/command_stats.ts and tracer.ts say what it calls); a
+    // ShardOptions without those fields ignores them.
+    const options: ShardOptions & { commandStats: CommandStats; tracer: CommandTracer } = {
       logger: this.#logger,
       onNodeError: (nodeId, kind) => health.reportError(nodeId, kind),
       server: () => health.serverIdentity(),
-    });
+      commandStats: commands,
+      tracer: this.#tracer,
+    };
+    shard = new Shard(config, options);
     await health.start();
     shard.setRoutes(health.routes());
-    return { shard, health };
+    return { shard, health, commands };
+  }
+
+  #traceHealth(shard: string, e: HealthEvent): void {
+    if (e.kind === "node") {
+      this.#tracer.nodeStateSpan({
+        shard,
+        node: e.node.id,
+        from: e.from,
+        to: e.node.status,
+        reason: e.node.reason,
+        role: e.node.role === "master" ? "primary" : e.node.role,
+        time: Date.now(),
+      });
+    } else {
+      this.#tracer.writerSwitchSpan({ shard, ...e, time: Date.now() });
+    }
   }
 
   async #closeUnit(u: ShardUnit, drainMs?: number): Promise<void> {
     await Promise.all([u.shard.close(drainMs), u.health.stop()]);
   }
 
-  /** Every bound address. */
+  /** Every bound address (shards in config order, then the admin port). */
   listening(): ListeningAddress[] {
     const out: ListeningAddress[] = [];
     for (const u of this.#units.values()) {
@@ -172,7 +267,36 @@ export class App {
       const b = r.bound();
       if (b !== null) out.push({ shard: r.name, role: "router", ...b });
     }
+    const admin = this.#admin?.bound;
+    if (admin) out.push({ shard: "", role: "admin", ...admin });
     return out;
+  }
+
+  /** What the admin port (and the OpenTelemetry metrics) read: snapshots, taken per call. */
+  adminSource(): AdminSource {
+    return {
+      version: VERSION,
+      startedAt: this.#startedAt,
+      configFile: () => this.#file,
+      stopping: () => this.#closed,
+      reloads: () => ({
+        applied: this.reloads.applied,
+        rejected: this.reloads.rejected,
+        lastSuccessAt: this.reloads.lastAppliedAt || this.#startedAt,
+        last: this.reloads.last,
+      }),
+      shards: () =>
+        [...this.#units.values()].map((u): ShardSource => ({
+          name: u.shard.name,
+          config: u.shard.config,
+          routes: u.shard.routes,
+          listeners: u.shard.bound(),
+          nodes: u.health.snapshot(),
+          stats: u.shard.stats(),
+          counters: u.shard.counters,
+          commands: u.commands,
+        })),
+    };
   }
 
   /** Watches the config file and reloads on every change (debounced). */
@@ -196,7 +320,16 @@ export class App {
       let result: ReloadResult;
       do {
         this.#again = false;
+        const startTime = epochMs();
         result = await this.#reloadOnce();
+        this.#tracer.reloadSpan({
+          file: this.#file,
+          startTime,
+          endTime: epochMs(),
+          ...(result.ok
+            ? { ok: true, summary: result.summary }
+            : { ok: false, errors: result.errors }),
+        });
       } while (this.#again && !this.#closed);
       this.#reloading = null;
       return result;
@@ -256,6 +389,7 @@ export class App {
           throw new ListenError(r.name, "listen", ch.next.listen, err, "routers");
         }
       }
+      prepared.push(this.#prepareAdmin(next));
     } catch (err) {
       for (const p of routerUpdates) p.abort();
       await Promise.all(addedRouters.map((r) => r.close(0)));
@@ -283,8 +417,10 @@ export class App {
       void this.#closeUnit(u, sc.timeouts.drainMs);
     }
     this.#config = next;
+    if (diff.telemetryChanged) this.#tracer.setSampleRatio(next.telemetry.sampleRatio);
     this.reloads.applied++;
     this.reloads.lastAppliedAt = Date.now();
+    this.reloads.last = { at: Date.now(), ok: true, summary: diff.summary, errors: [] };
     this.#logger.info("config reloaded", { file: this.#file, changes: diff.summary });
     for (const u of added) {
       for (const b of u.shard.bound()) {
@@ -319,8 +455,33 @@ export class App {
         });
       }
     }
-    if (diff.adminChanged) this.#logger.warn("admin settings change on restart only");
     return { ok: true, summary: diff.summary };
+  }
+
+  /**
+   * Reload of `admin`: a new listen address is bound now (a failure rejects
+   * the reload), the old server closes at commit; none any more closes it.
+   */
+  #prepareAdmin(next: Config): { commit: () => void; abort: () => void } {
+    const old = this.#admin;
+    const want = next.admin?.listen ?? null;
+    if (want !== null && old?.address?.text === want.text) {
+      return { commit: () => {}, abort: () => {} };
+    }
+    const fresh = want === null ? null : this.#listenAdmin(want);
+    return {
+      commit: () => {
+        this.#admin = fresh;
+        if (old !== null) void old.close();
+        if (fresh?.bound) {
+          this.#logger.info("listening", {
+            role: "admin",
+            address: `${fresh.bound.host}:${fresh.bound.port}`,
+          });
+        }
+      },
+      abort: () => void fresh?.close(),
+    };
   }
 
   /**
@@ -329,7 +490,9 @@ export class App {
    * (`file:line:col: shards.x.readers: cannot listen on …`).
    */
   async #describe(err: unknown): Promise<string> {
-    if (!(err instanceof ListenError)) return err instanceof Error ? err.message : String(err);
+    if (!(err instanceof ListenError) && !(err instanceof AdminListenError)) {
+      return err instanceof Error ? err.message : String(err);
+    }
     let text = "";
     try {
       text = await Deno.readTextFile(this.#file);
@@ -342,6 +505,7 @@ export class App {
   #rejected(errors: string[]): ReloadResult {
     this.reloads.rejected++;
     this.reloads.lastErrors = errors;
+    this.reloads.last = { at: Date.now(), ok: false, summary: null, errors };
     this.#logger.error("config rejected; the running config stays", {
       file: this.#file,
       errors: errors.join("\n"),
@@ -349,7 +513,12 @@ export class App {
     return { ok: false, errors };
   }
 
-  /** Drains clients (bounded by `drainMs`) and stops everything. */
+  /**
+   * Stops accepting, lets clients finish their in-flight replies (each
+   * shard for up to its `timeouts.drain`, or `drainMs` when given) and stops
+   * everything. `/readyz` answers 503 from the start; the admin port closes
+   * last.
+   */
   async close(drainMs?: number): Promise<void> {
     this.#closed = true;
     this.#watcher?.close();
@@ -358,10 +527,14 @@ export class App {
     const routers = [...this.#routers.values()];
     this.#routers.clear();
     const units = [...this.#units.values()];
-    this.#units.clear();
     await Promise.all([
       ...routers.map((r) => r.close(drainMs)),
       ...units.map((u) => this.#closeUnit(u, drainMs)),
     ]);
+    this.#units.clear();
+    this.#otelMetrics?.close();
+    this.#otelMetrics = null;
+    await this.#admin?.close();
+    this.#admin = null;
   }
 }

@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { App } from "./app.ts";
-import { formatIssue, loadConfig } from "./config/mod.ts";
+import { formatIssue, loadConfig, suggestKey } from "./config/mod.ts";
 import { type LogFormat, Logger, type LogLevel } from "./telemetry/logger.ts";
 import { VERSION } from "./version.ts";
 
@@ -22,24 +22,34 @@ Usage:
 
 const LEVELS = ["debug", "info", "warn", "error"];
 const FORMATS = ["json", "text"];
+const COMMANDS = ["run", "check"];
+const OPTIONS = {
+  config: { type: "string", short: "c" },
+  "log-level": { type: "string", default: "info" },
+  "log-format": { type: "string" },
+  version: { type: "boolean", short: "v" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * `parseArgs`'s message, with the nearest known option when the unknown one
+ * looks like a typo (`--confg` → `--config`).
+ */
+export function argumentError(message: string): string {
+  const m = /^Unknown option '(-{1,2})([^'=]+)/.exec(message);
+  if (m === null) return message;
+  const near = suggestKey(m[2], Object.keys(OPTIONS));
+  const first = message.split(". ")[0];
+  return near === undefined ? first : `${first} (did you mean '--${near}'?)`;
+}
 
 /** Runs the CLI with `args`; resolves to the process exit code. */
 export async function cli(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        config: { type: "string", short: "c" },
-        "log-level": { type: "string", default: "info" },
-        "log-format": { type: "string" },
-        version: { type: "boolean", short: "v" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
   } catch (err) {
-    console.error(`shardgate: ${(err as Error).message}\n\n${USAGE}`);
+    console.error(`shardgate: ${argumentError((err as Error).message)}\n\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -52,8 +62,10 @@ export async function cli(args: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? "run";
-  if (positionals.length > 1 || (command !== "run" && command !== "check")) {
-    console.error(`shardgate: unknown command '${positionals.join(" ")}'\n\n${USAGE}`);
+  if (positionals.length > 1 || !COMMANDS.includes(command)) {
+    const near = positionals.length === 1 ? suggestKey(command, COMMANDS) : undefined;
+    const hint = near === undefined ? "" : ` (did you mean '${near}'?)`;
+    console.error(`shardgate: unknown command '${positionals.join(" ")}'${hint}\n\n${USAGE}`);
     return 2;
   }
   if (values.config === undefined) {
@@ -86,30 +98,44 @@ export async function cli(args: string[]): Promise<number> {
   const app = new App(result.config, logger);
   try {
     for (const l of await app.start()) {
-      logger.info("listening", { shard: l.shard, role: l.role, address: `${l.host}:${l.port}` });
+      const address = `${l.host.includes(":") ? `[${l.host}]` : l.host}:${l.port}`;
+      if (l.shard === "") logger.info("listening", { role: l.role, address });
+      else logger.info("listening", { shard: l.shard, role: l.role, address });
     }
   } catch (err) {
     logger.error("startup failed", { error: (err as Error).message });
     return 1;
   }
-  logger.info("ready", { version: VERSION, config: values.config });
+  // Signal handlers and the watcher are in place before `ready`: a SIGHUP or
+  // SIGTERM sent as soon as that line appears is handled, not fatal.
   app.watch();
   Deno.addSignalListener("SIGHUP", () => {
     logger.info("SIGHUP: reloading", { config: values.config });
     void app.reload();
   });
-
-  return await new Promise<number>((resolve) => {
+  const exitCode = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
+      // A second signal (Ctrl-C reaches a process group, then a supervisor's
+      // SIGTERM) does not cut the drain short: it is bounded by timeouts.drain.
       if (stopping) return;
       stopping = true;
-      logger.info("shutting down", { signal });
-      app.close(1_000).then(() => resolve(0), () => resolve(1));
+      const drainMs = Math.max(0, ...app.config.shards.map((s) => s.timeouts.drainMs));
+      logger.info("shutting down", { signal, drainMs });
+      const t0 = Date.now();
+      app.close().then(() => {
+        logger.info("stopped", { signal, ms: Date.now() - t0 });
+        resolve(0);
+      }, (err) => {
+        logger.error("shutdown failed", { error: String(err) });
+        resolve(1);
+      });
     };
     Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
     Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
   });
+  logger.info("ready", { version: VERSION, config: values.config });
+  return await exitCode;
 }
 
 if (import.meta.main) {

@@ -25,7 +25,14 @@ export type CellId =
   | "set_50c"
   | "mget10_50c"
   | "get_50c_r3"
-  | "get_50c_p16_r3";
+  | "get_50c_p16_r3"
+  | "get_50c_traced"
+  | "get_50c_scraped";
+
+/** Share of commands traced in the `get_50c_traced` cell. */
+export const TRACED_SAMPLE_RATIO = 0.01;
+/** How often `/metrics` is scraped during the `get_50c_scraped` cell. */
+export const SCRAPE_INTERVAL_MS = 1_000;
 
 /** A populated key space: `<prefix><12-digit index>` for index in `0..count-1`. */
 export interface KeySpace {
@@ -78,6 +85,14 @@ export interface Cell {
   readonly quickRequests: number;
   /** RESP version redis-benchmark speaks (`-3` sends HELLO 3 first); default 2. */
   readonly protocol?: 2 | 3;
+  /**
+   * A shardgate-only variant (other targets skip it): `traced` runs against
+   * a second shardgate with OpenTelemetry on at {@link TRACED_SAMPLE_RATIO}
+   * exporting to a local OTLP sink; `scraped` scrapes the admin port's
+   * `/metrics` every {@link SCRAPE_INTERVAL_MS} while it runs. Compare with
+   * shardgate's `get_50c`.
+   */
+  readonly telemetry?: "traced" | "scraped";
 }
 
 const rand = (space: KeySpace): string => space.prefix + "__rand_int__";
@@ -173,6 +188,30 @@ export const CELLS: readonly Cell[] = [
     requests: 1_000_000,
     quickRequests: 200_000,
     protocol: 3,
+  },
+  {
+    id: "get_50c_traced",
+    title: `GET, 50 clients, tracing on at sample_ratio ${TRACED_SAMPLE_RATIO} (shardgate only)`,
+    clients: 50,
+    pipeline: 1,
+    command: ["GET", rand(SMALL_KEYS)],
+    keys: SMALL_KEYS,
+    write: false,
+    requests: 120_000,
+    quickRequests: 25_000,
+    telemetry: "traced",
+  },
+  {
+    id: "get_50c_scraped",
+    title: "GET, 50 clients, /metrics scraped every second (shardgate only)",
+    clients: 50,
+    pipeline: 1,
+    command: ["GET", rand(SMALL_KEYS)],
+    keys: SMALL_KEYS,
+    write: false,
+    requests: 120_000,
+    quickRequests: 25_000,
+    telemetry: "scraped",
   },
 ];
 

@@ -65,6 +65,18 @@ Deno.test("shardgateSetup() yields a config shardgate accepts, reads on the repl
   assert.equal(write.writer?.port, 9003);
 });
 
+Deno.test("shardgateSetup() adds the admin port and the sample ratio of the telemetry cells", () => {
+  const setup = shardgateSetup(BACKENDS, { readers: 9001, writer: 9003 }, "127.0.0.1", {
+    adminPort: 9100,
+    sampleRatio: 0.01,
+  });
+  const config = parseConfig(setup.yaml, "bench.yaml", {}).config!;
+  assert.equal(config.admin?.listen.port, 9100);
+  assert.equal(config.telemetry.sampleRatio, 0.01);
+  const plain = parseConfig(shardgateSetup(BACKENDS, { readers: 1, writer: 2 }).yaml, "b.yaml", {});
+  assert.equal(plain.config?.admin, null);
+});
+
 Deno.test("parseStartupLine() recognises listening and ready lines only", () => {
   assert.deepEqual(
     parseStartupLine(

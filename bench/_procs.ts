@@ -33,6 +33,8 @@ export interface Managed {
 /** Options of {@link Supervisor.spawn}. */
 export interface SpawnOptions {
   readonly cwd?: string;
+  /** Extra environment variables (the rest is inherited). */
+  readonly env?: Record<string, string>;
   /** Called with each complete line the child writes to stderr. */
   readonly onStderrLine?: (line: string) => void;
   /** Keep stdout separately and return it in full (for short-lived tools). */
@@ -56,6 +58,7 @@ export class Supervisor {
     const child = new Deno.Command(cmd, {
       args: [...args],
       cwd: opts.cwd,
+      env: opts.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

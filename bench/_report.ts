@@ -218,6 +218,8 @@ export const TARGETS = {
   get1kVsHaproxy: 1.3,
   p16VsHaproxy: 1.0,
   rssBytes: 120_000_000,
+  /** Tracing at 0.01, or a scrape a second, keeps this share of get_50c's throughput. */
+  telemetryKeeps: 0.95,
 } as const;
 
 /** Outcome of one target. */
@@ -246,7 +248,9 @@ export function evaluateTargets(
   const atLeast = (label: string, parts: [number | null, number, string][]) => {
     const missing = parts.some(([x]) => x === null);
     const pass = parts.every(([x, min]) => x !== null && x >= min);
-    const detail = parts.map(([x, min, name]) => `${fmtX(x)} ${name} (need ≥ ${min.toFixed(1)}×)`)
+    const detail = parts.map(([x, min, name]) =>
+      `${fmtX(x)} ${name} (need ≥ ${min.toFixed(min < 1 ? 2 : 1)}×)`
+    )
       .join(", ");
     checks.push({ label, status: missing ? "n/a" : pass ? "pass" : "fail", detail });
   };
@@ -266,6 +270,19 @@ export function evaluateTargets(
   atLeast("RESP3, 50 clients, pipeline 16 (get_50c_p16_r3)", [
     [rpsRatio("get_50c_p16_r3", "haproxy"), TARGETS.p16VsHaproxy, "HAProxy"],
   ]);
+  const plain = byCell("get_50c")?.median.shardgate?.rps;
+  for (
+    const [id, label] of [["get_50c_traced", "tracing on at 0.01"], [
+      "get_50c_scraped",
+      "/metrics scraped every second",
+    ]] as const
+  ) {
+    const s = byCell(id);
+    if (s === undefined) continue;
+    atLeast(`${label} costs < 5% (${id} ÷ shardgate get_50c)`, [
+      [ratio(s.median.shardgate?.rps, plain), TARGETS.telemetryKeeps, "of get_50c"],
+    ]);
+  }
 
   const one = byCell("get_1c");
   const sgAdded = one === undefined ? null : addedP50(one, "shardgate");

@@ -227,3 +227,15 @@ Deno.test("renderMarkdown() shows medians, ratios, latency and targets", () => {
   assert.ok(md.includes("Test CPU, 2 cores"), md);
   assert.ok(md.includes("a setup note"), md);
 });
+
+Deno.test("evaluateTargets() checks the telemetry cells against shardgate's own get_50c", () => {
+  const summaries = [
+    summary("get_50c", { shardgate: sample(100) }),
+    summary("get_50c_traced", { shardgate: sample(96) }),
+    summary("get_50c_scraped", { shardgate: sample(94) }),
+  ];
+  const checks = evaluateTargets(summaries, null).filter((c) => c.label.includes("costs < 5%"));
+  assert.deepEqual(checks.map((c) => c.status), ["pass", "fail"]);
+  assert.ok(checks[0].label.includes("get_50c_traced"), checks[0].label);
+  assert.ok(checks[1].detail.includes("0.94×"), checks[1].detail);
+});

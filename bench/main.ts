@@ -25,8 +25,10 @@ import {
   keyName,
   type KeySpace,
   rotatedOrder,
+  SCRAPE_INTERVAL_MS,
   SMALL_KEYS,
   type Target,
+  TRACED_SAMPLE_RATIO,
   valueFor,
 } from "./_cells.ts";
 import {
@@ -38,6 +40,7 @@ import {
   parseStartupLine,
   type ShardgateListener,
   shardgateSetup,
+  type ShardgateTelemetry,
   twemproxyConfig,
 } from "./_configs.ts";
 import {
@@ -288,12 +291,25 @@ async function startTwemproxy(
 /** shardgate's process, endpoints and the number of nodes behind its read listener. */
 interface ShardgateRun extends Endpoint {
   readonly readNodes: number;
+  /** Its admin port, when it has one. */
+  readonly admin: HostPort | null;
+}
+
+/** How one benchmark shardgate is started. */
+interface ShardgateVariant {
+  /** Process and config file name. */
+  readonly name: string;
+  /** Admin port and sample ratio. */
+  readonly telemetry: ShardgateTelemetry;
+  /** Extra environment (OpenTelemetry). */
+  readonly env?: Record<string, string>;
 }
 
 async function startShardgate(
   sup: Supervisor,
   workDir: string,
   backends: Backends,
+  variant: ShardgateVariant = { name: "shardgate", telemetry: {} },
 ): Promise<ShardgateRun> {
   const mainTs = `${REPO_ROOT}/main.ts`;
   try {
@@ -303,18 +319,23 @@ async function startShardgate(
       `shardgate: ${mainTs} does not exist yet; run with --targets direct,haproxy,twemproxy`,
     );
   }
-  const setup = shardgateSetup(backends, {
-    readers: freePort(),
-    writer: freePort(),
-  }, HOST);
-  const cfg = `${workDir}/shardgate.yaml`;
+  const setup = shardgateSetup(
+    backends,
+    {
+      readers: freePort(),
+      writer: freePort(),
+    },
+    HOST,
+    variant.telemetry,
+  );
+  const cfg = `${workDir}/${variant.name}.yaml`;
   await Deno.writeTextFile(cfg, setup.yaml);
   const listeners: ShardgateListener[] = [];
   let onReady = () => {};
   const ready = new Promise<void>((resolve) => {
     onReady = resolve;
   });
-  const proc = sup.spawn("shardgate", Deno.execPath(), [
+  const proc = sup.spawn(variant.name, Deno.execPath(), [
     "run",
     "--allow-all",
     // As shipped: the compiled binary carries these flags.
@@ -329,6 +350,7 @@ async function startShardgate(
     SHARDGATE_LOG_LEVEL,
   ], {
     cwd: REPO_ROOT,
+    env: variant.env,
     onStderrLine: (line) => {
       const ev = parseStartupLine(line);
       if (ev.kind === "listening") listeners.push(ev.listener);
@@ -367,9 +389,59 @@ async function startShardgate(
   };
   const read = pick(setup.endpoints.read);
   const write = pick(setup.endpoints.write);
-  await waitServing("shardgate readers", read, proc);
-  await waitServing("shardgate writer", write, proc);
-  return { read, write, proc, readNodes: setup.readNodes };
+  await waitServing(`${variant.name} readers`, read, proc);
+  await waitServing(`${variant.name} writer`, write, proc);
+  const adminPort = variant.telemetry.adminPort;
+  const admin = adminPort === undefined ? null : { host: HOST, port: adminPort };
+  return { read, write, proc, readNodes: setup.readNodes, admin };
+}
+
+/**
+ * A local OTLP/HTTP endpoint for the traced cell: it reads and counts each
+ * export and answers with an empty protobuf response, as a collector on the
+ * same host would (its cost is part of the measurement).
+ */
+function startOtlpSink(): { url: string; requests: () => number; close: () => Promise<void> } {
+  let requests = 0;
+  const server = Deno.serve({ hostname: HOST, port: 0, onListen: () => {} }, async (req) => {
+    await req.arrayBuffer();
+    requests++;
+    return new Response(new Uint8Array(0), {
+      headers: { "content-type": "application/x-protobuf" },
+    });
+  });
+  return {
+    url: `http://${HOST}:${server.addr.port}`,
+    requests: () => requests,
+    close: () => server.shutdown(),
+  };
+}
+
+/** Fetches `/metrics` every `everyMs` until stopped; resolves to the number of scrapes. */
+function scrapeEvery(admin: HostPort, everyMs: number): { stop: () => Promise<number> } {
+  let stopped = false;
+  let scrapes = 0;
+  let wake: () => void = () => {};
+  const loop = (async () => {
+    while (!stopped) {
+      const res = await fetch(`http://${hostPort(admin)}/metrics`);
+      if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+      await res.text();
+      scrapes++;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, everyMs);
+      });
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      wake();
+      await loop;
+      return scrapes;
+    },
+  };
 }
 
 async function toolVersion(sup: Supervisor, bin: string, args: string[]): Promise<string> {
@@ -580,6 +652,9 @@ async function runBench(
 
   const endpoints = new Map<Target, Endpoint>();
   let shardgateReadNodes = 1;
+  let traced: ShardgateRun | null = null;
+  let otlpSink: ReturnType<typeof startOtlpSink> | null = null;
+  let scrapes = 0;
   const setup: string[] = [
     `Backends: one primary and one replica (redis-server, no persistence); reads go to the` +
     ` replica, \`set_50c\` to the primary (direct: the primary's port; proxies: their` +
@@ -607,14 +682,36 @@ async function runBench(
           " (1).",
       );
     } else {
-      const sg = await startShardgate(sup, workDir, backends);
+      const sg = await startShardgate(sup, workDir, backends, {
+        name: "shardgate",
+        telemetry: { adminPort: freePort() },
+      });
       shardgateReadNodes = sg.readNodes;
       endpoints.set(target, sg);
       setup.push(
         `shardgate: defaults (connections_per_node ${DEFAULT_CONNECTIONS_PER_NODE}); shard` +
           " `bench` = replica (readers), shard `benchw` = primary (writer); see" +
-          " `shardgateSetup()` in `bench/_configs.ts`.",
+          " `shardgateSetup()` in `bench/_configs.ts`. Its admin port is on;" +
+          ` \`get_50c_scraped\` fetches its /metrics every ${SCRAPE_INTERVAL_MS} ms while it runs.`,
       );
+      if (opts.cells.some((c) => cellById(c).telemetry === "traced")) {
+        otlpSink = startOtlpSink();
+        traced = await startShardgate(sup, workDir, backends, {
+          name: "shardgate-traced",
+          telemetry: { sampleRatio: TRACED_SAMPLE_RATIO },
+          env: {
+            OTEL_DENO: "true",
+            OTEL_SERVICE_NAME: "shardgate-bench",
+            OTEL_EXPORTER_OTLP_ENDPOINT: otlpSink.url,
+          },
+        });
+        setup.push(
+          "`get_50c_traced` runs against a second shardgate with the same config plus" +
+            ` \`telemetry.sample_ratio: ${TRACED_SAMPLE_RATIO}\` and \`OTEL_DENO=true\`,` +
+            " exporting OTLP/HTTP (protobuf, Deno's defaults) to a local sink in the benchmark" +
+            " process.",
+        );
+      }
     }
   }
   const rssStart = new Map<Target, number | null>();
@@ -632,8 +729,13 @@ async function runBench(
       for (const [position, target] of rotatedOrder(opts.targets, round, ci).entries()) {
         if (interrupted) throw new Error("interrupted");
         if (!cellRunsOn(cell, target)) continue;
-        const ep = endpoints.get(target)!;
+        // Telemetry variants measure shardgate against its own get_50c only.
+        if (cell.telemetry !== undefined && target !== "shardgate") continue;
+        const ep = cell.telemetry === "traced" ? traced! : endpoints.get(target)!;
         const addr = cell.write ? ep.write : ep.read;
+        const scraper = cell.telemetry === "scraped"
+          ? scrapeEvery((ep as ShardgateRun).admin!, SCRAPE_INTERVAL_MS)
+          : null;
         const t0 = performance.now();
         let sample = null;
         let error: string | null = null;
@@ -649,6 +751,11 @@ async function runBench(
           sample = parseBenchmarkCsv(r.stdout);
         } catch (e) {
           error = e instanceof Error ? e.message : String(e);
+        }
+        try {
+          if (scraper !== null) scrapes += await scraper.stop();
+        } catch (e) {
+          error ??= `scraping /metrics: ${e instanceof Error ? e.message : String(e)}`;
         }
         const elapsedMs = performance.now() - t0;
         runs.push({ round, cell: cellId, target, position, requests, elapsedMs, sample, error });
@@ -667,6 +774,12 @@ async function runBench(
       }
     }
   }
+
+  if (otlpSink !== null) {
+    setup.push(`The traced shardgate made ${otlpSink.requests()} OTLP export requests.`);
+    await otlpSink.close();
+  }
+  if (scrapes > 0) setup.push(`/metrics was scraped ${scrapes} times during \`get_50c_scraped\`.`);
 
   const stats = await info(backends.replica, "stats");
   const replicaHits = {

@@ -102,7 +102,7 @@ export class Source {
     });
     for (const err of [...this.#doc.errors, ...this.#doc.warnings]) {
       const pos = this.posAt(err.pos[0]);
-      this.issue(pos, "", yamlMessage(err.message) + flowHint(text, this.#lc, pos));
+      this.issue(pos, "", yamlMessage(err.code, err.message) + flowHint(text, this.#lc, pos));
     }
   }
 
@@ -408,7 +408,21 @@ function unexpand(message: string, t: Text): string {
   return t.text === "" || t.text === t.written ? message : message.replaceAll(t.text, t.written);
 }
 
-function yamlMessage(message: string): string {
+/** What common YAML syntax errors mean, in plain words, by the parser's error code. */
+const PLAIN_YAML: Readonly<Record<string, string>> = {
+  TAB_AS_INDENT: "a tab is used to indent; YAML indents with spaces only",
+  MISSING_CHAR: "a quoted value is not closed; add the closing quote",
+  BLOCK_AS_IMPLICIT_KEY:
+    'a value contains ": "; quote the value, or put the nested map on its own lines',
+  MULTILINE_IMPLICIT_KEY:
+    'this line is neither "key: value" nor a list item; add the colon, or quote the text',
+  BAD_SCALAR_START: "a value starts with a character YAML reserves (@ or `); quote the value",
+  BAD_DQ_ESCAPE: "a backslash in double quotes starts an escape; use single quotes, or write \\\\",
+  UNEXPECTED_TOKEN:
+    "something here does not fit the structure above it (a list item among map keys, a stray character?)",
+};
+
+function yamlMessage(code: string, message: string): string {
   // yaml's messages start with a capital and may span lines; keep the first line, and
   // drop the source text some append (it may be a secret written on that line).
   const first = message.split("\n")[0]
@@ -416,7 +430,14 @@ function yamlMessage(message: string): string {
     .replace(/: ".*"$/, "")
     .replace(/^(Block scalar header includes extra characters):.*$/, "$1")
     .replace(/^(Invalid escape sequence) .*$/, "$1");
-  return `YAML: ${first.charAt(0).toLowerCase()}${first.slice(1)}`;
+  const parser = `${first.charAt(0).toLowerCase()}${first.slice(1)}`;
+  let plain = PLAIN_YAML[code];
+  if (code === "BAD_INDENT") {
+    plain = /^Flow (sequence|map)/.test(first)
+      ? "a [ ] or { } collection is not closed, or a line inside it is indented less than its key"
+      : "this line is indented differently from the keys beside it; keys of one map start in the same column";
+  }
+  return plain === undefined ? `YAML: ${parser}` : `YAML: ${plain} (parser: ${parser})`;
 }
 
 /**

@@ -728,3 +728,28 @@ Deno.test("issueAt() places an issue at a key's value, or at 1:1 when the key is
     [1, 1],
   );
 });
+
+Deno.test("parseConfig() words common YAML syntax errors plainly beside the parser's message", () => {
+  const first = (text: string) => {
+    const r = parseConfig(text, "c.yaml", {});
+    assert.equal(r.config, null);
+    return formatIssue(r.issues[0]);
+  };
+  assert.match(
+    first("shards:\n\tusers: {}\n"),
+    /^c\.yaml:2:1: YAML: a tab is used to indent; YAML indents with spaces only \(parser: tabs are not allowed as indentation\)$/,
+  );
+  assert.match(
+    first("shards:\n  users:\n    readers: 127.0.0.1:1\n   nodes: []\n"),
+    /YAML: this line is indented differently from the keys beside it; .* \(parser: all mapping items must start at the same column\)$/,
+  );
+  assert.match(
+    first('shards:\n  users:\n    readers: "127.0.0.1:1\n'),
+    /YAML: a quoted value is not closed; add the closing quote \(parser: /,
+  );
+  assert.match(first("shards: [a, b\n"), /YAML: a \[ \] or \{ \} collection is not closed/);
+  assert.match(
+    first("admin: listen: 127.0.0.1:1\n"),
+    /YAML: a value contains ": "; quote the value/,
+  );
+});

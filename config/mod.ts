@@ -14,6 +14,7 @@
 export type * from "./types.ts";
 export { type ConfigResult, formatIssue, issueAt, loadConfig, parseConfig } from "./load.ts";
 export { formatDuration, parseDuration } from "./duration.ts";
+export { suggestKey } from "./_yaml.ts";
 export { formatAddress, isLoopbackHost, parseAddress } from "./address.ts";
 export { EnvReferenceError, expandEnv } from "./env.ts";
 export { type ConfigDiff, diffConfigs, type RouterChange, type ShardChange } from "./diff.ts";

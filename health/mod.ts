@@ -38,7 +38,7 @@
  * @module
  */
 
-export { ShardHealth, type ShardHealthOptions } from "./shard_health.ts";
+export { type HealthEvent, ShardHealth, type ShardHealthOptions } from "./shard_health.ts";
 export type {
   CheckFail,
   CheckPass,

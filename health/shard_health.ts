@@ -12,11 +12,30 @@ import { type ConnectFn, realConnect } from "./_conn.ts";
 import { NodeChecker } from "./checker.ts";
 import {
   type NodeSnapshot,
+  type NodeStatus,
   type PassiveErrorKind,
   type RouteUpdate,
   sameRoutes,
   ShardState,
 } from "./state.ts";
+
+/** A change worth a trace span: a node's status, or the node the writer routes to. */
+export type HealthEvent =
+  | {
+    readonly kind: "node";
+    /** The node's snapshot after the change. */
+    readonly node: NodeSnapshot;
+    /** Its previous status. */
+    readonly from: NodeStatus;
+  }
+  | {
+    readonly kind: "writer";
+    /** Previous and new primary (null: none). */
+    readonly from: string | null;
+    readonly to: string | null;
+    /** Why there is no primary, when `to` is null. */
+    readonly reason: string | null;
+  };
 
 /** Options of {@linkcode ShardHealth}. */
 export interface ShardHealthOptions {
@@ -28,6 +47,8 @@ export interface ShardHealthOptions {
   now?: () => number;
   /** How check connections are opened (tests); default real TCP/TLS. */
   connect?: ConnectFn;
+  /** Told of node status changes and writer switches after start()'s first round (tracing). */
+  onEvent?: (e: HealthEvent) => void;
 }
 
 /** Active and passive health of one shard's nodes, and the routes they imply. */
@@ -36,6 +57,10 @@ export class ShardHealth {
   #checkers = new Map<string, NodeChecker>();
   #log: Logger;
   #onChange: (u: RouteUpdate) => void;
+  #onEvent: ((e: HealthEvent) => void) | null;
+  #statuses = new Map<string, NodeStatus>();
+  /** Set after the first publish: events describe changes, not the initial state. */
+  #eventsOn = false;
   #connect: ConnectFn;
   #published: RouteUpdate;
   #starting = false;
@@ -47,6 +72,7 @@ export class ShardHealth {
   constructor(shard: ShardConfig, opts: ShardHealthOptions) {
     this.#log = opts.logger.child({ shard: shard.name });
     this.#onChange = opts.onChange;
+    this.#onEvent = opts.onEvent ?? null;
     this.#connect = opts.connect ?? realConnect;
     this.#state = new ShardState(shard, { logger: this.#log, now: opts.now ?? Date.now });
     this.#published = this.#state.routes();
@@ -150,6 +176,15 @@ export class ShardHealth {
     return checker;
   }
 
+  /** Reports each node whose status differs from the last one seen (first sight: none). */
+  #noticeStatuses(onEvent: (e: HealthEvent) => void): void {
+    for (const node of this.#state.snapshot()) {
+      const from = this.#statuses.get(node.id);
+      this.#statuses.set(node.id, node.status);
+      if (from !== undefined && from !== node.status) onEvent({ kind: "node", node, from });
+    }
+  }
+
   #track(p: Promise<void>): void {
     const q: Promise<void> = p.catch((e) => {
       this.#log.error("health checker failed", { error: String(e) });
@@ -159,6 +194,9 @@ export class ShardHealth {
 
   #publish(): void {
     if (!this.#started || this.#stopped) return;
+    if (this.#onEvent !== null) this.#noticeStatuses(this.#onEvent);
+    const eventsOn = this.#eventsOn;
+    this.#eventsOn = true;
     const next = this.#state.routes();
     if (sameRoutes(next, this.#published)) return;
     const prev = this.#published;
@@ -168,6 +206,14 @@ export class ShardHealth {
         this.#log.info("writer routes to a new primary", { from: prev.primary, to: next.primary });
       } else {
         this.#log.warn("writer has no primary", { from: prev.primary, why: next.primaryProblem });
+      }
+      if (eventsOn) {
+        this.#onEvent?.({
+          kind: "writer",
+          from: prev.primary,
+          to: next.primary,
+          reason: next.primaryProblem,
+        });
       }
     }
     this.#log.debug("routes changed", {

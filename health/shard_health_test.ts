@@ -3,7 +3,7 @@
  * replicas on free ports, checked every 100 ms (rise 2, fall 2).
  */
 import assert from "node:assert/strict";
-import { ShardHealth } from "./shard_health.ts";
+import { type HealthEvent, ShardHealth } from "./shard_health.ts";
 import type { NodeSnapshot, RouteUpdate } from "./state.ts";
 import type { TlsConfig } from "../config/types.ts";
 import {
@@ -413,5 +413,42 @@ Deno.test("ShardHealth checks over TLS with the configured CA and server name", 
     await Promise.all(healths.map((h) => h.stop()));
     await redis?.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ShardHealth onEvent: a killed replica's status change and the lost primary, nothing at start", async () => {
+  await using set = await startReplicaSet({ replicas: 1 });
+  const { logger } = captureLogger();
+  const events: HealthEvent[] = [];
+  const health = new ShardHealth(testShard(set.nodes.map(nodeOf)), {
+    logger,
+    onChange: () => {},
+    onEvent: (e) => events.push(e),
+  });
+  try {
+    await health.start();
+    assert.equal(events.length, 0, "the first round decides states without events");
+    const [replica] = set.replicas;
+    await replica.kill("SIGKILL");
+    await waitFor(() => events.some((e) => e.kind === "node" && e.node.id === id(replica)), {
+      timeoutMs: 5000,
+      message: "a node event for the replica",
+    });
+    const down = events.find((e) => e.kind === "node")!;
+    assert.ok(down.kind === "node");
+    assert.equal(down.from, "up");
+    assert.equal(down.node.status, "down");
+    assert.ok(down.node.lastCheckAt !== null && down.node.lastCheckAt <= Date.now());
+    await set.primary.kill("SIGKILL");
+    await waitFor(() => events.some((e) => e.kind === "writer"), {
+      timeoutMs: 5000,
+      message: "a writer event",
+    });
+    const w = events.find((e) => e.kind === "writer")!;
+    assert.ok(w.kind === "writer");
+    assert.deepEqual([w.from, w.to], [id(set.primary), null]);
+    assert.match(w.reason ?? "", /role:master/);
+  } finally {
+    await health.stop();
   }
 });

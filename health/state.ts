@@ -80,6 +80,8 @@ export interface NodeSnapshot {
   ejections: number;
   /** Latency of the last check in ms. */
   lastCheckMs: number | null;
+  /** Epoch ms when the last check finished, or null before the first. */
+  lastCheckAt: number | null;
 }
 
 /** A check that got answers: PING then INFO. */
@@ -132,6 +134,7 @@ class NodeState {
   lagMs: number | null = null;
   held = false;
   lastCheckMs: number | null = null;
+  lastCheckAt: number | null = null;
   // passive
   window: ErrorWindow;
   ejectedUntil: number | null = null;
@@ -213,6 +216,7 @@ export class ShardState {
     const first = n.decidesOnFirst && n.checks === 0;
     n.checks++;
     n.lastCheckMs = result.latencyMs;
+    n.lastCheckAt = now;
     if (result.ok) {
       const info = result.info;
       if (
@@ -415,6 +419,7 @@ export class ShardState {
       connectedReplicas: n.info?.connectedReplicas ?? 0,
       ejections: n.ejections,
       lastCheckMs: n.lastCheckMs,
+      lastCheckAt: n.lastCheckAt,
     }));
   }
 

@@ -17,6 +17,9 @@
  *   that download cannot happen, set `DENORT_BIN` to a `denort` binary:
  *   Deno reads that variable itself. An empty `DENORT_BIN` counts as unset.
  *
+ * - A failed build or smoke test removes what it left at the output path
+ *   (the binary, or an aborted compile's `<output>.tmp-*` file).
+ *
  * Usage: `npm run compile [-- --output FILE] [--target TRIPLE]`
  * (or `deno run --allow-all scripts/compile.ts …`). Exit 0 when the binary
  * is built and answers `--version` and `check`; 1 otherwise; 2 for bad
@@ -27,7 +30,7 @@
 
 import { V8_FLAGS } from "../config/defaults.ts";
 import { parseArgs } from "node:util";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 
 /** Permission flags baked into the binary (and used by the permission test). */
 export const PERMISSION_FLAGS: readonly string[] = ["--allow-net", "--allow-read", "--allow-env"];
@@ -88,11 +91,40 @@ export function denortHint(denoVersion: string, target: string): string {
   return [
     "",
     `compile: deno compile could not download its runtime (denort ${denoVersion}, ${target}).`,
+    "  denort is the Deno runtime without the CLI tools; each Deno release ships it as",
+    `  denort-${target}.zip among its release assets on GitHub:`,
+    `    https://github.com/denoland/deno/releases/tag/v${denoVersion}`,
     "  Either build where that download works (Deno keeps it in its cache afterwards), or",
-    `  unpack denort-${target}.zip of Deno ${denoVersion} (a Deno release asset)`,
-    "  and point DENORT_BIN at the denort binary in it:",
+    "  download that zip elsewhere, unzip it here and point DENORT_BIN at the denort file:",
     "    DENORT_BIN=/path/to/denort npm run compile",
   ].join("\n");
+}
+
+/**
+ * Removes a binary that failed to build or to run, and the
+ * `<output>.tmp-<hex>` file an aborted `deno compile` leaves, so dist/ holds
+ * no broken file. Returns the paths removed.
+ */
+export async function removeBroken(output: string): Promise<string[]> {
+  const dir = dirname(output);
+  const name = basename(output);
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return removed;
+  }
+  for (const e of entries) {
+    if (e.name !== name && !e.name.startsWith(`${name}.tmp-`)) continue;
+    try {
+      await Deno.remove(join(dir, e.name));
+      removed.push(join(dir, e.name));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  return removed;
 }
 
 /** Runs a command and returns its exit code and output. */
@@ -228,6 +260,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const result = await runCompile(compileArgs({ output, excludes, target }), env);
   if (result.code !== 0) {
+    for (const path of await removeBroken(output)) console.error(`compile: removed ${path}`);
     if (isDenortDownloadFailure(result.stderr)) {
       console.error(denortHint(Deno.version.deno, target ?? Deno.build.target));
     }
@@ -240,6 +273,7 @@ export async function main(argv: string[]): Promise<number> {
   const problem = await smokeTest(output);
   if (problem !== null) {
     console.error(`compile: ${problem}`);
+    for (const path of await removeBroken(output)) console.error(`compile: removed ${path}`);
     return 1;
   }
   const mb = ((await Deno.stat(output)).size / 1024 / 1024).toFixed(1);

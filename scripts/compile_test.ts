@@ -19,6 +19,7 @@ import {
 } from "../tests/helpers/mod.ts";
 import {
   compileArgs,
+  denortHint,
   devOnlyPaths,
   ENTRY,
   isDenortDownloadFailure,
@@ -294,3 +295,32 @@ Deno.test(
     }
   },
 );
+
+Deno.test("denortHint() says where denort comes from and how to use it", () => {
+  const hint = denortHint("2.9.6", "x86_64-unknown-linux-gnu");
+  match(hint, /denort-x86_64-unknown-linux-gnu\.zip/);
+  match(hint, /github\.com\/denoland\/deno\/releases\/tag\/v2\.9\.6/);
+  match(hint, /DENORT_BIN=\/path\/to\/denort npm run compile/);
+});
+
+Deno.test("compile.ts removes what a failed build leaves at the output path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "shardgate-compile-test-" });
+  try {
+    // Not a denort: deno compile fails (or builds something that does not run).
+    await Deno.copyFile("/bin/true", `${dir}/not-denort`);
+    await Deno.writeTextFile(`${dir}/shardgate`, "an older broken build");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", SCRIPT, "--output", `${dir}/shardgate`],
+      env: { DENORT_BIN: `${dir}/not-denort`, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 1, stderr);
+    const left = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    assertEquals(left, ["not-denort"], stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -46,7 +46,12 @@ function banner(set: ReplicaSet, sg: ShardgateProcess): void {
     "",
     `  readers port   127.0.0.1:${ports?.readers ?? "?"}`,
     `  writer port    127.0.0.1:${ports?.writer ?? "?"}`,
-    ...(sg.adminPort ? [`  status page    http://127.0.0.1:${sg.adminPort}/`] : []),
+    ...(sg.adminPort
+      ? [
+        `  status page    http://127.0.0.1:${sg.adminPort}/   (open it in a browser)`,
+        `  metrics        http://127.0.0.1:${sg.adminPort}/metrics  (also /status, /readyz)`,
+      ]
+      : []),
     `  config file    ${sg.configPath}`,
     "",
     "  nodes:",
@@ -56,7 +61,9 @@ function banner(set: ReplicaSet, sg: ShardgateProcess): void {
     "  try:",
     `    redis-cli -p ${ports?.writer ?? "?"} set hello world`,
     `    redis-cli -p ${ports?.readers ?? "?"} get hello`,
-    `    kill -STOP ${set.replicas[0].pid}    # freeze a replica, watch it leave the pool`,
+    `    kill -STOP ${
+      set.replicas[0].pid
+    }    # freeze a replica, watch it leave the pool (and the page)`,
     `    kill -CONT ${set.replicas[0].pid}    # and come back`,
     "",
   ];

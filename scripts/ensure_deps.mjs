@@ -1,8 +1,10 @@
 // Runs before `npm run demo` and `npm test` (plain Node, no dependencies):
 // makes sure the tools they need exist. redis-server and redis-cli come from the Debian
 // packages redis-server and redis-tools, nutcracker (twemproxy, for the router
-// compatibility test) from the package nutcracker; installed with apt-get when running
-// as root, otherwise the exact command is printed. Deno comes from `npm ci`.
+// compatibility test) from nutcracker; with --with-chromium (npm test) also
+// /usr/bin/chromium (Debian's chromium, for the status page test). Installed
+// with apt-get when running as root, otherwise the exact command is printed.
+// Deno comes from `npm ci`.
 
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
@@ -10,17 +12,21 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-/** Each tool and the Debian package that provides it. */
-const toolPackages = {
-  "redis-server": "redis-server",
-  "redis-cli": "redis-tools",
-  nutcracker: "nutcracker",
-};
-const tools = Object.keys(toolPackages);
+const CHROMIUM = "/usr/bin/chromium";
+const withChromium = process.argv.includes("--with-chromium");
+
+/** Each needed tool: how to find it and which Debian package brings it. */
+const tools = [
+  { name: "redis-server", found: () => which("redis-server") !== null, pkg: "redis-server" },
+  { name: "redis-cli", found: () => which("redis-cli") !== null, pkg: "redis-tools" },
+  { name: "nutcracker", found: () => which("nutcracker") !== null, pkg: "nutcracker" },
+  ...(withChromium ? [{ name: CHROMIUM, found: () => existsSync(CHROMIUM), pkg: "chromium" }] : []),
+];
+
 /** Debian puts nutcracker in /usr/sbin, which is not on every user's PATH. */
 const sbinDirs = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
 
-/** The full path of `name` on PATH, or null. */
+/** The full path of `name` on PATH (or in an sbin directory), or null. */
 function which(name) {
   for (const dir of [...(process.env.PATH ?? "").split(delimiter), ...sbinDirs]) {
     if (!dir) continue;
@@ -52,16 +58,16 @@ if (!existsSync(join(root, "node_modules", "deno"))) {
   ok = false;
 }
 
-const missing = tools.filter((tool) => which(tool) === null);
+const missingTools = tools.filter((t) => !t.found());
+const missing = missingTools.map((t) => t.name);
+const aptPackages = [...new Set(missingTools.map((t) => t.pkg))];
+const installCommand = `apt-get install -y --no-install-recommends ${aptPackages.join(" ")}`;
 if (missing.length > 0) {
-  const packages = [...new Set(missing.map((tool) => toolPackages[tool]))];
-  const installCommand = `apt-get install -y --no-install-recommends ${packages.join(" ")}`;
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (!which("apt-get")) {
     console.error(
-      `ensure_deps: ${missing.join(" and ")} not found on PATH, and there is no apt-get; ` +
-        "install Redis (redis-server and redis-cli) and twemproxy (nutcracker) with your " +
-        "system's package manager.",
+      `ensure_deps: ${missing.join(" and ")} not found, and there is no apt-get; ` +
+        `install ${aptPackages.join(", ")} with your system's package manager.`,
     );
     ok = false;
   } else if (!isRoot) {
@@ -70,16 +76,18 @@ if (missing.length > 0) {
     ok = false;
   } else {
     console.log(
-      `ensure_deps: ${missing.join(" and ")} not found on PATH; installing ${packages.join(", ")}.`,
+      `ensure_deps: ${missing.join(" and ")} not found on PATH; installing ${
+        aptPackages.join(", ")
+      }.`,
     );
     try {
       run("apt-get", ["update"]);
-      run("apt-get", ["install", "-y", "--no-install-recommends", ...packages]);
+      run("apt-get", ["install", "-y", "--no-install-recommends", ...aptPackages]);
     } catch (e) {
       console.error(`ensure_deps: install failed: ${e instanceof Error ? e.message : e}`);
       ok = false;
     }
-    const still = tools.filter((tool) => which(tool) === null);
+    const still = tools.filter((t) => !t.found()).map((t) => t.name);
     if (ok && still.length > 0) {
       console.error(`ensure_deps: ${still.join(" and ")} still not on PATH after the install.`);
       ok = false;
@@ -88,4 +96,4 @@ if (missing.length > 0) {
 }
 
 if (!ok) process.exit(1);
-console.log("ensure_deps: redis-server, redis-cli, nutcracker and deno are present.");
+console.log(`ensure_deps: ${tools.map((t) => t.name).join(", ")} and deno are present.`);

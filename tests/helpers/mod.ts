@@ -55,3 +55,20 @@ export {
 } from "./client.ts";
 export { type LoadLoop, loadLoop, type LoadLoopOptions, type LoadStats } from "./load_loop.ts";
 export { rssBytes, unreadBytes } from "./proc.ts";
+export {
+  type AttrValue,
+  type OtlpEnvOptions,
+  OtlpReceiver,
+  type ReceivedPoint,
+  type ReceivedSpan,
+  startOtlpReceiver,
+} from "./otlp_receiver.ts";
+export {
+  family,
+  histogramSeries,
+  parsePrometheus,
+  type PromFamily,
+  type PromHistogram,
+  type PromSample,
+  sampleValue,
+} from "./prometheus.ts";

@@ -1,0 +1,64 @@
+/**
+ * Maps the program's snapshots onto the metrics table: the one collector
+ * behind both `/metrics` and the OpenTelemetry export.
+ *
+ * @module
+ */
+
+import type { MetricCollector, MetricWriter } from "../telemetry/mod.ts";
+import { readiness } from "./readiness.ts";
+import type { AdminSource, ShardSource } from "./source.ts";
+
+const STATES = ["up", "down", "ejected", "draining"] as const;
+const ROLES = ["primary", "replica", "unknown"] as const;
+
+function collectShard(s: ShardSource, w: MetricWriter): void {
+  const shard = s.name;
+  const c = s.counters;
+  w.value("retries", { shard }, c.retries);
+  w.value("backpressurePauses", { shard }, c.backpressurePauses);
+  w.value("protocolErrors", { shard }, c.protocolErrors);
+  w.value("clientsAccepted", { shard }, c.clientsAccepted);
+  w.value("clientsRejected", { shard }, c.clientsRejected);
+  w.value("clientsIdleClosed", { shard }, c.idleClosed);
+  w.value("clientConnections", { shard, protocol: "resp2" }, s.stats.clients.resp2);
+  w.value("clientConnections", { shard, protocol: "resp3" }, s.stats.clients.resp3);
+  w.value("pinnedSessions", { shard }, s.stats.pinned);
+  for (const n of s.stats.nodes) {
+    const node = n.id;
+    w.value("nodeInflight", { shard, node }, n.inflight);
+    w.value("backendConnections", { shard, node, protocol: "resp2" }, n.connections.resp2);
+    w.value("backendConnections", { shard, node, protocol: "resp3" }, n.connections.resp3);
+    w.value("backendPinnedConnections", { shard, node }, n.pinnedConnections);
+  }
+  for (const n of s.nodes) {
+    const node = n.id;
+    for (const state of STATES) w.value("nodeState", { shard, node, state }, +(n.status === state));
+    const role = n.role === "master" ? "primary" : n.role;
+    for (const r of ROLES) w.value("nodeRole", { shard, node, role: r }, +(role === r));
+    w.value("nodeServesReads", { shard, node }, +n.servesReads);
+    if (n.lagMs !== null) w.value("replicationLag", { shard, node }, n.lagMs / 1000);
+    if (n.lastCheckMs !== null) w.value("checkDuration", { shard, node }, n.lastCheckMs / 1000);
+    w.value("ejections", { shard, node }, n.ejections);
+    const counted = s.commands.peekNode(node);
+    w.value("nodeCommands", { shard, node, outcome: "ok" }, counted?.ok ?? 0);
+    w.value("nodeCommands", { shard, node, outcome: "error" }, counted?.errors ?? 0);
+  }
+  s.commands.collect(shard, w);
+}
+
+/** The collector of every metric of the table, reading `src` at each call. */
+export function metricsCollector(src: AdminSource): MetricCollector {
+  return (w) => {
+    const shards = src.shards();
+    for (const s of shards) collectShard(s, w);
+    const reloads = src.reloads();
+    w.value("reloads", { result: "applied" }, reloads.applied);
+    w.value("reloads", { result: "rejected" }, reloads.rejected);
+    w.value("lastReload", {}, reloads.lastSuccessAt / 1000);
+    w.value("ready", {}, +readiness(src.stopping(), shards).ready);
+    w.value("buildInfo", { version: src.version, deno: Deno.version.deno }, 1);
+    w.value("startTime", {}, Math.floor(src.startedAt / 1000));
+    w.value("residentMemory", {}, Deno.memoryUsage().rss);
+  };
+}

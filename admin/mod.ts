@@ -1,0 +1,31 @@
+/**
+ * The admin HTTP port: `/healthz`, `/readyz`, `/status` (JSON), `/metrics`
+ * (Prometheus text) and `/`, a live status page. It only reads snapshots
+ * through an {@link AdminSource} that app.ts provides; the same snapshots
+ * feed the OpenTelemetry metrics ({@link metricsCollector}).
+ *
+ * ```ts
+ * const admin = new AdminServer(source, logger);
+ * const { port } = admin.listen(config.admin.listen);
+ * ```
+ *
+ * @module
+ */
+
+export { type AdminBound, AdminServer } from "./server.ts";
+export { metricsCollector } from "./collect.ts";
+export { type Readiness, readiness, shardProblems } from "./readiness.ts";
+export {
+  buildStatus,
+  type NodeStatusDoc,
+  type SessionCounts,
+  type ShardStatusDoc,
+  type StatusDoc,
+} from "./status.ts";
+export type {
+  AdminSource,
+  LastReload,
+  ListenerInfo,
+  ReloadSnapshot,
+  ShardSource,
+} from "./source.ts";

@@ -1,0 +1,40 @@
+/**
+ * Readiness (`/readyz`): ready while every readers port has a node to send
+ * reads to and every writer port has a primary.
+ *
+ * @module
+ */
+
+import type { ShardSource } from "./source.ts";
+
+/** Ready, or why not. */
+export interface Readiness {
+  readonly ready: boolean;
+  /** One line per problem; empty when ready. */
+  readonly reasons: readonly string[];
+}
+
+/** The problems of one shard (empty when it serves both ports). */
+export function shardProblems(s: ShardSource): string[] {
+  const out: string[] = [];
+  const r = s.routes;
+  const fallback = s.config.fallback === "primary" && r.primary !== null;
+  if (r.readers.length === 0 && !fallback) {
+    const why = s.config.fallback === "none"
+      ? "no replica serves reads and fallback is none"
+      : `no replica serves reads and there is no primary (${r.primaryProblem ?? "unknown"})`;
+    out.push(`shard ${s.name}: readers port has no serving node: ${why}`);
+  }
+  if (s.config.writer !== null && r.primary === null) {
+    out.push(`shard ${s.name}: writer port has no primary: ${r.primaryProblem ?? "unknown"}`);
+  }
+  return out;
+}
+
+/** Whether the process is ready to take traffic, and every reason it is not. */
+export function readiness(stopping: boolean, shards: readonly ShardSource[]): Readiness {
+  const reasons: string[] = [];
+  if (stopping) reasons.push("shutting down");
+  for (const s of shards) reasons.push(...shardProblems(s));
+  return { ready: reasons.length === 0, reasons };
+}

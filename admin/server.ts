@@ -1,0 +1,132 @@
+/**
+ * The admin HTTP server on `admin.listen`:
+ *
+ * | path       | answer                                                              |
+ * | ---------- | ------------------------------------------------------------------- |
+ * | `/`        | the live status page (HTML, script and styles embedded)             |
+ * | `/healthz` | 200 `ok` while the process runs                                     |
+ * | `/readyz`  | 200 `ready`, or 503 with one reason per line                        |
+ * | `/status`  | the status document as JSON ({@link StatusDoc})                     |
+ * | `/metrics` | Prometheus text of the metrics table                                |
+ *
+ * GET and HEAD only. It reads snapshots from an {@link AdminSource} and
+ * changes nothing.
+ *
+ * @module
+ */
+
+import type { Address } from "../config/types.ts";
+import { type Logger, PROMETHEUS_CONTENT_TYPE, PrometheusExporter } from "../telemetry/mod.ts";
+import { STATUS_PAGE_HTML } from "./_page.ts";
+import { metricsCollector } from "./collect.ts";
+import { readiness } from "./readiness.ts";
+import type { AdminSource } from "./source.ts";
+import { buildStatus, type StatusDoc } from "./status.ts";
+
+export type { StatusDoc };
+
+const COMMON_HEADERS = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+};
+
+/** The bound address of a started server. */
+export interface AdminBound {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The admin HTTP server. */
+export class AdminServer {
+  #src: AdminSource;
+  #log: Logger;
+  #exporter: PrometheusExporter;
+  #server: Deno.HttpServer<Deno.NetAddr> | null = null;
+  #bound: AdminBound | null = null;
+  #address: Address | null = null;
+
+  /** Creates the server (nothing is bound until {@link listen}). */
+  constructor(src: AdminSource, logger: Logger) {
+    this.#src = src;
+    this.#log = logger;
+    this.#exporter = new PrometheusExporter(metricsCollector(src));
+  }
+
+  /** The configured address it listens on, or null. */
+  get address(): Address | null {
+    return this.#address;
+  }
+
+  /** The bound address (the real port when the config says 0), or null. */
+  get bound(): AdminBound | null {
+    return this.#bound;
+  }
+
+  /** Binds `address` and starts serving; throws when it cannot be bound. */
+  listen(address: Address): AdminBound {
+    if (this.#server !== null) throw new Error("admin server already listening");
+    const server = Deno.serve({
+      hostname: address.host,
+      port: address.port,
+      onListen: () => {},
+      onError: (err) => {
+        this.#log.warn("admin request failed", { error: String(err) });
+        return new Response("internal error\n", { status: 500 });
+      },
+    }, (req) => this.handle(req));
+    this.#server = server;
+    this.#address = address;
+    this.#bound = { host: address.host, port: server.addr.port };
+    return this.#bound;
+  }
+
+  /** Answers one request (exposed for tests). */
+  async handle(req: Request): Promise<Response> {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return text("method not allowed\n", 405, { allow: "GET, HEAD" });
+    }
+    const path = new URL(req.url).pathname;
+    switch (path) {
+      case "/":
+        return new Response(STATUS_PAGE_HTML, {
+          headers: { ...COMMON_HEADERS, "content-type": "text/html; charset=utf-8" },
+        });
+      case "/healthz":
+        return text("ok\n", 200);
+      case "/readyz": {
+        const r = readiness(this.#src.stopping(), this.#src.shards());
+        if (r.ready) return text("ready\n", 200);
+        return text(`not ready:\n${r.reasons.map((x) => `- ${x}\n`).join("")}`, 503);
+      }
+      case "/status": {
+        const doc = buildStatus(this.#src, this.#src.shards());
+        return new Response(JSON.stringify(doc) + "\n", {
+          headers: { ...COMMON_HEADERS, "content-type": "application/json; charset=utf-8" },
+        });
+      }
+      case "/metrics":
+        return new Response(await this.#exporter.scrape(), {
+          headers: { ...COMMON_HEADERS, "content-type": PROMETHEUS_CONTENT_TYPE },
+        });
+      default:
+        return text("not found\n", 404);
+    }
+  }
+
+  /** Stops listening and ends open requests. */
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    this.#bound = null;
+    this.#address = null;
+    if (server === null) return;
+    await server.shutdown();
+  }
+}
+
+function text(body: string, status: number, headers: Record<string, string> = {}): Response {
+  return new Response(body, {
+    status,
+    headers: { ...COMMON_HEADERS, "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * What the admin port reads: snapshots the running program hands out on
+ * each request (app.ts implements {@link AdminSource}). The admin port
+ * never changes anything through it.
+ *
+ * @module
+ */
+
+import type { Routes, ShardConfig } from "../config/types.ts";
+import type { NodeSnapshot } from "../health/mod.ts";
+import type { ShardCounters, ShardStats } from "../proxy/mod.ts";
+import type { CommandStats } from "../telemetry/mod.ts";
+
+/** How the last reload went. */
+export interface LastReload {
+  /** When it finished, epoch ms. */
+  readonly at: number;
+  /** Applied (a valid config) or rejected. */
+  readonly ok: boolean;
+  /** The change summary of an applied reload, else null. */
+  readonly summary: string | null;
+  /** The errors of a rejected reload (`file:line:col: path: message`), else empty. */
+  readonly errors: readonly string[];
+}
+
+/** Reload counters and the last outcome. */
+export interface ReloadSnapshot {
+  /** Reloads applied. */
+  readonly applied: number;
+  /** Reloads rejected. */
+  readonly rejected: number;
+  /** When the running config was loaded (start, or the last applied reload), epoch ms. */
+  readonly lastSuccessAt: number;
+  /** The last reload, or null when there was none. */
+  readonly last: LastReload | null;
+}
+
+/** A bound listener. */
+export interface ListenerInfo {
+  /** readers or writer. */
+  readonly role: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** One shard as the admin port sees it. */
+export interface ShardSource {
+  readonly name: string;
+  /** Its current config (never shown whole: it may hold secrets). */
+  readonly config: ShardConfig;
+  /** The routes the proxy follows now. */
+  readonly routes: Routes;
+  /** Its bound listeners. */
+  readonly listeners: readonly ListenerInfo[];
+  /** Health of each node, in config order. */
+  readonly nodes: readonly NodeSnapshot[];
+  /** Sessions and node connections now. */
+  readonly stats: ShardStats;
+  /** Data path counters. */
+  readonly counters: Readonly<ShardCounters>;
+  /** Per-command counters. */
+  readonly commands: CommandStats;
+}
+
+/** The running program, as the admin port reads it. */
+export interface AdminSource {
+  /** shardgate version. */
+  readonly version: string;
+  /** Process start, epoch ms. */
+  readonly startedAt: number;
+  /** The config file path. */
+  configFile(): string;
+  /** True once shutdown started (not ready any more). */
+  stopping(): boolean;
+  /** Reload counters. */
+  reloads(): ReloadSnapshot;
+  /** Every shard, in config order. */
+  shards(): readonly ShardSource[];
+}
