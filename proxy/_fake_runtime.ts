@@ -139,6 +139,8 @@ export class FakeNodeHandle implements NodeHandle {
 export class FakeRuntime implements SessionRuntime {
   readonly name = "fake";
   readonly counters = new ShardCounters();
+  readonly commandStats = null;
+  readonly tracer = null;
   readonly nodes: FakeNodeHandle[];
   settings: ShardSettings;
   readers: FakeNodeHandle[];

@@ -9,6 +9,13 @@
 import { setImmediate } from "node:timers";
 import { READ_BUFFER_SIZE, WRITE_CHUNK_POOL, WRITE_CHUNK_SIZE } from "../config/defaults.ts";
 
+/**
+ * The data path's clock reading of the current event-loop turn
+ * (`performance.now()`, ms), taken once per socket read so replies and
+ * commands of one read share it instead of each reading the clock.
+ */
+export const turn: { now: number } = { now: 0 };
+
 /** A byte stream socket: what Deno.TcpConn / Deno.TlsConn give us. */
 export interface Socket {
   read(p: Uint8Array): Promise<number | null>;

@@ -77,6 +77,16 @@ export const PIN_KINDS: ReadonlyMap<string, PinKind> = new Map<string, PinKind>(
   ["client|setname", PinKind.SETNAME],
 ]);
 
+/** What the session records of a pinned command for metrics and spans. */
+export interface CommandTag {
+  /** Index in the metrics' command table. */
+  readonly cmd: number;
+  /** When it was sent (data-path ms). */
+  readonly at: number;
+  /** Sampled for a span. */
+  readonly traced: boolean;
+}
+
 /** A state change the session applies when its reply is in (see {@link PinTracker.onFrame}). */
 export interface PinOutcome {
   /** The kind of the command whose reply completed. */
@@ -87,6 +97,8 @@ export interface PinOutcome {
   readonly name: string | null;
   /** Sent by shardgate itself (a DISCARD ending an aborted transaction): its reply is not the client's. */
   readonly internal: boolean;
+  /** What {@link PinTracker.sent} was told for metrics: command index, send time, traced. */
+  readonly tag: CommandTag | null;
   /** True when the (first) reply frame was an error. */
   readonly error: boolean;
 }
@@ -97,6 +109,7 @@ interface Owed {
   arg: string | number | null;
   name: string | null;
   internal: boolean;
+  tag: CommandTag | null;
   error: boolean;
   first: boolean;
   sentAt: number;
@@ -177,6 +190,7 @@ export class PinTracker {
     arg: string | number | null = null,
     name: string | null = null,
     internal = false,
+    tag: CommandTag | null = null,
   ): void {
     if (kind === PinKind.RESET) this.#resetSent = true;
     if (this.monitoring) return;
@@ -246,6 +260,7 @@ export class PinTracker {
       arg,
       name,
       internal,
+      tag,
       error: false,
       first: true,
       sentAt: now,
@@ -308,7 +323,14 @@ export class PinTracker {
         if (ok) return this.#reset();
         break;
     }
-    return { kind: o.kind, arg: o.arg, name: o.name, error: o.error, internal: o.internal };
+    return {
+      kind: o.kind,
+      arg: o.arg,
+      name: o.name,
+      error: o.error,
+      internal: o.internal,
+      tag: o.tag,
+    };
   }
 
   #reset(): PinOutcome {
@@ -322,7 +344,7 @@ export class PinTracker {
     this.#channels.clear();
     this.#patterns.clear();
     this.#shardChannels.clear();
-    return { kind: PinKind.RESET, arg: null, name: null, error: false, internal: false };
+    return { kind: PinKind.RESET, arg: null, name: null, error: false, internal: false, tag: null };
   }
 
   /** A message push: RESP3 `>` that is not a (un)subscribe confirmation, or a RESP2 message array. */

@@ -8,6 +8,7 @@
 
 import type { PassiveErrorKind, ShardSettings } from "../config/types.ts";
 import type { RequestParser, Route } from "../resp/mod.ts";
+import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { Slot } from "./_slot.ts";
@@ -74,7 +75,11 @@ export interface SessionRuntime {
   readonly settings: ShardSettings;
   /** Counters for /metrics. */
   readonly counters: ShardCounters;
-  /** Monotonic-enough milliseconds. */
+  /** Per-command counters and latencies (metrics), or null. */
+  readonly commandStats: CommandStats | null;
+  /** Sampled command spans (OpenTelemetry), or null. */
+  readonly tracer: CommandTracer | null;
+  /** Milliseconds on the data path's monotonic clock (`performance.now()`). */
   now(): number;
   /** The node for a read, avoiding `excludeId`; null when none can serve. */
   pickReader(excludeId: string): NodeHandle | null;

@@ -87,6 +87,18 @@ export class PartGroup {
   }
 }
 
+/** One send of a traced command (a span event). */
+export interface Attempt {
+  /** First send, a retry after a failure, or a hedge (a second node for a slow read). */
+  kind: "send" | "retry" | "hedge";
+  /** Node id. */
+  node: string;
+  /** When it was sent, epoch ms. */
+  time: number;
+  /** How it ended: ok, error, won, lost, or the failure (`timeout`, `connection lost`…). */
+  result: string;
+}
+
 /** One command in flight. */
 export class Slot {
   /** Who receives the reply. */
@@ -122,6 +134,12 @@ export class Slot {
   rt: SessionRuntime | null = null;
   /** The group this slot is one part of (`aux` is its index), or null. */
   group: PartGroup | null = null;
+  /** The command's index in the metrics' command table (`commandIndex`). */
+  cmdIndex = 0;
+  /** When the command arrived (data-path ms). */
+  startedAt = 0;
+  /** A sampled command's sends, for its span; null when not traced. */
+  trace: Attempt[] | null = null;
 
   /** Creates a slot for `owner`. */
   constructor(owner: SlotOwner, route: number) {

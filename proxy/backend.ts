@@ -22,6 +22,10 @@ import {
 } from "./node_connection.ts";
 import type { ShardRuntime } from "./_runtime.ts";
 import type { NodeStats } from "./stats.ts";
+import type { NodeCommandCounters } from "../telemetry/mod.ts";
+import { Route } from "../resp/mod.ts";
+
+const READ = Route.READ;
 
 /** One Redis node of a shard. */
 export class Backend implements BalancerNode, ConnectionHost {
@@ -43,6 +47,8 @@ export class Backend implements BalancerNode, ConnectionHost {
   #pinned = new Set<NodeConnection>();
   #retryAt = 0;
   #avoidUntil = 0;
+  /** The node's reply counters for the status page (metrics), or null. */
+  #counts: NodeCommandCounters | null;
   #resolving = false;
   #leaving = new Set<NodeConnection>();
 
@@ -52,6 +58,7 @@ export class Backend implements BalancerNode, ConnectionHost {
     this.config = config;
     this.#rt = rt;
     this.auth = authCommand(rt.settings.auth);
+    this.#counts = rt.commandStats?.node(config.id) ?? null;
     this.#mux = new Array(rt.settings.connectionsPerNode).fill(null);
     this.#pools.set(0, this.#mux);
   }
@@ -146,10 +153,25 @@ export class Backend implements BalancerNode, ConnectionHost {
     if (this.retired && this.idle) this.#rt.backendIdle(this);
   }
 
-  /** A read's latency, for the shard's hedge delay. The node answers: stop avoiding it. */
-  latency(ms: number): void {
-    this.#rt.recordLatency(ms);
+  /**
+   * A reply arrived: one fewer in flight; a read's latency feeds the shard's
+   * hedge delay; the node answers, so it is avoided no more.
+   */
+  replied(slot: Slot, at: number, error: boolean): void {
+    this.pending--;
+    if (slot.route === READ) this.#rt.recordLatency(at - slot.sentAt);
     this.#avoidUntil = 0;
+    const n = this.#counts;
+    if (n !== null) {
+      if (error) n.errors++;
+      else n.ok++;
+    }
+  }
+
+  /** `n` in-flight commands failed with their connection. */
+  failed(n: number): void {
+    this.pending -= n;
+    if (this.#counts !== null) this.#counts.errors += n;
   }
 
   /**

@@ -14,6 +14,7 @@ import { CLIENT_READ_BUFFER_SIZE, CLOSE_LINGER_MS } from "../config/defaults.ts"
 import { ByteWriter, Gate, ReadBuffer, type Socket } from "./_io.ts";
 import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
 import { SessionCore, type SessionIO } from "./session_core.ts";
+import { PortRole } from "../telemetry/mod.ts";
 
 /** A client socket: a byte stream that can also be half-closed. */
 export interface ClientSocket extends Socket {
@@ -33,6 +34,7 @@ export class ClientSession {
   #halfClosed = false;
   #sockClosed = false;
   #linger: ReturnType<typeof setTimeout> | null = null;
+  #bytesIn: ((n: number) => void) | null;
 
   /** Wraps an accepted socket; call {@link run} to start serving it. */
   constructor(
@@ -51,8 +53,20 @@ export class ClientSession {
     };
     const gate = this.#gate;
     const writer = this.#writer;
+    const stats = rt.commandStats;
+    const statsRole = router !== null
+      ? PortRole.router
+      : role === "writer"
+      ? PortRole.writer
+      : PortRole.readers;
+    this.#bytesIn = stats === null ? null : (n) => stats.addBytesIn(statsRole, n);
     const io: SessionIO = {
-      write: (buf, start, end) => writer.write(buf, start, end),
+      write: stats === null
+        ? (buf, start, end) => writer.write(buf, start, end)
+        : (buf, start = 0, end = buf.length) => {
+          stats.addBytesOut(statsRole, end - start);
+          writer.write(buf, start, end);
+        },
       get pending() {
         return writer.pending;
       },
@@ -119,6 +133,7 @@ export class ClientSession {
         const n = await this.#sock.read(view);
         if (n === null) break;
         rb.end += n;
+        this.#bytesIn?.(n);
         if (this.#finishing) rb.consume(rb.end); // after the last reply: read to EOF, discard
         else this.#feed(moved);
       }

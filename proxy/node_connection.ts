@@ -23,9 +23,9 @@
  */
 
 import type { PassiveErrorKind } from "../config/types.ts";
-import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError, Route } from "../resp/mod.ts";
+import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError } from "../resp/mod.ts";
 import type { NodeSocket } from "../resp/mod.ts";
-import { ByteWriter, Gate, ReadBuffer } from "./_io.ts";
+import { ByteWriter, Gate, ReadBuffer, turn } from "./_io.ts";
 import { type FailReason, type Slot, SlotQueue } from "./_slot.ts";
 
 /** The protocol and database a connection is set up for (a session's own). */
@@ -47,8 +47,13 @@ export interface ConnectionHost {
   readonly id: string;
   /** Commands in flight on every multiplexed connection of the node. */
   pending: number;
-  /** A read's reply came back `ms` after it was sent (hedge delay, metrics). */
-  latency(ms: number): void;
+  /**
+   * A reply for `slot` arrived at `at` (data-path ms; an `error` reply):
+   * one fewer in flight, a read's latency, the node's counters.
+   */
+  replied(slot: Slot, at: number, error: boolean): void;
+  /** `n` in-flight commands failed with their connection. */
+  failed(n: number): void;
   /** The AUTH frame to send first, or null. */
   readonly auth: Uint8Array | null;
   /** Opens the socket. */
@@ -82,7 +87,6 @@ const MASTERDOWN = te.encode("-MASTERDOWN");
 const BUSY = te.encode("-BUSY ");
 const READONLY = te.encode("-READONLY ");
 const HELLO3 = encodeCommand(["HELLO", "3"]);
-const READ = Route.READ;
 
 /** True when `buf[start, end)` begins with `prefix`. */
 export function startsWith(
@@ -263,7 +267,7 @@ export class NodeConnection {
       // already closed by the peer
     }
     const failed = this.#inflight.drain();
-    this.host.pending -= failed.length;
+    if (failed.length > 0) this.host.failed(failed.length);
     this.host.connectionClosed(this, reason);
     const why = reason ?? "connection lost";
     for (const slot of failed) slot.owner.onFail(slot, why, this.host.id, sent, detail);
@@ -297,7 +301,7 @@ export class NodeConnection {
         const n = await sock.read(view);
         if (n === null) break;
         rb.end += n;
-        this.#readAt = Date.now();
+        this.#readAt = turn.now = performance.now();
         if (this.#raw) {
           this.#pin!.onData(rb.buf, rb.start, rb.end);
           rb.consume(rb.end);
@@ -356,8 +360,7 @@ export class NodeConnection {
         this.close("protocol error");
         return end;
       }
-      this.host.pending--;
-      if (slot.route === READ) this.host.latency(this.#readAt - slot.sentAt);
+      this.host.replied(slot, this.#readAt, buf[pos] === MINUS);
       if (buf[pos] === MINUS) {
         const kind = unavailableReply(buf, pos, next);
         if (kind !== null) this.host.reportError(kind);

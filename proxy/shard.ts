@@ -19,6 +19,7 @@ import type {
 } from "../config/types.ts";
 import { COMMAND_TABLE_VERSION, type Resolver, systemResolver } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
+import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { CursorNode, ListenerRole, ShardRuntime } from "./_runtime.ts";
 import { HedgePolicy } from "./_hedge.ts";
@@ -42,6 +43,10 @@ export interface ShardOptions {
   readonly resolver?: Resolver;
   /** What HELLO reports about the servers (the health checker's INFO); default {@link DEFAULT_SERVER}. */
   readonly server?: () => ServerIdentity | null;
+  /** Per-command counters and latencies of this shard (metrics). */
+  readonly commandStats?: CommandStats;
+  /** Sampled command spans. */
+  readonly tracer?: CommandTracer;
 }
 
 /** What HELLO reports before any node was checked: the command table's Redis. */
@@ -68,6 +73,10 @@ export class Shard implements ShardRuntime {
   readonly counters: ShardCounters = new ShardCounters();
   /** Shard logger. */
   readonly logger: Logger;
+  /** Per-command counters and latencies (metrics), or null. */
+  readonly commandStats: CommandStats | null;
+  /** Sampled command spans, or null. */
+  readonly tracer: CommandTracer | null;
   #config: ShardConfig;
   #opts: ShardOptions;
   #backends = new Map<string, Backend>();
@@ -99,6 +108,8 @@ export class Shard implements ShardRuntime {
     this.#config = config;
     this.#opts = opts;
     this.logger = opts.logger.child({ shard: config.name });
+    this.commandStats = opts.commandStats ?? null;
+    this.tracer = opts.tracer ?? null;
     this.#balancer = createBalancer<Backend>(config.balance);
     this.#hedge = new HedgePolicy(config.hedge);
     for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
@@ -259,9 +270,9 @@ export class Shard implements ShardRuntime {
 
   // ---- ShardRuntime ----
 
-  /** Milliseconds (wall clock; only differences are used). */
+  /** Milliseconds on the data path's monotonic clock (`performance.now()`; only differences are used). */
   now(): number {
-    return Date.now();
+    return performance.now();
   }
 
   /** A node for a read, avoiding `excludeId`; falls back to the primary. */
@@ -414,7 +425,7 @@ export class Shard implements ShardRuntime {
   }
 
   #tick(): void {
-    const now = Date.now();
+    const now = this.now();
     const dnsMs = this.#config.dnsRefreshMs;
     if (dnsMs > 0 && now >= this.#nextDnsAt) {
       this.#nextDnsAt = now + dnsMs;

@@ -31,6 +31,7 @@ import {
 } from "../proxy/mod.ts";
 import { encodeCommand, encodeError, type RequestParser, Route } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
+import type { CommandTracer } from "../telemetry/mod.ts";
 import { RouterErrorText } from "./_errors.ts";
 import { createDistribution, type KeyDistribution, ringMoves } from "./distribution.ts";
 import { CommandRouter, RouterAction } from "./route.ts";
@@ -222,8 +223,13 @@ class RouterRuntime implements SessionRuntime {
   get counters(): ShardCounters {
     return this.#port.counters;
   }
+  /** Commands count on the shards they go to. */
+  readonly commandStats = null;
+  get tracer(): CommandTracer | null {
+    return this.#port.shards[0].tracer;
+  }
   now(): number {
-    return Date.now();
+    return performance.now();
   }
   pickReader(): NodeHandle | null {
     return null;

@@ -11,15 +11,6 @@ import type { ShardgateProcess } from "./helpers/mod.ts";
 /** Test options: these tests run processes, so the sanitizers are off. */
 export const E2E = { sanitizeOps: false, sanitizeResources: false };
 
-/**
- * True once the session core (proxy/) records every command into
- * `CommandStats` and asks `CommandTracer` for command spans (see
- * telemetry/command_stats.ts and telemetry/tracer.ts). Until then the tests
- * of per-command counters and command spans are ignored; set it to true in
- * the change that adds the hooks.
- */
-export const CORE_HOOKS = false;
-
 /** Shard name used by these tests. */
 export const SHARD = "main";
 

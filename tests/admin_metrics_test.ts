@@ -20,7 +20,7 @@ import {
   type TestClient,
   waitFor,
 } from "./helpers/mod.ts";
-import { adminGet, adminPort, adminYaml, CORE_HOOKS, E2E, SHARD } from "./_admin_helpers.ts";
+import { adminGet, adminPort, adminYaml, E2E, SHARD } from "./_admin_helpers.ts";
 
 async function scrape(port: number): Promise<PromFamily[]> {
   const r = await adminGet(port, "/metrics");
@@ -30,7 +30,7 @@ async function scrape(port: number): Promise<PromFamily[]> {
 }
 
 Deno.test(
-  "metrics e2e: gauges and counters follow clients, retries and a killed replica",
+  "metrics e2e: gauges and counters follow clients, hedges and a killed replica",
   E2E,
   async () => {
     await using set = await startReplicaSet({ replicas: 2 });
@@ -73,8 +73,9 @@ Deno.test(
         sampleValue(m, "shardgate_backend_connections", { node: n, protocol: "resp3" })!;
       assert(backend(r1.address) + backend(r2.address) >= 1, "reads opened node connections");
 
-      // A stalled replica: reads to it time out and are retried on the other one.
-      const retries0 = sampleValue(m, "shardgate_retries_total", { shard })!;
+      // A stalled replica: reads to it are hedged to the other one (and won there).
+      const hedges0 = sampleValue(m, "shardgate_hedges_total", { shard }) ?? 0;
+      const wins0 = sampleValue(m, "shardgate_hedge_wins_total", { shard }) ?? 0;
       await r1.kill("SIGSTOP");
       try {
         for (let i = 0; i < 6; i++) assertEquals(await clients[i % 4].get("nothing"), null);
@@ -82,7 +83,8 @@ Deno.test(
         await r1.kill("SIGCONT");
       }
       m = await scrape(port);
-      assert(sampleValue(m, "shardgate_retries_total", { shard })! > retries0, "retries moved");
+      assert(sampleValue(m, "shardgate_hedges_total", { shard })! > hedges0, "hedges moved");
+      assert(sampleValue(m, "shardgate_hedge_wins_total", { shard })! > wins0, "hedge wins moved");
     } finally {
       for (const c of clients) closeClient(c);
     }
@@ -100,7 +102,6 @@ Deno.test(
 
 Deno.test({
   name: "metrics e2e: per-command counters and the latency histogram move with the traffic",
-  ignore: !CORE_HOOKS,
   ...E2E,
   fn: async () => {
     await using set = await startReplicaSet({ replicas: 1 });
@@ -133,7 +134,12 @@ Deno.test({
     assertEquals(Number(h.count), n + Number(gets0?.count ?? 0));
     assert(Number(h.sum) > 0);
     assertEquals(Number(h.buckets["+Inf"]), Number(h.count));
-    const cumulative = Object.values(h.buckets).map(Number);
+    // In bucket order: object keys such as "1" and "5" would otherwise come first.
+    const cumulative = Object.entries(h.buckets)
+      .sort(([a], [b]) =>
+        (a === "+Inf" ? Infinity : Number(a)) - (b === "+Inf" ? Infinity : Number(b))
+      )
+      .map(([, v]) => Number(v));
     assert(cumulative.every((v, i) => i === 0 || v >= cumulative[i - 1]), "cumulative buckets");
     assert(
       sampleValue(m, "shardgate_client_bytes_received_total", { shard, role: "readers" })! > 0,
