@@ -76,6 +76,11 @@ export class Backend implements BalancerNode, ConnectionHost {
     return now >= this.#retryAt && now >= this.#avoidUntil;
   }
 
+  /** Like {@link available}, but a node avoided only for a slow read counts as reachable. */
+  get reachable(): boolean {
+    return !this.retired && (this.#retryAt === 0 || this.#rt.now() >= this.#retryAt);
+  }
+
   /**
    * The multiplexed connection for the next command of a session speaking
    * `proto` on database `db`. A connection that already has bytes waiting

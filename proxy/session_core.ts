@@ -937,11 +937,12 @@ export class SessionCore implements SlotOwner, PinSink {
 
   // ---- local state ----
 
+  /** The command's name as the client wrote it (for errors that quote it). */
   #commandName(buf: Uint8Array): string {
     const p = this.#parser;
     return p.inline
-      ? td.decode(p.inlineArgs(buf, p.start, p.end)[0]).toLowerCase()
-      : td.decode(buf.subarray(p.argStart[0], p.argEnd[0])).toLowerCase();
+      ? td.decode(p.inlineArgs(buf, p.start, p.end)[0])
+      : td.decode(buf.subarray(p.argStart[0], p.argEnd[0]));
   }
 
   /** The parsed command's arguments, name included (allocates; not for the hot path). */

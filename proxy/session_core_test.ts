@@ -256,7 +256,7 @@ Deno.test("SessionCore relays SYNC on the writer port raw and refuses it on the 
   const rt = new FakeRuntime();
   const r = new FakeClient(rt);
   r.send("SYNC\r\n");
-  assert.equal(r.take(), "-ERR shardgate: 'sync' is only supported on the writer port\r\n");
+  assert.equal(r.take(), "-ERR shardgate: 'SYNC' is only supported on the writer port\r\n");
   const w = new FakeClient(rt, "writer");
   w.send("SYNC\r\n");
   const pin = rt.primary!.pinned[0];

@@ -101,6 +101,7 @@ export class Shard implements ShardRuntime {
   #hedgeScanFn = (): void => this.#hedgeScan();
   #exclude = "";
   #skip = (b: Backend): boolean => !b.available || b.id === this.#exclude;
+  #skipUnreachable = (b: Backend): boolean => !b.reachable || b.id === this.#exclude;
 
   /** Creates a shard (nothing is bound until {@link start}). */
   constructor(config: ShardConfig, opts: ShardOptions) {
@@ -280,6 +281,9 @@ export class Shard implements ShardRuntime {
     this.#exclude = excludeId;
     const b = this.#balancer.pick(this.#skip);
     if (b !== undefined) return b;
+    // Replicas only avoided for a slow read (hedging) still beat the primary.
+    const slow = this.#balancer.pick(this.#skipUnreachable);
+    if (slow !== undefined) return slow;
     if (this.#config.fallback === "primary") {
       const p = this.#primary;
       if (p !== null && p.id !== excludeId && p.available) return p;

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { MAX_BULK_LENGTH } from "./limits.ts";
+
 /** Returned by the scanners and the request parser when the buffer holds only part of a frame. */
 export const INCOMPLETE = -1;
 
@@ -162,7 +164,7 @@ export class ReplyScanner {
           if (buf[p] !== 59) fail("Protocol error: invalid streamed string chunk");
           const n = readLength(buf, p + 1, end, "bulk");
           if (n === LEN_INCOMPLETE) break;
-          if (n < 0) fail("Protocol error: invalid bulk length");
+          if (n < 0 || n > MAX_BULK_LENGTH) fail("Protocol error: invalid bulk length");
           if (n === 0) {
             p = lineCr + 2;
             inChunks = false;
@@ -187,6 +189,9 @@ export class ReplyScanner {
           case 61: { // = verbatim string
             const n = readLength(buf, p + 1, end, "bulk");
             if (n === LEN_INCOMPLETE) break;
+            // No Redis string is longer: a bigger length is a broken (or hostile) node,
+            // refused before shardgate buffers a byte of it.
+            if (n > MAX_BULK_LENGTH) fail("Protocol error: invalid bulk length");
             if (n === LEN_STREAMED) {
               if (type !== 36) fail("Protocol error: invalid bulk length");
               p = lineCr + 2;

@@ -330,7 +330,7 @@ Deno.test(
     await r.send("SYNC\r\n");
     assertEquals(
       await r.readUntil(oneReply),
-      "-ERR shardgate: 'sync' is only supported on the writer port\r\n",
+      "-ERR shardgate: 'SYNC' is only supported on the writer port\r\n",
     );
   },
 );
