@@ -40,19 +40,12 @@ import {
   Route,
   routeOf,
 } from "../resp/mod.ts";
-import {
-  commandIndex,
-  commandName,
-  OTHER_COMMAND,
-  Outcome,
-  OUTCOME_NAMES,
-  PortRole,
-  ROLE_NAMES,
-} from "../telemetry/mod.ts";
+import { PortRole } from "../telemetry/mod.ts";
 import { FanOut } from "./_fanout.ts";
+import { attemptEnded, CommandRecorder, traceSend } from "./_record.ts";
 import { copyBytes, turn } from "./_io.ts";
 import { bulkOrNull, helloReply, parseHello, parseSetInfo, validAttribute } from "./_local.ts";
-import { type CommandTag, PIN_KINDS, PinKind, type PinOutcome, PinTracker } from "./_pin.ts";
+import { PIN_KINDS, PinKind, type PinOutcome, PinTracker } from "./_pin.ts";
 import {
   type FanPart,
   type KeyRouting,
@@ -65,7 +58,6 @@ import {
 } from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
 import {
-  type Attempt,
   type FailReason,
   PartGroup,
   Slot,
@@ -150,6 +142,8 @@ const SESSION_ROUTES: ReadonlySet<Route> = new Set([
 let lastClientId = 0;
 
 const S = SessionState;
+/** #frame(): the input broke the protocol (answered; the session is closing). */
+const BROKEN = -2;
 /** How a router port's pinned command was handled (#routedPinned). */
 const CONTINUE = 0, CONSUMED = 1, WAIT = 2;
 
@@ -203,13 +197,8 @@ export class SessionCore implements SlotOwner, PinSink {
   #held: Uint8Array[] = [];
   /** A router decision kept for the command handled again (0: none). */
   #verdict: KeyVerdict | 0 = 0;
-  /** The command at hand: its metrics index, and whether it is sampled for a span. */
-  #cmd = 0;
-  #traced = false;
-  #lastName: string | undefined = undefined;
-  #lastCmd = 0;
-  /** The port role metrics count this session's commands under. */
-  #portRole: PortRole;
+  /** Metrics and spans of the commands. */
+  #rec: CommandRecorder;
 
   /**
    * A session for a client of `role` on the shard `rt`, writing to `io`. On a
@@ -230,11 +219,10 @@ export class SessionCore implements SlotOwner, PinSink {
     this.#router = router;
     this.#tRt = rt;
     this.#tWriter = role === "writer";
-    this.#portRole = router !== null
-      ? PortRole.router
-      : role === "writer"
-      ? PortRole.writer
-      : PortRole.readers;
+    this.#rec = new CommandRecorder(
+      router !== null ? PortRole.router : role === "writer" ? PortRole.writer : PortRole.readers,
+      rt.tracer,
+    );
     this.#authed = rt.settings.clientPassword === null;
     this.lastActive = rt.now();
   }
@@ -352,20 +340,9 @@ export class SessionCore implements SlotOwner, PinSink {
     this.#batchConn = null;
     this.#sent = 0;
     while (pos < end && this.#state === S.MUX && fifo.length < CLIENT_MAX_INFLIGHT) {
-      let next: number;
-      try {
-        next = parser.parse(buf, pos, end);
-      } catch (err) {
-        this.#protocolError(err);
-        return end;
-      }
-      if (next === INCOMPLETE) {
-        if (end - pos > MAX_QUERY_BUFFER) {
-          this.#protocolError(new RespProtocolError("Protocol error: too big query"));
-          return end;
-        }
-        break;
-      }
+      const next = this.#frame(buf, pos, end);
+      if (next === BROKEN) return end;
+      if (next === INCOMPLETE) break;
       if (parser.argc > 0 && !this.#muxCommand(buf, pos, next)) break;
       pos = next;
       const conn = this.#batchConn as MuxLink | null; // set by #muxCommand()
@@ -393,13 +370,32 @@ export class SessionCore implements SlotOwner, PinSink {
   }
 
   /**
+   * Frames the command at `pos`: where it ends, INCOMPLETE, or BROKEN after
+   * a protocol error was answered (the session is closing).
+   */
+  #frame(buf: Uint8Array, pos: number, end: number): number {
+    let next: number;
+    try {
+      next = this.#parser.parse(buf, pos, end);
+    } catch (err) {
+      this.#protocolError(err);
+      return BROKEN;
+    }
+    if (next === INCOMPLETE && end - pos > MAX_QUERY_BUFFER) {
+      this.#protocolError(new RespProtocolError("Protocol error: too big query"));
+      return BROKEN;
+    }
+    return next;
+  }
+
+  /**
    * Handles one parsed command on the multiplexed path; false when it was
    * not consumed (it is handled again once the session pinned or waited).
    */
   #muxCommand(buf: Uint8Array, start: number, end: number): boolean {
     const parser = this.#parser;
     const route = routeOf(parser, buf);
-    this.#tag(buf);
+    this.#rec.tag(this.#parser, buf);
     if (
       !this.#authed && route !== Route.AUTH && route !== Route.QUIT && route !== Route.HELLO &&
       route !== Route.RESET
@@ -515,90 +511,14 @@ export class SessionCore implements SlotOwner, PinSink {
     let s = this.#free.pop();
     if (s === undefined) s = new Slot(this, route);
     else s.route = route;
-    s.cmdIndex = this.#cmd;
-    s.startedAt = this.#now;
-    s.trace = this.#traced ? [] : null;
+    this.#rec.stamp(s, this.#now);
+    s.rt = null;
     return s;
   }
 
-  /** The command at hand's metrics index and sampling decision (cheap: one cached lookup). */
-  #tag(buf: Uint8Array): void {
-    const name = commandNameOf(this.#parser, buf);
-    if (name !== this.#lastName) {
-      this.#lastName = name;
-      this.#lastCmd = commandIndex(name);
-    }
-    this.#cmd = this.#lastCmd;
-    const tracer = this.#rt.tracer;
-    this.#traced = tracer !== null && tracer.sample();
-  }
-
-  /**
-   * A client command's reply is final (`reply[start, end)`): counted in the
-   * shard's metrics, and its span made when it was sampled.
-   */
-  #record(slot: Slot, reply: Uint8Array, start: number, end: number): void {
-    const rt = slot.rt ?? this.#rt;
-    const outcome = outcomeOf(reply, start, end);
-    const stats = rt.commandStats;
-    if (stats !== null) {
-      stats.record(slot.cmdIndex, this.#portRole, outcome, (turn.now - slot.startedAt) * 1000);
-    }
-    if (slot.trace !== null) this.#span(slot, rt, outcome, reply, start, end);
-  }
-
-  #span(
-    slot: Slot,
-    rt: SessionRuntime,
-    outcome: Outcome,
-    reply: Uint8Array,
-    start: number,
-    end: number,
-  ): void {
-    const attempts = slot.trace!;
-    let retries = 0;
-    for (const a of attempts) {
-      if (a.kind === "retry") retries++;
-      if (a.result === "") a.result = "lost";
-    }
-    const last = attempts.findLast((a) =>
-      a.result === "ok" || a.result === "won" || a.result === "error"
-    );
-    this.#rt.tracer?.commandSpan({
-      command: slot.cmdIndex === OTHER_COMMAND ? undefined : commandName(slot.cmdIndex),
-      shard: rt.name,
-      role: ROLE_NAMES[this.#portRole] as "readers" | "writer" | "router",
-      node: last?.node ?? (slot.nodeId === "" ? null : slot.nodeId),
-      db: this.db,
-      startTime: performance.timeOrigin + slot.startedAt,
-      endTime: performance.timeOrigin + turn.now,
-      retries,
-      pinned: false,
-      outcome: OUTCOME_NAMES[outcome] as "ok" | "error" | "failed",
-      error: outcome === Outcome.ok ? null : errorLine(reply, start, end),
-      attempts,
-    });
-  }
-
-  /** A traced slot was sent (`kind`) to the node it now names. */
-  #traceSend(slot: Slot, kind: Attempt["kind"]): void {
-    slot.trace?.push({
-      kind,
-      node: slot.nodeId,
-      time: performance.timeOrigin + this.#now,
-      result: "",
-    });
-  }
-
-  /** The pending attempt of a traced slot on `node` ended with `result`. */
-  #attemptEnded(trace: Attempt[] | null, node: string, result: string): void {
-    if (trace === null) return;
-    for (let i = trace.length - 1; i >= 0; i--) {
-      if (trace[i].node === node && trace[i].result === "") {
-        trace[i].result = result;
-        return;
-      }
-    }
+  /** A client command's reply is final: counted, and traced when sampled. */
+  #finished(slot: Slot, reply: Uint8Array, start: number, end: number): void {
+    this.#rec.finished(slot, slot.rt ?? this.#rt, this.db, reply, start, end);
   }
 
   #release(s: Slot): void {
@@ -660,7 +580,7 @@ export class SessionCore implements SlotOwner, PinSink {
       }
     }
     conn.send(slot, src, start, end, this.#now);
-    if (slot.trace !== null) this.#traceSend(slot, excludeId === "" ? "send" : "retry");
+    if (slot.trace !== null) traceSend(slot, excludeId === "" ? "send" : "retry", this.#now);
     return true;
   }
 
@@ -682,26 +602,26 @@ export class SessionCore implements SlotOwner, PinSink {
       main = (slot.flags & SLOT_HEDGE) !== 0 ? slot.peer! : slot;
       if (main.done) {
         // The other copy answered first: this reply is dropped.
-        this.#attemptEnded(main.trace, slot.nodeId, "lost");
+        attemptEnded(main.trace, slot.nodeId, "lost");
         return;
       }
       const other = main === slot ? main.peer : main;
       if (other !== null && (other.flags & SLOT_SETTLED) === 0) {
         // "Not now" from one node: the other copy may still answer.
         if (unavailableReply(buf, start, end) !== null || startsWith(buf, start, end, NOSCRIPT)) {
-          this.#attemptEnded(main.trace, slot.nodeId, "error");
+          attemptEnded(main.trace, slot.nodeId, "error");
           return;
         }
         if (main !== slot) {
           const rt = main.rt ?? this.#rt;
           rt.counters.hedgeWins++;
           rt.commandStats?.recordHedge(true);
-          this.#attemptEnded(main.trace, slot.nodeId, "won");
+          attemptEnded(main.trace, slot.nodeId, "won");
         }
       } else unpair(main);
     }
     if (main.trace !== null) {
-      this.#attemptEnded(main.trace, slot.nodeId, buf[start] === MINUS ? "error" : "ok");
+      attemptEnded(main.trace, slot.nodeId, buf[start] === MINUS ? "error" : "ok");
     }
     if (buf[start] === MINUS) {
       if (
@@ -723,7 +643,7 @@ export class SessionCore implements SlotOwner, PinSink {
       if (out !== null) return this.#fill(main, out);
     }
     if (main.group !== null) return this.#fill(main, buf.slice(start, end));
-    this.#record(main, buf, start, end);
+    this.#finished(main, buf, start, end);
     const fifo = this.#fifo;
     if (fifo.peek() === main) {
       fifo.shift();
@@ -790,10 +710,10 @@ export class SessionCore implements SlotOwner, PinSink {
       slot = (failed.flags & SLOT_HEDGE) !== 0 ? failed.peer! : failed;
       if (slot.done) return;
       const other = slot === failed ? slot.peer : slot;
-      this.#attemptEnded(slot.trace, nodeId, reason);
+      attemptEnded(slot.trace, nodeId, reason);
       if (other !== null && (other.flags & SLOT_SETTLED) === 0) return; // the other copy may answer
       unpair(slot);
-    } else this.#attemptEnded(slot.trace, nodeId, reason);
+    } else attemptEnded(slot.trace, nodeId, reason);
     const rt = slot.rt ?? this.#rt;
     const bound = (slot.flags & SLOT_BOUND) !== 0;
     if (
@@ -836,7 +756,7 @@ export class SessionCore implements SlotOwner, PinSink {
       slot.cmdEnd,
       this.#now,
     );
-    if (slot.trace !== null) this.#traceSend(slot, "retry");
+    if (slot.trace !== null) traceSend(slot, "retry", this.#now);
     rt.counters.retries++;
     return true;
   }
@@ -851,7 +771,7 @@ export class SessionCore implements SlotOwner, PinSink {
       return;
     }
     slot.reply = reply;
-    this.#record(slot, reply, 0, reply.length);
+    this.#finished(slot, reply, 0, reply.length);
     if (this.#fifo.peek() === slot) this.#flushReady();
   }
 
@@ -860,7 +780,7 @@ export class SessionCore implements SlotOwner, PinSink {
     const slot = this.#slot(Route.WRITE);
     slot.reply = reply;
     slot.done = true;
-    this.#record(slot, reply, 0, reply.length);
+    this.#finished(slot, reply, 0, reply.length);
     this.#fifo.push(slot);
     if (this.#fifo.length === 1) this.#flushReady();
   }
@@ -1052,7 +972,7 @@ export class SessionCore implements SlotOwner, PinSink {
     this.#fifo.push(slot);
     this.#sent++;
     target.node.connection(this.proto, this.db).send(slot, frame, 0, frame.length, this.#now);
-    if (slot.trace !== null) this.#traceSend(slot, "send");
+    if (slot.trace !== null) traceSend(slot, "send", this.#now);
   }
 
   /** SCRIPT LOAD / FLUSH: to every serving node; the primary's reply (or the first one's). */
@@ -1165,7 +1085,7 @@ export class SessionCore implements SlotOwner, PinSink {
         this.#broadcast(buf, start, end);
         return true;
       default:
-        this.#forward(route === Route.PRIMARY ? Route.PRIMARY : route, 0, buf, start, end);
+        this.#forward(route, 0, buf, start, end);
         return true;
     }
   }
@@ -1301,20 +1221,9 @@ export class SessionCore implements SlotOwner, PinSink {
     const parser = this.#parser;
     let pos = start;
     while (pos < end && this.#state === S.PINNED) {
-      let next: number;
-      try {
-        next = parser.parse(buf, pos, end);
-      } catch (err) {
-        this.#protocolError(err);
-        return end;
-      }
-      if (next === INCOMPLETE) {
-        if (end - pos > MAX_QUERY_BUFFER) {
-          this.#protocolError(new RespProtocolError("Protocol error: too big query"));
-          return end;
-        }
-        break;
-      }
+      const next = this.#frame(buf, pos, end);
+      if (next === BROKEN) return end;
+      if (next === INCOMPLETE) break;
       if (parser.argc > 0 && !this.#pinnedCommand(buf, pos, next)) break;
       pos = next;
     }
@@ -1339,7 +1248,7 @@ export class SessionCore implements SlotOwner, PinSink {
   #pinnedCommand(buf: Uint8Array, start: number, end: number): boolean {
     const parser = this.#parser;
     const route = routeOf(parser, buf);
-    this.#tag(buf);
+    this.#rec.tag(this.#parser, buf);
     const pin = this.#pin!;
     const conn = this.#pinned!;
     if (
@@ -1429,11 +1338,7 @@ export class SessionCore implements SlotOwner, PinSink {
       }
     }
     const blocking = route === Route.PIN && kind === PinKind.OTHER;
-    pin.sent(kind, args, this.#now, blocking, arg, name, false, {
-      cmd: this.#cmd,
-      at: this.#now,
-      traced: this.#traced,
-    });
+    pin.sent(kind, args, this.#now, blocking, arg, name, false, this.#rec.pinnedTag(this.#now));
     if (frame !== null) conn.sendRaw(frame, 0, frame.length);
     else this.#sendPinned(buf, start, end);
     return true;
@@ -1463,33 +1368,13 @@ export class SessionCore implements SlotOwner, PinSink {
     if (outcome === null || !outcome.internal) this.#io.write(buf, start, end);
     if (outcome !== null) {
       if (outcome.tag !== null && !outcome.internal) {
-        this.#recordPinned(outcome.tag, buf, start, end);
+        const rt = this.#pinRt ?? this.#rt;
+        this.#rec.pinnedFinished(outcome.tag, rt, this.#pinNode, this.db, buf, start, end);
       }
       this.#applyOutcome(outcome);
     }
     if (this.#io.pending > CLIENT_OUTPUT_HIGH_WATER) this.#pinned?.pauseReading();
     if (pin.owed === 0 || pin.monitoring) this.#pinQuiet(pin);
-  }
-
-  /** A pinned command's (last) reply frame is in: its metrics and span. */
-  #recordPinned(tag: CommandTag, buf: Uint8Array, start: number, end: number): void {
-    const rt = this.#pinRt ?? this.#rt;
-    const outcome = outcomeOf(buf, start, end);
-    rt.commandStats?.record(tag.cmd, this.#portRole, outcome, (turn.now - tag.at) * 1000);
-    if (!tag.traced) return;
-    this.#rt.tracer?.commandSpan({
-      command: tag.cmd === OTHER_COMMAND ? undefined : commandName(tag.cmd),
-      shard: rt.name,
-      role: ROLE_NAMES[this.#portRole] as "readers" | "writer" | "router",
-      node: this.#pinNode,
-      db: this.db,
-      startTime: performance.timeOrigin + tag.at,
-      endTime: performance.timeOrigin + turn.now,
-      retries: 0,
-      pinned: true,
-      outcome: OUTCOME_NAMES[outcome] as "ok" | "error" | "failed",
-      error: outcome === Outcome.ok ? null : errorLine(buf, start, end),
-    });
   }
 
   /** A pinned command's reply is in: apply what it changed in the session. */
@@ -1572,20 +1457,4 @@ function dbIndex(arg: Uint8Array): number | null {
   if (!/^(0|[1-9][0-9]{0,9})$/.test(text)) return null;
   const n = Number(text);
   return n <= 0x7fffffff ? n : null;
-}
-
-const SHARDGATE_ERROR = te.encode("-ERR shardgate:");
-
-/** ok, the node's own error reply, or an error of shardgate's own (failed). */
-function outcomeOf(buf: Uint8Array, start: number, end: number): Outcome {
-  const b = buf[start];
-  if (b !== MINUS && b !== 33) return Outcome.ok; // not '-' or '!'
-  return startsWith(buf, start, end, SHARDGATE_ERROR) ? Outcome.failed : Outcome.error;
-}
-
-/** An error reply's text without `-` and CRLF (for a span). */
-function errorLine(buf: Uint8Array, start: number, end: number): string {
-  let e = start + 1;
-  while (e < end && buf[e] !== 13) e++;
-  return td.decode(buf.subarray(start + 1, e));
 }
