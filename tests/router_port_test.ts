@@ -291,8 +291,8 @@ Deno.test(
           await c.watch("{u2}:w");
           await other.set("{u2}:w", "changed");
           // node-redis reports the aborted EXEC (a nil reply) as this error.
-        await rejects(c.multi().set("{u2}:w", "mine").exec(), /watched keys has been changed/);
-        assertEquals(await c.get("{u2}:w"), "changed");
+          await rejects(c.multi().set("{u2}:w", "mine").exec(), /watched keys has been changed/);
+          assertEquals(await c.get("{u2}:w"), "changed");
         } finally {
           closeClient(other);
         }
@@ -334,6 +334,38 @@ Deno.test(
         }
         assertEquals(await popped, { key: "{q}:jobs", element: "job-1" });
         assertEquals(await c.get("{u1}:a"), "2");
+      } finally {
+        closeClient(c);
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  },
+);
+
+Deno.test(
+  "router: a reload that changes the ring logs how many sample keys move, and new commands follow it",
+  E2E,
+  async () => {
+    const servers = await Promise.all([0, 1, 2].map(() => startRedis()));
+    try {
+      const before = shardgateYaml(servers, { hash: "fnv1a_64" });
+      await using sg = await startShardgate(before);
+      const router = sg.routerPorts.r;
+      const c = await redisClient(router);
+      try {
+        await c.set("probe", "1");
+        const from = sg.logs().length;
+        await sg.writeConfig(shardgateYaml(servers, { hash: "md5", weights: [1, 1, 3] }));
+        const line = await sg.waitForLog((l) => l.msg === "router ring changed", 10_000, { from });
+        const moved = Number(line.keys_moved_of_10000);
+        assert(moved > 1000 && moved < 10_000, `${moved} of 10,000 sample keys moved`);
+        // The same client connection goes on, on the new ring: 3 keys in 5 on s2 (weight 3).
+        const keys = Array.from({ length: 200 }, (_, i) => `after:${i}`);
+        for (const k of keys) await c.set(k, "v");
+        const onS2 = (await servers[2].cli("KEYS", "after:*")).split("\n").filter((k) => k).length;
+        assert(onS2 > 90 && onS2 < 150, `${onS2} of 200 keys on the weight-3 shard`);
+        assertEquals(await c.get("after:7"), "v");
       } finally {
         closeClient(c);
       }
