@@ -221,10 +221,7 @@ export class App {
       onEvent: (e) => this.#traceHealth(config.name, e),
     });
     const commands = new CommandStats();
-    // The session core takes `commandStats` and `tracer` from its options
-    // (telemetry/command_stats.ts and tracer.ts say what it calls); a
-    // ShardOptions without those fields ignores them.
-    const options: ShardOptions & { commandStats: CommandStats; tracer: CommandTracer } = {
+    const options: ShardOptions = {
       logger: this.#logger,
       onNodeError: (nodeId, kind) => health.reportError(nodeId, kind),
       server: () => health.serverIdentity(),
@@ -296,6 +293,18 @@ export class App {
           counters: u.shard.counters,
           commands: u.commands,
         })),
+      routers: () =>
+        [...this.#routers.values()].map((r) => {
+          const b = r.bound();
+          return {
+            name: r.name,
+            listener: b === null ? null : { role: "router", ...b },
+            distribution: r.config.distribution,
+            hash: r.config.hash,
+            shards: r.config.shards.map((s) => s.shard),
+            sessions: r.sessions(),
+          };
+        }),
     };
   }
 

@@ -18,6 +18,7 @@ export { type Readiness, readiness, shardProblems } from "./readiness.ts";
 export {
   buildStatus,
   type NodeStatusDoc,
+  type RouterStatusDoc,
   type SessionCounts,
   type ShardStatusDoc,
   type StatusDoc,
@@ -27,5 +28,6 @@ export type {
   LastReload,
   ListenerInfo,
   ReloadSnapshot,
+  RouterSource,
   ShardSource,
 } from "./source.ts";

@@ -62,6 +62,21 @@ export interface ShardSource {
   readonly commands: CommandStats;
 }
 
+/** One router port as the admin port sees it. */
+export interface RouterSource {
+  readonly name: string;
+  /** Its bound address, or null. */
+  readonly listener: ListenerInfo | null;
+  /** `ketama` or `slots`. */
+  readonly distribution: string;
+  /** The key hash of a ketama ring. */
+  readonly hash: string;
+  /** The shards it spans, in ring order. */
+  readonly shards: readonly string[];
+  /** Client sessions now. */
+  readonly sessions: { readonly resp2: number; readonly resp3: number; readonly pinned: number };
+}
+
 /** The running program, as the admin port reads it. */
 export interface AdminSource {
   /** shardgate version. */
@@ -76,4 +91,6 @@ export interface AdminSource {
   reloads(): ReloadSnapshot;
   /** Every shard, in config order. */
   shards(): readonly ShardSource[];
+  /** Every router port, in config order (absent: none). */
+  routers?(): readonly RouterSource[];
 }

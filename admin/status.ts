@@ -109,9 +109,21 @@ export interface StatusDoc {
       readonly errors: readonly string[];
     } | null;
   };
-  /** Client sessions over every shard. */
+  /** Client sessions over every shard (and router port). */
   readonly sessions: SessionCounts;
   readonly shards: readonly ShardStatusDoc[];
+  /** Router ports: listener, ring and sessions (their commands count on the shards). */
+  readonly routers: readonly RouterStatusDoc[];
+}
+
+/** One router port in `/status`. */
+export interface RouterStatusDoc {
+  readonly name: string;
+  readonly address: string | null;
+  readonly distribution: string;
+  readonly hash: string;
+  readonly shards: readonly string[];
+  readonly sessions: SessionCounts;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -175,6 +187,24 @@ export function buildStatus(
       nodes: nodeDocs(s),
     };
   });
+  const routers = (src.routers?.() ?? []).map((r): RouterStatusDoc => {
+    total.resp2 += r.sessions.resp2;
+    total.resp3 += r.sessions.resp3;
+    total.pinned += r.sessions.pinned;
+    const l = r.listener;
+    return {
+      name: r.name,
+      address: l === null
+        ? null
+        : l.host.includes(":")
+        ? `[${l.host}]:${l.port}`
+        : `${l.host}:${l.port}`,
+      distribution: r.distribution,
+      hash: r.hash,
+      shards: [...r.shards],
+      sessions: { ...r.sessions },
+    };
+  });
   const last = reloads.last;
   return {
     version: src.version,
@@ -195,5 +225,6 @@ export function buildStatus(
     },
     sessions: total,
     shards: shardDocs,
+    routers,
   };
 }

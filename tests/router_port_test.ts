@@ -66,12 +66,13 @@ interface Ring {
 }
 
 /** Three single-node shards s0..s2 and a router `r` over them, as shardgate config text. */
-function shardgateYaml(servers: readonly RedisProcess[], ring: Ring): string {
+function shardgateYaml(servers: readonly RedisProcess[], ring: Ring, admin = false): string {
   const entries = servers.map((_, i) => {
     const name = ring.names === undefined ? "" : `, name: "${ring.names[i]}"`;
     return `{ shard: s${i}, weight: ${ring.weights?.[i] ?? 1}${name} }`;
   });
   return [
+    ...(admin ? ["admin:", "  listen: 127.0.0.1:0"] : []),
     "shards:",
     ...servers.map((s, i) =>
       `  s${i}: { readers: 127.0.0.1:0, writer: 127.0.0.1:0, nodes: ["127.0.0.1:${s.port}"], check: { interval: 100ms, timeout: 200ms } }`
@@ -349,14 +350,14 @@ Deno.test(
   async () => {
     const servers = await Promise.all([0, 1, 2].map(() => startRedis()));
     try {
-      const before = shardgateYaml(servers, { hash: "fnv1a_64" });
+      const before = shardgateYaml(servers, { hash: "fnv1a_64" }, true);
       await using sg = await startShardgate(before);
       const router = sg.routerPorts.r;
       const c = await redisClient(router);
       try {
         await c.set("probe", "1");
         const from = sg.logs().length;
-        await sg.writeConfig(shardgateYaml(servers, { hash: "md5", weights: [1, 1, 3] }));
+        await sg.writeConfig(shardgateYaml(servers, { hash: "md5", weights: [1, 1, 3] }, true));
         const line = await sg.waitForLog((l) => l.msg === "router ring changed", 10_000, { from });
         const moved = Number(line.keys_moved_of_10000);
         assert(moved > 1000 && moved < 10_000, `${moved} of 10,000 sample keys moved`);
@@ -366,6 +367,18 @@ Deno.test(
         const onS2 = (await servers[2].cli("KEYS", "after:*")).split("\n").filter((k) => k).length;
         assert(onS2 > 90 && onS2 < 150, `${onS2} of 200 keys on the weight-3 shard`);
         assertEquals(await c.get("after:7"), "v");
+        // /status shows the router: its address, its ring and the session.
+        const status = await (await fetch(`http://127.0.0.1:${sg.adminPort}/status`)).json();
+        assertEquals(
+          status.routers.map((r: { name: string; hash: string; shards: string[] }) => [
+            r.name,
+            r.hash,
+            r.shards,
+          ]),
+          [["r", "md5", ["s0", "s1", "s2"]]],
+        );
+        assertEquals(status.routers[0].address, `127.0.0.1:${router}`);
+        assertEquals(status.routers[0].sessions.resp2, 1);
       } finally {
         closeClient(c);
       }
