@@ -147,6 +147,16 @@ export const HEDGE_SLOW_MIN_MS = 100;
  * it answers one, for at most this long (then it is tried again).
  */
 export const HEDGE_AVOID_MS = 1_000;
+/**
+ * A pinned session's dedicated connection, freed when the pin ends (EXEC,
+ * a blocking reply, the last UNSUBSCRIBE), waits this long for the next
+ * pinned session of its node (same protocol, database and name) before it
+ * is closed: a worker's BLPOP loop or a MULTI-heavy client does not open a
+ * connection per command.
+ */
+export const PINNED_IDLE_MS = 2_000;
+/** Most idle dedicated connections kept per node. */
+export const PINNED_IDLE_PER_NODE = 8;
 /** How often the proxy checks server and client-idle timeouts. */
 export const TIMEOUT_TICK_MS = 50;
 /** Commands join a node connection's pending write until it holds this many bytes. */

@@ -94,6 +94,10 @@ export class FakePinned implements PinnedLink {
   close(): void {
     this.closed = true;
   }
+  /** Released to the node's idle pool (the fake just closes it). */
+  release(): void {
+    this.closed = true;
+  }
 
   /** The node sends `frames` (each one complete frame). */
   frames(...frames: string[]): void {

@@ -47,6 +47,11 @@ export interface PinnedLink {
   whenDrained(fn: () => void): void;
   /** Closes it (null: orderly). */
   close(reason: null): void;
+  /**
+   * The session is done with it and nothing of the session's is on it any
+   * more: kept for another session set up as `setup` (or closed).
+   */
+  release(setup: ConnectionSetup): void;
 }
 
 /** A node, as a session uses it. */

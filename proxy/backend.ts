@@ -8,7 +8,12 @@
  * @module
  */
 
-import { CONNECT_BACKOFF_MS, HEDGE_AVOID_MS, JOIN_WRITE_LIMIT } from "../config/defaults.ts";
+import {
+  CONNECT_BACKOFF_MS,
+  HEDGE_AVOID_MS,
+  JOIN_WRITE_LIMIT,
+  PINNED_IDLE_PER_NODE,
+} from "../config/defaults.ts";
 import type { NodeConfig, PassiveErrorKind } from "../config/types.ts";
 import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../resp/mod.ts";
 import type { FailReason, Slot } from "./_slot.ts";
@@ -20,7 +25,7 @@ import {
   NodeConnection,
   type PinSink,
 } from "./node_connection.ts";
-import type { ShardRuntime } from "./_runtime.ts";
+import type { PinnedLink, ShardRuntime } from "./_runtime.ts";
 import type { NodeStats } from "./stats.ts";
 import type { NodeCommandCounters } from "../telemetry/mod.ts";
 import { Route } from "../resp/mod.ts";
@@ -45,6 +50,9 @@ export class Backend implements BalancerNode, ConnectionHost {
   /** Every pool by {@link poolKey}, the default one included. */
   #pools = new Map<number, (NodeConnection | null)[]>();
   #pinned = new Set<NodeConnection>();
+  /** Dedicated connections between two pinned sessions, by {@link setupKey}. */
+  #idlePinned = new Map<string, NodeConnection[]>();
+  #idleSince = new Map<NodeConnection, number>();
   #retryAt = 0;
   #avoidUntil = 0;
   /** The node's reply counters for the status page (metrics), or null. */
@@ -114,11 +122,54 @@ export class Backend implements BalancerNode, ConnectionHost {
     return best!;
   }
 
-  /** Opens a dedicated connection for a pinned session, set up as the session is. */
-  openPinned(sink: PinSink, setup: ConnectionSetup): NodeConnection {
-    const c = new NodeConnection(this, setup, sink);
+  /**
+   * A dedicated connection for a pinned session, set up as the session is:
+   * an idle one a session before it released (same protocol, database and
+   * name), else a new one.
+   */
+  openPinned(sink: PinSink, setup: ConnectionSetup): PinnedConnection {
+    const idle = this.#idlePinned.get(setupKey(setup));
+    let c: NodeConnection | undefined;
+    while (idle !== undefined && (c = idle.pop()) !== undefined && c.closed);
+    if (c === undefined || c.closed) c = new NodeConnection(this, setup, sink);
+    else c.adopt(sink);
     this.#pinned.add(c);
-    return c;
+    return new PinnedConnection(c, this);
+  }
+
+  /**
+   * A pinned session is done with `c`, which holds nothing of its: kept idle
+   * for the next session set up as `setup` (at most PINNED_IDLE_PER_NODE,
+   * for PINNED_IDLE_MS), else closed.
+   */
+  releasePinned(c: NodeConnection, setup: ConnectionSetup): void {
+    this.#pinned.delete(c);
+    let count = 0;
+    for (const list of this.#idlePinned.values()) count += list.length;
+    if (c.closed || this.retired || count >= PINNED_IDLE_PER_NODE) {
+      c.close(null);
+      return;
+    }
+    c.detach();
+    this.#idleSince.set(c, this.#rt.now());
+    const key = setupKey(setup);
+    const list = this.#idlePinned.get(key);
+    if (list === undefined) this.#idlePinned.set(key, [c]);
+    else list.push(c);
+  }
+
+  /** Closes dedicated connections idle longer than `ms`. */
+  closeIdlePinned(now: number, ms: number): void {
+    for (const [key, list] of this.#idlePinned) {
+      const keep = list.filter((c) => {
+        if (!c.closed && now - (this.#idleSince.get(c) ?? 0) < ms) return true;
+        this.#idleSince.delete(c);
+        c.close(null);
+        return false;
+      });
+      if (keep.length > 0) this.#idlePinned.set(key, keep);
+      else this.#idlePinned.delete(key);
+    }
   }
 
   /** Applies new connection settings (reload): the pool size and AUTH. */
@@ -216,11 +267,13 @@ export class Backend implements BalancerNode, ConnectionHost {
         else resp2++;
       }
     }
+    let idle = 0;
+    for (const list of this.#idlePinned.values()) idle += list.length;
     return {
       id: this.id,
       inflight: this.pending,
       connections: { resp2, resp3 },
-      pinnedConnections: this.#pinned.size,
+      pinnedConnections: this.#pinned.size + idle,
     };
   }
 
@@ -267,6 +320,7 @@ export class Backend implements BalancerNode, ConnectionHost {
     }
     for (const c of this.#leaving) c.close(reason);
     this.#leaving.clear();
+    this.closeIdlePinned(Infinity, 0);
     this.closePinned(reason ?? "removed");
   }
 
@@ -314,4 +368,47 @@ export class Backend implements BalancerNode, ConnectionHost {
 /** The pool of a protocol and database: 0 for RESP2 on database 0. */
 function poolKey(proto: 2 | 3, db: number): number {
   return db * 2 + (proto - 2);
+}
+
+/** The idle pool of dedicated connections set up as `setup`. */
+function setupKey(setup: ConnectionSetup): string {
+  return `${setup.proto}/${setup.db}/${setup.name ?? ""}`;
+}
+
+/**
+ * A pinned session's handle on its dedicated connection: everything goes
+ * to the connection, and `release()` gives it back to its node's idle pool.
+ */
+class PinnedConnection implements PinnedLink {
+  #c: NodeConnection;
+  #node: Backend;
+
+  constructor(c: NodeConnection, node: Backend) {
+    this.#c = c;
+    this.#node = node;
+  }
+  get writePending(): number {
+    return this.#c.writePending;
+  }
+  sendRaw(src: Uint8Array, start: number, end: number): void {
+    this.#c.sendRaw(src, start, end);
+  }
+  toRaw(): void {
+    this.#c.toRaw();
+  }
+  pauseReading(): void {
+    this.#c.pauseReading();
+  }
+  resumeReading(): void {
+    this.#c.resumeReading();
+  }
+  whenDrained(fn: () => void): void {
+    this.#c.whenDrained(fn);
+  }
+  close(reason: null): void {
+    this.#c.close(reason);
+  }
+  release(setup: ConnectionSetup): void {
+    this.#node.releasePinned(this.#c, setup);
+  }
 }

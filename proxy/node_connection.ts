@@ -132,6 +132,8 @@ export class NodeConnection {
   readonly host: ConnectionHost;
   /** Protocol and database it was set up for. */
   readonly setup: ConnectionSetup;
+  /** A pinned session's own connection (idle between two sessions when its sink is null). */
+  readonly dedicated: boolean;
   #pin: PinSink | null;
   #raw = false;
   #sock: NodeSocket | null = null;
@@ -162,6 +164,7 @@ export class NodeConnection {
     this.host = host;
     this.setup = setup;
     this.#pin = pin;
+    this.dedicated = pin !== null;
     if (host.auth !== null) this.#step(STEP_AUTH, host.auth);
     if (setup.proto === 3) this.#step(STEP_OTHER, HELLO3);
     if (setup.db !== 0) this.#step(STEP_OTHER, encodeCommand(["SELECT", String(setup.db)]));
@@ -195,7 +198,7 @@ export class NodeConnection {
 
   /** When the oldest command still owed a reply was sent, or -1 if none (or blocking). */
   oldestSentAt(): number {
-    if (this.#pin !== null) return this.#raw ? -1 : this.#pin.pendingSince();
+    if (this.dedicated) return this.#pin === null || this.#raw ? -1 : this.#pin.pendingSince();
     const s = this.#inflight.peek();
     return s === undefined ? -1 : s.sentAt;
   }
@@ -218,6 +221,17 @@ export class NodeConnection {
   /** Sends bytes as they are (pinned and raw modes). */
   sendRaw(src: Uint8Array, start: number, end: number): void {
     this.#writer.write(src, start, end);
+  }
+
+  /** A dedicated connection taken by a new pinned session. */
+  adopt(sink: PinSink): void {
+    this.#pin = sink;
+  }
+
+  /** A dedicated connection whose session let it go: idle until adopted or closed. */
+  detach(): void {
+    this.#pin = null;
+    this.#gate.resume();
   }
 
   /** From now on, bytes from the node go to the pin sink unframed (a replication stream). */
@@ -348,7 +362,12 @@ export class NodeConnection {
         pos = next;
         continue;
       }
-      if (this.#pin !== null) {
+      if (this.dedicated) {
+        if (this.#pin === null) {
+          // A frame on an idle dedicated connection: nobody asked; it cannot be reused.
+          this.close("protocol error");
+          return end;
+        }
         this.#pin.onFrame(buf, pos, next);
         pos = next;
         continue;

@@ -1406,13 +1406,17 @@ export class SessionCore implements SlotOwner, PinSink {
     this.#maybeResume();
   }
 
-  /** What pinned the session is over: back to the shared connections. */
+  /**
+   * What pinned the session is over: back to the shared connections. The
+   * dedicated connection holds nothing of the session's any more; its node
+   * keeps it for the next pinned session set up the same way.
+   */
   #unpin(): void {
     const p = this.#pinned!;
     this.#pinned = null;
     this.#pin = null;
     this.#pinRt = null;
-    p.close(null);
+    p.release({ proto: this.proto, db: this.db, name: this.name });
     this.#state = S.MUX;
   }
 

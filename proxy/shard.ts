@@ -9,7 +9,7 @@
  * @module
  */
 
-import { TIMEOUT_TICK_MS } from "../config/defaults.ts";
+import { PINNED_IDLE_MS, TIMEOUT_TICK_MS } from "../config/defaults.ts";
 import type {
   Address,
   PassiveErrorKind,
@@ -437,7 +437,11 @@ export class Shard implements ShardRuntime {
       for (const b of this.#backends.values()) void b.refreshDns(resolve);
     }
     const t = this.#config.timeouts;
-    for (const b of this.#backends.values()) if (!b.retired) b.checkTimeouts(now, t.serverMs);
+    for (const b of this.#backends.values()) {
+      if (b.retired) continue;
+      b.checkTimeouts(now, t.serverMs);
+      b.closeIdlePinned(now, PINNED_IDLE_MS);
+    }
     // Retired backends close once their last in-flight reply is in (nothing
     // else notices when a reply, not a closing connection, makes them idle).
     for (const b of this.#retired) {
