@@ -178,8 +178,12 @@ export interface KeyRouting {
   readonly reply: Uint8Array | null;
   /** FANOUT: the parts. */
   readonly parts: readonly FanPart[];
-  /** FANOUT: the client's reply from the parts' replies, in part order. */
-  merge(replies: readonly (Uint8Array | { readonly error: string })[]): Uint8Array;
+  /**
+   * FANOUT: builds the client's reply from the parts' replies (in part
+   * order). A function of this decision's own: the session keeps it until
+   * the parts are in, while later commands are decided.
+   */
+  readonly merge: (replies: readonly Uint8Array[]) => Uint8Array;
   /** ABORT: MULTI had reached the shard; a DISCARD must end it there. */
   readonly discardOnShard: boolean;
   /** The shard that answers for the session itself (a SELECT's database index check). */

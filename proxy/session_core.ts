@@ -1046,7 +1046,7 @@ export class SessionCore implements SlotOwner, PinSink {
         this.#local(router.reply!);
         return true;
       case KeyVerdict.FANOUT:
-        this.#fanout(router.parts, (replies) => router.merge(replies));
+        this.#fanout(router.parts, router.merge);
         return true;
     }
     this.#tRt = router.shard!;

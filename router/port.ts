@@ -277,15 +277,11 @@ class RouterRouting implements KeyRouting {
   discardOnShard = false;
   #port: RouterPort;
   #binding: TransactionBinding;
-  #merge: (replies: readonly (Uint8Array | { readonly error: string })[]) => Uint8Array = () => OK;
+  merge: (replies: readonly Uint8Array[]) => Uint8Array = () => OK;
 
   constructor(port: RouterPort) {
     this.#port = port;
     this.#binding = new TransactionBinding(port.shards.map((s) => s.name));
-  }
-
-  merge(replies: readonly (Uint8Array | { readonly error: string })[]): Uint8Array {
-    return this.#merge(replies);
   }
 
   get firstShard(): SessionRuntime {
@@ -343,7 +339,7 @@ class RouterRouting implements KeyRouting {
           frame: p.frame,
         }));
         const names = shards.map((s) => s.name);
-        this.#merge = (replies) => mergeReplies(plan, replies, names);
+        this.merge = (replies) => mergeReplies(plan, replies, names);
         return KeyVerdict.FANOUT;
       }
       default: { // ALL: script and function loads reach every shard
@@ -360,7 +356,7 @@ class RouterRouting implements KeyRouting {
           } else parts.push({ shard: sh, node: null, toWriter: true, frame });
         }
         this.parts = parts;
-        this.#merge = (replies) => mergeBroadcast(command, replies);
+        this.merge = (replies) => mergeBroadcast(command, replies);
         if (parts.length === 0) {
           this.reply = encodeError(ErrorText.noReaders(port.name));
           return KeyVerdict.LOCAL;
