@@ -27,7 +27,18 @@ export type CellId =
   | "get_50c_r3"
   | "get_50c_p16_r3"
   | "get_50c_traced"
-  | "get_50c_scraped";
+  | "get_50c_scraped"
+  | "router_get_50c"
+  | "router_mget10_50c";
+
+/** Redis servers (one shard each) behind the router cells. */
+export const ROUTER_SHARDS = 3;
+/**
+ * The targets a router cell runs on: `twemproxy` is then one nutcracker pool
+ * over the {@link ROUTER_SHARDS} servers, `shardgate` a router port over one
+ * single-node shard per server.
+ */
+export const ROUTER_TARGETS: readonly Target[] = ["twemproxy", "shardgate"];
 
 /** Share of commands traced in the `get_50c_traced` cell. */
 export const TRACED_SAMPLE_RATIO = 0.01;
@@ -93,6 +104,12 @@ export interface Cell {
    * shardgate's `get_50c`.
    */
   readonly telemetry?: "traced" | "scraped";
+  /**
+   * Runs against the router setup only ({@link ROUTER_TARGETS}): a
+   * twemproxy pool and a shardgate router port over the same
+   * {@link ROUTER_SHARDS} Redis servers, both ketama with fnv1a_64.
+   */
+  readonly router?: true;
 }
 
 const rand = (space: KeySpace): string => space.prefix + "__rand_int__";
@@ -213,11 +230,44 @@ export const CELLS: readonly Cell[] = [
     quickRequests: 25_000,
     telemetry: "scraped",
   },
+  {
+    id: "router_get_50c",
+    title: `GET through a router over ${ROUTER_SHARDS} shards, 50 clients, no pipelining`,
+    clients: 50,
+    pipeline: 1,
+    command: ["GET", rand(SMALL_KEYS)],
+    keys: SMALL_KEYS,
+    write: false,
+    requests: 120_000,
+    quickRequests: 25_000,
+    router: true,
+  },
+  {
+    id: "router_mget10_50c",
+    title: `MGET of 10 keys through a router over ${ROUTER_SHARDS} shards, 50 clients`,
+    clients: 50,
+    pipeline: 1,
+    command: ["MGET", ...Array.from({ length: 10 }, () => rand(SMALL_KEYS))],
+    keys: SMALL_KEYS,
+    write: false,
+    requests: 60_000,
+    quickRequests: 12_000,
+    router: true,
+  },
 ];
 
-/** Whether `target` can run `cell`: twemproxy speaks RESP2 only (it refuses HELLO). */
+/**
+ * Whether `target` can run `cell`: twemproxy speaks RESP2 only (it refuses
+ * HELLO); a router cell runs on {@link ROUTER_TARGETS} only.
+ */
 export function cellRunsOn(cell: Cell, target: Target): boolean {
+  if (cell.router === true) return ROUTER_TARGETS.includes(target);
   return cell.protocol !== 3 || target !== "twemproxy";
+}
+
+/** Whether any of `cells` is a router cell (the router setup is started only then). */
+export function needsRouter(cells: readonly CellId[]): boolean {
+  return cells.some((id) => cellById(id).router === true);
 }
 
 /** All cell ids, in report order. */
@@ -254,6 +304,22 @@ export function benchmarkArgs(
     ...(cell.protocol === 3 ? ["-3"] : []),
     ...cell.command,
   ];
+}
+
+/**
+ * The targets of one run of a cell, in order. A router cell rotates over the
+ * targets it runs on only, so that each of its two goes first in every other
+ * round; the other cells keep {@link rotatedOrder} over every target (their
+ * skipped targets simply do not run).
+ */
+export function runOrder(
+  cell: Cell,
+  targets: readonly Target[],
+  round: number,
+  cellIndex: number,
+): Target[] {
+  const pool = cell.router === true ? targets.filter((t) => cellRunsOn(cell, t)) : targets;
+  return rotatedOrder(pool, round, cellIndex);
 }
 
 /**

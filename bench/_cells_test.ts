@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import {
   benchmarkArgs,
   cellById,
+  cellRunsOn,
   CELLS,
   keyName,
   LARGE_KEYS,
+  needsRouter,
   rotatedOrder,
+  ROUTER_TARGETS,
+  runOrder,
   SMALL_KEYS,
 } from "./_cells.ts";
 
@@ -51,4 +55,29 @@ Deno.test("rotatedOrder() puts every target first once per full rotation", () =>
   assert.deepEqual(firsts.sort(), targets);
   assert.deepEqual(rotatedOrder(targets, 1, 2), ["d", "a", "b", "c"]);
   assert.deepEqual(rotatedOrder([], 3, 1), []);
+});
+
+Deno.test("router cells run on twemproxy and shardgate only, alternating who goes first", () => {
+  const all = ["direct", "haproxy", "twemproxy", "shardgate"] as const;
+  for (const id of ["router_get_50c", "router_mget10_50c"] as const) {
+    const cell = cellById(id);
+    assert.deepEqual(all.filter((t) => cellRunsOn(cell, t)), ROUTER_TARGETS);
+    assert.equal(cell.clients, 50);
+    assert.equal(cell.pipeline, 1);
+    assert.equal(cell.keys, SMALL_KEYS);
+    assert.equal(cell.write, false);
+  }
+  assert.deepEqual(cellById("router_get_50c").command, ["GET", "key:__rand_int__"]);
+  assert.deepEqual(cellById("router_mget10_50c").command, cellById("mget10_50c").command);
+  const cell = cellById("router_get_50c");
+  const firsts = [0, 1, 2, 3].map((round) => runOrder(cell, all, round, 0)[0]);
+  assert.deepEqual(firsts, ["twemproxy", "shardgate", "twemproxy", "shardgate"]);
+  // Other cells keep the rotation over every target.
+  assert.deepEqual(runOrder(cellById("get_50c"), all, 1, 0), rotatedOrder(all, 1, 0));
+  assert.ok(!cellRunsOn(cellById("get_50c_r3"), "twemproxy"));
+});
+
+Deno.test("needsRouter() is true only when a router cell is selected", () => {
+  assert.equal(needsRouter(["get_50c", "mget10_50c"]), false);
+  assert.equal(needsRouter(["get_50c", "router_mget10_50c"]), true);
 });

@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { parseConfig } from "../config/mod.ts";
+import { createDistribution } from "../router/mod.ts";
+import { keyName, SMALL_KEYS } from "./_cells.ts";
 import {
   type Backends,
   haproxyConfig,
   parseHostPort,
   parseStartupLine,
+  ROUTER_NAME,
+  shardgateRouterConfig,
   shardgateSetup,
   twemproxyConfig,
+  twemproxyRouterConfig,
 } from "./_configs.ts";
 
 const BACKENDS: Backends = {
@@ -99,4 +104,49 @@ Deno.test("parseHostPort() splits IPv4 and bracketed IPv6 and rejects junk", () 
   assert.deepEqual(parseHostPort("127.0.0.1:80"), { host: "127.0.0.1", port: 80 });
   assert.deepEqual(parseHostPort("[::1]:6379"), { host: "::1", port: 6379 });
   assert.throws(() => parseHostPort("localhost"), /not a host:port/);
+});
+
+const ROUTER_SERVERS = [7101, 7102, 7103].map((port) => ({ host: "127.0.0.1", port }));
+
+Deno.test("twemproxyRouterConfig() is one ketama fnv1a_64 pool over unnamed servers", () => {
+  const cfg = parse(twemproxyRouterConfig(ROUTER_SERVERS, READ)) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  assert.deepEqual(Object.keys(cfg), [ROUTER_NAME]);
+  const pool = cfg[ROUTER_NAME];
+  assert.equal(pool.listen, "127.0.0.1:8001");
+  assert.equal(pool.redis, true);
+  assert.equal(pool.hash, "fnv1a_64");
+  assert.equal(pool.distribution, "ketama");
+  assert.equal(pool.server_connections, undefined);
+  assert.deepEqual(pool.servers, ["127.0.0.1:7101:1", "127.0.0.1:7102:1", "127.0.0.1:7103:1"]);
+});
+
+Deno.test("shardgateRouterConfig() routes over one shard per server with twemproxy's ring names", () => {
+  const result = parseConfig(shardgateRouterConfig(ROUTER_SERVERS), "router.yaml", {});
+  assert.deepEqual(result.issues, []);
+  const config = result.config!;
+  assert.deepEqual(config.shards.map((s) => s.nodes.map((n) => n.address.port)), [
+    [7101],
+    [7102],
+    [7103],
+  ]);
+  const [router] = config.routers;
+  assert.equal(router.name, ROUTER_NAME);
+  assert.equal(router.listen.port, 0);
+  assert.equal(router.hash, "fnv1a_64");
+  assert.equal(router.distribution, "ketama");
+  assert.equal(router.reads, "readers");
+  assert.deepEqual(router.shards.map((s) => [s.name, s.weight]), [
+    ["127.0.0.1:7101", 1],
+    ["127.0.0.1:7102", 1],
+    ["127.0.0.1:7103", 1],
+  ]);
+  // The benchmark's keys spread over all three shards.
+  const ring = createDistribution(router);
+  const perShard = [0, 0, 0];
+  const utf8 = new TextEncoder();
+  for (let i = 0; i < 3_000; i++) perShard[ring.shardOf(utf8.encode(keyName(SMALL_KEYS, i)))]++;
+  assert.ok(perShard.every((n) => n > 500), perShard.join(","));
 });

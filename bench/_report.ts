@@ -5,7 +5,14 @@
  * @module
  */
 
-import { ALL_TARGETS, cellById, type CellId, type Target } from "./_cells.ts";
+import {
+  ALL_TARGETS,
+  cellById,
+  type CellId,
+  ROUTER_SHARDS,
+  ROUTER_TARGETS,
+  type Target,
+} from "./_cells.ts";
 
 /** One `redis-benchmark --csv` result row. Latencies are in milliseconds. */
 export interface BenchSample {
@@ -217,6 +224,8 @@ export const TARGETS = {
   get50VsTwemproxy: 1.0,
   get1kVsHaproxy: 1.3,
   p16VsHaproxy: 1.0,
+  /** A shardgate router port against a twemproxy pool over the same shards (issue 11). */
+  routerVsTwemproxy: 1.0,
   rssBytes: 120_000_000,
   /** Tracing at 0.01, or a scrape a second, keeps this share of get_50c's throughput. */
   telemetryKeeps: 0.95,
@@ -269,6 +278,12 @@ export function evaluateTargets(
   ]);
   atLeast("RESP3, 50 clients, pipeline 16 (get_50c_p16_r3)", [
     [rpsRatio("get_50c_p16_r3", "haproxy"), TARGETS.p16VsHaproxy, "HAProxy"],
+  ]);
+  atLeast("router GET c50 ≥ 1.0× twemproxy (router_get_50c)", [
+    [rpsRatio("router_get_50c", "twemproxy"), TARGETS.routerVsTwemproxy, "twemproxy"],
+  ]);
+  atLeast("router MGET10 ≥ 1.0× twemproxy (router_mget10_50c)", [
+    [rpsRatio("router_mget10_50c", "twemproxy"), TARGETS.routerVsTwemproxy, "twemproxy"],
   ]);
   const plain = byCell("get_50c")?.median.shardgate?.rps;
   for (
@@ -441,6 +456,43 @@ export function renderMarkdown(r: BenchReport): string {
   });
   out.push(table(header, rows), "");
   if (partial) out.push("(k/n): only k of n runs succeeded; see the raw JSON for the errors.", "");
+
+  const routed = r.summaries.filter((s) => cellById(s.cell).router === true);
+  if (routed.length > 0) {
+    out.push(`## Router port over ${ROUTER_SHARDS} shards (ops/s, median of ${rounds})`, "");
+    const names: Record<string, string> = {
+      twemproxy: "twemproxy (one pool)",
+      shardgate: "shardgate (router port)",
+    };
+    const cols = ROUTER_TARGETS.filter((t) => targets.includes(t));
+    const routerRows = routed.map((s) => [
+      `\`${s.cell}\``,
+      ...cols.map((t) => {
+        const ok = s.ok[t] ?? 0;
+        const runs = s.runs[t] ?? 0;
+        if (ok === 0) return runs > 0 ? "failed" : "—";
+        return fmtRps(s.median[t]?.rps) + (ok < runs ? ` (${ok}/${runs})` : "");
+      }),
+      fmtX(ratio(s.median.shardgate?.rps, s.median.twemproxy?.rps)),
+      fmtMs(s.median.twemproxy?.p50Ms),
+      fmtMs(s.median.shardgate?.p50Ms),
+    ]);
+    out.push(
+      table([
+        "cell",
+        ...cols.map((t) => names[t]),
+        "shardgate ÷ twemproxy",
+        "twemproxy p50 ms",
+        "shardgate p50 ms",
+      ], routerRows),
+      "",
+    );
+    out.push(
+      `Both route over the same ${ROUTER_SHARDS} Redis servers with ketama and fnv1a_64 and` +
+        " agree on every key's server; the other targets do not run these cells.",
+      "",
+    );
+  }
 
   const one = r.summaries.find((s) => s.cell === "get_1c");
   if (one !== undefined) {

@@ -139,6 +139,8 @@ Deno.test("evaluateTargets() passes and fails each issue target on its threshold
     summary("get_50c_p16", { haproxy: sample(100), shardgate: sample(100) }),
     summary("get_50c_r3", { haproxy: sample(100), shardgate: sample(131) }),
     summary("get_50c_p16_r3", { haproxy: sample(100), shardgate: sample(99) }),
+    summary("router_get_50c", { twemproxy: sample(100), shardgate: sample(100) }),
+    summary("router_mget10_50c", { twemproxy: sample(100), shardgate: sample(97) }),
     summary("get_1c", {
       direct: sample(1, 0.05),
       haproxy: sample(1, 0.08),
@@ -153,12 +155,17 @@ Deno.test("evaluateTargets() passes and fails each issue target on its threshold
     "pass",
     "fail",
     "pass",
+    "fail",
+    "pass",
     "pass",
     "pass",
     "pass",
   ]);
   assert.ok(checks[1].detail.includes("1.29×"), checks[1].detail);
-  assert.ok(checks[6].detail.includes("2 (+1 health-check) ≤ 2"), checks[6].detail);
+  assert.equal(checks[5].label, "router GET c50 ≥ 1.0× twemproxy (router_get_50c)");
+  assert.equal(checks[6].label, "router MGET10 ≥ 1.0× twemproxy (router_mget10_50c)");
+  assert.equal(checks[6].detail, "0.97× twemproxy (need ≥ 1.0×)");
+  assert.ok(checks[8].detail.includes("2 (+1 health-check) ≤ 2"), checks[8].detail);
 });
 
 Deno.test("evaluateTargets() fails on too many connections or too much RSS", () => {
@@ -174,13 +181,13 @@ Deno.test("evaluateTargets() fails on too many connections or too much RSS", () 
     },
   };
   const checks = evaluateTargets([], res);
-  assert.deepEqual(checks.slice(6).map((c) => c.status), ["fail", "fail", "fail"]);
+  assert.deepEqual(checks.slice(8).map((c) => c.status), ["fail", "fail", "fail"]);
 });
 
 Deno.test("evaluateTargets() reports n/a when shardgate was not measured", () => {
   const summaries = [summary("get_50c", { haproxy: sample(100), twemproxy: sample(130) })];
   const checks = evaluateTargets(summaries, { ...RESOURCES, proxies: {} });
-  assert.deepEqual(checks.map((c) => c.status), Array(9).fill("n/a"));
+  assert.deepEqual(checks.map((c) => c.status), Array(11).fill("n/a"));
 });
 
 Deno.test("renderMarkdown() shows medians, ratios, latency and targets", () => {
@@ -238,4 +245,43 @@ Deno.test("evaluateTargets() checks the telemetry cells against shardgate's own 
   assert.deepEqual(checks.map((c) => c.status), ["pass", "fail"]);
   assert.ok(checks[0].label.includes("get_50c_traced"), checks[0].label);
   assert.ok(checks[1].detail.includes("0.94×"), checks[1].detail);
+});
+
+Deno.test("renderMarkdown() shows the router cells with shardgate ÷ twemproxy", () => {
+  const summaries = [
+    summary("router_get_50c", {
+      twemproxy: sample(100_000, 0.3),
+      shardgate: sample(105_000, 0.28),
+    }),
+    summary("router_mget10_50c", { twemproxy: sample(50_000, 0.5) }),
+  ];
+  const md = renderMarkdown({
+    date: "2026-01-01T00:00:00Z",
+    quick: true,
+    rounds: 3,
+    targets: ["direct", "haproxy", "twemproxy", "shardgate"],
+    cells: ["router_get_50c", "router_mget10_50c"],
+    machine: {
+      cpu: "Test CPU",
+      cores: 2,
+      memoryGiB: 4,
+      kernel: "6.0",
+      loadAverage: "0 0 0",
+      versions: {},
+      setup: [],
+    },
+    summaries,
+    resources: null,
+    checks: evaluateTargets(summaries, null),
+    elapsedS: 12,
+    replicaHits: null,
+    rawPath: "bench/out/x.json",
+  });
+  assert.ok(md.includes("## Router port over 3 shards (ops/s, median of 3 rounds)"), md);
+  assert.ok(md.includes("| `router_get_50c` | 100,000 | 105,000 | 1.05× | 0.300 | 0.280 |"), md);
+  assert.ok(md.includes("| `router_mget10_50c` | 50,000 | — | — | 0.500 | — |"), md);
+  assert.ok(md.includes("✅ router GET c50 ≥ 1.0× twemproxy (router_get_50c): 1.05×"), md);
+  assert.ok(md.includes("➖ router MGET10 ≥ 1.0× twemproxy"), md);
+  // The main table: the router rows run on twemproxy and shardgate only.
+  assert.ok(md.includes(" | — | — | 100,000 | 105,000 | — | 1.05× | — |"), md);
 });

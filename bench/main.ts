@@ -6,7 +6,9 @@
  * front of them on free loopback ports, runs the redis-benchmark matrix of
  * `_cells.ts` interleaved over several rounds, measures memory and backend
  * connections, and writes a markdown report (stdout and `--out`) plus the
- * raw numbers as JSON under `bench/out/`. Every process it starts is stopped
+ * raw numbers as JSON under `bench/out/`. The router cells get their own
+ * three servers, nutcracker pool and shardgate router port, started only when
+ * one is selected. Every process it starts is stopped
  * on exit, on error and on Ctrl-C. It installs nothing: a missing tool is
  * reported with the apt-get line that installs it (exit 2).
  *
@@ -24,7 +26,10 @@ import {
   KEY_SPACES,
   keyName,
   type KeySpace,
-  rotatedOrder,
+  needsRouter,
+  ROUTER_SHARDS,
+  ROUTER_TARGETS,
+  runOrder,
   SCRAPE_INTERVAL_MS,
   SMALL_KEYS,
   type Target,
@@ -38,10 +43,14 @@ import {
   type HostPort,
   hostPort,
   parseStartupLine,
+  ROUTER_NAME,
+  ROUTER_RING,
   type ShardgateListener,
+  shardgateRouterConfig,
   shardgateSetup,
   type ShardgateTelemetry,
   twemproxyConfig,
+  twemproxyRouterConfig,
 } from "./_configs.ts";
 import {
   connectionsTo,
@@ -305,12 +314,24 @@ interface ShardgateVariant {
   readonly env?: Record<string, string>;
 }
 
-async function startShardgate(
+/** A started shardgate process and the listeners it logged before `ready`. */
+interface ShardgateProcess {
+  readonly proc: Managed;
+  /** The address of its listener for `shard` (a shard or router name) and `role`. */
+  pick(want: { shard: string; role: string }): HostPort;
+}
+
+/**
+ * Starts `main.ts run` on config `yaml` (as shipped: with {@link V8_FLAGS})
+ * and waits for its `ready` line.
+ */
+async function spawnShardgate(
   sup: Supervisor,
   workDir: string,
-  backends: Backends,
-  variant: ShardgateVariant = { name: "shardgate", telemetry: {} },
-): Promise<ShardgateRun> {
+  name: string,
+  yaml: string,
+  env?: Record<string, string>,
+): Promise<ShardgateProcess> {
   const mainTs = `${REPO_ROOT}/main.ts`;
   try {
     await Deno.stat(mainTs);
@@ -319,23 +340,14 @@ async function startShardgate(
       `shardgate: ${mainTs} does not exist yet; run with --targets direct,haproxy,twemproxy`,
     );
   }
-  const setup = shardgateSetup(
-    backends,
-    {
-      readers: freePort(),
-      writer: freePort(),
-    },
-    HOST,
-    variant.telemetry,
-  );
-  const cfg = `${workDir}/${variant.name}.yaml`;
-  await Deno.writeTextFile(cfg, setup.yaml);
+  const cfg = `${workDir}/${name}.yaml`;
+  await Deno.writeTextFile(cfg, yaml);
   const listeners: ShardgateListener[] = [];
   let onReady = () => {};
   const ready = new Promise<void>((resolve) => {
     onReady = resolve;
   });
-  const proc = sup.spawn(variant.name, Deno.execPath(), [
+  const proc = sup.spawn(name, Deno.execPath(), [
     "run",
     "--allow-all",
     // As shipped: the compiled binary carries these flags.
@@ -350,7 +362,7 @@ async function startShardgate(
     SHARDGATE_LOG_LEVEL,
   ], {
     cwd: REPO_ROOT,
-    env: variant.env,
+    env,
     onStderrLine: (line) => {
       const ev = parseStartupLine(line);
       if (ev.kind === "listening") listeners.push(ev.listener);
@@ -368,11 +380,11 @@ async function startShardgate(
   clearTimeout(timer);
   if (outcome === "exited") {
     await proc.status;
-    throw new Error(`shardgate exited before "ready"; its output ends with:\n${proc.tail()}`);
+    throw new Error(`${name} exited before "ready"; its output ends with:\n${proc.tail()}`);
   }
   if (outcome === "timeout") {
     throw new Error(
-      `shardgate logged no {"msg":"ready"} line within ${SHARDGATE_READY_TIMEOUT_MS} ms` +
+      `${name} logged no {"msg":"ready"} line within ${SHARDGATE_READY_TIMEOUT_MS} ms` +
         ` (at --log-format json --log-level ${SHARDGATE_LOG_LEVEL}); its output ends with:\n` +
         proc.tail(),
     );
@@ -381,12 +393,31 @@ async function startShardgate(
     const l = listeners.find((x) => x.shard === want.shard && x.role === want.role);
     if (l === undefined) {
       throw new Error(
-        `shardgate logged no "listening" line for shard ${want.shard} role ${want.role}` +
+        `${name} logged no "listening" line for shard ${want.shard} role ${want.role}` +
           ` (got: ${listeners.map((x) => `${x.shard}/${x.role}`).join(", ") || "none"})`,
       );
     }
     return l.address;
   };
+  return { proc, pick };
+}
+
+async function startShardgate(
+  sup: Supervisor,
+  workDir: string,
+  backends: Backends,
+  variant: ShardgateVariant = { name: "shardgate", telemetry: {} },
+): Promise<ShardgateRun> {
+  const setup = shardgateSetup(
+    backends,
+    {
+      readers: freePort(),
+      writer: freePort(),
+    },
+    HOST,
+    variant.telemetry,
+  );
+  const { proc, pick } = await spawnShardgate(sup, workDir, variant.name, setup.yaml, variant.env);
   const read = pick(setup.endpoints.read);
   const write = pick(setup.endpoints.write);
   await waitServing(`${variant.name} readers`, read, proc);
@@ -394,6 +425,172 @@ async function startShardgate(
   const adminPort = variant.telemetry.adminPort;
   const admin = adminPort === undefined ? null : { host: HOST, port: adminPort };
   return { read, write, proc, readNodes: setup.readNodes, admin };
+}
+
+// ---- the router cells: their own servers, twemproxy pool and shardgate router port ----
+
+/** Keys read back through every router endpoint before the router cells run. */
+const ROUTER_VERIFY_KEYS = 1_000;
+/** Keys per MGET of that check. */
+const ROUTER_VERIFY_MGET = 10;
+
+/** The router cells' servers and each router target's endpoint (reads = writes). */
+interface RouterSetup {
+  readonly servers: readonly HostPort[];
+  readonly endpoints: ReadonlyMap<Target, Endpoint>;
+  /** Keys per server after populating, in server order. */
+  readonly keysPerServer: readonly number[];
+}
+
+/** Waits until `addr` answers PING (the router endpoints, before any key exists). */
+async function waitPong(name: string, addr: HostPort, proc: Managed): Promise<void> {
+  await waitFor(`${name} to answer PING on ${hostPort(addr)}`, START_TIMEOUT_MS, async () => {
+    assertAlive(proc);
+    const r = await withClient(addr, (c) => c.command("PING"));
+    return r === "PONG" ? true : undefined;
+  });
+}
+
+async function startTwemproxyRouter(
+  sup: Supervisor,
+  tools: Tools,
+  workDir: string,
+  servers: readonly HostPort[],
+): Promise<Endpoint> {
+  const listen = { host: HOST, port: freePort() };
+  const cfg = `${workDir}/nutcracker-router.yml`;
+  await Deno.writeTextFile(cfg, twemproxyRouterConfig(servers, listen));
+  const proc = sup.spawn("nutcracker-router", tools.nutcracker!, [
+    "-c",
+    cfg,
+    "-s",
+    String(freePort()),
+    "-a",
+    HOST,
+    "-o",
+    `${workDir}/nutcracker-router.log`,
+    "-p",
+    `${workDir}/nutcracker-router.pid`,
+  ]);
+  await waitPong("twemproxy router pool", listen, proc);
+  return { read: listen, write: listen, proc };
+}
+
+async function startShardgateRouter(
+  sup: Supervisor,
+  workDir: string,
+  servers: readonly HostPort[],
+): Promise<Endpoint> {
+  const name = "shardgate-router";
+  const { proc, pick } = await spawnShardgate(
+    sup,
+    workDir,
+    name,
+    shardgateRouterConfig(servers, HOST),
+  );
+  const listen = pick({ shard: ROUTER_NAME, role: "router" });
+  await waitPong(`${name} router port`, listen, proc);
+  return { read: listen, write: listen, proc };
+}
+
+/**
+ * Reads about {@link ROUTER_VERIFY_KEYS} keys spread over `space` back
+ * through `ep`, with pipelined GETs and with MGETs of
+ * {@link ROUTER_VERIFY_MGET} keys. Each key
+ * exists on one server only, so a proxy that hashed it elsewhere would answer
+ * nil.
+ */
+async function verifyRouter(name: string, ep: Endpoint, space: KeySpace): Promise<void> {
+  const want = valueFor(space);
+  const step = Math.max(1, Math.floor(space.count / ROUTER_VERIFY_KEYS));
+  const keys: string[] = [];
+  for (let i = 0; i < space.count && keys.length < ROUTER_VERIFY_KEYS; i += step) {
+    keys.push(keyName(space, i));
+  }
+  keys.push(keyName(space, space.count - 1));
+  await withClient(ep.read, async (c) => {
+    const gets = await c.pipeline(keys.map((k) => ["GET", k]));
+    const bad = gets.findIndex((r) => r !== want);
+    if (bad >= 0) {
+      throw new Error(`${name}: GET ${keys[bad]} replied ${gets[bad]}, want "${want}"`);
+    }
+    // One MGET at a time, as the cells send them (no pipelining).
+    for (let i = 0; i < keys.length; i += ROUTER_VERIFY_MGET) {
+      const part = keys.slice(i, i + ROUTER_VERIFY_MGET);
+      const r = await c.command("MGET", ...part);
+      if (!Array.isArray(r) || r.length !== part.length || r.some((v) => v !== want)) {
+        throw new Error(`${name}: MGET ${part[0]} … (${part.length} keys) replied ${r}`);
+      }
+    }
+  });
+  log.info("router verified", { target: name, keys: keys.length });
+}
+
+/**
+ * Starts {@link ROUTER_SHARDS} empty redis-servers, the router targets among
+ * `targets` over them (a second nutcracker, a second shardgate), writes the
+ * key space through one of them and reads a sample back through each.
+ */
+async function startRouterSetup(
+  sup: Supervisor,
+  tools: Tools,
+  workDir: string,
+  targets: readonly Target[],
+): Promise<RouterSetup> {
+  const servers: HostPort[] = [];
+  for (let i = 0; i < ROUTER_SHARDS; i++) {
+    const addr = { host: HOST, port: freePort() };
+    await startRedis(sup, tools, workDir, `router-redis${i}`, addr.port, []);
+    servers.push(addr);
+  }
+  const endpoints = new Map<Target, Endpoint>();
+  for (const t of ROUTER_TARGETS.filter((t) => targets.includes(t))) {
+    log.info("starting router target", { target: t });
+    endpoints.set(
+      t,
+      t === "twemproxy"
+        ? await startTwemproxyRouter(sup, tools, workDir, servers)
+        : await startShardgateRouter(sup, workDir, servers),
+    );
+  }
+  // Written through twemproxy's pool when it runs (the router port must then
+  // find every key where nutcracker put it), else through the router port.
+  const writer = endpoints.has("twemproxy") ? "twemproxy" : "shardgate";
+  const writeVia = endpoints.get(writer)!;
+  log.info("populating router servers", {
+    via: writer,
+    prefix: SMALL_KEYS.prefix,
+    keys: SMALL_KEYS.count,
+  });
+  await populate(writeVia.write, SMALL_KEYS);
+  const keysPerServer: number[] = [];
+  for (const s of servers) {
+    const n = await withClient(s, (c) => c.command("DBSIZE"));
+    if (typeof n !== "number" || n === 0) {
+      throw new Error(`router server ${hostPort(s)} holds ${n} keys after populating`);
+    }
+    keysPerServer.push(n);
+  }
+  const total = keysPerServer.reduce((a, b) => a + b, 0);
+  if (total !== SMALL_KEYS.count) {
+    throw new Error(`router servers hold ${total} keys, want ${SMALL_KEYS.count}`);
+  }
+  for (const [t, ep] of endpoints) await verifyRouter(t, ep, SMALL_KEYS);
+  for (const s of servers) await withClient(s, (c) => c.command("CONFIG", "RESETSTAT"));
+  log.info("router servers populated", { keys_per_server: keysPerServer.join(",") });
+  return { servers, endpoints, keysPerServer };
+}
+
+/** Keyspace hits and misses summed over the router servers. */
+async function routerHits(servers: readonly HostPort[]): Promise<{ hits: number; misses: number }> {
+  let hits = 0;
+  let misses = 0;
+  for (const s of servers) {
+    const stats = await info(s, "stats");
+    hits += Number(stats.get("keyspace_hits") ?? "0");
+    misses += Number(stats.get("keyspace_misses") ?? "0");
+  }
+  return { hits, misses };
 }
 
 /**
@@ -648,24 +845,31 @@ async function runBench(
 ): Promise<number> {
   const started = performance.now();
   const machine = await machineInfo(sup, tools);
-  const backends = await startBackends(sup, tools, workDir);
+  // The primary/replica stack serves every cell but the router cells, which
+  // have their own servers and proxies (started below only when selected).
+  const mainStack = opts.cells.some((c) => cellById(c).router !== true);
+  const backends = mainStack ? await startBackends(sup, tools, workDir) : null;
 
   const endpoints = new Map<Target, Endpoint>();
   let shardgateReadNodes = 1;
   let traced: ShardgateRun | null = null;
   let otlpSink: ReturnType<typeof startOtlpSink> | null = null;
   let scrapes = 0;
-  const setup: string[] = [
-    `Backends: one primary and one replica (redis-server, no persistence); reads go to the` +
-    ` replica, \`set_50c\` to the primary (direct: the primary's port; proxies: their` +
-    ` writer endpoint). Keys: ${
-      KEY_SPACES.map((k) =>
-        `${fmtRps(k.count)} × ${k.valueBytes} B` +
-        ` (\`${k.prefix}\`)`
-      ).join(", ")
-    }; \`-r\` ranges over the same keys.`,
-  ];
+  const setup: string[] = [];
+  if (backends !== null) {
+    setup.push(
+      `Backends: one primary and one replica (redis-server, no persistence); reads go to the` +
+        ` replica, \`set_50c\` to the primary (direct: the primary's port; proxies: their` +
+        ` writer endpoint). Keys: ${
+          KEY_SPACES.map((k) =>
+            `${fmtRps(k.count)} × ${k.valueBytes} B` +
+            ` (\`${k.prefix}\`)`
+          ).join(", ")
+        }; \`-r\` ranges over the same keys.`,
+    );
+  }
   for (const target of opts.targets) {
+    if (backends === null) break;
     log.info("starting target", { target });
     if (target === "direct") {
       endpoints.set(target, { read: backends.replica, write: backends.primary, proc: null });
@@ -717,7 +921,29 @@ async function runBench(
   const rssStart = new Map<Target, number | null>();
   for (const [t, ep] of endpoints) rssStart.set(t, safeRss(ep.proc));
 
-  await withClient(backends.replica, (c) => c.command("CONFIG", "RESETSTAT"));
+  let router: RouterSetup | null = null;
+  if (needsRouter(opts.cells) && ROUTER_TARGETS.some((t) => opts.targets.includes(t))) {
+    router = await startRouterSetup(sup, tools, workDir, opts.targets);
+    setup.push(
+      `Router cells (\`router_*\`): ${ROUTER_SHARDS} more redis-servers, empty but for` +
+        ` ${fmtRps(SMALL_KEYS.count)} × ${SMALL_KEYS.valueBytes} B (\`${SMALL_KEYS.prefix}\`,` +
+        ` ${router.keysPerServer.map(fmtRps).join(" / ")} per server), written through` +
+        ` ${router.endpoints.has("twemproxy") ? "twemproxy's pool" : "the router port"} and a` +
+        ` sample read back through each router target. twemproxy: a second nutcracker, one pool` +
+        ` over the ${ROUTER_SHARDS} servers (\`${ROUTER_RING.distribution}\`,` +
+        ` \`${ROUTER_RING.hash}\`, \`redis: true\`, servers \`127.0.0.1:port:1\` without names,` +
+        " default `server_connections` (1)). shardgate: a second shardgate with one" +
+        " single-node shard per server (defaults) and one `routers:` entry over them (same" +
+        " ring, default ring names = the nodes' `host:port`); see `shardgateRouterConfig()` in" +
+        " `bench/_configs.ts`. Only these two targets run the router cells.",
+    );
+  } else if (needsRouter(opts.cells)) {
+    log.warn("router cells selected but neither twemproxy nor shardgate is a target; skipped");
+  }
+
+  if (backends !== null) {
+    await withClient(backends.replica, (c) => c.command("CONFIG", "RESETSTAT"));
+  }
 
   // ---- the matrix, interleaved ----
   const runs: RunRecord[] = [];
@@ -726,12 +952,17 @@ async function runBench(
     for (const [ci, cellId] of opts.cells.entries()) {
       const cell = cellById(cellId);
       const requests = opts.quick ? cell.quickRequests : cell.requests;
-      for (const [position, target] of rotatedOrder(opts.targets, round, ci).entries()) {
+      for (const [position, target] of runOrder(cell, opts.targets, round, ci).entries()) {
         if (interrupted) throw new Error("interrupted");
         if (!cellRunsOn(cell, target)) continue;
         // Telemetry variants measure shardgate against its own get_50c only.
         if (cell.telemetry !== undefined && target !== "shardgate") continue;
-        const ep = cell.telemetry === "traced" ? traced! : endpoints.get(target)!;
+        const ep = cell.router === true
+          ? router?.endpoints.get(target)
+          : cell.telemetry === "traced"
+          ? traced!
+          : endpoints.get(target);
+        if (ep === undefined) continue;
         const addr = cell.write ? ep.write : ep.read;
         const scraper = cell.telemetry === "scraped"
           ? scrapeEvery((ep as ShardgateRun).admin!, SCRAPE_INTERVAL_MS)
@@ -781,19 +1012,30 @@ async function runBench(
   }
   if (scrapes > 0) setup.push(`/metrics was scraped ${scrapes} times during \`get_50c_scraped\`.`);
 
-  const stats = await info(backends.replica, "stats");
-  const replicaHits = {
-    hits: Number(stats.get("keyspace_hits") ?? "0"),
-    misses: Number(stats.get("keyspace_misses") ?? "0"),
-  };
+  let replicaHits = null;
+  if (backends !== null) {
+    const stats = await info(backends.replica, "stats");
+    replicaHits = {
+      hits: Number(stats.get("keyspace_hits") ?? "0"),
+      misses: Number(stats.get("keyspace_misses") ?? "0"),
+    };
+  }
+  if (router !== null) {
+    const h = await routerHits(router.servers);
+    setup.push(
+      `Router servers' keyspace over the run: ${fmtRps(h.hits)} hits, ${fmtRps(h.misses)}` +
+        " misses (misses mean a key read from the wrong server).",
+    );
+  }
 
   // ---- memory and backend connections ----
+  // Only the main stack's proxies: the router cells' processes are apart.
   const proxies: Partial<Record<Target, ProxyResources>> = {};
   for (const [t, ep] of endpoints) {
-    if (ep.proc === null) continue;
+    if (ep.proc === null || backends === null) continue;
     proxies[t] = await measureProxy(t, ep, backends, rssStart.get(t) ?? null);
   }
-  const resources: ResourceReport = {
+  const resources: ResourceReport | null = backends === null ? null : {
     idleClients: IDLE_CLIENTS,
     loadClients: LOAD_CLIENTS,
     shardgateReadNodes,

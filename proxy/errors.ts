@@ -79,6 +79,9 @@ export const ErrorText = {
   /** A router port's command for another shard while the session is held on one (e.g. subscribed). */
   pinnedElsewhere: (shard: string): string =>
     `ERR shardgate: this connection is held on shard '${shard}' (a subscription, MONITOR or CLIENT TRACKING); send commands for other shards on another connection`,
+  /** A command sent in parts whose replies could not be merged (a bug: says what went wrong). */
+  mergeFailed: (why: string): string =>
+    `ERR shardgate: the parts' replies could not be merged (${why})`,
   /** The node refused a connection's setup (HELLO 3, SELECT n): its own words. */
   setupRefused: (node: string, detail: string): string =>
     `ERR shardgate: ${node} refused the connection's setup: ${detail}`,

@@ -1180,7 +1180,12 @@ export class SessionCore implements SlotOwner, PinSink {
   }
 
   #mergeParts(group: PartGroup): Uint8Array {
-    return group.merge(group.replies);
+    try {
+      return group.merge(group.replies);
+    } catch (err) {
+      // A merge that cannot make sense of the parts answers this client, never ends the process.
+      return errorReply(ErrorText.mergeFailed(err instanceof Error ? err.message : String(err)));
+    }
   }
 
   // ---- pinned path ----
