@@ -38,7 +38,7 @@ import {
 } from "../resp/mod.ts";
 import { RouterErrorText } from "./_errors.ts";
 import type { KeyDistribution } from "./distribution.ts";
-import { isSplitCommand, splitByShard, type SplitPlan } from "./split.ts";
+import { isSplitCommand, splitFrame, type SplitPlan } from "./split.ts";
 
 /** What to do with a command on a router port. */
 export const RouterAction = {
@@ -121,6 +121,8 @@ export class CommandRouter {
   readonly #distribution: KeyDistribution;
   readonly #ports: readonly ShardPorts[];
   readonly #keys = new CommandKeys();
+  /** The shard of each key of the command at hand (scratch). */
+  #shardOfKey = new Int32Array(16);
   readonly #parser = new RequestParser();
 
   /**
@@ -157,20 +159,26 @@ export class CommandRouter {
     if (BROADCAST.has(name)) return RouterAction.ALL;
 
     const keys = findKeys(parser, buf, this.#keys, SHARDED_PUBSUB.has(name));
-    if (keys.count === 0) return RouterAction.ANY;
+    const n = keys.count;
+    if (n === 0) return RouterAction.ANY;
     const d = this.#distribution;
     const kb = keys.buf;
-    const first = d.shardOf(kb, keys.start[0], keys.end[0]);
+    if (this.#shardOfKey.length < n) this.#shardOfKey = new Int32Array(n * 2);
+    const shardOfKey = this.#shardOfKey;
+    const first = shardOfKey[0] = d.shardOf(kb, keys.start[0], keys.end[0]);
     let spread = false;
-    for (let i = 1; i < keys.count && !spread; i++) {
-      spread = d.shardOf(kb, keys.start[i], keys.end[i]) !== first;
+    for (let i = 1; i < n; i++) {
+      shardOfKey[i] = d.shardOf(kb, keys.start[i], keys.end[i]);
+      if (shardOfKey[i] !== first) spread = true;
     }
     if (!spread) {
       this.shard = first;
       return RouterAction.SHARD;
     }
     if (isSplitCommand(name)) {
-      const plan = splitByShard(this.#args(parser, buf), (k) => d.shardOf(k));
+      // The client's bytes are cut into the parts as they are (a re-encoded
+      // inline command's too: keys.buf is a multibulk frame either way).
+      const plan = splitFrame(name, kb, n, keys.start, keys.end, shardOfKey);
       if (plan !== null) {
         this.plan = plan;
         return RouterAction.SPLIT;

@@ -112,6 +112,109 @@ export function splitByShard(
   };
 }
 
+/** Each split command's name argument, as it starts every part. */
+const NAME_ARGS: Readonly<Record<SplitCommand, Uint8Array>> = {
+  mget: utf8.encode("$4\r\nMGET\r\n"),
+  mset: utf8.encode("$4\r\nMSET\r\n"),
+  del: utf8.encode("$3\r\nDEL\r\n"),
+  unlink: utf8.encode("$6\r\nUNLINK\r\n"),
+  exists: utf8.encode("$6\r\nEXISTS\r\n"),
+  touch: utf8.encode("$5\r\nTOUCH\r\n"),
+};
+
+/**
+ * {@link splitByShard} on the client's multibulk frame itself (the hot path):
+ * key `i`'s bytes are `buf[starts[i], ends[i])` (the payloads of its bulk
+ * arguments) and `shards[i]` its shard. Each part's frame is cut from one
+ * buffer for the whole command by copying the client's argument bytes as
+ * they are. Returns null when all keys are on one shard or the arguments
+ * do not fit the command (the node will say so).
+ */
+export function splitFrame(
+  command: SplitCommand,
+  buf: Uint8Array,
+  count: number,
+  starts: Int32Array,
+  ends: Int32Array,
+  shards: Int32Array,
+): SplitPlan | null {
+  const pairs = SHAPES[command].pairs;
+  // Each key's whole argument span ($len header to CRLF; with its value for MSET).
+  const spanStart = new Int32Array(count);
+  const spanEnd = new Int32Array(count);
+  const order: number[] = [];
+  const positions: number[][] = [];
+  const bytes: number[] = [];
+  for (let k = 0; k < count; k++) {
+    let h = starts[k] - 3;
+    while (h > 0 && buf[h] !== DOLLAR) h--;
+    let e = ends[k] + 2;
+    if (pairs) {
+      if (buf[e] !== DOLLAR) return null;
+      let len = 0, q = e + 1;
+      while (q < buf.length && buf[q] !== CR) len = len * 10 + (buf[q++] - 48);
+      e = q + 2 + len + 2;
+    }
+    spanStart[k] = h;
+    spanEnd[k] = e;
+    let p = order.indexOf(shards[k]);
+    if (p < 0) {
+      p = order.length;
+      order.push(shards[k]);
+      positions.push([]);
+      bytes.push(0);
+    }
+    positions[p].push(k);
+    bytes[p] += e - h;
+  }
+  if (order.length < 2) return null;
+  const name = NAME_ARGS[command];
+  const stride = pairs ? 2 : 1;
+  let total = 0;
+  for (let p = 0; p < order.length; p++) {
+    total += headLength(1 + stride * positions[p].length) + name.length + bytes[p];
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  const parts: SplitPart[] = [];
+  for (let p = 0; p < order.length; p++) {
+    const from = at;
+    at = writeHead(out, at, 1 + stride * positions[p].length);
+    out.set(name, at);
+    at += name.length;
+    for (const k of positions[p]) {
+      out.set(buf.subarray(spanStart[k], spanEnd[k]), at);
+      at += spanEnd[k] - spanStart[k];
+    }
+    parts.push({ shard: order[p], frame: out.subarray(from, at), positions: positions[p] });
+  }
+  return { command, keyCount: count, parts };
+}
+
+const DOLLAR = 36;
+const CR = 13;
+
+/** Length of an aggregate header `*<n>\r\n`. */
+function headLength(n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  return digits + 3;
+}
+
+/** Writes `*<n>\r\n` at `at` (no string built); returns the offset after it. */
+function writeHead(out: Uint8Array, at: number, n: number): number {
+  const end = at + headLength(n);
+  out[at] = 42; // *
+  let p = end - 3;
+  for (let x = n;; x = Math.floor(x / 10)) {
+    out[p--] = 48 + (x % 10);
+    if (x < 10) break;
+  }
+  out[end - 2] = CR;
+  out[end - 1] = 10;
+  return end;
+}
+
 /** Why a part failed (an error reply, or no reply), or null when it has a reply to merge. */
 function failureOf(reply: ShardReply): string | null {
   if (!(reply instanceof Uint8Array)) return bareReason(reply.error);
@@ -122,23 +225,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-/** MGET: the elements of each part's array, placed at their keys' positions. */
+/** MGET: the elements of each part's array, placed at their keys' positions (one allocation). */
 function mergeArray(
   plan: SplitPlan,
   replies: readonly ShardReply[],
   names: readonly string[],
 ): Uint8Array {
   const elements = new Array<Uint8Array>(plan.keyCount);
+  let total = 0;
   for (const [i, part] of plan.parts.entries()) {
     const reply = replies[i];
     let reason = failureOf(reply);
@@ -150,14 +244,23 @@ function mergeArray(
     if (bounds === null) {
       const error = encodeError(RouterErrorText.keyFailed(names[part.shard], reason ?? ""));
       for (const pos of part.positions) elements[pos] = error;
+      total += error.length * part.positions.length;
       continue;
     }
     const frame = reply as Uint8Array;
-    for (const [j, pos] of part.positions.entries()) {
-      elements[pos] = frame.subarray(bounds[2 * j], bounds[2 * j + 1]);
+    const positions = part.positions;
+    for (let j = 0; j < positions.length; j++) {
+      elements[positions[j]] = frame.subarray(bounds[2 * j], bounds[2 * j + 1]);
+      total += bounds[2 * j + 1] - bounds[2 * j];
     }
   }
-  return concat([utf8.encode(`*${plan.keyCount}\r\n`), ...elements]);
+  const out = new Uint8Array(headLength(plan.keyCount) + total);
+  let at = writeHead(out, 0, plan.keyCount);
+  for (let i = 0; i < elements.length; i++) {
+    out.set(elements[i], at);
+    at += elements[i].length;
+  }
+  return out;
 }
 
 /**

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { byLastDigit, TEST_SHARDS } from "./_test_distribution.ts";
-import { RequestParser } from "../resp/mod.ts";
-import { mergeBroadcast, mergeReplies, splitByShard, type SplitPlan } from "./split.ts";
+import { encodeCommand as encode, RequestParser } from "../resp/mod.ts";
+import {
+  mergeBroadcast,
+  mergeReplies,
+  splitByShard,
+  type SplitCommand,
+  splitFrame,
+  type SplitPlan,
+} from "./split.ts";
 
 const utf8 = new TextEncoder();
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -167,4 +174,42 @@ Deno.test("mergeBroadcast() answers the shards' common reply, or the first error
     text(mergeBroadcast("function|load", [utf8.encode("$1\r\na\r\n"), utf8.encode("$1\r\nb\r\n")])),
     "-ERR shardgate: 'function|load' got different replies from the shards of this router port\r\n",
   );
+});
+
+Deno.test("splitFrame() cuts the client's own frame into the same parts as splitByShard()", () => {
+  const cases = [
+    ["MGET", ...Array.from({ length: 30 }, (_, i) => `key:${i}`)],
+    ["mset", "a1", "v1", "b2", "a much longer value 2", "c4", "", "d5", "v5"],
+    ["DEL", "x1", "y2", "z3", "ключ4"],
+  ];
+  for (const c of cases) {
+    const frame = utf8.encode("PADDING" + text(encode(c)) + "*1\r\n$4\r\nPING\r\n");
+    const parser = new RequestParser();
+    parser.parse(frame, 7, frame.length);
+    const stride = c[0].toLowerCase() === "mset" ? 2 : 1;
+    const all = parser.args(frame);
+    const n = (all.length - 1) / stride;
+    const starts = new Int32Array(n), ends = new Int32Array(n), shards = new Int32Array(n);
+    let at = 7 + `*${c.length}\r\n`.length + `$${utf8.encode(c[0]).length}\r\n`.length +
+      utf8.encode(c[0]).length + 2;
+    for (let i = 0; i < c.length - 1; i++) {
+      const a = utf8.encode(c[1 + i]);
+      const head = `$${a.length}\r\n`.length;
+      if (i % stride === 0) {
+        const k = i / stride;
+        starts[k] = at + head;
+        ends[k] = at + head + a.length;
+        shards[k] = shardOf(a);
+      }
+      at += head + a.length + 2;
+    }
+    const fast = splitFrame(c[0].toLowerCase() as SplitCommand, frame, n, starts, ends, shards)!;
+    const slow = splitByShard(args(...c), shardOf)!;
+    assert.deepEqual(
+      fast.parts.map((p) => [p.shard, decodeCommand(p.frame).slice(1), p.positions]),
+      slow.parts.map((p) => [p.shard, decodeCommand(p.frame).slice(1), p.positions]),
+      c[0],
+    );
+    assert.equal(fast.keyCount, slow.keyCount);
+  }
 });
