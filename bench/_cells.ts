@@ -28,6 +28,7 @@ export type CellId =
   | "get_50c_p16_r3"
   | "get_50c_traced"
   | "get_50c_scraped"
+  | "get_50c_nohedge"
   | "router_get_50c"
   | "router_mget10_50c";
 
@@ -103,7 +104,7 @@ export interface Cell {
    * `/metrics` every {@link SCRAPE_INTERVAL_MS} while it runs. Compare with
    * shardgate's `get_50c`.
    */
-  readonly telemetry?: "traced" | "scraped";
+  readonly telemetry?: "traced" | "scraped" | "nohedge";
   /**
    * Runs against the router setup only ({@link ROUTER_TARGETS}): a
    * twemproxy pool and a shardgate router port over the same
@@ -217,6 +218,18 @@ export const CELLS: readonly Cell[] = [
     requests: 120_000,
     quickRequests: 25_000,
     telemetry: "traced",
+  },
+  {
+    id: "get_50c_nohedge",
+    title: "GET, 50 clients, hedged reads off (`hedge: false`; shardgate only)",
+    clients: 50,
+    pipeline: 1,
+    command: ["GET", rand(SMALL_KEYS)],
+    keys: SMALL_KEYS,
+    write: false,
+    requests: 120_000,
+    quickRequests: 25_000,
+    telemetry: "nohedge",
   },
   {
     id: "get_50c_scraped",

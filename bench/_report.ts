@@ -229,6 +229,8 @@ export const TARGETS = {
   rssBytes: 120_000_000,
   /** Tracing at 0.01, or a scrape a second, keeps this share of get_50c's throughput. */
   telemetryKeeps: 0.95,
+  /** Hedged reads on (get_50c) keep this share of hedging off's throughput (issue 10). */
+  hedgeKeeps: 0.97,
 } as const;
 
 /** Outcome of one target. */
@@ -296,6 +298,13 @@ export function evaluateTargets(
     if (s === undefined) continue;
     atLeast(`${label} costs < 5% (${id} ÷ shardgate get_50c)`, [
       [ratio(s.median.shardgate?.rps, plain), TARGETS.telemetryKeeps, "of get_50c"],
+    ]);
+  }
+
+  const off = byCell("get_50c_nohedge")?.median.shardgate?.rps;
+  if (off !== undefined) {
+    atLeast("hedging on costs < 3% in steady state (get_50c ÷ get_50c_nohedge)", [
+      [ratio(plain, off), TARGETS.hedgeKeeps, "of hedging off"],
     ]);
   }
 

@@ -853,6 +853,7 @@ async function runBench(
   const endpoints = new Map<Target, Endpoint>();
   let shardgateReadNodes = 1;
   let traced: ShardgateRun | null = null;
+  let nohedge: ShardgateRun | null = null;
   let otlpSink: ReturnType<typeof startOtlpSink> | null = null;
   let scrapes = 0;
   const setup: string[] = [];
@@ -898,6 +899,16 @@ async function runBench(
           " `shardgateSetup()` in `bench/_configs.ts`. Its admin port is on;" +
           ` \`get_50c_scraped\` fetches its /metrics every ${SCRAPE_INTERVAL_MS} ms while it runs.`,
       );
+      if (opts.cells.some((c) => cellById(c).telemetry === "nohedge")) {
+        nohedge = await startShardgate(sup, workDir, backends, {
+          name: "shardgate-nohedge",
+          telemetry: { hedgeOff: true },
+        });
+        setup.push(
+          "`get_50c_nohedge` runs against a second shardgate with the same config plus" +
+            " `hedge: false`: hedging's steady-state cost is `get_50c` ÷ `get_50c_nohedge`.",
+        );
+      }
       if (opts.cells.some((c) => cellById(c).telemetry === "traced")) {
         otlpSink = startOtlpSink();
         traced = await startShardgate(sup, workDir, backends, {
@@ -961,6 +972,8 @@ async function runBench(
           ? router?.endpoints.get(target)
           : cell.telemetry === "traced"
           ? traced!
+          : cell.telemetry === "nohedge"
+          ? nohedge!
           : endpoints.get(target);
         if (ep === undefined) continue;
         const addr = cell.write ? ep.write : ep.read;
