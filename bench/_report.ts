@@ -569,8 +569,10 @@ export function renderMarkdown(r: BenchReport): string {
     out.push(
       `RSS is VmRSS from /proc. Backend connections are the established TCP sockets of the proxy` +
         ` process to the replica while ${res.loadClients} clients are connected and have each` +
-        " sent one GET; health-check connections (last command PING or INFO on the replica's" +
-        " CLIENT LIST) are counted apart.",
+        " sent one GET (RESP2: connections the replica's CLIENT LIST shows with resp=2; a RESP3" +
+        " cell earlier leaves shardgate's RESP3 pool open beside it); health-check connections" +
+        " (last command PING or INFO) are counted apart. The RESP3 figure is measured the same" +
+        " way with 200 clients that said HELLO 3 (resp=3 connections).",
       "",
     );
     const errors = targets.flatMap((t) => {

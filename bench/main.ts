@@ -744,13 +744,17 @@ async function measureProxy(
       const ports = await connectionsTo(pid, backends.replica.port);
       const list = await withClient(backends.replica, (c) => c.command("CLIENT", "LIST"));
       if (typeof list !== "string") throw new Error(`CLIENT LIST replied ${list}`);
-      const cmdByAddr = new Map(parseClientList(list).map((e) => [e.get("addr"), e.get("cmd")]));
+      const entries = new Map(parseClientList(list).map((e) => [e.get("addr"), e]));
       const checks = ports.filter((p) => {
-        const cmd = cmdByAddr.get(`${HOST}:${p}`) ?? "";
+        const cmd = entries.get(`${HOST}:${p}`)?.get("cmd") ?? "";
         return HEALTH_CHECK_COMMANDS.has(cmd);
       });
       checkConns = checks.length;
-      backendConns = ports.length - checks.length;
+      // Per protocol: shardgate pools RESP2 and RESP3 connections apart, and a
+      // RESP3 cell earlier in the matrix leaves its pool open (CLIENT LIST's resp=).
+      backendConns = ports.filter((p) =>
+        !checks.includes(p)
+      ).filter((p) => (entries.get(`${HOST}:${p}`)?.get("resp") ?? "2") === "2").length;
     } finally {
       for (const c of sessions) c.close();
     }
@@ -774,7 +778,10 @@ async function measureProxy(
       );
       try {
         const ports = await connectionsTo(pid, backends.replica.port);
-        backendConnsResp3 = ports.length - (checkConns ?? 0);
+        const list = await withClient(backends.replica, (c) => c.command("CLIENT", "LIST"));
+        if (typeof list !== "string") throw new Error(`CLIENT LIST replied ${list}`);
+        const resp = new Map(parseClientList(list).map((e) => [e.get("addr"), e.get("resp")]));
+        backendConnsResp3 = ports.filter((p) => resp.get(`${HOST}:${p}`) === "3").length;
       } finally {
         for (const c of sessions) c.close();
       }

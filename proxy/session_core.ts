@@ -40,9 +40,8 @@ import {
   Route,
   routeOf,
 } from "../resp/mod.ts";
-import { PortRole } from "../telemetry/mod.ts";
-import { FanOut } from "./_fanout.ts";
-import { attemptEnded, CommandRecorder, traceSend } from "./_record.ts";
+import { Outcome, PortRole } from "../telemetry/mod.ts";
+import { attemptEnded, CommandRecorder, outcomeOf, traceSend } from "./_record.ts";
 import { copyBytes, turn } from "./_io.ts";
 import { bulkOrNull, helloReply, parseHello, parseSetInfo, validAttribute } from "./_local.ts";
 import { PIN_KINDS, PinKind, type PinOutcome, PinTracker } from "./_pin.ts";
@@ -979,30 +978,18 @@ export class SessionCore implements SlotOwner, PinSink {
   #broadcast(buf: Uint8Array, start: number, end: number): void {
     const rt = this.#tRt;
     const nodes = rt.broadcastNodes();
-    const slot = this.#slot(Route.BROADCAST);
-    this.#fifo.push(slot);
     if (nodes.length === 0) {
       rt.counters.failedCommands++;
-      return this.#fill(slot, errorReply(rt.noNodeError(this.role)));
+      return this.#local(errorReply(rt.noNodeError(this.role)));
     }
-    const p = this.#parser;
-    const frame = p.inline ? encodeCommand(p.inlineArgs(buf, start, end)) : buf.slice(start, end);
-    const fan = new FanOut(nodes.map((n) => n.id), rt.writer()?.id ?? null, (reply, failure) => {
-      if (this.#state === S.CLOSED) return;
-      if (reply !== null) return this.#fill(slot, reply);
-      rt.counters.failedCommands++;
-      this.#fill(slot, errorReply(ErrorText.broadcastFailed(rt.name, failure)));
-    });
+    const frame = this.#frameOf(buf, start, end);
+    const primary = rt.writer()?.id;
+    const preferred = nodes.findIndex((n) => n.id === primary);
     this.#sent++;
-    for (const n of nodes) {
-      n.connection(this.proto, this.db).send(
-        fan.part(Route.WRITE),
-        frame,
-        0,
-        frame.length,
-        this.#now,
-      );
-    }
+    this.#fanout(
+      nodes.map((n) => ({ shard: rt, node: n, toWriter: true, frame })),
+      (replies) => preferredReply(replies, preferred, rt.name),
+    );
   }
 
   // ---- router ports ----
@@ -1445,6 +1432,25 @@ export class SessionCore implements SlotOwner, PinSink {
   pendingSince(): number {
     return this.#pin?.pendingSince() ?? -1;
   }
+}
+
+/**
+ * The reply of a command sent to every node of a shard: the preferred
+ * node's (the primary) unless it failed, else the first node's that did not
+ * fail, else an error with the last failure.
+ */
+function preferredReply(
+  replies: readonly Uint8Array[],
+  preferred: number,
+  shard: string,
+): Uint8Array {
+  const ok = (r: Uint8Array) => outcomeOf(r, 0, r.length) !== Outcome.failed;
+  if (preferred >= 0 && ok(replies[preferred])) return replies[preferred];
+  const first = replies.find(ok);
+  if (first !== undefined) return first;
+  const last = replies[replies.length - 1];
+  const reason = td.decode(last.subarray(1, Math.max(1, last.length - 2)));
+  return errorReply(ErrorText.broadcastFailed(shard, reason.replace(/^ERR shardgate: /, "")));
 }
 
 /** Ends a hedged pair's link: `main` is handled alone from here on (a retry, its reply). */
