@@ -27,6 +27,7 @@ import {
   keyName,
   type KeySpace,
   needsRouter,
+  rotatedOrder,
   ROUTER_SHARDS,
   ROUTER_TARGETS,
   runOrder,
@@ -967,7 +968,10 @@ async function runBench(
   const runs: RunRecord[] = [];
   const timeout = opts.quick ? RUN_TIMEOUT_MS.quick : RUN_TIMEOUT_MS.full;
   for (let round = 0; round < opts.rounds; round++) {
-    for (const [ci, cellId] of opts.cells.entries()) {
+    // Cells rotate too: a cell's place in the round biases it (seen: the cell
+    // after get_50c ran ~8% slower every round), so each takes every place.
+    for (const cellId of rotatedOrder(opts.cells, round, 0)) {
+      const ci = opts.cells.indexOf(cellId);
       const cell = cellById(cellId);
       const requests = opts.quick ? cell.quickRequests : cell.requests;
       for (const [position, target] of runOrder(cell, opts.targets, round, ci).entries()) {
