@@ -285,3 +285,16 @@ Deno.test("renderMarkdown() shows the router cells with shardgate ÷ twemproxy",
   // The main table: the router rows run on twemproxy and shardgate only.
   assert.ok(md.includes(" | — | — | 100,000 | 105,000 | — | 1.05× | — |"), md);
 });
+
+Deno.test("summarise() pairs a variant cell's runs with their get_50c baselines (median ratio)", () => {
+  const runs: RunRecord[] = [0, 1, 2].map((round) => ({
+    ...run(round, "shardgate", sample([90, 100, 99][round])),
+    cell: "get_50c_traced",
+    baselineRps: [100, 100, 90][round],
+  }));
+  const [s] = summarise(runs, ["get_50c_traced"], ["shardgate"]);
+  assert.deepEqual(s.paired, 1.0); // ratios 0.9, 1.0, 1.1 → median 1.0
+  const checks = evaluateTargets([summary("get_50c", { shardgate: sample(200) }), s], null);
+  const traced = checks.find((c) => c.label.startsWith("tracing on"))!;
+  assert.equal(traced.status, "pass", traced.detail); // paired, not 99 ÷ 200
+});

@@ -991,6 +991,21 @@ async function runBench(
         const scraper = cell.telemetry === "scraped"
           ? scrapeEvery((ep as ShardgateRun).admin!, SCRAPE_INTERVAL_MS)
           : null;
+        // A variant cell is paired with a plain get_50c run on the main shardgate
+        // right before it, so slow drift of the machine cancels out of the ratio.
+        let baselineRps: number | null = null;
+        if (cell.telemetry !== undefined) {
+          const main = endpoints.get("shardgate");
+          if (main !== undefined) {
+            const r = await sup.run(
+              "redis-benchmark",
+              tools.redisBenchmark,
+              benchmarkArgs(cell, main.read.host, main.read.port, requests),
+              timeout,
+            );
+            if (r.code === 0) baselineRps = parseBenchmarkCsv(r.stdout).rps;
+          }
+        }
         const t0 = performance.now();
         let sample = null;
         let error: string | null = null;
@@ -1013,7 +1028,17 @@ async function runBench(
           error ??= `scraping /metrics: ${e instanceof Error ? e.message : String(e)}`;
         }
         const elapsedMs = performance.now() - t0;
-        runs.push({ round, cell: cellId, target, position, requests, elapsedMs, sample, error });
+        runs.push({
+          round,
+          cell: cellId,
+          target,
+          position,
+          requests,
+          elapsedMs,
+          sample,
+          error,
+          baselineRps,
+        });
         if (error !== null) {
           log.warn("run failed", { round: round + 1, cell: cellId, target, error });
         } else {
