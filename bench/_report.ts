@@ -143,9 +143,9 @@ export interface RunRecord {
   /** Why the run failed, or null. */
   readonly error: string | null;
   /**
-   * A shardgate-only variant cell (`get_50c_traced`…): the ops/s of plain
-   * `get_50c` on the main shardgate, run right before it (a paired
-   * baseline; absent elsewhere).
+   * A shardgate-only variant cell (`get_50c_traced`…): the mean ops/s of the
+   * plain `get_50c` runs on the main shardgate right before and right after it
+   * (a paired baseline; absent elsewhere).
    */
   readonly baselineRps?: number | null;
 }
@@ -308,7 +308,7 @@ export function evaluateTargets(
   ) {
     const s = byCell(id);
     if (s === undefined) continue;
-    // Paired: each variant run ÷ a plain get_50c run on the main shardgate right before it.
+    // Paired: each variant run ÷ the plain get_50c runs on the main shardgate around it.
     const r = s.paired ?? ratio(s.median.shardgate?.rps, plain);
     atLeast(`${label} costs < 5% (${id} ÷ shardgate get_50c, paired runs)`, [
       [r, TARGETS.telemetryKeeps, "of get_50c"],

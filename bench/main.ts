@@ -991,21 +991,21 @@ async function runBench(
         const scraper = cell.telemetry === "scraped"
           ? scrapeEvery((ep as ShardgateRun).admin!, SCRAPE_INTERVAL_MS)
           : null;
-        // A variant cell is paired with a plain get_50c run on the main shardgate
-        // right before it, so slow drift of the machine cancels out of the ratio.
-        let baselineRps: number | null = null;
-        if (cell.telemetry !== undefined) {
-          const main = endpoints.get("shardgate");
-          if (main !== undefined) {
-            const r = await sup.run(
-              "redis-benchmark",
-              tools.redisBenchmark,
-              benchmarkArgs(cell, main.read.host, main.read.port, requests),
-              timeout,
-            );
-            if (r.code === 0) baselineRps = parseBenchmarkCsv(r.stdout).rps;
-          }
-        }
+        // A variant cell is bracketed by plain get_50c runs on the main shardgate,
+        // one right before and one right after it, so drift and the place of a
+        // run in the sequence cancel out of the ratio (their mean is the baseline).
+        const main = cell.telemetry === undefined ? undefined : endpoints.get("shardgate");
+        const plainRun = async (): Promise<number | null> => {
+          if (main === undefined) return null;
+          const r = await sup.run(
+            "redis-benchmark",
+            tools.redisBenchmark,
+            benchmarkArgs(cell, main.read.host, main.read.port, requests),
+            timeout,
+          );
+          return r.code === 0 ? parseBenchmarkCsv(r.stdout).rps : null;
+        };
+        const before = await plainRun();
         const t0 = performance.now();
         let sample = null;
         let error: string | null = null;
@@ -1028,6 +1028,8 @@ async function runBench(
           error ??= `scraping /metrics: ${e instanceof Error ? e.message : String(e)}`;
         }
         const elapsedMs = performance.now() - t0;
+        const after = await plainRun();
+        const baselineRps = before === null || after === null ? null : (before + after) / 2;
         runs.push({
           round,
           cell: cellId,
