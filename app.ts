@@ -21,13 +21,14 @@ import {
   type Config,
   type ConfigWatcher,
   diffConfigs,
+  formatAddress,
   formatIssue,
   issueAt,
   loadConfig,
   type ShardConfig,
   watchConfig,
 } from "./config/mod.ts";
-import { type HealthEvent, ShardHealth } from "./health/mod.ts";
+import { type HealthEvent, publicRole, ShardHealth } from "./health/mod.ts";
 import { ListenError, ReleasedSockets, Shard, type ShardOptions } from "./proxy/mod.ts";
 import { RouterPort } from "./router/mod.ts";
 import {
@@ -49,26 +50,18 @@ import { VERSION } from "./version.ts";
 
 /** A started listener, as logged in the `listening` line. */
 export interface ListeningAddress {
-  /** The shard's (or the router's) name. */
-  /** The shard, or "" for the admin port. */
+  /** The shard's or the router's name, or "" for the admin port. */
   readonly shard: string;
   readonly role: "readers" | "writer" | "admin" | "router";
   readonly host: string;
   readonly port: number;
 }
 
-/** The admin address cannot be bound; positioned like a shard's {@link ListenError}. */
-class AdminListenError extends Error {
-  readonly configPath = "admin.listen";
-  readonly reason: string;
-
-  constructor(address: Address, cause: unknown) {
-    const reason = `cannot listen on ${address.text}: ${
-      cause instanceof Error ? cause.message : String(cause)
-    }`;
-    super(`admin.listen: ${reason}`);
-    this.reason = reason;
-  }
+/** Logs the `listening` line of one bound listener (at startup and when a reload binds it). */
+export function logListening(logger: Logger, l: ListeningAddress): void {
+  const address = formatAddress(l.host, l.port);
+  if (l.shard === "") logger.info("listening", { role: l.role, address });
+  else logger.info("listening", { shard: l.shard, role: l.role, address });
 }
 
 /** Outcome of one reload. */
@@ -84,8 +77,6 @@ export class ReloadCounters {
   rejected = 0;
   /** Epoch ms of the last successful reload, or 0. */
   lastAppliedAt = 0;
-  /** The last rejection's errors, for the status page. */
-  lastErrors: readonly string[] = [];
   /** The last reload's outcome, or null before the first. */
   last: LastReload | null = null;
 }
@@ -128,16 +119,6 @@ export class App {
     });
   }
 
-  /** The tracer shards take command spans from (OpenTelemetry on: `tracer.enabled`). */
-  get tracer(): CommandTracer {
-    return this.#tracer;
-  }
-
-  /** The admin server's bound address, or null without `admin.listen`. */
-  get adminAddress(): { host: string; port: number } | null {
-    return this.#admin?.bound ?? null;
-  }
-
   /** The running config. */
   get config(): Config {
     return this.#config;
@@ -176,17 +157,10 @@ export class App {
       this.#routers.clear();
       await Promise.all(units.map((u) => this.#closeUnit(u, 0)));
       this.#units.clear();
-      throw err instanceof ListenError || err instanceof AdminListenError
-        ? new Error(await this.#describe(err))
-        : err;
+      throw err instanceof ListenError ? new Error(await this.#describe(err)) : err;
     }
     this.#otelMetrics = registerOtelMetrics(metricsCollector(this.adminSource()), VERSION);
     return this.listening();
-  }
-
-  /** The router port called `name`. */
-  router(name: string): RouterPort | undefined {
-    return this.#routers.get(name);
   }
 
   /** Binds a router's address; a failure is a ListenError positioned at `routers.<name>.listen`. */
@@ -194,7 +168,7 @@ export class App {
     try {
       r.start();
     } catch (err) {
-      throw new ListenError(r.name, "listen", r.config.listen, err, "routers");
+      throw new ListenError(`routers.${r.name}.listen`, r.config.listen, err);
     }
   }
 
@@ -204,7 +178,7 @@ export class App {
     try {
       server.listen(address);
     } catch (err) {
-      throw new AdminListenError(address, err);
+      throw new ListenError("admin.listen", address, err);
     }
     return server;
   }
@@ -242,7 +216,7 @@ export class App {
         from: e.from,
         to: e.node.status,
         reason: e.node.reason,
-        role: e.node.role === "master" ? "primary" : e.node.role,
+        role: publicRole(e.node.role),
         time: Date.now(),
       });
     } else {
@@ -395,7 +369,7 @@ export class App {
         try {
           routerUpdates.push(r.prepareUpdate(ch.next));
         } catch (err) {
-          throw new ListenError(r.name, "listen", ch.next.listen, err, "routers");
+          throw new ListenError(`routers.${r.name}.listen`, ch.next.listen, err);
         }
       }
       prepared.push(this.#prepareAdmin(next));
@@ -428,41 +402,20 @@ export class App {
     this.#config = next;
     if (diff.telemetryChanged) this.#tracer.setSampleRatio(next.telemetry.sampleRatio);
     this.reloads.applied++;
-    this.reloads.lastAppliedAt = Date.now();
-    this.reloads.last = { at: Date.now(), ok: true, summary: diff.summary, errors: [] };
+    const at = Date.now();
+    this.reloads.lastAppliedAt = at;
+    this.reloads.last = { at, ok: true, summary: diff.summary, errors: [] };
     this.#logger.info("config reloaded", { file: this.#file, changes: diff.summary });
-    for (const u of added) {
-      for (const b of u.shard.bound()) {
-        this.#logger.info("listening", {
-          shard: u.shard.name,
-          role: b.role,
-          address: `${b.host}:${b.port}`,
-        });
-      }
-    }
-    for (const ch of diff.changedShards) {
-      if (!ch.readersMoved && !ch.writerMoved) continue;
-      const u = this.#units.get(ch.next.name)!;
-      for (const b of u.shard.bound()) {
-        this.#logger.info("listening", {
-          shard: u.shard.name,
-          role: b.role,
-          address: `${b.host}:${b.port}`,
-        });
-      }
+    const moved = diff.changedShards.filter((ch) => ch.readersMoved || ch.writerMoved);
+    for (const u of [...added, ...moved.map((ch) => this.#units.get(ch.next.name)!)]) {
+      for (const b of u.shard.bound()) logListening(this.#logger, { shard: u.shard.name, ...b });
     }
     const movedRouters = diff.changedRouters.filter((ch) => ch.listenMoved).map((ch) =>
-      ch.next.name
+      this.#routers.get(ch.next.name)!
     );
-    for (const r of [...addedRouters, ...movedRouters.map((n) => this.#routers.get(n)!)]) {
+    for (const r of [...addedRouters, ...movedRouters]) {
       const b = r.bound();
-      if (b !== null) {
-        this.#logger.info("listening", {
-          shard: r.name,
-          role: "router",
-          address: `${b.host}:${b.port}`,
-        });
-      }
+      if (b !== null) logListening(this.#logger, { shard: r.name, role: "router", ...b });
     }
     return { ok: true, summary: diff.summary };
   }
@@ -482,12 +435,7 @@ export class App {
       commit: () => {
         this.#admin = fresh;
         if (old !== null) void old.close();
-        if (fresh?.bound) {
-          this.#logger.info("listening", {
-            role: "admin",
-            address: `${fresh.bound.host}:${fresh.bound.port}`,
-          });
-        }
+        if (fresh?.bound) logListening(this.#logger, { shard: "", role: "admin", ...fresh.bound });
       },
       abort: () => void fresh?.close(),
     };
@@ -499,7 +447,7 @@ export class App {
    * (`file:line:col: shards.x.readers: cannot listen on …`).
    */
   async #describe(err: unknown): Promise<string> {
-    if (!(err instanceof ListenError) && !(err instanceof AdminListenError)) {
+    if (!(err instanceof ListenError)) {
       return err instanceof Error ? err.message : String(err);
     }
     let text = "";
@@ -513,7 +461,6 @@ export class App {
 
   #rejected(errors: string[]): ReloadResult {
     this.reloads.rejected++;
-    this.reloads.lastErrors = errors;
     this.reloads.last = { at: Date.now(), ok: false, summary: null, errors };
     this.#logger.error("config rejected; the running config stays", {
       file: this.#file,

@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { App } from "./app.ts";
+import { App, logListening } from "./app.ts";
 import { formatIssue, loadConfig, suggestKey } from "./config/mod.ts";
 import { type LogFormat, Logger, type LogLevel } from "./telemetry/logger.ts";
 import { VERSION } from "./version.ts";
@@ -97,11 +97,7 @@ export async function cli(args: string[]): Promise<number> {
   const logger = new Logger(level as LogLevel, format as LogFormat | undefined);
   const app = new App(result.config, logger);
   try {
-    for (const l of await app.start()) {
-      const address = `${l.host.includes(":") ? `[${l.host}]` : l.host}:${l.port}`;
-      if (l.shard === "") logger.info("listening", { role: l.role, address });
-      else logger.info("listening", { shard: l.shard, role: l.role, address });
-    }
+    for (const l of await app.start()) logListening(logger, l);
   } catch (err) {
     logger.error("startup failed", { error: (err as Error).message });
     return 1;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { publicRole } from "../health/mod.ts";
 import type { MetricCollector, MetricWriter } from "../telemetry/mod.ts";
 import { readiness } from "./readiness.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
@@ -34,7 +35,7 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
   for (const n of s.nodes) {
     const node = n.id;
     for (const state of STATES) w.value("nodeState", { shard, node, state }, +(n.status === state));
-    const role = n.role === "master" ? "primary" : n.role;
+    const role = publicRole(n.role);
     for (const r of ROLES) w.value("nodeRole", { shard, node, role: r }, +(role === r));
     w.value("nodeServesReads", { shard, node }, +n.servesReads);
     if (n.lagMs !== null) w.value("replicationLag", { shard, node }, n.lagMs / 1000);

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { publicRole } from "../health/mod.ts";
 import { readiness, shardProblems } from "./readiness.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
 
@@ -137,7 +138,7 @@ function nodeDocs(s: ShardSource): NodeStatusDoc[] {
     return {
       id: n.id,
       address: n.address,
-      role: n.role === "master" ? "primary" : n.role,
+      role: publicRole(n.role),
       state: n.status,
       servesReads: n.servesReads,
       reason: n.reason,

@@ -13,6 +13,11 @@ import type { CheckConfig } from "../config/types.ts";
 /** A node's role as the routing table sees it. */
 export type NodeRole = "master" | "replica" | "unknown";
 
+/** A role in shardgate's own words (status, metrics, spans): `master` is `primary`. */
+export function publicRole(role: NodeRole): "primary" | "replica" | "unknown" {
+  return role === "master" ? "primary" : role;
+}
+
 /** One `slaveN:ip=..,port=..,state=..,offset=..,lag=..` line of a primary. */
 export interface ReplicaLine {
   /** Replica address as the primary sees it. */

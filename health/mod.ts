@@ -56,6 +56,7 @@ export {
   type NodeInfo,
   parseInfoFields,
   parseNodeInfo,
+  publicRole,
   type ReplicaLine,
   type ReplicaVerdict,
   syncedSinceStart,

@@ -376,7 +376,6 @@ export class ShardState {
     return { added, removed };
   }
 
-  /** The current routes. */
   /**
    * What the servers say they are (server, version, mode): the primary's
    * last INFO, else any node's; null before any node answered.
@@ -395,6 +394,7 @@ export class ShardState {
     return null;
   }
 
+  /** The current routes. */
   routes(): RouteUpdate {
     const readers: string[] = [];
     for (const n of this.#nodes) if (n.servesReads) readers.push(n.id);

@@ -143,14 +143,14 @@ export class CommandRecorder {
     this.#tracer?.commandSpan({
       command: cmd === OTHER_COMMAND ? undefined : commandName(cmd),
       shard: rt.name,
-      role: ROLE_NAMES[this.#role] as "readers" | "writer" | "router",
+      role: ROLE_NAMES[this.#role],
       node,
       db,
       startTime: performance.timeOrigin + startedAt,
       endTime: performance.timeOrigin + turn.now,
       retries,
       pinned,
-      outcome: OUTCOME_NAMES[outcome] as "ok" | "error" | "failed",
+      outcome: OUTCOME_NAMES[outcome],
       error: outcome === Outcome.ok ? null : errorLine(reply, start, end),
       attempts,
     });

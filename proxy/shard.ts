@@ -497,17 +497,10 @@ export class ListenError extends Error {
   readonly reason: string;
 
   /**
-   * Creates the error for the shard `shard`'s `role` listener at `address`
-   * (or, with `section` "routers", router `shard`'s `listen`).
+   * Creates the error for the listener configured at `configPath`
+   * (`shards.users.readers`, `routers.cache.listen`, `admin.listen`).
    */
-  constructor(
-    shard: string,
-    role: ListenerRole | "listen",
-    address: Address,
-    cause: unknown,
-    section: "shards" | "routers" = "shards",
-  ) {
-    const configPath = `${section}.${shard}.${role}`;
+  constructor(configPath: string, address: Address, cause: unknown) {
     const reason = `cannot listen on ${address.text}: ${
       cause instanceof Error ? cause.message : String(cause)
     }`;
@@ -564,7 +557,7 @@ function bindAll(
       l.listen();
     } catch (err) {
       for (const b of bound) void b.abandon();
-      throw new ListenError(rt.name, role, address, err);
+      throw new ListenError(`shards.${rt.name}.${role}`, address, err);
     }
     bound.push(l);
   }

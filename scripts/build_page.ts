@@ -5,8 +5,7 @@
  * The generated module is checked in (a fresh clone and `deno compile` need
  * no build step); `scripts/build_page_test.ts` fails when it is stale.
  *
- * Usage: `npm run build:page` (write) or `npm run build:page -- --check`
- * (exit 1 when `admin/_page.ts` differs from a fresh build).
+ * Usage: `npm run build:page`.
  *
  * @module
  */
@@ -69,23 +68,14 @@ export async function buildPageModule(): Promise<string> {
   ].join("\n");
 }
 
-async function main(args: string[]): Promise<number> {
+async function main(): Promise<number> {
   const text = await buildPageModule();
   const path = `${REPO_ROOT}/${PAGE_MODULE}`;
-  if (args.includes("--check")) {
-    const current = await Deno.readTextFile(path).catch(() => "");
-    if (current !== text) {
-      console.error(`${PAGE_MODULE} is stale: run npm run build:page`);
-      return 1;
-    }
-    console.log(`${PAGE_MODULE} is up to date`);
-    return 0;
-  }
   await Deno.writeTextFile(path, text);
   console.log(`wrote ${PAGE_MODULE} (${text.length} bytes)`);
   return 0;
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  Deno.exit(await main());
 }

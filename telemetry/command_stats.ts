@@ -62,10 +62,14 @@ export const Outcome = {
 /** One of the {@link Outcome} values. */
 export type Outcome = typeof Outcome[keyof typeof Outcome];
 
+/** A port role's label value. */
+export type RoleName = keyof typeof PortRole;
+/** An outcome's label value. */
+export type OutcomeName = keyof typeof Outcome;
 /** Label values of the port roles, by index. */
-export const ROLE_NAMES: readonly string[] = ["readers", "writer", "router"];
+export const ROLE_NAMES: readonly RoleName[] = ["readers", "writer", "router"];
 /** Label values of the outcomes, by index. */
-export const OUTCOME_NAMES: readonly string[] = ["ok", "error", "failed"];
+export const OUTCOME_NAMES: readonly OutcomeName[] = ["ok", "error", "failed"];
 
 const ROLES = ROLE_NAMES.length;
 const OUTCOMES = OUTCOME_NAMES.length;

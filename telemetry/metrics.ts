@@ -276,6 +276,24 @@ export interface HistogramValue {
 }
 
 /**
+ * Calls `f` with each bucket's upper bound (`+Inf` last) and its cumulative
+ * count, the way both exports write histograms; returns the total count.
+ */
+export function eachBucket(
+  def: MetricDef,
+  h: HistogramValue,
+  f: (le: number | "+Inf", cumulative: number) => void,
+): number {
+  const bounds = def.buckets ?? [];
+  let cumulative = 0;
+  for (let i = 0; i <= bounds.length; i++) {
+    cumulative += h.counts[i] ?? 0;
+    f(i < bounds.length ? bounds[i] : "+Inf", cumulative);
+  }
+  return cumulative;
+}
+
+/**
  * Where a collector writes the current values, by table key. Counters are
  * written as their running total (both exports are cumulative).
  */

@@ -51,8 +51,10 @@ export {
   NodeCommandCounters,
   Outcome,
   OUTCOME_NAMES,
+  type OutcomeName,
   PortRole,
   ROLE_NAMES,
+  type RoleName,
 } from "./command_stats.ts";
 export { PROMETHEUS_CONTENT_TYPE, PrometheusExporter } from "./prometheus.ts";
 export {

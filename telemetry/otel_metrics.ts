@@ -25,6 +25,7 @@ import {
   type Observable,
 } from "@opentelemetry/api";
 import {
+  eachBucket,
   type HistogramValue,
   type Labels,
   METRIC_IDS,
@@ -108,14 +109,10 @@ class ObservingWriter implements MetricWriter {
 
   histogram(id: MetricId, labels: Labels, h: HistogramValue): void {
     const inst = this.#byId.get(id)!;
-    const bounds = (METRICS[id] as MetricDef).buckets ?? [];
-    let cumulative = 0;
-    for (let i = 0; i <= bounds.length; i++) {
-      cumulative += h.counts[i] ?? 0;
-      const le = i < bounds.length ? String(bounds[i]) : "+Inf";
-      this.#result.observe(inst.main, cumulative, { ...labels, le });
-    }
+    const count = eachBucket(METRICS[id], h, (le, cumulative) => {
+      this.#result.observe(inst.main, cumulative, { ...labels, le: String(le) });
+    });
     this.#result.observe(inst.sum!, h.sum, labels as Attributes);
-    this.#result.observe(inst.count!, cumulative, labels as Attributes);
+    this.#result.observe(inst.count!, count, labels as Attributes);
   }
 }

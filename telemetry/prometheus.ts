@@ -15,6 +15,7 @@
 
 import { Registry } from "prom-client";
 import {
+  eachBucket,
   type HistogramValue,
   type Labels,
   METRIC_IDS,
@@ -45,19 +46,12 @@ class ScrapeWriter implements MetricWriter {
 
   histogram(id: MetricId, labels: Labels, h: HistogramValue): void {
     const def: MetricDef = METRICS[id];
-    const bounds = def.buckets ?? [];
     const list = this.#list(id);
-    let cumulative = 0;
-    for (let i = 0; i <= bounds.length; i++) {
-      cumulative += h.counts[i] ?? 0;
-      list.push({
-        metricName: `${def.name}_bucket`,
-        labels: { ...labels, le: i < bounds.length ? bounds[i] : "+Inf" },
-        value: cumulative,
-      });
-    }
+    const count = eachBucket(def, h, (le, cumulative) => {
+      list.push({ metricName: `${def.name}_bucket`, labels: { ...labels, le }, value: cumulative });
+    });
     list.push({ metricName: `${def.name}_sum`, labels: { ...labels }, value: h.sum });
-    list.push({ metricName: `${def.name}_count`, labels: { ...labels }, value: cumulative });
+    list.push({ metricName: `${def.name}_count`, labels: { ...labels }, value: count });
   }
 
   #list(id: MetricId): PromValue[] {

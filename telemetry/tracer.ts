@@ -36,6 +36,7 @@
  * @module
  */
 
+import type { OutcomeName, RoleName } from "./command_stats.ts";
 import {
   type Attributes,
   type Span,
@@ -70,7 +71,7 @@ export interface CommandSpanData {
   /** Shard name. */
   readonly shard: string;
   /** Port role the client used. */
-  readonly role: "readers" | "writer" | "router";
+  readonly role: RoleName;
   /** Node that gave the final reply (`host:port`), or null when none did. */
   readonly node: string | null;
   /** Database index of the client's session. */
@@ -84,7 +85,7 @@ export interface CommandSpanData {
   /** The client is pinned to a dedicated node connection. */
   readonly pinned: boolean;
   /** ok, error (the node's error reply) or failed (a shardgate error). */
-  readonly outcome: "ok" | "error" | "failed";
+  readonly outcome: OutcomeName;
   /** The error reply's text (without `-`), for error and failed. */
   readonly error?: string | null;
   /** Every send, in order (first send, retries, hedges). */
