@@ -115,30 +115,47 @@ export interface Cell {
 
 const rand = (space: KeySpace): string => space.prefix + "__rand_int__";
 
-/** The matrix, in report order. */
+const GET_50C: Cell = {
+  id: "get_50c",
+  title: "GET, 50 clients, no pipelining, 3 B values",
+  clients: 50,
+  pipeline: 1,
+  command: ["GET", rand(SMALL_KEYS)],
+  keys: SMALL_KEYS,
+  write: false,
+  requests: 120_000,
+  quickRequests: 25_000,
+};
+
+const GET_50C_P16: Cell = {
+  ...GET_50C,
+  id: "get_50c_p16",
+  title: "GET, 50 clients, pipeline 16, 3 B values",
+  pipeline: 16,
+  requests: 1_000_000,
+  quickRequests: 200_000,
+};
+
+const MGET10_50C: Cell = {
+  id: "mget10_50c",
+  title: "MGET of 10 keys, 50 clients",
+  clients: 50,
+  pipeline: 1,
+  command: ["MGET", ...Array.from({ length: 10 }, () => rand(SMALL_KEYS))],
+  keys: SMALL_KEYS,
+  write: false,
+  requests: 60_000,
+  quickRequests: 12_000,
+};
+
+/**
+ * The matrix, in report order. Variants spread a base cell and change what
+ * they measure, so a variant's load stays the base's (the paired ratios
+ * compare a variant with `get_50c` runs of the same size).
+ */
 export const CELLS: readonly Cell[] = [
-  {
-    id: "get_50c",
-    title: "GET, 50 clients, no pipelining, 3 B values",
-    clients: 50,
-    pipeline: 1,
-    command: ["GET", rand(SMALL_KEYS)],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 120_000,
-    quickRequests: 25_000,
-  },
-  {
-    id: "get_50c_p16",
-    title: "GET, 50 clients, pipeline 16, 3 B values",
-    clients: 50,
-    pipeline: 16,
-    command: ["GET", rand(SMALL_KEYS)],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 1_000_000,
-    quickRequests: 200_000,
-  },
+  GET_50C,
+  GET_50C_P16,
   {
     id: "get_1c",
     title: "GET, 1 client, 3 B values (latency)",
@@ -172,109 +189,59 @@ export const CELLS: readonly Cell[] = [
     requests: 100_000,
     quickRequests: 20_000,
   },
+  MGET10_50C,
   {
-    id: "mget10_50c",
-    title: "MGET of 10 keys, 50 clients",
-    clients: 50,
-    pipeline: 1,
-    command: ["MGET", ...Array.from({ length: 10 }, () => rand(SMALL_KEYS))],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 60_000,
-    quickRequests: 12_000,
-  },
-  {
+    ...GET_50C,
     id: "get_50c_r3",
     title: "GET over RESP3 (HELLO 3), 50 clients, no pipelining",
-    clients: 50,
-    pipeline: 1,
-    command: ["GET", rand(SMALL_KEYS)],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 120_000,
-    quickRequests: 25_000,
     protocol: 3,
   },
   {
+    ...GET_50C_P16,
     id: "get_50c_p16_r3",
     title: "GET over RESP3 (HELLO 3), 50 clients, pipeline 16",
-    clients: 50,
-    pipeline: 16,
-    command: ["GET", rand(SMALL_KEYS)],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 1_000_000,
-    quickRequests: 200_000,
     protocol: 3,
   },
   {
+    ...GET_50C,
     id: "get_50c_traced",
     title: `GET, 50 clients, tracing on at sample_ratio ${TRACED_SAMPLE_RATIO} (shardgate only)`,
-    clients: 50,
-    pipeline: 1,
-    command: ["GET", rand(SMALL_KEYS)],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 120_000,
-    quickRequests: 25_000,
     telemetry: "traced",
   },
   {
+    ...GET_50C,
     id: "get_50c_nohedge",
     title: "GET, 50 clients, hedged reads off (`hedge: false`; shardgate only)",
-    clients: 50,
-    pipeline: 1,
-    command: ["GET", rand(SMALL_KEYS)],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 120_000,
-    quickRequests: 25_000,
     telemetry: "nohedge",
   },
   {
+    ...GET_50C,
     id: "get_50c_scraped",
     title: "GET, 50 clients, /metrics scraped every second (shardgate only)",
-    clients: 50,
-    pipeline: 1,
-    command: ["GET", rand(SMALL_KEYS)],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 120_000,
-    quickRequests: 25_000,
     telemetry: "scraped",
   },
   {
+    ...GET_50C,
     id: "router_get_50c",
     title: `GET through a router over ${ROUTER_SHARDS} shards, 50 clients, no pipelining`,
-    clients: 50,
-    pipeline: 1,
-    command: ["GET", rand(SMALL_KEYS)],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 120_000,
-    quickRequests: 25_000,
     router: true,
   },
   {
+    ...MGET10_50C,
     id: "router_mget10_50c",
     title: `MGET of 10 keys through a router over ${ROUTER_SHARDS} shards, 50 clients`,
-    clients: 50,
-    pipeline: 1,
-    command: ["MGET", ...Array.from({ length: 10 }, () => rand(SMALL_KEYS))],
-    keys: SMALL_KEYS,
-    write: false,
-    requests: 60_000,
-    quickRequests: 12_000,
     router: true,
   },
 ];
 
 /**
  * Whether `target` can run `cell`: twemproxy speaks RESP2 only (it refuses
- * HELLO); a router cell runs on {@link ROUTER_TARGETS} only.
+ * HELLO); a router cell runs on {@link ROUTER_TARGETS} only; a shardgate
+ * variant (`telemetry`) on shardgate only.
  */
 export function cellRunsOn(cell: Cell, target: Target): boolean {
   if (cell.router === true) return ROUTER_TARGETS.includes(target);
+  if (cell.telemetry !== undefined) return target === "shardgate";
   return cell.protocol !== 3 || target !== "twemproxy";
 }
 

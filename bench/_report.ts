@@ -170,7 +170,7 @@ export function summarise(
   targets: readonly Target[],
 ): CellSummary[] {
   return cells.map((cell) => {
-    const median: Partial<Record<Target, BenchSample>> = {};
+    const medians: Partial<Record<Target, BenchSample>> = {};
     const ok: Partial<Record<Target, number>> = {};
     const all: Partial<Record<Target, number>> = {};
     for (const target of targets) {
@@ -179,13 +179,13 @@ export function summarise(
       all[target] = mine.length;
       ok[target] = good.length;
       const m = medianSample(good);
-      if (m !== null) median[target] = m;
+      if (m !== null) medians[target] = m;
     }
     const ratios = runs.flatMap((r) =>
       r.cell === cell && r.sample !== null && r.baselineRps ? [r.sample.rps / r.baselineRps] : []
-    ).sort((a, b) => a - b);
-    const paired = ratios.length === 0 ? null : ratios[Math.floor((ratios.length - 1) / 2)];
-    return { cell, median, ok, runs: all, paired };
+    );
+    const paired = ratios.length === 0 ? null : median(ratios);
+    return { cell, median: medians, ok, runs: all, paired };
   });
 }
 

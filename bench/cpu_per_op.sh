@@ -3,8 +3,8 @@
 #
 #   bash bench/cpu_per_op.sh <base-checkout> <head-checkout> [rounds=5] [commands=200000]
 #
-# Each checkout needs `npm ci`. Both proxies run at once; every round alternates
-# base and head over the same GET and MGET10 loads (redis-benchmark, 50 clients)
+# Each checkout needs `npm ci`. Both proxies run at once; every round runs
+# base and head (which one first alternates by round) over the same GET and MGET10 loads (redis-benchmark, 50 clients)
 # and prints the proxy's user+system CPU (from /proc/<pid>/stat) per command and
 # the throughput. On a shared, noisy machine CPU per op is steadier than ops/s.
 # Ports: $PORT_BASE (default 7501) for Redis, +10 and +11 for the two proxies.
@@ -51,7 +51,8 @@ load() { # port cmd
 for port in "$PB_PORT" "$PH_PORT"; do load "$port" GET >/dev/null; done # warm up
 for r in $(seq "$ROUNDS"); do
   for cmd in GET MGET10; do
-    for who in base head; do
+    order="base head"; [ $((r % 2)) = 0 ] && order="head base" # who goes first alternates
+    for who in $order; do
       if [ "$who" = base ]; then pid=$PB port=$PB_PORT; else pid=$PH port=$PH_PORT; fi
       a=$(cpu "$pid"); rps=$(load "$port" "$cmd"); b=$(cpu "$pid")
       awk -v r="$r" -v c="$cmd" -v w="$who" -v t=$((b - a)) -v n="$N" -v rps="$rps" \

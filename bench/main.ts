@@ -977,8 +977,6 @@ async function runBench(
       for (const [position, target] of runOrder(cell, opts.targets, round, ci).entries()) {
         if (interrupted) throw new Error("interrupted");
         if (!cellRunsOn(cell, target)) continue;
-        // Telemetry variants measure shardgate against its own get_50c only.
-        if (cell.telemetry !== undefined && target !== "shardgate") continue;
         const ep = cell.router === true
           ? router?.endpoints.get(target)
           : cell.telemetry === "traced"
@@ -988,9 +986,6 @@ async function runBench(
           : endpoints.get(target);
         if (ep === undefined) continue;
         const addr = cell.write ? ep.write : ep.read;
-        const scraper = cell.telemetry === "scraped"
-          ? scrapeEvery((ep as ShardgateRun).admin!, SCRAPE_INTERVAL_MS)
-          : null;
         // A variant cell is bracketed by plain get_50c runs on the main shardgate,
         // one right before and one right after it, so drift and the place of a
         // run in the sequence cancel out of the ratio (their mean is the baseline).
@@ -1006,6 +1001,10 @@ async function runBench(
           return r.code === 0 ? parseBenchmarkCsv(r.stdout).rps : null;
         };
         const before = await plainRun();
+        // Scraping starts after the "before" run, which must not be scraped.
+        const scraper = cell.telemetry === "scraped"
+          ? scrapeEvery((ep as ShardgateRun).admin!, SCRAPE_INTERVAL_MS)
+          : null;
         const t0 = performance.now();
         let sample = null;
         let error: string | null = null;

@@ -9,9 +9,9 @@
  * child with `OTEL_DENO=true` pointed at it. The child makes spans the way the
  * proxy does (`CommandTracer.commandSpan`, one attempt event), 400 every
  * 100 ms, waits for the exporter to flush, and prints its process CPU time
- * (all threads) per span, less an idle run's. Multiply by the sample ratio
- * and compare with a command's CPU (`bench/cpu_per_op.sh`) for tracing's cost
- * per command.
+ * (all threads) per span, less that of an idle run of the same length.
+ * Multiply by the sample ratio and compare with a command's CPU
+ * (`bench/cpu_per_op.sh`) for tracing's cost per command.
  *
  * @module
  */
@@ -26,10 +26,14 @@ const FLUSH_WAIT_MS = 7_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** CPU milliseconds (user + system, all threads) to make and export `n` spans. */
-async function measure(tracer: CommandTracer, n: number): Promise<number> {
-  const make = (count: number) => {
-    for (let i = 0; i < count; i++) {
+/**
+ * CPU milliseconds (user + system, all threads) over `batches` batches of
+ * `perBatch` spans, {@link BATCH_GAP_MS} apart, and the exporter's flush.
+ */
+async function measure(tracer: CommandTracer, batches: number, perBatch: number): Promise<number> {
+  const c0 = process.cpuUsage();
+  for (let b = 0; b < batches; b++) {
+    for (let i = 0; i < perBatch; i++) {
       const now = Date.now();
       tracer.commandSpan({
         command: "get",
@@ -45,10 +49,6 @@ async function measure(tracer: CommandTracer, n: number): Promise<number> {
         attempts: [{ kind: "send", node: "127.0.0.1:6379", result: "ok", time: now }],
       });
     }
-  };
-  const c0 = process.cpuUsage();
-  for (let made = 0; made < n; made += BATCH) {
-    make(Math.min(BATCH, n - made));
     await sleep(BATCH_GAP_MS);
   }
   await sleep(FLUSH_WAIT_MS);
@@ -59,10 +59,12 @@ async function measure(tracer: CommandTracer, n: number): Promise<number> {
 async function child(n: number): Promise<void> {
   const tracer = new CommandTracer({ sampleRatio: 1, version: "bench" });
   if (!tracer.enabled) throw new Error("OpenTelemetry is off in the child (OTEL_DENO)");
-  await measure(tracer, 2_000); // warm up the JIT and the exporter
-  const idle = await measure(tracer, 0);
-  const busy = await measure(tracer, n);
-  console.log(JSON.stringify({ spans: n, cpuMs: busy, idleCpuMs: idle }));
+  const batches = Math.ceil(n / BATCH);
+  await measure(tracer, 5, BATCH); // warm up the JIT and the exporter
+  // The idle run has the same batches and waits, with no spans in them.
+  const idle = await measure(tracer, batches, 0);
+  const busy = await measure(tracer, batches, BATCH);
+  console.log(JSON.stringify({ spans: batches * BATCH, cpuMs: busy, idleCpuMs: idle }));
 }
 
 async function parent(n: number): Promise<void> {
