@@ -22,12 +22,13 @@ import {
 import { turn } from "./_io.ts";
 import type { CommandTag } from "./_pin.ts";
 import type { SessionRuntime } from "./_runtime.ts";
+import { SHARDGATE_ERROR_PREFIX } from "./errors.ts";
 import type { Attempt, Slot } from "./_slot.ts";
 
 const MINUS = 45;
 const te = new TextEncoder();
 const td = new TextDecoder();
-const SHARDGATE_ERROR = te.encode("-ERR shardgate:");
+const SHARDGATE_ERROR = te.encode("-" + SHARDGATE_ERROR_PREFIX);
 
 /** One session's command recorder. */
 export class CommandRecorder {

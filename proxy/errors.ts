@@ -13,6 +13,16 @@ export function errorReply(message: string): Uint8Array {
   return te.encode(`-${message.replace(/[\r\n]+/g, " ")}\r\n`);
 }
 
+/** How every error shardgate answers by itself begins (the node's own errors never do). */
+export const SHARDGATE_ERROR_PREFIX = "ERR shardgate: ";
+
+/** An error message without shardgate's own prefix, so it can be quoted inside another. */
+export function bareReason(message: string): string {
+  return message.startsWith(SHARDGATE_ERROR_PREFIX)
+    ? message.slice(SHARDGATE_ERROR_PREFIX.length)
+    : message;
+}
+
 /** Client-facing error messages (without the leading `-`). */
 export const ErrorText = {
   /** Readers port: no replica serves and fallback is none (or the primary is gone too). */
@@ -63,8 +73,6 @@ export const ErrorText = {
   /** CLIENT SETINFO with spaces or special characters (Redis 7.2's wording). */
   badClientAttr: (attr: string): string =>
     `ERR ${attr} cannot contain spaces, newlines or special characters.`,
-  /** SELECT with an index that is not a number (Redis's wording). */
-  badDbIndex: "ERR invalid DB index",
   /** A SCAN cursor shardgate did not hand out (Redis's wording). */
   invalidCursor: "ERR invalid cursor",
   /** A SCAN continuation whose node no longer serves reads. */

@@ -72,7 +72,7 @@ import {
   type SlotOwner,
   SlotQueue,
 } from "./_slot.ts";
-import { errorReply, ErrorText, Replies } from "./errors.ts";
+import { bareReason, errorReply, ErrorText, Replies } from "./errors.ts";
 import { type PinSink, startsWith, unavailableReply } from "./node_connection.ts";
 
 /** What a session does with its input. */
@@ -295,14 +295,7 @@ export class SessionCore implements SlotOwner, PinSink {
    * deadline). The pinned connection closes with it.
    */
   close(): void {
-    if (this.#state === S.CLOSED) return;
-    this.#state = S.CLOSED;
-    const p = this.#pinned;
-    this.#pinned = null;
-    this.#pin = null;
-    p?.close(null);
-    this.#io.close();
-    this.#onClose(this);
+    if (this.#state !== S.CLOSED) this.#end(false);
   }
 
   /** Finishes in-flight replies, then closes (drain on reload or shutdown). */
@@ -405,27 +398,19 @@ export class SessionCore implements SlotOwner, PinSink {
     if (this.#router !== null && !SESSION_ROUTES.has(route)) {
       return this.#routed(route, buf, start, end);
     }
-    const readers = !this.#tWriter;
     switch (route) {
       case Route.READ:
       case Route.WRITE:
       case Route.PRIMARY:
-        this.#forward(route, 0, buf, start, end);
-        return true;
       case Route.SCRIPT_READ:
       case Route.SCRIPT_WRITE:
-        this.#forward(route, readers ? SLOT_NOSCRIPT_RETRY : 0, buf, start, end);
-        return true;
       case Route.SCAN:
-        if (readers) this.#scan(buf, start, end);
-        else this.#forward(Route.READ, 0, buf, start, end);
-        return true;
       case Route.BROADCAST:
-        this.#broadcast(buf, start, end);
+        this.#forwardByRoute(route, buf, start, end);
         return true;
       case Route.SYNC:
       case Route.REPLCONF:
-        if (readers) {
+        if (!this.#tWriter) {
           this.#local(errorReply(ErrorText.replicationOnReaders(this.#commandName(buf))));
           return true;
         }
@@ -743,21 +728,10 @@ export class SessionCore implements SlotOwner, PinSink {
 
   /** Re-sends a script call that met NOSCRIPT on a replica to the primary, once. */
   #toPrimary(slot: Slot): boolean {
-    const rt = slot.rt ?? this.#rt;
-    const primary = rt.writer();
+    const primary = (slot.rt ?? this.#rt).writer();
     if (primary === null || primary.id === slot.nodeId) return false;
-    slot.flags |= SLOT_NOSCRIPT_RETRIED;
-    this.#now = this.#rt.now();
-    primary.connection(this.proto, this.db).send(
-      slot,
-      slot.cmd!,
-      slot.cmdStart,
-      slot.cmdEnd,
-      this.#now,
-    );
-    if (slot.trace !== null) traceSend(slot, "retry", this.#now);
-    rt.counters.retries++;
-    return true;
+    slot.flags |= SLOT_NOSCRIPT_RETRIED; // #target() now picks the primary
+    return this.#retry(slot);
   }
 
   /** Completes `slot` with bytes owned by us (errors, local replies). */
@@ -816,12 +790,21 @@ export class SessionCore implements SlotOwner, PinSink {
   #maybeFinish(): void {
     if (this.#state !== S.CLOSING || this.#fifo.length > 0) return;
     if (this.#pin !== null && this.#pin.owed > 0 && !this.#pin.monitoring) return;
+    this.#end(true);
+  }
+
+  /**
+   * The session ends: its pinned connection closes, then the client's
+   * socket, gracefully (last replies written, half-closed) or at once.
+   */
+  #end(graceful: boolean): void {
     this.#state = S.CLOSED;
     const p = this.#pinned;
     this.#pinned = null;
     this.#pin = null;
     p?.close(null);
-    this.#io.finish();
+    if (graceful) this.#io.finish();
+    else this.#io.close();
     this.#onClose(this);
   }
 
@@ -1045,7 +1028,8 @@ export class SessionCore implements SlotOwner, PinSink {
       consumed = this.#toPinned();
       if (!consumed) this.#keepVerdict(verdict);
     } else {
-      consumed = this.#muxRouted(route, buf, start, end);
+      this.#forwardByRoute(route, buf, start, end);
+      consumed = true;
       if (this.#tWriter) rt.counters.writerCommands++;
       else {
         rt.counters.readerCommands++;
@@ -1057,23 +1041,25 @@ export class SessionCore implements SlotOwner, PinSink {
     return consumed;
   }
 
-  /** A router port's command for one shard, on the multiplexed path. */
-  #muxRouted(route: Route, buf: Uint8Array, start: number, end: number): boolean {
+  /**
+   * Sends a command that goes to a node on the multiplexed path, by its
+   * route, to the target shard ({@link #tRt}) and port ({@link #tWriter}).
+   */
+  #forwardByRoute(route: Route, buf: Uint8Array, start: number, end: number): void {
     switch (route) {
       case Route.SCRIPT_READ:
       case Route.SCRIPT_WRITE:
         this.#forward(route, this.#tWriter ? 0 : SLOT_NOSCRIPT_RETRY, buf, start, end);
-        return true;
+        return;
       case Route.SCAN:
         if (!this.#tWriter) this.#scan(buf, start, end);
         else this.#forward(Route.READ, 0, buf, start, end);
-        return true;
+        return;
       case Route.BROADCAST:
         this.#broadcast(buf, start, end);
-        return true;
+        return;
       default:
         this.#forward(route, 0, buf, start, end);
-        return true;
     }
   }
 
@@ -1450,7 +1436,7 @@ function preferredReply(
   if (first !== undefined) return first;
   const last = replies[replies.length - 1];
   const reason = td.decode(last.subarray(1, Math.max(1, last.length - 2)));
-  return errorReply(ErrorText.broadcastFailed(shard, reason.replace(/^ERR shardgate: /, "")));
+  return errorReply(ErrorText.broadcastFailed(shard, bareReason(reason)));
 }
 
 /** Ends a hedged pair's link: `main` is handled alone from here on (a retry, its reply). */
