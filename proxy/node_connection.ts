@@ -295,6 +295,7 @@ export class NodeConnection {
       sock = await this.host.dial();
     } catch {
       if (this.#state !== CLOSED) this.host.reportError("connect");
+      turn.now = performance.now(); // the failed commands are timed now, not at the last read
       this.close("connect failed");
       return;
     }

@@ -23,6 +23,7 @@ import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { CursorNode, ListenerRole, ShardRuntime } from "./_runtime.ts";
 import { HedgePolicy } from "./_hedge.ts";
+import { turn } from "./_io.ts";
 import { SCAN_TAGS } from "./_scan.ts";
 import { SLOT_HEDGE, SLOT_HEDGED, SLOT_SLOW_REPORTED } from "./_slot.ts";
 import { Backend } from "./backend.ts";
@@ -346,11 +347,6 @@ export class Shard implements ShardRuntime {
     return this.#readers.length > 0;
   }
 
-  /** The current hedge delay (ms). */
-  get hedgeDelayMs(): number {
-    return this.#hedge.delayMs;
-  }
-
   /** A read's latency (ms), for the hedge delay. */
   recordLatency(ms: number): void {
     this.#hedge.record(ms);
@@ -379,7 +375,7 @@ export class Shard implements ShardRuntime {
     this.#hedgeTimer = null;
     const h = this.#config.hedge;
     if (!h.enabled) return;
-    const now = this.now();
+    const now = turn.now = this.now(); // a timer's turn: replies completed here are timed now
     const policy = this.#hedge;
     policy.tick(now, h, this.counters.readerCommands);
     const delay = policy.delayMs;
@@ -429,7 +425,7 @@ export class Shard implements ShardRuntime {
   }
 
   #tick(): void {
-    const now = this.now();
+    const now = turn.now = this.now(); // timeouts completed here are timed now
     const dnsMs = this.#config.dnsRefreshMs;
     if (dnsMs > 0 && now >= this.#nextDnsAt) {
       this.#nextDnsAt = now + dnsMs;
