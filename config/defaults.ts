@@ -91,6 +91,15 @@ export const KETAMA_POINTS_PER_SERVER = 160;
  * so a ring name must leave room for "-" and the point index in 85 bytes.
  */
 export const KETAMA_MAX_HOSTLEN = 86;
+
+/**
+ * Longest ring name (UTF-8 bytes) twemproxy hashes correctly when point
+ * indexes go up to `maxIndex`: `<name>-<i>` and its NUL fit in
+ * {@link KETAMA_MAX_HOSTLEN}.
+ */
+export function ketamaNameLimit(maxIndex: number): number {
+  return KETAMA_MAX_HOSTLEN - 1 - 1 - String(maxIndex).length;
+}
 /** Redis Cluster's number of hash slots (`distribution: slots`). */
 export const CLUSTER_SLOTS = 16_384;
 /** Sample keys hashed on a reload to report how many keys a ring change moves. */

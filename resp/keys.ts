@@ -31,11 +31,10 @@
 import { KEY_SPECS, type KeySpecRow } from "./command_table.ts";
 import { commandNameOf } from "./commands.ts";
 import { encodeCommand } from "./encoder.ts";
-import { argEquals, RequestParser } from "./request.ts";
+import { argEquals, parseInteger, RequestParser } from "./request.ts";
 
 const CR = 13;
 const DIGIT_0 = 48;
-const MINUS = 45;
 /** Initial capacity of the reusable arrays; they double as needed. */
 const INITIAL_CAPACITY = 16;
 /** Returned by a spec that made the command invalid. */
@@ -107,24 +106,6 @@ function indexArgs(parser: RequestParser, buf: Uint8Array): number {
   return argc;
 }
 
-/** The argument at `i` as an integer like Redis's string2ll, or NaN. */
-function argInteger(buf: Uint8Array, i: number): number {
-  const from = argStart[i];
-  const to = argEnd[i];
-  if (from === to || to - from > 20) return NaN;
-  let p = from;
-  const negative = buf[p] === MINUS;
-  if (negative) p++;
-  if (p === to || (buf[p] === DIGIT_0 && to - p > 1)) return NaN;
-  let n = 0;
-  for (; p < to; p++) {
-    const d = buf[p] - DIGIT_0;
-    if (d < 0 || d > 9) return NaN;
-    n = n * 10 + d;
-  }
-  return negative ? -n : n;
-}
-
 /** Adds the keys of one spec to `out`; returns INVALID when it makes the command invalid. */
 function applySpec(spec: KeySpecRow, buf: Uint8Array, argc: number, out: CommandKeys): number {
   const [begin, find] = spec;
@@ -166,7 +147,7 @@ function applySpec(spec: KeySpecRow, buf: Uint8Array, argc: number, out: Command
     step = keystep;
     const at = first + keynumidx;
     if (at >= argc || at < 0) return INVALID;
-    const numkeys = argInteger(buf, at);
+    const numkeys = parseInteger(buf, argStart[at], argEnd[at]);
     if (!(numkeys >= 0)) return INVALID;
     first += firstkey;
     last = first + numkeys - 1;

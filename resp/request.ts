@@ -50,7 +50,7 @@ function protocolError(message: string): never {
  * value too big for an int64 comes back as a huge number (callers reject it
  * by their limit, with the same message Redis gives for both cases).
  */
-function parseInteger(buf: Uint8Array, from: number, to: number): number {
+export function parseInteger(buf: Uint8Array, from: number, to: number): number {
   if (from >= to) return NaN;
   let i = from;
   let negative = false;

@@ -99,11 +99,6 @@ export class SlotsDistribution implements KeyDistribution {
   shardOf(key: Uint8Array, start = 0, end: number = key.length): number {
     return this.#owner[keySlot(key, start, end)];
   }
-
-  /** The shard index owning `slot`. */
-  shardOfSlot(slot: number): number {
-    return this.#owner[slot];
-  }
 }
 
 /** Builds the distribution a validated router config describes. */

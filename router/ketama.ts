@@ -39,7 +39,7 @@
  * @module
  */
 
-import { KETAMA_MAX_HOSTLEN, KETAMA_POINTS_PER_SERVER } from "../config/defaults.ts";
+import { KETAMA_POINTS_PER_SERVER, ketamaNameLimit } from "../config/defaults.ts";
 import { md5Words } from "./_md5.ts";
 
 /** One server (a shard) on a ketama ring. */
@@ -79,12 +79,6 @@ export function ketamaPoints(name: string, index: number): [number, number, numb
   return [w[0] >>> 0, w[1] >>> 0, w[2] >>> 0, w[3] >>> 0];
 }
 
-/** Longest ring name (in UTF-8 bytes) twemproxy hashes correctly with point indexes up to `maxIndex`. */
-export function maxKetamaNameBytes(maxIndex: number): number {
-  // snprintf into KETAMA_MAX_HOSTLEN bytes keeps one for the NUL.
-  return KETAMA_MAX_HOSTLEN - 1 - 1 - String(maxIndex).length;
-}
-
 /** A built continuum: sorted points and the server index of each. */
 export class KetamaContinuum {
   readonly #values: Uint32Array;
@@ -112,7 +106,7 @@ export class KetamaContinuum {
     let at = 0;
     for (const [index, server] of servers.entries()) {
       const hashes = counts[index] / POINTS_PER_HASH;
-      const limit = maxKetamaNameBytes(hashes - 1);
+      const limit = ketamaNameLimit(hashes - 1);
       if (utf8.encode(server.name).length > limit) {
         throw new RangeError(
           `ketama server name "${server.name}" is longer than ${limit} bytes (twemproxy's limit)`,

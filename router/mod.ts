@@ -34,13 +34,7 @@ export {
   murmur,
   one_at_a_time,
 } from "./hash.ts";
-export {
-  KetamaContinuum,
-  ketamaPointCount,
-  ketamaPoints,
-  type KetamaServer,
-  maxKetamaNameBytes,
-} from "./ketama.ts";
+export { KetamaContinuum, ketamaPointCount, ketamaPoints, type KetamaServer } from "./ketama.ts";
 export { clusterCrc16, keySlot } from "./slots.ts";
 export {
   createDistribution,

@@ -338,7 +338,7 @@ class RouterRouting implements KeyRouting {
           toWriter: write,
           frame: p.frame,
         }));
-        const names = shards.map((s) => s.name);
+        const names = router.shards; // the plan's shard indexes are the router's
         this.merge = (replies) => mergeReplies(plan, replies, names);
         return KeyVerdict.FANOUT;
       }

@@ -185,9 +185,7 @@ export class CommandRouter {
       }
     }
     const involved = new Set<string>();
-    for (let i = 0; i < keys.count; i++) {
-      involved.add(d.shards[d.shardOf(kb, keys.start[i], keys.end[i])]);
-    }
+    for (let i = 0; i < n; i++) involved.add(d.shards[shardOfKey[i]]);
     return this.#refuse(RouterErrorText.crossShard(name, [...involved]));
   }
 
