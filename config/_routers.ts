@@ -34,21 +34,21 @@ import {
   DEFAULT_ROUTER_READS,
   DEFAULT_ROUTER_WEIGHT,
   KETAMA_DEFAULT_PORT,
-  KETAMA_MAX_HOSTLEN,
   KETAMA_POINTS_PER_SERVER,
+  ketamaNameLimit,
 } from "./defaults.ts";
-import type {
-  Address,
-  RouterConfig,
-  RouterDistribution,
-  RouterHash,
-  RouterReads,
-  RouterShardConfig,
-  ShardConfig,
-  SlotRange,
+import {
+  ROUTER_HASHES,
+  type RouterConfig,
+  type RouterDistribution,
+  type RouterReads,
+  type RouterShardConfig,
+  type ShardConfig,
+  type SlotRange,
 } from "./types.ts";
 import {
   type Entry,
+  type Listener,
   type Located,
   SafeMessage,
   type Slot,
@@ -56,28 +56,7 @@ import {
   suggestKey,
 } from "./_yaml.ts";
 
-/** A router's listen address, checked with the shards' listeners (same shape as load.ts's). */
-export interface RouterListener {
-  readonly address: Located<Address>;
-  readonly allowRemote: boolean;
-  readonly allowHint: string;
-}
-
 const DISTRIBUTIONS: readonly RouterDistribution[] = ["ketama", "slots"];
-const HASHES: readonly RouterHash[] = [
-  "fnv1a_64",
-  "md5",
-  "one_at_a_time",
-  "crc16",
-  "crc32",
-  "crc32a",
-  "fnv1_64",
-  "fnv1_32",
-  "fnv1a_32",
-  "hsieh",
-  "murmur",
-  "jenkins",
-];
 const READS: readonly RouterReads[] = ["readers", "writer"];
 const ROUTER_KEYS = [
   "listen",
@@ -94,7 +73,6 @@ const ROUTER_HINTS: Record<string, string> = {
   nodes: `a router lists "shards", not nodes`,
 };
 const ENTRY_KEYS = ["shard", "name", "weight", "slots"];
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const SLOTS_ONLY = "applies to distribution: slots only";
 const KETAMA_ONLY = "applies to distribution: ketama only (slots hash with CRC16 and {tag})";
 /** Points are made 4 per md5 digest, so a server has at most 160 / 4 names per server on the ring. */
@@ -275,21 +253,13 @@ function readRouter(
   shards: ReadonlyMap<string, ShardConfig>,
   shardNames: readonly string[],
   shardsEntry: Entry | undefined,
-  listeners: RouterListener[],
+  listeners: Listener[],
 ): RouterConfig | undefined {
   const name = entry.key;
-  if (!NAME.test(name)) {
-    src.issue(
-      entry.keyPos,
-      entry.path,
-      `router name ${JSON.stringify(name)} may only hold letters, digits, "_" and "-"`,
-    );
-  }
+  src.checkName(entry, "router");
   const map = src.readMap(entry, { keys: ROUTER_KEYS, hints: ROUTER_HINTS }, "a router (a map)");
   if (map === undefined) return undefined;
-  for (const key of ["listen", "shards"]) {
-    if (!map.has(key)) src.issue(entry.keyPos, entry.path, `missing required key "${key}"`);
-  }
+  src.requireKeys(entry, map, ["listen", "shards"]);
   const listenEntry = map.get("listen");
   const listen = listenEntry && src.readAddress(listenEntry, true);
   const allowEntry = map.get("allow_remote");
@@ -310,7 +280,7 @@ function readRouter(
     if (e !== undefined && distribution === "slots") src.issue(e.keyPos, e.path, KETAMA_ONLY);
   }
   const ketama = distribution === "ketama";
-  const hashRead = ketama && hashEntry ? src.readEnum(hashEntry, HASHES) : undefined;
+  const hashRead = ketama && hashEntry ? src.readEnum(hashEntry, ROUTER_HASHES) : undefined;
   const hash = hashRead?.value ?? DEFAULT_ROUTER_HASH;
   const tag = ketama && tagEntry
     ? src.readScalar(tagEntry, `two characters in quotes, e.g. "{}"`, (text) => {
@@ -387,7 +357,7 @@ function readRouter(
   if (ketama && allRead && items !== undefined && items.length > 0) {
     // twemproxy formats "<name>-<i>" (i < 40 * shards) into KETAMA_MAX_HOSTLEN bytes.
     const maxIndex = NAMES_PER_SERVER * items.length - 1;
-    const limit = KETAMA_MAX_HOSTLEN - 2 - String(maxIndex).length;
+    const limit = ketamaNameLimit(maxIndex);
     for (const [i, s] of out.entries()) {
       const bytes = new TextEncoder().encode(s.name).length;
       if (bytes <= limit) continue;
@@ -427,7 +397,7 @@ export function readRouters(
   entry: Entry,
   shards: readonly ShardConfig[],
   shardsEntry: Entry | undefined,
-  listeners: RouterListener[],
+  listeners: Listener[],
 ): RouterConfig[] {
   const map = src.readMap(entry, { keys: null }, "a map of router name to router");
   if (map === undefined) return [];

@@ -56,6 +56,17 @@ export interface MapSchema {
   readonly hints?: Readonly<Record<string, string>>;
 }
 
+/** A listen address read from the file, with who may expose it (shards, routers, admin). */
+export interface Listener {
+  readonly address: Located<Address>;
+  readonly allowRemote: boolean;
+  /** How to allow a non-loopback address here. */
+  readonly allowHint: string;
+}
+
+/** The names of shards and routers (map keys): letters, digits, `_` and `-`. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
 /** A conversion error whose message never quotes the value (safe for secrets). */
 export class SafeMessage extends Error {}
 
@@ -203,6 +214,23 @@ export class Source {
       out.set(key, { key, keyPos, node: value, pos: this.#posOf(value, keyPos), path });
     }
     return out;
+  }
+
+  /** Reports a shard's or router's name (`what`) that is not a valid name. */
+  checkName(entry: Entry, what: string): void {
+    if (NAME.test(entry.key)) return;
+    this.issue(
+      entry.keyPos,
+      entry.path,
+      `${what} name ${JSON.stringify(entry.key)} may only hold letters, digits, "_" and "-"`,
+    );
+  }
+
+  /** Reports each of `keys` that `map` (read from `entry`) lacks. */
+  requireKeys(entry: Entry, map: ReadonlyMap<string, Entry>, keys: readonly string[]): void {
+    for (const key of keys) {
+      if (!map.has(key)) this.issue(entry.keyPos, entry.path, `missing required key "${key}"`);
+    }
   }
 
   /** Reads a list's items; reports a value that is not a list. Null is an empty list. */

@@ -233,41 +233,41 @@ function diffRouter(
   };
 }
 
+/**
+ * Pairs two lists of named entries (shards, routers): the added, the
+ * removed, and each kept one's change when `diffOne` finds one. Adds the
+ * summary lines (`+kind name`, `-kind name`, `kind name: parts`) to `lines`.
+ */
+function diffByName<T extends { readonly name: string }, C>(
+  prev: readonly T[],
+  next: readonly T[],
+  kind: string,
+  diffOne: (old: T, now: T) => { change: C; parts: string[] },
+  lines: string[],
+): { added: T[]; removed: T[]; changed: C[] } {
+  const before = new Map(prev.map((e) => [e.name, e]));
+  const names = new Set(next.map((e) => e.name));
+  const added = next.filter((e) => !before.has(e.name));
+  const removed = prev.filter((e) => !names.has(e.name));
+  for (const e of added) lines.push(`+${kind} ${e.name}`);
+  for (const e of removed) lines.push(`-${kind} ${e.name}`);
+  const changed: C[] = [];
+  for (const e of next) {
+    const old = before.get(e.name);
+    if (old === undefined) continue;
+    const { change, parts } = diffOne(old, e);
+    if (parts.length === 0) continue;
+    changed.push(change);
+    lines.push(`${kind} ${e.name}: ${parts.join(", ")}`);
+  }
+  return { added, removed, changed };
+}
+
 /** Compares two valid configs; the result drives hot reload. */
 export function diffConfigs(prev: Config, next: Config): ConfigDiff {
-  const prevShards = new Map(prev.shards.map((s) => [s.name, s]));
-  const nextNames = new Set(next.shards.map((s) => s.name));
-  const addedShards = next.shards.filter((s) => !prevShards.has(s.name));
-  const removedShards = prev.shards.filter((s) => !nextNames.has(s.name));
   const lines: string[] = [];
-  for (const s of addedShards) lines.push(`+shard ${s.name}`);
-  for (const s of removedShards) lines.push(`-shard ${s.name}`);
-
-  const changedShards: ShardChange[] = [];
-  for (const s of next.shards) {
-    const old = prevShards.get(s.name);
-    if (old === undefined) continue;
-    const { change, parts } = diffShard(old, s);
-    if (parts.length === 0) continue;
-    changedShards.push(change);
-    lines.push(`shard ${s.name}: ${parts.join(", ")}`);
-  }
-
-  const prevRouters = new Map(prev.routers.map((r) => [r.name, r]));
-  const nextRouterNames = new Set(next.routers.map((r) => r.name));
-  const addedRouters = next.routers.filter((r) => !prevRouters.has(r.name));
-  const removedRouters = prev.routers.filter((r) => !nextRouterNames.has(r.name));
-  for (const r of addedRouters) lines.push(`+router ${r.name}`);
-  for (const r of removedRouters) lines.push(`-router ${r.name}`);
-  const changedRouters: RouterChange[] = [];
-  for (const r of next.routers) {
-    const old = prevRouters.get(r.name);
-    if (old === undefined) continue;
-    const { change, parts } = diffRouter(old, r);
-    if (parts.length === 0) continue;
-    changedRouters.push(change);
-    lines.push(`router ${r.name}: ${parts.join(", ")}`);
-  }
+  const shards = diffByName(prev.shards, next.shards, "shard", diffShard, lines);
+  const routers = diffByName(prev.routers, next.routers, "router", diffRouter, lines);
 
   const prevAdmin = addressText(prev.admin?.listen);
   const nextAdmin = addressText(next.admin?.listen);
@@ -280,12 +280,12 @@ export function diffConfigs(prev: Config, next: Config): ConfigDiff {
     );
   }
   return {
-    addedShards,
-    removedShards,
-    changedShards,
-    addedRouters,
-    removedRouters,
-    changedRouters,
+    addedShards: shards.added,
+    removedShards: shards.removed,
+    changedShards: shards.changed,
+    addedRouters: routers.added,
+    removedRouters: routers.removed,
+    changedRouters: routers.changed,
     adminChanged,
     telemetryChanged,
     summary: lines.length === 0 ? "no change" : lines.join("; "),

@@ -58,7 +58,15 @@ import type {
   TlsConfig,
 } from "./types.ts";
 import { isLoopbackHost, listenAddressesClash } from "./address.ts";
-import { type Entry, type Located, type Pos, SafeMessage, type Slot, Source } from "./_yaml.ts";
+import {
+  type Entry,
+  type Listener,
+  type Located,
+  type Pos,
+  SafeMessage,
+  type Slot,
+  Source,
+} from "./_yaml.ts";
 import { formatDuration } from "./duration.ts";
 import { readRouters } from "./_routers.ts";
 
@@ -152,7 +160,6 @@ const TOP_HINTS: Record<string, string> = {
     SETTING_KEYS.map((k) => [k, `settings belong under "defaults" or a shard`]),
   ),
 };
-const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 function nonEmpty(text: string): string {
   if (text === "") throw new SafeMessage("must not be empty");
@@ -411,14 +418,6 @@ function resolveTls(layers: readonly Layer[]): TlsConfig | null {
 
 // ---- shards, nodes, listeners ----
 
-/** A listen address with who may expose it. */
-interface Listener {
-  readonly address: Located<Address>;
-  readonly allowRemote: boolean;
-  /** How to allow a non-loopback address here. */
-  readonly allowHint: string;
-}
-
 function readNode(src: Source, slot: Slot): Located<NodeConfig> | undefined {
   const kind = src.kindOf(slot);
   if (kind === "map") {
@@ -492,18 +491,10 @@ function readShard(
   listeners: Listener[],
 ): ShardConfig | undefined {
   const name = entry.key;
-  if (!SHARD_NAME.test(name)) {
-    src.issue(
-      entry.keyPos,
-      entry.path,
-      `shard name ${JSON.stringify(name)} may only hold letters, digits, "_" and "-"`,
-    );
-  }
+  src.checkName(entry, "shard");
   const map = src.readMap(entry, { keys: SHARD_KEYS, hints: SETTINGS_HINTS }, "a shard (a map)");
   if (map === undefined) return undefined;
-  for (const key of ["readers", "nodes"]) {
-    if (!map.has(key)) src.issue(entry.keyPos, entry.path, `missing required key "${key}"`);
-  }
+  src.requireKeys(entry, map, ["readers", "nodes"]);
   const readersEntry = map.get("readers");
   const readers = readersEntry && src.readAddress(readersEntry, true);
   const writerEntry = map.get("writer");

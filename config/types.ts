@@ -136,20 +136,24 @@ export interface TelemetryConfig {
 /** How a router spreads keys over its shards. */
 export type RouterDistribution = "ketama" | "slots";
 
-/** twemproxy's key hash names (a ketama router's `hash`). */
-export type RouterHash =
-  | "one_at_a_time"
-  | "md5"
-  | "crc16"
-  | "crc32"
-  | "crc32a"
-  | "fnv1_64"
-  | "fnv1a_64"
-  | "fnv1_32"
-  | "fnv1a_32"
-  | "hsieh"
-  | "murmur"
-  | "jenkins";
+/** twemproxy's key hash names (a ketama router's `hash`), in the order errors list them. */
+export const ROUTER_HASHES = [
+  "fnv1a_64",
+  "md5",
+  "one_at_a_time",
+  "crc16",
+  "crc32",
+  "crc32a",
+  "fnv1_64",
+  "fnv1_32",
+  "fnv1a_32",
+  "hsieh",
+  "murmur",
+  "jenkins",
+] as const;
+
+/** One of twemproxy's key hash names. */
+export type RouterHash = typeof ROUTER_HASHES[number];
 
 /** Where a router sends keyed reads: the shard's readers or its writer. */
 export type RouterReads = "readers" | "writer";
