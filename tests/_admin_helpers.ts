@@ -7,12 +7,9 @@
  */
 
 import type { ShardgateProcess } from "./helpers/mod.ts";
+import { SHARD } from "./_health_helpers.ts";
 
-/** Test options: these tests run processes, so the sanitizers are off. */
-export const E2E = { sanitizeOps: false, sanitizeResources: false };
-
-/** Shard name used by these tests. */
-export const SHARD = "main";
+export { E2E, SHARD } from "./_health_helpers.ts";
 
 /** Settings of {@link adminYaml}. */
 export interface AdminYamlOptions {

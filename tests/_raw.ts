@@ -7,7 +7,6 @@
  */
 
 const te = new TextEncoder();
-const td = new TextDecoder();
 
 /** What a raw exchange read. */
 export interface RawResult {
@@ -117,9 +116,4 @@ export async function resp3Reply(
   await c.readUntil((t) => t.includes("modules"));
   await c.send(frame(...command));
   return await c.readUntil(complete);
-}
-
-/** Decodes latin1 text read by {@link RawConn} as UTF-8. */
-export function utf8(text: string): string {
-  return td.decode(Uint8Array.from(text, (ch) => ch.charCodeAt(0)));
 }

@@ -9,38 +9,20 @@
  */
 
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { parseConfig } from "../config/mod.ts";
 import { createDistribution, type KeyDistribution } from "../router/mod.ts";
-import {
-  freePort,
-  ping,
-  type RedisProcess,
-  startRedis,
-  waitFor,
-  withTimeout,
-} from "./helpers/mod.ts";
+import { freePort, type RedisProcess, startRedis } from "./helpers/mod.ts";
 import { bulkArray, frameText, pipeline } from "./_raw_resp.ts";
+import { nutcrackerPool, type NutcrackerRing, withNutcracker } from "./_nutcracker.ts";
 
-/** Debian installs it in /usr/sbin, not on every PATH; NUTCRACKER overrides. */
-const NUTCRACKER = Deno.env.get("NUTCRACKER") ??
-  (existsSync("/usr/sbin/nutcracker") ? "/usr/sbin/nutcracker" : "nutcracker");
 const SHARDS = 3;
 /** Keys per main case (the issue's figure) and per other-hash case. */
 const MAIN_KEYS = 10_000;
 const OTHER_KEYS = 2_000;
 /** SETs per pipeline through nutcracker. */
 const WRITE_CHUNK = 1_000;
-const NUTCRACKER_READY_MS = 10_000;
-const NUTCRACKER_STOP_MS = 5_000;
 
-interface Case {
-  readonly hash: string;
-  /** Per-shard weights; default 1 each. */
-  readonly weights?: readonly number[];
-  /** Per-shard server names; default twemproxy's (`host:port`). */
-  readonly names?: readonly string[];
-  readonly hashTag?: string;
+interface Case extends NutcrackerRing {
   readonly keys: number;
   /**
    * twemproxy's `crc32` is libmemcached's 15-bit value: on a 32-bit ketama
@@ -120,30 +102,6 @@ function binary(key: Uint8Array): string {
   return s;
 }
 
-/** nutcracker's pool YAML for case `c` on database `db`. */
-function nutcrackerPool(
-  c: Case,
-  db: number,
-  listen: number,
-  servers: readonly RedisProcess[],
-): string {
-  const lines = [
-    `pool${db}:`,
-    `  listen: 127.0.0.1:${listen}`,
-    `  redis: true`,
-    `  redis_db: ${db}`,
-    `  distribution: ketama`,
-    `  hash: ${c.hash}`,
-    ...(c.hashTag === undefined ? [] : [`  hash_tag: "${c.hashTag}"`]),
-    `  servers:`,
-    ...servers.map((s, i) => {
-      const name = c.names === undefined ? "" : ` ${c.names[i]}`;
-      return `    - 127.0.0.1:${s.port}:${c.weights?.[i] ?? 1}${name}`;
-    }),
-  ];
-  return lines.join("\n");
-}
-
 /** The shardgate config of case `c` (one shard per server) and the router's distribution. */
 function shardgateRing(c: Case, servers: readonly RedisProcess[]): KeyDistribution {
   const shardLines = servers.map((s, i) =>
@@ -168,43 +126,6 @@ function shardgateRing(c: Case, servers: readonly RedisProcess[]): KeyDistributi
   return createDistribution(result.config.routers[0]);
 }
 
-/** Runs nutcracker on `configText` until `fn` settles; stops it also when `fn` throws. */
-async function withNutcracker<T>(
-  configText: string,
-  ports: readonly number[],
-  fn: () => Promise<T>,
-): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "shardgate-nutcracker-" });
-  const conf = `${dir}/nutcracker.yml`;
-  await Deno.writeTextFile(conf, configText);
-  const child = new Deno.Command(NUTCRACKER, {
-    args: ["-c", conf, "-o", `${dir}/nutcracker.log`, "-s", String(await freePort())],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  try {
-    await waitFor(async () => {
-      if (exited) throw new Error(await Deno.readTextFile(`${dir}/nutcracker.log`));
-      for (const port of ports) if (!(await ping(port))) return false;
-      return true;
-    }, { timeoutMs: NUTCRACKER_READY_MS, message: "nutcracker's pools to answer PING" });
-    return await fn();
-  } finally {
-    if (!exited) child.kill("SIGTERM");
-    await withTimeout(status, NUTCRACKER_STOP_MS, "nutcracker exit").catch(() => {
-      if (!exited) child.kill("SIGKILL");
-      return status;
-    });
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("KetamaDistribution puts 10,000 keys where nutcracker 0.5 does (fnv1a_64, md5, every hash)", async () => {
   const servers: RedisProcess[] = [];
   try {
@@ -212,7 +133,7 @@ Deno.test("KetamaDistribution puts 10,000 keys where nutcracker 0.5 does (fnv1a_
       servers.push(await startRedis({ args: ["--databases", String(CASES.length)] }));
     }
     const listen = await Promise.all(CASES.map(() => freePort()));
-    const pools = CASES.map((c, db) => nutcrackerPool(c, db, listen[db], servers)).join("\n");
+    const pools = CASES.map((c, db) => nutcrackerPool(c, servers, listen[db], db)).join("");
     const keys = testKeys(MAIN_KEYS);
     const started = performance.now();
 

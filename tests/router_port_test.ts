@@ -8,23 +8,19 @@
  */
 
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
-import { existsSync } from "node:fs";
 import {
   closeClient,
   freePort,
-  ping,
   redisClient,
   type RedisProcess,
   startRedis,
   startShardgate,
   waitFor,
-  withTimeout,
 } from "./helpers/mod.ts";
 import { bulkArray, frameText, pipeline } from "./_raw_resp.ts";
 import { E2E } from "./_health_helpers.ts";
+import { nutcrackerPool, type NutcrackerRing, withNutcracker } from "./_nutcracker.ts";
 
-const NUTCRACKER = Deno.env.get("NUTCRACKER") ??
-  (existsSync("/usr/sbin/nutcracker") ? "/usr/sbin/nutcracker" : "nutcracker");
 const KEYS = 10_000;
 const CHUNK = 500;
 const utf8 = new TextEncoder();
@@ -58,15 +54,12 @@ function keys(n: number, prefix: string): Uint8Array[] {
   return out;
 }
 
-interface Ring {
-  readonly hash: string;
-  readonly weights?: readonly number[];
-  readonly names?: readonly string[];
-  readonly hashTag?: string;
-}
-
 /** Three single-node shards s0..s2 and a router `r` over them, as shardgate config text. */
-function shardgateYaml(servers: readonly RedisProcess[], ring: Ring, admin = false): string {
+function shardgateYaml(
+  servers: readonly RedisProcess[],
+  ring: NutcrackerRing,
+  admin = false,
+): string {
   const entries = servers.map((_, i) => {
     const name = ring.names === undefined ? "" : `, name: "${ring.names[i]}"`;
     return `{ shard: s${i}, weight: ${ring.weights?.[i] ?? 1}${name} }`;
@@ -85,44 +78,6 @@ function shardgateYaml(servers: readonly RedisProcess[], ring: Ring, admin = fal
     `    shards: [${entries.join(", ")}]`,
     "",
   ].join("\n");
-}
-
-/** nutcracker's pool over the same servers, on `listen`. */
-function nutcrackerYaml(servers: readonly RedisProcess[], ring: Ring, listen: number): string {
-  return [
-    "pool:",
-    `  listen: 127.0.0.1:${listen}`,
-    "  redis: true",
-    "  distribution: ketama",
-    `  hash: ${ring.hash}`,
-    ...(ring.hashTag === undefined ? [] : [`  hash_tag: "${ring.hashTag}"`]),
-    "  servers:",
-    ...servers.map((s, i) => {
-      const name = ring.names === undefined ? "" : ` ${ring.names[i]}`;
-      return `    - 127.0.0.1:${s.port}:${ring.weights?.[i] ?? 1}${name}`;
-    }),
-    "",
-  ].join("\n");
-}
-
-/** Runs nutcracker until `fn` settles. */
-async function withNutcracker<T>(yaml: string, port: number, fn: () => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "shardgate-router-" });
-  await Deno.writeTextFile(`${dir}/nc.yml`, yaml);
-  const child = new Deno.Command(NUTCRACKER, {
-    args: ["-c", `${dir}/nc.yml`, "-o", `${dir}/nc.log`, "-s", String(await freePort())],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    await waitFor(() => ping(port), { timeoutMs: 10_000, message: "nutcracker answers PING" });
-    return await fn();
-  } finally {
-    child.kill("SIGTERM");
-    await withTimeout(child.status, 5000, "nutcracker exit").catch(() => child.kill("SIGKILL"));
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** SETs `keys` (value: the key's index) through `port` in pipelined chunks. */
@@ -181,7 +136,7 @@ for (
   const ring of [
     { hash: "fnv1a_64" },
     { hash: "md5", weights: [2, 1, 1], names: ["alpha", "бета", "gamma"], hashTag: "{}" },
-  ] as Ring[]
+  ] as NutcrackerRing[]
 ) {
   Deno.test(
     `router: keys written through nutcracker are found through the router port and back (${
@@ -194,7 +149,7 @@ for (
         await using sg = await startShardgate(shardgateYaml(servers, ring));
         const router = sg.routerPorts.r;
         const nc = await freePort();
-        await withNutcracker(nutcrackerYaml(servers, ring, nc), nc, async () => {
+        await withNutcracker(nutcrackerPool(ring, servers, nc), [nc], async () => {
           const viaNutcracker = keys(KEYS, "nc:");
           await writeAll(nc, viaNutcracker, false);
           assertEquals(await misses(router, viaNutcracker, true), [], "MGET through the router");

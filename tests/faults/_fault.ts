@@ -25,8 +25,7 @@ import { formatPercentiles } from "./_latency.ts";
 import { FaultRelay } from "./_relay.ts";
 import { missingKeys, startTraffic, type Traffic, type TrafficReport } from "./_traffic.ts";
 
-/** Test options: these tests run processes, so the sanitizers are off. */
-export const E2E = { sanitizeOps: false, sanitizeResources: false };
+export { E2E } from "../_health_helpers.ts";
 
 /** `FAULTS_HEDGE=off` adds `hedge: false` to `defaults:` (the hedging-off variant). */
 export const HEDGE_ENV = "FAULTS_HEDGE";

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { frame } from "../_raw.ts";
 import type { Prng } from "./_prng.ts";
 
 const te = new TextEncoder();
@@ -78,29 +79,14 @@ export interface FuzzCase {
   readonly shutdownWrite: boolean;
 }
 
-/** A multibulk frame of `args`. */
-export function multibulk(args: readonly string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${te.encode(a).length}\r\n${a}\r\n`).join("")}`;
-}
-
 function valid(rng: Prng): string {
   const args = rng.pick(CORPUS);
-  return rng.chance(0.8) ? multibulk(args) : `${args.join(" ")}\r\n`;
+  return rng.chance(0.8) ? frame(...args) : `${args.join(" ")}\r\n`;
 }
 
 function pipeline(rng: Prng, n: number): string {
   let out = "";
   for (let i = 0; i < n; i++) out += valid(rng);
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 
@@ -199,9 +185,4 @@ export function fuzzCase(rng: Prng): FuzzCase {
   const { kind, bytes } = body(rng);
   const pieces = rng.chance(0.3) && bytes.length > 1 ? split(rng, bytes) : [bytes];
   return { kind, pieces, shutdownWrite: rng.chance(0.3) };
-}
-
-/** All pieces of a case as one byte string (for a reproduction). */
-export function caseBytes(c: FuzzCase): Uint8Array {
-  return concat(c.pieces);
 }

@@ -12,7 +12,7 @@ import { populate, SHARD } from "../_health_helpers.ts";
 import { DEFAULT_KEYS, E2E, faultConfig, WARMUP_READS } from "./_fault.ts";
 import { formatPercentiles } from "./_latency.ts";
 import { ensureOpenFiles, exchange, RawConn } from "./_raw.ts";
-import { multibulk } from "./_resp_fuzz.ts";
+import { frame } from "../_raw.ts";
 import { startTraffic } from "./_traffic.ts";
 import { crashLines } from "./_watch.ts";
 
@@ -67,7 +67,7 @@ Deno.test(
     await traffic.waitForOk(WARMUP_READS);
     traffic.startMeasuring();
     traffic.faultStarts();
-    const get = new TextEncoder().encode(multibulk(["GET", "key:1"]));
+    const get = new TextEncoder().encode(frame("GET", "key:1"));
     const bytes = [...get].map((b) => Uint8Array.of(b));
     const started = Date.now();
     const stalled = (async () => {

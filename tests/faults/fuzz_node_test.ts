@@ -23,7 +23,7 @@ import { bulk, bulkText, FakeReplica } from "./_fake_replica.ts";
 import { formatPercentiles } from "./_latency.ts";
 import { announceSeed, Prng } from "./_prng.ts";
 import { RawConn } from "./_raw.ts";
-import { multibulk } from "./_resp_fuzz.ts";
+import { frame } from "../_raw.ts";
 import { startTraffic } from "./_traffic.ts";
 import { cleanExit, crashLines, RssSampler } from "./_watch.ts";
 
@@ -108,7 +108,7 @@ Deno.test(
     // Reads go to the fake alone, so this test's client is all its traffic.
     await using sg = await startShardgate(faultConfig([fake.address], ["fallback: none"]));
     const port = sg.ports[SHARD].readers;
-    const get = multibulk(["GET", "key:7"]);
+    const get = frame("GET", "key:7");
     const good = bulkText("value:7");
     using conn = await RawConn.open(port);
     const first = (await conn.ask(get)).text;
