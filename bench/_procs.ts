@@ -164,12 +164,24 @@ export class Supervisor {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (bound, read and released). */
+/** Ports this run already handed out; the kernel may offer a just-closed port again. */
+const handedOut = new Set<number>();
+
+/** A free TCP port on 127.0.0.1 (bound, read and released), never one handed out before. */
 export function freePort(host = "127.0.0.1"): number {
-  const l = Deno.listen({ hostname: host, port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  const held: Deno.Listener[] = [];
+  try {
+    for (;;) {
+      const l = Deno.listen({ hostname: host, port: 0 });
+      held.push(l);
+      const port = (l.addr as Deno.NetAddr).port;
+      if (handedOut.has(port)) continue;
+      handedOut.add(port);
+      return port;
+    }
+  } finally {
+    for (const l of held) l.close();
+  }
 }
 
 /** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */

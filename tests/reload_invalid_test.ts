@@ -8,7 +8,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   closeClient,
-  freePort,
+  freePorts,
   type LoadLoop,
   loadLoop,
   redisClient,
@@ -189,7 +189,7 @@ Deno.test("reload: a rejected rename gives the ports back to the running shard",
   await using set = await startReplicaSet({ replicas: 1 });
   await set.primary.cli("set", "k", "v");
   await set.waitSynced();
-  const [p1, p2] = [await freePort(), await freePort()];
+  const [p1, p2] = await freePorts(2);
   const main = { readers: `127.0.0.1:${p1}`, writer: `127.0.0.1:${p2}`, nodes: set.addresses };
   await using sg = await startShardgate(configYaml({ main }));
   const loops = await loads(sg);

@@ -8,7 +8,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   closeClient,
-  freePort,
+  freePorts,
   loadLoop,
   redisClient,
   startReplicaSet,
@@ -182,7 +182,7 @@ Deno.test(
     await using set = await startReplicaSet({ replicas: 1 });
     await set.primary.cli("set", "k", "v");
     await set.waitSynced();
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2] = await freePorts(2);
     const shard = (readers: number, writer: number) => ({
       readers: `127.0.0.1:${readers}`,
       writer: `127.0.0.1:${writer}`,

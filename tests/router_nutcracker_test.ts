@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config/mod.ts";
 import { createDistribution, type KeyDistribution } from "../router/mod.ts";
-import { freePort, type RedisProcess, startRedis } from "./helpers/mod.ts";
+import { freePorts, type RedisProcess, startRedis } from "./helpers/mod.ts";
 import { bulkArray, frameText, pipeline } from "./_raw_resp.ts";
 import { nutcrackerPool, type NutcrackerRing, withNutcracker } from "./_nutcracker.ts";
 
@@ -132,7 +132,7 @@ Deno.test("KetamaDistribution puts 10,000 keys where nutcracker 0.5 does (fnv1a_
     for (let i = 0; i < SHARDS; i++) {
       servers.push(await startRedis({ args: ["--databases", String(CASES.length)] }));
     }
-    const listen = await Promise.all(CASES.map(() => freePort()));
+    const listen = await freePorts(CASES.length);
     const pools = CASES.map((c, db) => nutcrackerPool(c, servers, listen[db], db)).join("");
     const keys = testKeys(MAIN_KEYS);
     const started = performance.now();

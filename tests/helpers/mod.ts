@@ -21,7 +21,7 @@
  * @module
  */
 
-export { freePort } from "./ports.ts";
+export { freePort, freePorts } from "./ports.ts";
 export { delay, errorText, waitFor, type WaitForOptions, withTimeout } from "./wait.ts";
 export { liveCount, stopAll } from "./_registry.ts";
 export {
