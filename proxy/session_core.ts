@@ -39,6 +39,7 @@ import {
   RespProtocolError,
   Route,
   routeOf,
+  slabCopy,
 } from "../resp/mod.ts";
 import { Outcome, PortRole } from "../telemetry/mod.ts";
 import { attemptEnded, CommandRecorder, outcomeOf, traceSend } from "./_record.ts";
@@ -626,7 +627,7 @@ export class SessionCore implements SlotOwner, PinSink {
       const out = rewriteScanReply(buf, start, end, (main.rt ?? this.#rt).scanTag(slot.nodeId));
       if (out !== null) return this.#fill(main, out);
     }
-    if (main.group !== null) return this.#fill(main, buf.slice(start, end));
+    if (main.group !== null) return this.#fill(main, slabCopy(buf, start, end));
     this.#finished(main, buf, start, end);
     const fifo = this.#fifo;
     if (fifo.peek() === main) {
@@ -636,7 +637,7 @@ export class SessionCore implements SlotOwner, PinSink {
       this.#release(main);
       this.#flushReady();
     } else {
-      main.reply = buf.slice(start, end);
+      main.reply = slabCopy(buf, start, end);
       main.done = true;
     }
   }

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { encodeCommand, encodeError, encodeInteger } from "../resp/mod.ts";
+import { encodeCommand, encodeError, encodeInteger, slabBytes } from "../resp/mod.ts";
 import { bareReason, RouterErrorText, type ShardFailureText } from "./_errors.ts";
 import { arrayElements, errorMessage, integerValue } from "./_reply.ts";
 
@@ -174,7 +174,7 @@ export function splitFrame(
   for (let p = 0; p < order.length; p++) {
     total += headLength(1 + stride * positions[p].length) + name.length + bytes[p];
   }
-  const out = new Uint8Array(total);
+  const out = slabBytes(total);
   let at = 0;
   const parts: SplitPart[] = [];
   for (let p = 0; p < order.length; p++) {
@@ -254,7 +254,7 @@ function mergeArray(
       total += bounds[2 * j + 1] - bounds[2 * j];
     }
   }
-  const out = new Uint8Array(headLength(plan.keyCount) + total);
+  const out = slabBytes(headLength(plan.keyCount) + total);
   let at = writeHead(out, 0, plan.keyCount);
   for (let i = 0; i < elements.length; i++) {
     out.set(elements[i], at);
