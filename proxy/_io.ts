@@ -8,6 +8,7 @@
 
 import { setImmediate } from "node:timers";
 import { READ_BUFFER_SIZE, WRITE_CHUNK_POOL, WRITE_CHUNK_SIZE } from "../config/defaults.ts";
+import { copyBytes } from "../resp/mod.ts";
 
 /**
  * The data path's clock reading of the current event-loop turn
@@ -71,25 +72,6 @@ export class ReadBuffer {
       this.start = this.end = 0;
       if (this.buf.length > READ_BUFFER_SIZE) this.buf = new Uint8Array(READ_BUFFER_SIZE);
     }
-  }
-}
-
-/** Below this many bytes a plain loop beats `set(subarray())` (no view allocated). */
-const SMALL_COPY = 64;
-
-/** Copies `src[start, end)` into `dst` at `at`. */
-export function copyBytes(
-  dst: Uint8Array,
-  at: number,
-  src: Uint8Array,
-  start: number,
-  end: number,
-): void {
-  const n = end - start;
-  if (n <= SMALL_COPY) {
-    for (let i = 0; i < n; i++) dst[at + i] = src[start + i];
-  } else {
-    dst.set(n === src.length ? src : src.subarray(start, end), at);
   }
 }
 

@@ -32,6 +32,7 @@ import {
 } from "../config/defaults.ts";
 import {
   commandNameOf,
+  copyBytes,
   encodeCommand,
   INCOMPLETE,
   MAX_QUERY_BUFFER,
@@ -43,7 +44,7 @@ import {
 } from "../resp/mod.ts";
 import { Outcome, PortRole } from "../telemetry/mod.ts";
 import { attemptEnded, CommandRecorder, outcomeOf, traceSend } from "./_record.ts";
-import { copyBytes, turn } from "./_io.ts";
+import { turn } from "./_io.ts";
 import { bulkOrNull, helloReply, parseHello, parseSetInfo, validAttribute } from "./_local.ts";
 import { PIN_KINDS, PinKind, type PinOutcome, PinTracker } from "./_pin.ts";
 import {

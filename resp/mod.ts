@@ -19,6 +19,6 @@ export { encodeBulk, encodeCommand, encodeError, encodeInteger, encodeSimple } f
 export { type CommandInfo, commandNameOf, lookupCommand, Route, routeOf } from "./commands.ts";
 export { COMMAND_TABLE_VERSION } from "./command_table.ts";
 export { CommandKeys, findKeys, keyIndexes } from "./keys.ts";
-export { slabBytes, slabCopy } from "./slab.ts";
+export { copyBytes, slabBytes, slabCopy } from "./bytes.ts";
 export { authCommand, dialNode, type DialOptions, type NodeSocket } from "./dial.ts";
 export { isIpLiteral, type Resolver, systemResolver } from "./resolve.ts";

@@ -9,6 +9,8 @@
 import { INCOMPLETE, scanReply } from "../resp/mod.ts";
 
 const CR = 13;
+const LF = 10;
+const DOLLAR = 36;
 const MINUS = 45;
 const BANG = 33;
 const COLON = 58;
@@ -61,27 +63,57 @@ export function integerValue(frame: Uint8Array): number | null {
 }
 
 /**
- * The [start, end) offsets of the elements of an array reply of exactly
- * `count` elements (RESP2 and RESP3 arrays are both `*`), or null when the
- * frame is not that.
+ * Finds the elements of an array reply of exactly `count` elements (RESP2
+ * and RESP3 arrays are both `*`): element `i` is `frame[bounds[at + 2i],
+ * bounds[at + 2i + 1])`. False when the frame is not that. Bulk strings and
+ * nulls, what MGET answers, are read here; any other element is framed by
+ * the scanner.
  */
-export function arrayElements(frame: Uint8Array, count: number): Int32Array | null {
-  if (frame[0] !== STAR) return null;
+export function arrayElements(
+  frame: Uint8Array,
+  count: number,
+  bounds: Int32Array,
+  at: number,
+): boolean {
+  if (frame[0] !== STAR) return false;
   const end = lineEnd(frame, 1);
-  if (end < 0 || decimal(frame, 1, end) !== count) return null;
-  const bounds = new Int32Array(count * 2);
+  if (end < 0 || decimal(frame, 1, end) !== count) return false;
+  const length = frame.length;
   let p = end + 2;
   for (let i = 0; i < count; i++) {
-    let next: number;
-    try {
-      next = scanReply(frame, p, frame.length);
-    } catch {
-      return null;
-    }
-    if (next === INCOMPLETE) return null;
-    bounds[2 * i] = p;
-    bounds[2 * i + 1] = next;
+    const next = frame[p] === DOLLAR ? bulkEnd(frame, p) : elementEnd(frame, p);
+    if (next < 0) return false;
+    bounds[at + 2 * i] = p;
+    bounds[at + 2 * i + 1] = next;
     p = next;
   }
-  return p === frame.length ? bounds : null;
+  return p === length;
+}
+
+/** End of the bulk string (or `$-1` null) at `p`, or -1 when it is not a whole one. */
+function bulkEnd(frame: Uint8Array, p: number): number {
+  let q = p + 1;
+  if (frame[q] === MINUS) {
+    return frame[q + 1] === DIGIT_0 + 1 && frame[q + 2] === CR && frame[q + 3] === LF ? q + 4 : -1;
+  }
+  let len = 0;
+  const length = frame.length;
+  while (q < length && frame[q] !== CR) {
+    const d = frame[q++] - DIGIT_0;
+    if (d < 0 || d > 9) return -1;
+    len = len * 10 + d;
+  }
+  if (q === p + 1 || frame[q + 1] !== LF) return -1;
+  const next = q + 2 + len + 2;
+  return next <= length && frame[next - 2] === CR && frame[next - 1] === LF ? next : -1;
+}
+
+/** End of any reply element at `p`, or -1 when it is not a whole, well-formed one. */
+function elementEnd(frame: Uint8Array, p: number): number {
+  try {
+    const next = scanReply(frame, p, frame.length);
+    return next === INCOMPLETE ? -1 : next;
+  } catch {
+    return -1;
+  }
 }

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { encodeCommand, encodeError, encodeInteger, slabBytes } from "../resp/mod.ts";
+import { copyBytes, encodeCommand, encodeError, encodeInteger, slabBytes } from "../resp/mod.ts";
 import { bareReason, RouterErrorText, type ShardFailureText } from "./_errors.ts";
 import { arrayElements, errorMessage, integerValue } from "./_reply.ts";
 
@@ -140,8 +140,8 @@ export function splitFrame(
 ): SplitPlan | null {
   const pairs = SHAPES[command].pairs;
   // Each key's whole argument span ($len header to CRLF; with its value for MSET).
-  const spanStart = new Int32Array(count);
-  const spanEnd = new Int32Array(count);
+  const spanStart = scratch.ints(0, count);
+  const spanEnd = scratch.ints(1, count);
   const order: number[] = [];
   const positions: number[][] = [];
   const bytes: number[] = [];
@@ -183,7 +183,7 @@ export function splitFrame(
     out.set(name, at);
     at += name.length;
     for (const k of positions[p]) {
-      out.set(buf.subarray(spanStart[k], spanEnd[k]), at);
+      copyBytes(out, at, buf, spanStart[k], spanEnd[k]);
       at += spanEnd[k] - spanStart[k];
     }
     parts.push({ shard: order[p], frame: out.subarray(from, at), positions: positions[p] });
@@ -193,6 +193,23 @@ export function splitFrame(
 
 const DOLLAR = 36;
 const CR = 13;
+
+/**
+ * Reusable integer arrays for one split or merge at a time (both run to the
+ * end without yielding): a typed array costs a native allocation, however
+ * small.
+ */
+class Scratch {
+  #arrays: Int32Array[] = [new Int32Array(64), new Int32Array(64), new Int32Array(64)];
+
+  /** Array number `which`, with room for `n` integers (contents undefined). */
+  ints(which: number, n: number): Int32Array {
+    let a = this.#arrays[which];
+    if (a.length < n) a = this.#arrays[which] = new Int32Array(Math.max(n, 2 * a.length));
+    return a;
+  }
+}
+const scratch = new Scratch();
 
 /** Length of an aggregate header `*<n>\r\n`. */
 function headLength(n: number): number {
@@ -225,40 +242,57 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** MGET: the elements of each part's array, placed at their keys' positions (one allocation). */
+/**
+ * MGET: the elements of each part's array, placed at their keys' positions
+ * (copied straight into one buffer, no view per element).
+ */
 function mergeArray(
   plan: SplitPlan,
   replies: readonly ShardReply[],
   names: readonly string[],
 ): Uint8Array {
-  const elements = new Array<Uint8Array>(plan.keyCount);
+  const parts = plan.parts;
+  const keyCount = plan.keyCount;
+  // Element bounds of every part, one part after another (the parts' keys add up to keyCount).
+  const bounds = scratch.ints(0, 2 * keyCount);
+  // Per key: its part, and where its element's bounds are (-1: the part failed).
+  const owner = scratch.ints(1, keyCount);
+  const element = scratch.ints(2, keyCount);
+  const errors = new Array<Uint8Array | null>(parts.length);
   let total = 0;
-  for (const [i, part] of plan.parts.entries()) {
+  let base = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const positions = parts[i].positions;
+    const n = positions.length;
     const reply = replies[i];
     let reason = failureOf(reply);
-    let bounds: Int32Array | null = null;
-    if (reason === null) {
-      bounds = arrayElements(reply as Uint8Array, part.positions.length);
-      if (bounds === null) reason = bareReason(RouterErrorText.unexpectedReply(plan.command));
+    if (reason === null && !arrayElements(reply as Uint8Array, n, bounds, base)) {
+      reason = bareReason(RouterErrorText.unexpectedReply(plan.command));
     }
-    if (bounds === null) {
-      const error = encodeError(RouterErrorText.keyFailed(names[part.shard], reason ?? ""));
-      for (const pos of part.positions) elements[pos] = error;
-      total += error.length * part.positions.length;
-      continue;
+    errors[i] = null;
+    if (reason !== null) {
+      const error = encodeError(RouterErrorText.keyFailed(names[parts[i].shard], reason));
+      errors[i] = error;
+      total += error.length * n;
+    } else total += bounds[base + 2 * n - 1] - bounds[base]; // the elements are contiguous
+    for (let j = 0; j < n; j++) {
+      owner[positions[j]] = i;
+      element[positions[j]] = reason === null ? base + 2 * j : -1;
     }
-    const frame = reply as Uint8Array;
-    const positions = part.positions;
-    for (let j = 0; j < positions.length; j++) {
-      elements[positions[j]] = frame.subarray(bounds[2 * j], bounds[2 * j + 1]);
-      total += bounds[2 * j + 1] - bounds[2 * j];
-    }
+    base += 2 * n;
   }
-  const out = slabBytes(headLength(plan.keyCount) + total);
-  let at = writeHead(out, 0, plan.keyCount);
-  for (let i = 0; i < elements.length; i++) {
-    out.set(elements[i], at);
-    at += elements[i].length;
+  const out = slabBytes(headLength(keyCount) + total);
+  let at = writeHead(out, 0, keyCount);
+  for (let k = 0; k < keyCount; k++) {
+    const e = element[k];
+    if (e < 0) {
+      const error = errors[owner[k]]!;
+      copyBytes(out, at, error, 0, error.length);
+      at += error.length;
+    } else {
+      copyBytes(out, at, replies[owner[k]] as Uint8Array, bounds[e], bounds[e + 1]);
+      at += bounds[e + 1] - bounds[e];
+    }
   }
   return out;
 }

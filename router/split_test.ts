@@ -110,6 +110,39 @@ Deno.test("mergeReplies() answers an error in place of each MGET key of a failed
   assert.match(blob, /-ERR shardgate: shard 'sessions' failed: SYNTAX invalid syntax\r\n/);
 });
 
+Deno.test("mergeReplies() takes an MGET part only when every element is whole and well formed", () => {
+  const p = plan("MGET", "a0", "b1", "c2");
+  const good = [utf8.encode("*1\r\n$1\r\nA\r\n"), utf8.encode("*1\r\n$1\r\nC\r\n")];
+  const withB = (b: string) => text(mergeReplies(p, [good[0], utf8.encode(b), good[1]], SHARDS));
+  // Elements the bulk fast path does not read go through the scanner.
+  assert.equal(withB("*1\r\n=7\r\ntxt:abc\r\n"), "*3\r\n$1\r\nA\r\n=7\r\ntxt:abc\r\n$1\r\nC\r\n");
+  assert.equal(
+    withB("*1\r\n|1\r\n+k\r\n+v\r\n$1\r\nB\r\n"),
+    "*3\r\n$1\r\nA\r\n|1\r\n+k\r\n+v\r\n$1\r\nB\r\n$1\r\nC\r\n",
+  );
+  for (
+    const bad of [
+      "*1\r\n$2\r\nB\r\n", // length says 2, one byte follows
+      "*1\r\n$1\r\nBX\r\n", // one byte too many
+      "*1\r\n$1\r\nB", // cut short
+      "*1\r\n$-2\r\n", // no such null
+      "*1\r\n$-10\r\n",
+      "*1\r\n$x\r\nB\r\n",
+      "*1\r\n$\r\n\r\n",
+      "*1\r\n$1\r\nB\r\n$1\r\nZ\r\n", // an element more than announced
+      "*1\r\n~1\r\n", // an unfinished set
+    ]
+  ) {
+    const merged = withB(bad);
+    assert.match(
+      merged,
+      /^\*3\r\n\$1\r\nA\r\n-ERR shardgate: shard '[a-z]+' failed: unexpected reply/,
+      JSON.stringify(bad),
+    );
+    assert.ok(merged.endsWith("\r\n$1\r\nC\r\n"), JSON.stringify(bad));
+  }
+});
+
 Deno.test("mergeReplies() sums DEL, UNLINK, EXISTS and TOUCH, and acknowledges MSET", () => {
   for (const name of ["DEL", "UNLINK", "EXISTS", "TOUCH"]) {
     const p = plan(name, "a0", "b1", "c2");

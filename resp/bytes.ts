@@ -1,5 +1,6 @@
 /**
- * Short-lived byte buffers cut from shared slabs. A `new Uint8Array(n)` of
+ * Byte buffers on the data path: copies that make no view, and short-lived
+ * buffers cut from shared slabs. A `new Uint8Array(n)` of
  * more than 64 bytes is a native allocation that is freed only by a
  * garbage collection; on the split-and-merge path (a router's MGET: the
  * parts' frames, their replies, the merged reply) those dominated the
@@ -14,10 +15,10 @@
  * @module
  */
 
-/** Size of one slab. */
-export const SLAB_BYTES = 64 * 1024;
+import { SLAB_BYTES } from "../config/defaults.ts";
+
 /** Larger requests get a buffer of their own (a slab is not pinned by a few big views). */
-export const SLAB_MAX_VIEW = SLAB_BYTES / 8;
+const SLAB_MAX_VIEW = SLAB_BYTES / 8;
 
 let slab = new Uint8Array(SLAB_BYTES);
 let used = 0;
@@ -37,6 +38,25 @@ export function slabBytes(n: number): Uint8Array {
 /** A copy of `src[start, end)` that outlives `src`'s reuse. */
 export function slabCopy(src: Uint8Array, start: number, end: number): Uint8Array {
   const out = slabBytes(end - start);
-  out.set(src.subarray(start, end));
+  copyBytes(out, 0, src, start, end);
   return out;
+}
+
+/** Below this many bytes a plain loop beats `set(subarray())` (no view allocated). */
+const SMALL_COPY = 64;
+
+/** Copies `src[start, end)` into `dst` at `at`. */
+export function copyBytes(
+  dst: Uint8Array,
+  at: number,
+  src: Uint8Array,
+  start: number,
+  end: number,
+): void {
+  const n = end - start;
+  if (n <= SMALL_COPY) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[start + i];
+  } else {
+    dst.set(n === src.length ? src : src.subarray(start, end), at);
+  }
 }
