@@ -515,6 +515,7 @@ export class SessionCore implements SlotOwner, PinSink {
     s.attempts = 0;
     s.flags = 0;
     s.aux = 0;
+    s.group = null;
     this.#free.push(s);
   }
 
@@ -742,7 +743,9 @@ export class SessionCore implements SlotOwner, PinSink {
     const group = slot.group;
     if (group !== null) {
       // One part of a fan-out: the client's slot is filled once every part is in.
+      // Nothing refers to the part any more (a hedged one is kept: its copy may still answer).
       if (group.settle(slot.aux, reply)) this.#fill(group.slot, this.#mergeParts(group));
+      this.#release(slot);
       return;
     }
     slot.reply = reply;
@@ -1132,8 +1135,11 @@ export class SessionCore implements SlotOwner, PinSink {
     const group = new PartGroup(slot, parts.length, merge);
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
-      const part = new Slot(this, p.toWriter ? Route.WRITE : Route.READ);
-      part.flags = SLOT_KEEP | (p.toWriter ? SLOT_WRITER : 0);
+      const route = p.toWriter ? Route.WRITE : Route.READ;
+      const part = this.#free.pop() ?? new Slot(this, route);
+      part.route = route;
+      part.trace = null;
+      part.flags = p.toWriter ? SLOT_WRITER : 0;
       part.rt = p.shard;
       part.group = group;
       part.aux = i;

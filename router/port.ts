@@ -277,6 +277,9 @@ class RouterRouting implements KeyRouting {
   discardOnShard = false;
   #port: RouterPort;
   #binding: TransactionBinding;
+  /** Reused part objects of split commands, and the list handed to the core. */
+  #splitParts: { shard: SessionRuntime; node: null; toWriter: boolean; frame: Uint8Array }[] = [];
+  #splitList: FanPart[] = [];
   merge: (replies: readonly Uint8Array[]) => Uint8Array = () => OK;
 
   constructor(port: RouterPort) {
@@ -332,12 +335,24 @@ class RouterRouting implements KeyRouting {
       case RouterAction.SPLIT: {
         const plan = router.plan!;
         const write = toWriter(route, reads);
-        this.parts = plan.parts.map((p) => ({
-          shard: shards[p.shard],
-          node: null,
-          toWriter: write,
-          frame: p.frame,
-        }));
+        // The core reads the parts at once: one set of part objects serves every split.
+        const pool = this.#splitParts;
+        const parts = this.#splitList;
+        parts.length = plan.parts.length;
+        for (let i = 0; i < parts.length; i++) {
+          const p = plan.parts[i];
+          const part = pool[i] ??= {
+            shard: shards[p.shard],
+            node: null,
+            toWriter: write,
+            frame: p.frame,
+          };
+          part.shard = shards[p.shard];
+          part.toWriter = write;
+          part.frame = p.frame;
+          parts[i] = part;
+        }
+        this.parts = parts;
         const names = router.shards; // the plan's shard indexes are the router's
         this.merge = (replies) => mergeReplies(plan, replies, names);
         return KeyVerdict.FANOUT;

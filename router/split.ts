@@ -139,12 +139,15 @@ export function splitFrame(
   shards: Int32Array,
 ): SplitPlan | null {
   const pairs = SHAPES[command].pairs;
-  // Each key's whole argument span ($len header to CRLF; with its value for MSET).
+  // Each key's whole argument span ($len header to CRLF; with its value for MSET) and its part.
   const spanStart = scratch.ints(0, count);
   const spanEnd = scratch.ints(1, count);
-  const order: number[] = [];
-  const positions: number[][] = [];
-  const bytes: number[] = [];
+  const partOf = scratch.ints(2, count);
+  // Each part's shard, key count and argument bytes; parts in order of their first key.
+  const partShard = scratch.ints(3, count);
+  const partKeys = scratch.ints(4, count);
+  const partBytes = scratch.ints(5, count);
+  let partCount = 0;
   for (let k = 0; k < count; k++) {
     let h = starts[k] - 3;
     while (h > 0 && buf[h] !== DOLLAR) h--;
@@ -157,36 +160,52 @@ export function splitFrame(
     }
     spanStart[k] = h;
     spanEnd[k] = e;
-    let p = order.indexOf(shards[k]);
-    if (p < 0) {
-      p = order.length;
-      order.push(shards[k]);
-      positions.push([]);
-      bytes.push(0);
+    let p = 0;
+    while (p < partCount && partShard[p] !== shards[k]) p++;
+    if (p === partCount) {
+      partShard[p] = shards[k];
+      partKeys[p] = partBytes[p] = 0;
+      partCount++;
     }
-    positions[p].push(k);
-    bytes[p] += e - h;
+    partOf[k] = p;
+    partKeys[p]++;
+    partBytes[p] += e - h;
   }
-  if (order.length < 2) return null;
+  if (partCount < 2) return null;
   const name = NAME_ARGS[command];
   const stride = pairs ? 2 : 1;
   let total = 0;
-  for (let p = 0; p < order.length; p++) {
-    total += headLength(1 + stride * positions[p].length) + name.length + bytes[p];
+  for (let p = 0; p < partCount; p++) {
+    total += headLength(1 + stride * partKeys[p]) + name.length + partBytes[p];
   }
+  // One buffer for all parts: each part's header and name, then its keys copied in key order.
   const out = slabBytes(total);
+  const partAt = scratch.ints(6, partCount);
+  const positions = new Array<number[]>(partCount);
   let at = 0;
-  const parts: SplitPart[] = [];
-  for (let p = 0; p < order.length; p++) {
-    const from = at;
-    at = writeHead(out, at, 1 + stride * positions[p].length);
+  for (let p = 0; p < partCount; p++) {
+    at = writeHead(out, at, 1 + stride * partKeys[p]);
     out.set(name, at);
-    at += name.length;
-    for (const k of positions[p]) {
-      copyBytes(out, at, buf, spanStart[k], spanEnd[k]);
-      at += spanEnd[k] - spanStart[k];
-    }
-    parts.push({ shard: order[p], frame: out.subarray(from, at), positions: positions[p] });
+    partAt[p] = at += name.length;
+    at += partBytes[p];
+    positions[p] = new Array<number>(partKeys[p]);
+    partKeys[p] = 0; // now: keys placed so far
+  }
+  for (let k = 0; k < count; k++) {
+    const p = partOf[k];
+    copyBytes(out, partAt[p], buf, spanStart[k], spanEnd[k]);
+    partAt[p] += spanEnd[k] - spanStart[k];
+    positions[p][partKeys[p]++] = k;
+  }
+  const parts = new Array<SplitPart>(partCount);
+  let from = 0;
+  for (let p = 0; p < partCount; p++) {
+    parts[p] = {
+      shard: partShard[p],
+      frame: out.subarray(from, partAt[p]),
+      positions: positions[p],
+    };
+    from = partAt[p];
   }
   return { command, keyCount: count, parts };
 }
@@ -200,9 +219,9 @@ const CR = 13;
  * small.
  */
 class Scratch {
-  #arrays: Int32Array[] = [new Int32Array(64), new Int32Array(64), new Int32Array(64)];
+  #arrays: Int32Array[] = Array.from({ length: 7 }, () => new Int32Array(64));
 
-  /** Array number `which`, with room for `n` integers (contents undefined). */
+  /** Array number `which` (0-6), with room for `n` integers (contents undefined). */
   ints(which: number, n: number): Int32Array {
     let a = this.#arrays[which];
     if (a.length < n) a = this.#arrays[which] = new Int32Array(Math.max(n, 2 * a.length));
