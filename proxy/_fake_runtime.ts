@@ -210,8 +210,8 @@ export class FakeRuntime implements SessionRuntime {
   armHedge(): void {
     this.armed++;
   }
-  takeHedge(): boolean {
-    if (this.hedgeBudget <= 0) return false;
+  takeHedge(stalled = false): boolean {
+    if (this.hedgeBudget <= 0 && !stalled) return false;
     this.hedgeBudget--;
     return true;
   }

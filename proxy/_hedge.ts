@@ -99,16 +99,17 @@ export class HedgePolicy {
 
   /**
    * Takes one hedge from the budget if there is one left; `reads` is the
-   * shard's read count so far.
+   * shard's read count so far. `pastBudget`: taken (and counted) even when
+   * none is left.
    */
-  take(config: HedgeConfig, reads: number): boolean {
+  take(config: HedgeConfig, reads: number, pastBudget = false): boolean {
     let hedges = 0, counted = reads - this.#readsSeen;
     for (let i = 0; i < BUDGET_BUCKETS; i++) {
       hedges += this.#hedges[i];
       counted += this.#reads[i];
     }
     const allowed = Math.max(HEDGE_BUDGET_FLOOR, (counted * config.budgetPercent) / 100);
-    if (hedges >= allowed) return false;
+    if (hedges >= allowed && !pastBudget) return false;
     this.#hedges[this.#bucket]++;
     return true;
   }

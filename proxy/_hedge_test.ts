@@ -42,3 +42,16 @@ Deno.test("HedgePolicy allows budget% of the reads in its window, and a floor", 
   q.tick(60_000, CONFIG, 10_000);
   assert.equal(q.take(CONFIG, 10_000), true);
 });
+
+Deno.test("HedgePolicy takes a hedge past the budget for a stalled node's read, and counts it", () => {
+  const p = new HedgePolicy(CONFIG);
+  p.tick(0, CONFIG, 0);
+  while (p.take(CONFIG, 0));
+  assert.equal(p.take(CONFIG, 0), false, "the budget is spent");
+  assert.equal(p.take(CONFIG, 0, true), true, "a stalled node's read is hedged anyway");
+  // Counted: after the window passes, the budget is whole again, not more.
+  p.tick(60_000, CONFIG, 0);
+  let n = 0;
+  while (p.take(CONFIG, 0)) n++;
+  assert.equal(n, HEDGE_BUDGET_FLOOR);
+});

@@ -104,8 +104,12 @@ export interface SessionRuntime {
   hasReplicas(): boolean;
   /** Reads were sent: make sure a hedge check runs after the hedge delay. */
   armHedge(): void;
-  /** Takes one hedge from the shard's budget; false when spent (or hedging is off). */
-  takeHedge(): boolean;
+  /**
+   * Takes one hedge from the shard's budget; false when spent (or hedging is
+   * off). `stalled`: the read's node has answered nothing for a while, so the
+   * hedge is taken even past the budget (counted all the same).
+   */
+  takeHedge(stalled?: boolean): boolean;
 }
 
 /** What backends need from their shard. */

@@ -37,8 +37,10 @@ export interface SlotOwner {
    * The slot's read has waited longer than the hedge delay: the owner may
    * send a copy to another node (absent: never hedged). True when it is a
    * read that could be hedged (whether or not the budget allowed it).
+   * `stalled`: its node has answered nothing for a while (see
+   * `SessionRuntime.takeHedge`).
    */
-  hedge?(slot: Slot, now: number): boolean;
+  hedge?(slot: Slot, now: number, stalled?: boolean): boolean;
 }
 
 /** The command may not move to another node (a SCAN continuation). */

@@ -55,6 +55,7 @@ export class Backend implements BalancerNode, ConnectionHost {
   #idleSince = new Map<NodeConnection, number>();
   #retryAt = 0;
   #avoidUntil = 0;
+  #avoidSince = 0;
   /** The node's reply counters for the status page (metrics), or null. */
   #counts: NodeCommandCounters | null;
   #resolving = false;
@@ -236,7 +237,13 @@ export class Backend implements BalancerNode, ConnectionHost {
    * node stops getting first tries at once, long before health ejects it.
    */
   avoid(now: number): void {
+    if (this.#avoidUntil === 0 || now >= this.#avoidUntil) this.#avoidSince = now;
     this.#avoidUntil = now + HEDGE_AVOID_MS;
+  }
+
+  /** How long the node has been avoided for a slow read without answering anything (ms). */
+  silentFor(now: number): number {
+    return this.#avoidUntil > now ? now - this.#avoidSince : 0;
   }
 
   /** Calls `fn` with each in-flight slot of each multiplexed connection, oldest first per connection. */

@@ -650,7 +650,7 @@ export class SessionCore implements SlotOwner, PinSink {
    * wins; the other is dropped when it comes. True for a read that could be
    * hedged (its node is then avoided until it answers).
    */
-  hedge(slot: Slot, now: number): boolean {
+  hedge(slot: Slot, now: number, stalled = false): boolean {
     const r = slot.route;
     if (
       this.#state === S.CLOSED || slot.cmd === null || slot.done ||
@@ -661,7 +661,7 @@ export class SessionCore implements SlotOwner, PinSink {
     }
     const rt = slot.rt ?? this.#rt;
     const node = rt.pickReader(slot.nodeId);
-    if (node === null || node.id === slot.nodeId || !rt.takeHedge()) return true;
+    if (node === null || node.id === slot.nodeId || !rt.takeHedge(stalled)) return true;
     const copy = new Slot(this, slot.route);
     copy.flags = SLOT_HEDGE | SLOT_KEEP | (slot.flags & SLOT_SCAN);
     copy.peer = slot;

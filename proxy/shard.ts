@@ -282,13 +282,16 @@ export class Shard implements ShardRuntime {
     this.#exclude = excludeId;
     const b = this.#balancer.pick(this.#skip);
     if (b !== undefined) return b;
-    // Replicas only avoided for a slow read (hedging) still beat the primary.
-    const slow = this.#balancer.pick(this.#skipUnreachable);
-    if (slow !== undefined) return slow;
+    // Every replica is unreachable or avoided for a read waiting past the
+    // hedge delay: the primary, when reads may fall back to it, rather than
+    // a replica that may be stalled (a shard with one replica is common).
     if (this.#config.fallback === "primary") {
       const p = this.#primary;
       if (p !== null && p.id !== excludeId && p.available) return p;
     }
+    // No primary to fall back to: a replica avoided only for a slow read.
+    const slow = this.#balancer.pick(this.#skipUnreachable);
+    if (slow !== undefined) return slow;
     // Everything is backing off: better to try a reader than to fail outright.
     if (excludeId === "") {
       const any = this.#balancer.pick();
@@ -359,10 +362,10 @@ export class Shard implements ShardRuntime {
     }
   }
 
-  /** Takes one hedge from the budget. */
-  takeHedge(): boolean {
+  /** Takes one hedge from the budget (past it for a read on a stalled node). */
+  takeHedge(stalled = false): boolean {
     const h = this.#config.hedge;
-    return h.enabled && this.#hedge.take(h, this.counters.readerCommands);
+    return h.enabled && this.#hedge.take(h, this.counters.readerCommands, stalled);
   }
 
   /**
@@ -389,7 +392,9 @@ export class Shard implements ShardRuntime {
         if (age < delay) return false;
         const paired = slot.flags & (SLOT_HEDGE | SLOT_HEDGED);
         if (paired === 0) {
-          if (slot.owner.hedge?.(slot, now)) b.avoid(now);
+          // A node silent for longer than a hedged read may take is stalled, not slow:
+          // its reads are hedged even when the budget is spent.
+          if (slot.owner.hedge?.(slot, now, b.silentFor(now) >= slowAfter)) b.avoid(now);
         } else if (age > slowAfter && (slot.flags & SLOT_SLOW_REPORTED) === 0) {
           slot.flags |= SLOT_SLOW_REPORTED;
           this.counters.slowReads++;

@@ -13,6 +13,8 @@ import { E2E, MAX_STALL_READ_MS, runFault } from "./_fault.ts";
 const KILL_WINDOW_MS = 3_000;
 /** How long the replica stays frozen (issue 10: 5 s). */
 const PAUSE_MS = 5_000;
+/** How long the only replica of a shard stays frozen (its reads go to the primary meanwhile). */
+const ONLY_REPLICA_PAUSE_MS = 2_000;
 /** How long the primary holds back a replica's full sync after it restarted empty. */
 const SYNC_DELAY_S = 2;
 /** Deadline for the restarted replica to serve reads again. */
@@ -50,6 +52,31 @@ Deno.test("faults: replica SIGSTOP for 5 s under load", E2E, async () => {
     },
   });
 });
+
+Deno.test(
+  "faults: the only replica SIGSTOPped for 2 s under load (fallback: primary)",
+  E2E,
+  async () => {
+    await runFault({
+      name: "only replica SIGSTOP 2 s",
+      replicas: 1,
+      countable: true,
+      bounds: { maxFailedReads: 0, maxReadMsDuring: MAX_STALL_READ_MS },
+      async inject({ set, traffic }) {
+        const victim = set.replicas[0];
+        traffic.faultStarts();
+        victim.pause();
+        try {
+          await delay(ONLY_REPLICA_PAUSE_MS);
+        } finally {
+          victim.resume();
+        }
+        traffic.faultEnds();
+        await traffic.waitForOk(1_000);
+      },
+    });
+  },
+);
 
 Deno.test("faults: replica restarted empty with a slow full sync under load", E2E, async () => {
   let emptyKeys = -1;
