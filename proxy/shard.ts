@@ -282,15 +282,15 @@ export class Shard implements ShardRuntime {
     this.#exclude = excludeId;
     const b = this.#balancer.pick(this.#skip);
     if (b !== undefined) return b;
-    // Every replica is unreachable or avoided for a read waiting past the
-    // hedge delay: the primary, when reads may fall back to it, rather than
-    // a replica that may be stalled (a shard with one replica is common).
+    // Replicas only avoided for a slow read (hedging) still beat the primary,
+    // unless stalled: then the primary, when reads may fall back to it (a
+    // shard with one replica is common), else the stalled replica after all.
+    const slow = this.#balancer.pick(this.#skipUnreachable);
+    if (slow !== undefined && !this.#stalled(slow)) return slow;
     if (this.#config.fallback === "primary") {
       const p = this.#primary;
       if (p !== null && p.id !== excludeId && p.available) return p;
     }
-    // No primary to fall back to: a replica avoided only for a slow read.
-    const slow = this.#balancer.pick(this.#skipUnreachable);
     if (slow !== undefined) return slow;
     // Everything is backing off: better to try a reader than to fail outright.
     if (excludeId === "") {
@@ -299,6 +299,14 @@ export class Shard implements ShardRuntime {
       if (this.#config.fallback === "primary") return this.#primary;
     }
     return null;
+  }
+
+  /**
+   * A node with reads in flight that has answered nothing for longer than a
+   * hedged read may take: stalled, not slow.
+   */
+  #stalled(b: Backend, now: number = this.now()): boolean {
+    return b.pending > 0 && b.silentFor(now) >= this.#hedge.slowAfterMs;
   }
 
   /** The node writes go to, or null. */
@@ -394,7 +402,7 @@ export class Shard implements ShardRuntime {
         if (paired === 0) {
           // A node silent for longer than a hedged read may take is stalled, not slow:
           // its reads are hedged even when the budget is spent.
-          if (slot.owner.hedge?.(slot, now, b.silentFor(now) >= slowAfter)) b.avoid(now);
+          if (slot.owner.hedge?.(slot, now, this.#stalled(b, now))) b.avoid(now);
         } else if (age > slowAfter && (slot.flags & SLOT_SLOW_REPORTED) === 0) {
           slot.flags |= SLOT_SLOW_REPORTED;
           this.counters.slowReads++;
