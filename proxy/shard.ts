@@ -282,16 +282,15 @@ export class Shard implements ShardRuntime {
     this.#exclude = excludeId;
     const b = this.#balancer.pick(this.#skip);
     if (b !== undefined) return b;
-    // Replicas only avoided for a slow read (hedging) still beat the primary,
-    // unless stalled: then the primary, when reads may fall back to it (a
-    // shard with one replica is common), else the stalled replica after all.
+    // Replicas only avoided for a slow read (hedging) still beat the primary:
+    // an avoided replica is back once it answers, so it must get reads to
+    // answer. A stalled one's reads are hedged at once (see #hedgeScan).
     const slow = this.#balancer.pick(this.#skipUnreachable);
-    if (slow !== undefined && !this.#stalled(slow)) return slow;
+    if (slow !== undefined) return slow;
     if (this.#config.fallback === "primary") {
       const p = this.#primary;
       if (p !== null && p.id !== excludeId && p.available) return p;
     }
-    if (slow !== undefined) return slow;
     // Everything is backing off: better to try a reader than to fail outright.
     if (excludeId === "") {
       const any = this.#balancer.pick();
