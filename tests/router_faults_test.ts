@@ -3,8 +3,8 @@
  * MGET part is a command of its own on its shard (hedged past a paused
  * replica, retried after a killed one), and the parts' slots are reused
  * once answered, so this checks every value of every MGET against its key
- * while that happens on two of three shards, each with one replica: reads
- * the stalled replica would hold go to the primary (`fallback: primary`).
+ * while that happens on two of three shards, each with one replica: the
+ * stalled replica's reads are hedged to the primary, past the budget.
  */
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
@@ -127,8 +127,8 @@ Deno.test(
         await Promise.all(running);
         assertEquals(result.wrong.slice(0, 5), [], "values not their key's");
         assertEquals(result.failed.slice(0, 5), [], "failed MGETs");
-        // Hedged past the paused replica, new parts sent to the primary: MGETs went on
-        // during the pause and none came near waiting it out.
+        // Hedged past the paused replica to the primary: MGETs went on during the pause
+        // and none came near waiting it out.
         assert(duringPause > 100, `only ${duringPause} MGETs answered during the pause`);
         assert(result.slowestMs < PAUSE_MS / 3, `an MGET took ${result.slowestMs.toFixed(0)} ms`);
       } finally {
