@@ -315,6 +315,10 @@ function log(msg, fields) {
     console.error(time + " INFO  " + msg + Object.entries(fields).map(([k, v]) => " " + k + "=" + v).join(""));
   }
 }
+// Signal handlers first, as shardgate installs them: a SIGHUP right after
+// "ready" must reload, not kill the process.
+Deno.addSignalListener("SIGHUP", () => log("reloaded", { ok: true }));
+Deno.addSignalListener("SIGTERM", () => { log("stopping", {}); Deno.exit(0); });
 const listeners = [];
 for (const [shard, role] of [["users", "readers"], ["users", "writer"], ["orders", "readers"], [undefined, "admin"]]) {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -325,8 +329,6 @@ for (const [shard, role] of [["users", "readers"], ["users", "writer"], ["orders
   log("listening", { ...(shard ? { shard } : {}), role, address: "127.0.0.1:" + l.addr.port });
 }
 log("ready", {});
-Deno.addSignalListener("SIGHUP", () => log("reloaded", { ok: true }));
-Deno.addSignalListener("SIGTERM", () => { log("stopping", {}); Deno.exit(0); });
 `;
 
 async function withStandIn(fn: (entry: string) => Promise<void>): Promise<void> {
