@@ -38,25 +38,5 @@ PH=$(start "$HEAD" "$PH_PORT"); PIDS+=("$PH")
 for port in "$PB_PORT" "$PH_PORT"; do
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
 done
-# The pid of the deno process itself (the subshell execs it).
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks (1/100 s)
-
-MGET="MGET"; for _ in 1 2 3 4 5 6 7 8 9 10; do MGET="$MGET key:__rand_int__"; done
-load() { # port cmd
-  if [ "$2" = GET ]; then set -- "$1" GET key:__rand_int__; else set -- "$1" $MGET; fi
-  local port=$1; shift
-  redis-benchmark -p "$port" -c 50 -n "$N" -r 100000 -q "$@" 2>/dev/null | tr '\r' '\n' |
-    grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1
-}
-for port in "$PB_PORT" "$PH_PORT"; do load "$port" GET >/dev/null; done # warm up
-for r in $(seq "$ROUNDS"); do
-  for cmd in GET MGET10; do
-    order="base head"; [ $((r % 2)) = 0 ] && order="head base" # who goes first alternates
-    for who in $order; do
-      if [ "$who" = base ]; then pid=$PB port=$PB_PORT; else pid=$PH port=$PH_PORT; fi
-      a=$(cpu "$pid"); rps=$(load "$port" "$cmd"); b=$(cpu "$pid")
-      awk -v r="$r" -v c="$cmd" -v w="$who" -v t=$((b - a)) -v n="$N" -v rps="$rps" \
-        'BEGIN { printf "round=%s cmd=%s %s cpu_us_per_op=%.1f rps=%s\n", r, c, w, t * 10000 / n, rps }'
-    done
-  done
-done
+. "$(dirname "$0")/_cpu_rounds.sh"
+cpu_rounds "$ROUNDS" "$N" base "$PB" "$PB_PORT" head "$PH" "$PH_PORT"

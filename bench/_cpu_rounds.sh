@@ -1,0 +1,35 @@
+# Shared by cpu_per_op.sh and router_cpu_per_op.sh (sourced, not run).
+#
+#   cpu_rounds ROUNDS N NAME_A PID_A PORT_A NAME_B PID_B PORT_B
+#
+# Warms both proxies up, then each round runs GET and MGET of 10 keys
+# (redis-benchmark, 50 clients, N commands) through each (which one first
+# alternates by round) and prints the proxy's user+system CPU per command
+# (from /proc/<pid>/stat; the pid of the process itself) and its ops/s.
+
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks (1/100 s)
+
+MGET="MGET"; for _ in 1 2 3 4 5 6 7 8 9 10; do MGET="$MGET key:__rand_int__"; done
+load() { # port cmd n
+  local port=$1 n=$3
+  if [ "$2" = GET ]; then set -- GET key:__rand_int__; else set -- $MGET; fi
+  redis-benchmark -p "$port" -c 50 -n "$n" -r 100000 -q "$@" 2>/dev/null | tr '\r' '\n' |
+    grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1
+}
+
+cpu_rounds() {
+  local rounds=$1 n=$2 a_name=$3 a_pid=$4 a_port=$5 b_name=$6 b_pid=$7 b_port=$8
+  local r cmd order who pid port t0 t1 rps
+  for port in "$a_port" "$b_port"; do load "$port" GET "$n" >/dev/null; done # warm up
+  for r in $(seq "$rounds"); do
+    for cmd in GET MGET10; do
+      order="$a_name $b_name"; [ $((r % 2)) = 0 ] && order="$b_name $a_name"
+      for who in $order; do
+        if [ "$who" = "$a_name" ]; then pid=$a_pid port=$a_port; else pid=$b_pid port=$b_port; fi
+        t0=$(cpu "$pid"); rps=$(load "$port" "$cmd" "$n"); t1=$(cpu "$pid")
+        awk -v r="$r" -v c="$cmd" -v w="$who" -v t=$((t1 - t0)) -v n="$n" -v rps="$rps" \
+          'BEGIN { printf "round=%s cmd=%s %s cpu_us_per_op=%.1f rps=%s\n", r, c, w, t * 10000 / n, rps }'
+      done
+    done
+  done
+}
