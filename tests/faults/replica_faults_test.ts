@@ -33,9 +33,11 @@ Deno.test("faults: replica kill -9 under load", E2E, async () => {
   });
 });
 
-Deno.test("faults: replica SIGSTOP for 5 s under load", E2E, async () => {
+/** The first replica SIGSTOPped for `pauseMs` under load, then SIGCONT: no read may wait for it. */
+async function pauseFault(name: string, pauseMs: number, replicas?: number): Promise<void> {
   await runFault({
-    name: "replica SIGSTOP 5 s",
+    name,
+    replicas,
     countable: true,
     bounds: { maxFailedReads: 0, maxReadMsDuring: MAX_STALL_READ_MS },
     async inject({ set, traffic }) {
@@ -43,7 +45,7 @@ Deno.test("faults: replica SIGSTOP for 5 s under load", E2E, async () => {
       traffic.faultStarts();
       victim.pause();
       try {
-        await delay(PAUSE_MS);
+        await delay(pauseMs);
       } finally {
         victim.resume();
       }
@@ -51,32 +53,15 @@ Deno.test("faults: replica SIGSTOP for 5 s under load", E2E, async () => {
       await traffic.waitForOk(1_000);
     },
   });
+}
+
+Deno.test("faults: replica SIGSTOP for 5 s under load", E2E, () => {
+  return pauseFault("replica SIGSTOP 5 s", PAUSE_MS);
 });
 
-Deno.test(
-  "faults: the only replica SIGSTOPped for 2 s under load (fallback: primary)",
-  E2E,
-  async () => {
-    await runFault({
-      name: "only replica SIGSTOP 2 s",
-      replicas: 1,
-      countable: true,
-      bounds: { maxFailedReads: 0, maxReadMsDuring: MAX_STALL_READ_MS },
-      async inject({ set, traffic }) {
-        const victim = set.replicas[0];
-        traffic.faultStarts();
-        victim.pause();
-        try {
-          await delay(ONLY_REPLICA_PAUSE_MS);
-        } finally {
-          victim.resume();
-        }
-        traffic.faultEnds();
-        await traffic.waitForOk(1_000);
-      },
-    });
-  },
-);
+Deno.test("faults: the only replica SIGSTOPped for 2 s under load (fallback: primary)", E2E, () => {
+  return pauseFault("only replica SIGSTOP 2 s", ONLY_REPLICA_PAUSE_MS, 1);
+});
 
 Deno.test("faults: replica restarted empty with a slow full sync under load", E2E, async () => {
   let emptyKeys = -1;
