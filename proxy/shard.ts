@@ -304,7 +304,7 @@ export class Shard implements ShardRuntime {
    * A node with reads in flight that has answered nothing for longer than a
    * hedged read may take: stalled, not slow.
    */
-  #stalled(b: Backend, now: number = this.now()): boolean {
+  #stalled(b: Backend, now: number): boolean {
     return b.pending > 0 && b.silentFor(now) >= this.#hedge.slowAfterMs;
   }
 
