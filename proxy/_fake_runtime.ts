@@ -94,6 +94,10 @@ export class FakePinned implements PinnedLink {
   close(): void {
     this.closed = true;
   }
+  /** The fake's nodes need no AUTH. */
+  reauth(): boolean {
+    return false;
+  }
   /** Released to the node's idle pool (the fake just closes it). */
   release(): void {
     this.closed = true;

@@ -114,6 +114,8 @@ interface Owed {
   first: boolean;
   sentAt: number;
   blocking: boolean;
+  /** Message pushes may arrive before this reply (the node is, or is becoming, subscribed). */
+  pushes: boolean;
 }
 
 const REASON_MULTI = 1;
@@ -143,7 +145,8 @@ export class PinTracker {
   #queuing = false;
   #replyOff = false;
   #skip = false;
-  #resetSent = false;
+  /** RESETs sent whose reply is not in yet. */
+  #resetsOwed = 0;
   #channels = new Set<string>();
   #patterns = new Set<string>();
   #shardChannels = new Set<string>();
@@ -192,10 +195,22 @@ export class PinTracker {
     internal = false,
     tag: CommandTag | null = null,
   ): void {
-    if (kind === PinKind.RESET) this.#resetSent = true;
-    if (this.monitoring) return;
+    // What the node is when it runs this command: the state the commands
+    // sent before it leave (Redis runs them in order), whatever their
+    // replies have said so far.
+    const pushes = this.subscribed || (kind >= PinKind.SUBSCRIBE && kind <= PinKind.SUNSUBSCRIBE);
+    if (kind === PinKind.RESET) {
+      // RESET is answered even under CLIENT REPLY OFF, and whatever follows
+      // it runs on a fresh connection state: count its reply and theirs.
+      this.#resetSendSide();
+      this.#resetsOwed++;
+      this.#owe(kind, 1, arg, name, internal, tag, now, blocking, pushes);
+      return;
+    }
+    // Replies cannot be counted under MONITOR, but those after a RESET can.
+    if (this.monitoring && this.#resetsOwed === 0) return;
     let frames = 1;
-    if (this.#queuing && kind !== PinKind.RESET) {
+    if (this.#queuing) {
       // Queued by Redis: +QUEUED now, the effect at EXEC. A state change
       // inside a transaction is not followed further: pinned until RESET.
       if (kind === PinKind.EXEC || kind === PinKind.DISCARD) this.#queuing = false;
@@ -254,6 +269,20 @@ export class PinTracker {
       this.#skip = false;
       return;
     }
+    this.#owe(kind, frames, arg, name, internal, tag, now, blocking, pushes);
+  }
+
+  #owe(
+    kind: PinKind,
+    frames: number,
+    arg: string | number | null,
+    name: string | null,
+    internal: boolean,
+    tag: CommandTag | null,
+    sentAt: number,
+    blocking: boolean,
+    pushes: boolean,
+  ): void {
     this.#owed.push({
       kind,
       frames,
@@ -263,8 +292,9 @@ export class PinTracker {
       tag,
       error: false,
       first: true,
-      sentAt: now,
+      sentAt,
       blocking,
+      pushes,
     });
   }
 
@@ -280,11 +310,17 @@ export class PinTracker {
    */
   onFrame(buf: Uint8Array, start: number, end: number): PinOutcome | null {
     if (this.monitoring) {
-      if (this.#resetSent && sameBytes(buf, start, end, RESET_REPLY)) return this.#reset();
+      if (this.#resetsOwed > 0 && sameBytes(buf, start, end, RESET_REPLY)) {
+        // Replies before the RESET went out uncounted with the monitor's lines.
+        let o: Owed | undefined;
+        while ((o = this.#owed.shift()) !== undefined && o.kind !== PinKind.RESET);
+        this.#resetsOwed--;
+        return this.#resetReplySide(o?.tag ?? null);
+      }
       return null;
     }
-    if (this.#isPush(buf, start, end)) return null;
     const o = this.#owed[0];
+    if (this.#isPush(buf, start, end, o)) return null;
     if (o === undefined) return null; // out of step; nothing to account
     if (o.first) {
       o.first = false;
@@ -304,8 +340,8 @@ export class PinTracker {
         break;
       case PinKind.EXEC:
       case PinKind.DISCARD:
+        // (Queuing ended when it was sent: a MULTI after it may be queuing again.)
         this.#reasons &= ~(REASON_MULTI | REASON_WATCH);
-        this.#queuing = false;
         break;
       case PinKind.WATCH:
         if (ok) this.#reasons |= REASON_WATCH;
@@ -320,7 +356,8 @@ export class PinTracker {
         this.#reasons |= REASON_FOR_LIFE;
         break;
       case PinKind.RESET:
-        if (ok) return this.#reset();
+        this.#resetsOwed--;
+        if (ok) return this.#resetReplySide(o.tag);
         break;
     }
     return {
@@ -333,33 +370,33 @@ export class PinTracker {
     };
   }
 
-  #reset(): PinOutcome {
-    this.#owed = [];
-    this.#reasons = 0;
-    this.#queuing =
-      this.#replyOff =
-      this.#skip =
-      this.#resetSent =
-        false;
+  /** RESET was sent: what the commands after it are counted against starts afresh. */
+  #resetSendSide(): void {
+    this.#queuing = this.#replyOff = this.#skip = false;
     this.#channels.clear();
     this.#patterns.clear();
     this.#shardChannels.clear();
-    return { kind: PinKind.RESET, arg: null, name: null, error: false, internal: false, tag: null };
   }
 
-  /** A message push: RESP3 `>` that is not a (un)subscribe confirmation, or a RESP2 message array. */
-  #isPush(buf: Uint8Array, start: number, end: number): boolean {
+  /**
+   * RESET's reply is in: nothing holds the session on this connection any
+   * more; the replies of commands sent after it are still owed.
+   */
+  #resetReplySide(tag: CommandTag | null): PinOutcome {
+    this.#reasons = 0;
+    return { kind: PinKind.RESET, arg: null, name: null, error: false, internal: false, tag };
+  }
+
+  /**
+   * A message push: RESP3 `>` that is not a (un)subscribe confirmation, or
+   * a RESP2 message array while the node is subscribed (as of the oldest
+   * owed reply `o`, or now when nothing is owed).
+   */
+  #isPush(buf: Uint8Array, start: number, end: number, o: Owed | undefined): boolean {
     const type = buf[start];
     if (type === 62) return !firstElementIn(buf, start, end, CONFIRMATIONS); // '>'
-    if (type === 42 && (this.subscribed || this.#owesSubscription())) {
+    if (type === 42 && (o === undefined ? this.subscribed : o.pushes)) {
       return firstElementIn(buf, start, end, MESSAGES);
-    }
-    return false;
-  }
-
-  #owesSubscription(): boolean {
-    for (const o of this.#owed) {
-      if (o.kind >= PinKind.SUBSCRIBE && o.kind <= PinKind.SUNSUBSCRIBE) return true;
     }
     return false;
   }

@@ -47,11 +47,32 @@ export interface PinnedLink {
   whenDrained(fn: () => void): void;
   /** Closes it (null: orderly). */
   close(reason: null): void;
+  /** Sends the node connection's own AUTH again (after a RESET); false when it has none. */
+  reauth(): boolean;
   /**
    * The session is done with it and nothing of the session's is on it any
    * more: kept for another session set up as `setup` (or closed).
    */
   release(setup: ConnectionSetup): void;
+}
+
+/**
+ * One session's commands on one node connection that are still unanswered.
+ * A session keeps sending to a node on the connection that carries its
+ * unanswered commands there, and picks afresh only when it has none, so
+ * Redis runs a session's commands to one node in the order it sent them.
+ */
+export interface LinkUse {
+  /** The node. */
+  node: NodeHandle;
+  /** The protocol of the connection's pool. */
+  proto: 2 | 3;
+  /** The database of the connection's pool. */
+  db: number;
+  /** The connection the session's commands to this node and pool go to. */
+  link: MuxLink;
+  /** The session's commands sent on {@link link} and not answered (or failed) yet. */
+  owed: number;
 }
 
 /** A node, as a session uses it. */

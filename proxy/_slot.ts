@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SessionRuntime } from "./_runtime.ts";
+import type { LinkUse, SessionRuntime } from "./_runtime.ts";
 
 /** Why a node connection gave up on its in-flight commands. */
 export type FailReason =
@@ -142,6 +142,8 @@ export class Slot {
   startedAt = 0;
   /** A sampled command's sends, for its span; null when not traced. */
   trace: Attempt[] | null = null;
+  /** The session's use of the node connection it was sent on, until answered; null otherwise. */
+  use: LinkUse | null = null;
 
   /** Creates a slot for `owner`. */
   constructor(owner: SlotOwner, route: number) {

@@ -415,6 +415,12 @@ class PinnedConnection implements PinnedLink {
   close(reason: null): void {
     this.#c.close(reason);
   }
+  reauth(): boolean {
+    const auth = this.#node.auth;
+    if (auth === null) return false;
+    this.#c.sendRaw(auth, 0, auth.length);
+    return true;
+  }
   release(setup: ConnectionSetup): void {
     this.#node.releasePinned(this.#c, setup);
   }

@@ -51,8 +51,8 @@ import {
   type FanPart,
   type KeyRouting,
   KeyVerdict,
+  type LinkUse,
   type ListenerRole,
-  type MuxLink,
   type NodeHandle,
   type PinnedLink,
   type SessionRuntime,
@@ -175,7 +175,10 @@ export class SessionCore implements SlotOwner, PinSink {
   #authed: boolean;
   #arena: Uint8Array = EMPTY;
   #arenaPos = 0;
-  #batchConn: MuxLink | null = null;
+  /** The node connection this batch of input goes to (one pipeline stays on one connection). */
+  #batchUse: LinkUse | null = null;
+  /** Per node and pool: the connection carrying the session's unanswered commands there. */
+  #uses: LinkUse[] = [];
   #now = 0;
   #sent = 0;
   #nodeWait = false;
@@ -331,7 +334,7 @@ export class SessionCore implements SlotOwner, PinSink {
     const fifo = this.#fifo;
     const parser = this.#parser;
     let pos = start;
-    this.#batchConn = null;
+    this.#batchUse = null;
     this.#sent = 0;
     while (pos < end && this.#state === S.MUX && fifo.length < CLIENT_MAX_INFLIGHT) {
       const next = this.#frame(buf, pos, end);
@@ -339,14 +342,14 @@ export class SessionCore implements SlotOwner, PinSink {
       if (next === INCOMPLETE) break;
       if (parser.argc > 0 && !this.#muxCommand(buf, pos, next)) break;
       pos = next;
-      const conn = this.#batchConn as MuxLink | null; // set by #muxCommand()
-      if (conn !== null && conn.writePending > NODE_OUTPUT_HIGH_WATER) {
+      const use = this.#batchUse as LinkUse | null; // set by #muxCommand()
+      if (use !== null && use.link.writePending > NODE_OUTPUT_HIGH_WATER) {
         // The node is not taking bytes as fast as this client sends them.
-        this.#waitForNode(conn);
+        this.#waitForNode(use.link);
         break;
       }
     }
-    this.#batchConn = null;
+    this.#batchUse = null;
     if (this.#sent > 0) {
       if (this.role === "readers") {
         this.#rt.counters.readerCommands += this.#sent;
@@ -438,9 +441,13 @@ export class SessionCore implements SlotOwner, PinSink {
         } else this.#select(buf, start, end);
         return true;
       case Route.HELLO:
+        // The commands after it may go to connections of another protocol:
+        // those before it run first.
+        if (!this.#quietFifo()) return false;
         this.#local(this.#hello(buf, start, end));
         return true;
       case Route.RESET:
+        if (!this.#quietFifo()) return false;
         this.#reset();
         this.#local(Replies.reset);
         return true;
@@ -552,23 +559,71 @@ export class SessionCore implements SlotOwner, PinSink {
    * when no node can take it.
    */
   #dispatch(slot: Slot, src: Uint8Array, start: number, end: number, excludeId: string): boolean {
-    let conn = this.#batchConn;
+    let use = this.#batchUse;
     if (
-      conn === null || conn.closed || excludeId !== "" || slot.route === Route.PRIMARY ||
+      use === null || use.link.closed || excludeId !== "" || slot.route === Route.PRIMARY ||
       this.#batchRt !== slot.rt || this.#batchWriter !== ((slot.flags & SLOT_WRITER) !== 0)
     ) {
       const node = this.#target(slot, excludeId);
       if (node === null) return false;
-      conn = node.connection(this.proto, slot.route === Route.SELECT ? slot.aux : this.db);
+      use = this.#use(node, slot.route === Route.SELECT ? slot.aux : this.db);
       if (excludeId === "" && slot.route !== Route.PRIMARY) {
-        this.#batchConn = conn;
+        this.#batchUse = use;
         this.#batchRt = slot.rt;
         this.#batchWriter = (slot.flags & SLOT_WRITER) !== 0;
       }
     }
-    conn.send(slot, src, start, end, this.#now);
+    this.#sendOn(use, slot, src, start, end, this.#now);
     if (slot.trace !== null) traceSend(slot, excludeId === "" ? "send" : "retry", this.#now);
     return true;
+  }
+
+  /**
+   * The connection of `node`'s pool (the session's protocol, database `db`)
+   * for the session's next command there: the one that carries its
+   * unanswered commands on that node, so Redis runs them in the order sent;
+   * only with none in flight there does it pick afresh (the balancer of the
+   * node's pool).
+   */
+  #use(node: NodeHandle, db: number): LinkUse {
+    const uses = this.#uses;
+    const proto = this.proto;
+    let free = -1;
+    for (let i = 0; i < uses.length; i++) {
+      const u = uses[i];
+      if (u.node === node && u.proto === proto && u.db === db) {
+        if (u.owed === 0 || u.link.closed) u.link = node.connection(proto, db);
+        return u;
+      }
+      if (free < 0 && u.owed === 0) free = i;
+    }
+    const link = node.connection(proto, db);
+    if (free < 0) {
+      const u: LinkUse = { node, proto, db, link, owed: 0 };
+      uses.push(u);
+      return u;
+    }
+    // An entry nothing is owed on is taken over (a router session touches many nodes).
+    const u = uses[free];
+    u.node = node;
+    u.proto = proto;
+    u.db = db;
+    u.link = link;
+    return u;
+  }
+
+  /** Sends `slot` on `use`'s connection and counts it owed there until answered. */
+  #sendOn(
+    use: LinkUse,
+    slot: Slot,
+    src: Uint8Array,
+    start: number,
+    end: number,
+    now: number,
+  ): void {
+    use.link.send(slot, src, start, end, now);
+    use.owed++;
+    slot.use = use;
   }
 
   /** Sends a new command; answers it with the shard's error when no node can take it. */
@@ -582,6 +637,7 @@ export class SessionCore implements SlotOwner, PinSink {
 
   /** A reply for `slot` arrived from its node. */
   onReply(slot: Slot, buf: Uint8Array, start: number, end: number): void {
+    answered(slot);
     if (this.#state === S.CLOSED) return;
     let main = slot; // the slot in the FIFO (a hedge's original)
     if ((slot.flags & (SLOT_HEDGE | SLOT_HEDGED)) !== 0) {
@@ -671,7 +727,7 @@ export class SessionCore implements SlotOwner, PinSink {
     slot.flags |= SLOT_HEDGED | SLOT_KEEP;
     rt.counters.hedges++;
     rt.commandStats?.recordHedge(false);
-    node.connection(this.proto, this.db).send(copy, slot.cmd, slot.cmdStart, slot.cmdEnd, now);
+    this.#sendOn(this.#use(node, this.db), copy, slot.cmd, slot.cmdStart, slot.cmdEnd, now);
     slot.trace?.push({
       kind: "hedge",
       node: copy.nodeId,
@@ -689,6 +745,7 @@ export class SessionCore implements SlotOwner, PinSink {
     sent: boolean,
     detail: string | null,
   ): void {
+    answered(failed);
     if (this.#state === S.CLOSED) return;
     let slot = failed;
     if (failed.done) return; // a hedged read's late loser
@@ -885,7 +942,7 @@ export class SessionCore implements SlotOwner, PinSink {
     if (!this.#authed) return errorReply(ErrorText.helloNoAuth);
     if (req.proto !== null && req.proto !== this.proto) {
       this.proto = req.proto;
-      this.#batchConn = null; // the rest of this batch goes to connections of the new protocol
+      this.#batchUse = null; // the rest of this batch goes to connections of the new protocol
     }
     if (req.name !== null) this.name = req.name;
     const role = this.role === "writer" || !this.#rt.hasReplicas() ? "master" : "replica";
@@ -898,7 +955,7 @@ export class SessionCore implements SlotOwner, PinSink {
     this.db = 0;
     this.name = this.libName = this.libVer = null;
     this.#authed = this.#rt.settings.clientPassword === null;
-    this.#batchConn = null;
+    this.#batchUse = null;
   }
 
   /** CLIENT SETNAME / GETNAME / SETINFO, kept by the session. */
@@ -927,10 +984,10 @@ export class SessionCore implements SlotOwner, PinSink {
   #select(buf: Uint8Array, start: number, end: number): void {
     const db = dbIndex(this.#args(buf, start, end)[1]);
     if (db === this.db) return this.#local(Replies.ok);
-    this.#batchConn = null;
+    this.#batchUse = null;
     if (db === null) return void this.#forward(Route.WRITE, 0, buf, start, end);
     const slot = this.#forward(Route.SELECT, 0, buf, start, end, db);
-    this.#batchConn = null;
+    this.#batchUse = null;
     if (!slot.done) {
       this.#state = S.MUX_WAIT;
       this.#io.pause();
@@ -958,7 +1015,7 @@ export class SessionCore implements SlotOwner, PinSink {
     slot.rt = this.#tRt;
     this.#fifo.push(slot);
     this.#sent++;
-    target.node.connection(this.proto, this.db).send(slot, frame, 0, frame.length, this.#now);
+    this.#sendOn(this.#use(target.node, this.db), slot, frame, 0, frame.length, this.#now);
     if (slot.trace !== null) traceSend(slot, "send", this.#now);
   }
 
@@ -1151,13 +1208,13 @@ export class SessionCore implements SlotOwner, PinSink {
         p.shard.armHedge();
       } else p.shard.counters.writerCommands++;
       if (p.node !== null) {
-        p.node.connection(this.proto, this.db).send(part, p.frame, 0, p.frame.length, this.#now);
+        this.#sendOn(this.#use(p.node, this.db), part, p.frame, 0, p.frame.length, this.#now);
         continue;
       }
-      this.#batchConn = null;
+      this.#batchUse = null;
       this.#send(part, p.frame, 0, p.frame.length);
     }
-    this.#batchConn = null;
+    this.#batchUse = null;
   }
 
   #mergeParts(group: PartGroup): Uint8Array {
@@ -1215,6 +1272,19 @@ export class SessionCore implements SlotOwner, PinSink {
     }
     this.#watchNode();
     return pos;
+  }
+
+  /**
+   * True when no reply is pending in the FIFO; otherwise stops reading until
+   * it empties, and the command at hand is parsed again then (its effect
+   * must follow every command before it, on whatever connection they went).
+   */
+  #quietFifo(): boolean {
+    if (this.#fifo.length === 0) return true;
+    this.#parser.reset();
+    this.#state = S.MUX_WAIT;
+    this.#io.pause();
+    return false;
   }
 
   /**
@@ -1327,6 +1397,12 @@ export class SessionCore implements SlotOwner, PinSink {
     pin.sent(kind, args, this.#now, blocking, arg, name, false, this.#rec.pinnedTag(this.#now));
     if (frame !== null) conn.sendRaw(frame, 0, frame.length);
     else this.#sendPinned(buf, start, end);
+    // RESET logs the connection out to the default user: it logs in again
+    // at once, so the commands after it (and the next session to reuse the
+    // connection) run as the node connection's own user.
+    if (kind === PinKind.RESET && conn.reauth()) {
+      pin.sent(PinKind.OTHER, [], this.#now, false, null, null, true);
+    }
     return true;
   }
 
@@ -1445,6 +1521,15 @@ function preferredReply(
   const last = replies[replies.length - 1];
   const reason = td.decode(last.subarray(1, Math.max(1, last.length - 2)));
   return errorReply(ErrorText.broadcastFailed(shard, bareReason(reason)));
+}
+
+/** A slot's reply (or failure) is in: it is no longer owed on its node connection. */
+function answered(slot: Slot): void {
+  const use = slot.use;
+  if (use !== null) {
+    use.owed--;
+    slot.use = null;
+  }
 }
 
 /** Ends a hedged pair's link: `main` is handled alone from here on (a retry, its reply). */

@@ -1,0 +1,170 @@
+/**
+ * End-to-end: a client's commands run, and are answered, in the order it
+ * sent them. Two bugs this guards against, each reproduced with a raw
+ * socket against real servers:
+ *
+ * - commands of one session to one node going down two node connections
+ *   (`connections_per_node: 2`) when they arrive in separate reads, so
+ *   Redis ran them out of order;
+ * - replies after `RESET` in the same write as `MULTI`, `MONITOR`,
+ *   `SUBSCRIBE` or `CLIENT TRACKING` being lost, shifting every later reply.
+ */
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { encodeCommand } from "../resp/mod.ts";
+import { loadLoop, startReplicaSet, startShardgate, withTimeout } from "./helpers/mod.ts";
+import { E2E, shardYaml } from "./_health_helpers.ts";
+
+import { RawConn } from "./_raw.ts";
+
+/** RPUSH probes per run and runs (the issue's bar: 20 runs of 3,000). */
+const PUSHES = 3_000;
+const RUNS = 20;
+const LOADERS = 20;
+
+/** Sends each frame as its own TCP write, without waiting for replies; reads `n` replies. */
+async function writeEach(port: number, frames: readonly Uint8Array[]): Promise<string> {
+  const conn = await RawConn.open(port);
+  try {
+    const reading = conn.readUntil((t) => count(t, ":") >= frames.length, 30_000);
+    for (const f of frames) await conn.send(f);
+    return await reading;
+  } finally {
+    conn.close();
+  }
+}
+
+function count(text: string, lead: string): number {
+  let n = 0;
+  for (const line of text.split("\r\n")) if (line.startsWith(lead)) n++;
+  return n;
+}
+
+Deno.test(
+  "order: RPUSH sent as separate writes lands in order with 4 connections per node under load",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using sg = await startShardgate(
+      shardYaml(set.addresses, ["connections_per_node: 4"]),
+    );
+    const writer = sg.ports.main.writer!;
+    // 20 other clients keep every node connection of the pool busy.
+    await using load = await loadLoop({
+      port: writer,
+      clients: LOADERS,
+      op: async (c, w, i) => {
+        await c.set(`load:${w}`, String(i));
+      },
+    });
+    await load.waitForOk(200);
+    let outOfOrder = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const key = `list:${run}`;
+      const frames = Array.from(
+        { length: PUSHES },
+        (_, i) => encodeCommand(["RPUSH", key, `${i}`]),
+      );
+      await withTimeout(writeEach(writer, frames), 60_000, `run ${run}`);
+      const got = await set.primary.cli("LRANGE", key, "0", "-1");
+      const items = got.trim().split("\n");
+      assertEquals(items.length, PUSHES, `run ${run}: every push landed`);
+      for (let i = 0; i < PUSHES; i++) if (items[i] !== String(i)) outOfOrder++;
+    }
+    const stats = await load.stop();
+    assertEquals(stats.failed, 0, stats.errors.join("; "));
+    assertEquals(outOfOrder, 0, `${outOfOrder} entries out of order over ${RUNS} runs`);
+  },
+);
+
+/** The frames of a batch sent in one write, and the replies a direct client gets. */
+const RESET_BATCHES: { name: string; cmds: string[][] }[] = [
+  { name: "MULTI", cmds: [["MULTI"], ["RESET"], ["SET", "k", "v"], ["PING"], ["GET", "k"]] },
+  {
+    name: "SUBSCRIBE",
+    cmds: [["SUBSCRIBE", "ch"], ["RESET"], ["SET", "k", "v2"], ["PING"], ["GET", "k"]],
+  },
+  {
+    name: "CLIENT TRACKING",
+    cmds: [["CLIENT", "TRACKING", "ON"], ["RESET"], ["SET", "k", "v3"], ["PING"], ["GET", "k"]],
+  },
+  {
+    name: "WATCH + MULTI",
+    cmds: [["WATCH", "k"], ["MULTI"], ["INCR", "n"], ["RESET"], ["INCR", "n"], ["GET", "n"]],
+  },
+  {
+    name: "CLIENT REPLY OFF",
+    cmds: [["CLIENT", "REPLY", "OFF"], ["PING"], ["RESET"], ["SET", "k", "v4"], ["GET", "k"]],
+  },
+];
+
+Deno.test(
+  "order: commands after RESET in the same write are answered, as directly",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using direct = await startReplicaSet({ replicas: 0 });
+    await using sg = await startShardgate(shardYaml(set.addresses));
+    for (const { name, cmds } of RESET_BATCHES) {
+      const want = await exchange(direct.primary.port, cmds);
+      const got = await exchange(sg.ports.main.writer!, cmds);
+      assertEquals(got, want, name);
+      // The connection is in step afterwards: one more command gets its own reply.
+      assert(want.length > 0, name);
+    }
+  },
+);
+
+Deno.test(
+  "order: MONITOR, RESET and more in one write: every command after RESET is answered",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using sg = await startShardgate(shardYaml(set.addresses));
+    const conn = await RawConn.open(sg.ports.main.writer!);
+    try {
+      const batch = [["MONITOR"], ["RESET"], ["SET", "mk", "1"], ["PING"], ["GET", "mk"]];
+      await conn.send(concat(batch.map((c) => encodeCommand(c))));
+      const text = await conn.readUntil((t) => t.includes("$1\r\n1\r\n"), 5000);
+      const lines = text.split("\r\n").filter((l) => l !== "");
+      // +OK (MONITOR), monitor lines, +RESET, then the three replies in order.
+      const at = lines.indexOf("+RESET");
+      assert(at > 0, text);
+      assertEquals(lines.slice(at + 1), ["+OK", "+PONG", "$1", "1"], text);
+      // Still in step: a new command gets exactly its own reply.
+      await conn.send(encodeCommand(["ECHO", "after"]));
+      assertEquals(await conn.readUntil((t) => t.endsWith("after\r\n")), "$5\r\nafter\r\n");
+    } finally {
+      conn.close();
+    }
+  },
+);
+
+/** Sends `cmds` in one write to `port`, then a marker ECHO; returns the replies before it. */
+async function exchange(port: number, cmds: string[][]): Promise<string> {
+  const marker = `end-${Math.random().toString(36).slice(2)}`;
+  const frames = [...cmds, ["ECHO", marker]];
+  const replies = await pipelineText(port, frames, marker);
+  return replies;
+}
+
+async function pipelineText(port: number, cmds: string[][], marker: string): Promise<string> {
+  const conn = await RawConn.open(port);
+  try {
+    await conn.send(concat(cmds.map((c) => encodeCommand(c))));
+    const text = await conn.readUntil((t) => t.includes(`${marker}\r\n`), 5000);
+    return text.slice(0, text.lastIndexOf(`$${marker.length}\r\n${marker}\r\n`));
+  } finally {
+    conn.close();
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
