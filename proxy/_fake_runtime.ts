@@ -118,11 +118,29 @@ export class FakeNodeHandle implements NodeHandle {
   readonly mux = new Map<string, FakeMux>();
   /** Pinned connections opened, oldest first. */
   readonly pinned: FakePinned[] = [];
+  /**
+   * Connections per pool: with more than 1, each call of connection()
+   * hands out the next one in turn (a pool the session must not scatter
+   * its commands over); `mux` keeps the first of each pool.
+   */
+  poolSize = 1;
+  /** Every connection of each pool by `proto/db`, when poolSize > 1. */
+  readonly pools = new Map<string, FakeMux[]>();
+  #turn = 0;
 
   constructor(readonly id: string) {}
 
   connection(proto: 2 | 3, db: number): FakeMux {
     const key = `${proto}/${db}`;
+    if (this.poolSize > 1) {
+      let pool = this.pools.get(key);
+      if (pool === undefined) {
+        pool = Array.from({ length: this.poolSize }, () => new FakeMux(this, proto, db));
+        this.pools.set(key, pool);
+        this.mux.set(key, pool[0]);
+      }
+      return pool[this.#turn++ % pool.length];
+    }
     let c = this.mux.get(key);
     if (c === undefined || c.closed) {
       c = new FakeMux(this, proto, db);
@@ -201,8 +219,10 @@ export class FakeRuntime implements SessionRuntime {
     }
     return null;
   }
+  /** The nodes' version, as their INFO would say. */
+  version = "7.2.4";
   server(): ServerIdentity {
-    return { server: "redis", version: "7.0.15", mode: "standalone" };
+    return { server: "redis", version: this.version, mode: "standalone" };
   }
   hasReplicas(): boolean {
     return this.readers.length > 0;

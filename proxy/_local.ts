@@ -140,6 +140,17 @@ export type SetInfoResult =
   | { readonly ok: true; readonly attr: "lib-name" | "lib-ver"; readonly value: string }
   | { readonly ok: false; readonly reply: Uint8Array };
 
+/**
+ * True when a server of `version` (`7.0.15`) knows CLIENT SETINFO (Redis
+ * and Valkey 7.2 and later); an unknown version is taken as new enough.
+ */
+export function knowsSetInfo(version: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  if (m === null) return true;
+  const major = Number(m[1]), minor = Number(m[2]);
+  return major > 7 || (major === 7 && minor >= 2);
+}
+
 /** `CLIENT SETINFO <attr> <value>` as Redis 7.2 checks it. */
 export function parseSetInfo(attr: Uint8Array, value: Uint8Array): SetInfoResult {
   const name = td.decode(attr);

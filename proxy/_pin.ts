@@ -15,9 +15,21 @@
  * | watch         | WATCH (+OK)                   | UNWATCH, EXEC, DISCARD, RESET |
  * | subscriptions | (P|S)SUBSCRIBE                | the last (P|S)UNSUBSCRIBE, RESET |
  * | reply off     | CLIENT REPLY OFF / SKIP       | CLIENT REPLY ON, RESET     |
- * | for life      | MONITOR, CLIENT TRACKING, CLIENT ID, REPLCONF, READONLY, state changed inside MULTI | RESET |
+ * | for life      | MONITOR, CLIENT TRACKING, CLIENT ID, REPLCONF, READONLY, EXEC of a state change | RESET |
  *
  * A blocking command simply owes its one reply, so its pin ends with it.
+ *
+ * Frames are counted against what the node is when it runs each command:
+ * the state the commands sent before it leave, not what their replies have
+ * said so far. So RESET starts the count afresh when it is sent (what
+ * follows it in the same write is owed as on a new connection), and its
+ * reply clears the reasons. (Un)subscribe confirmations are owed even
+ * under CLIENT REPLY OFF/SKIP (Redis pushes them regardless); a RESET
+ * after CLIENT REPLY SKIP gets no reply and takes effect in its turn
+ * ({@link PinTracker.takeQuiet}). Under MONITOR, and after an EXEC that ran
+ * a state change (pub/sub confirmations come partly inside EXEC's reply,
+ * partly after it; HELLO changes the protocol), frames are not counted:
+ * they all go to the client until RESET's reply.
  *
  * @module
  */
@@ -116,12 +128,14 @@ interface Owed {
   blocking: boolean;
   /** Message pushes may arrive before this reply (the node is, or is becoming, subscribed). */
   pushes: boolean;
+  /** Replies cannot be counted after this one (an EXEC that runs pub/sub commands). */
+  uncounts: boolean;
 }
 
 const REASON_MULTI = 1;
 const REASON_WATCH = 2;
 const REASON_FOR_LIFE = 4;
-const REASON_MONITOR = 8;
+const REASON_UNCOUNTED = 8;
 
 const te = new TextEncoder();
 const RESET_REPLY = te.encode("+RESET\r\n");
@@ -145,11 +159,55 @@ export class PinTracker {
   #queuing = false;
   #replyOff = false;
   #skip = false;
+  /** The protocol the connection speaks as of the last command sent (HELLO changes it). */
+  #proto: 2 | 3;
+  /** A command that changes the connection's state is queued in the open transaction. */
+  #queuedChange = false;
+  /** A command without a reply was taken in its turn, and no reply came after it yet. */
+  #unconfirmed = false;
   /** RESETs sent whose reply is not in yet. */
   #resetsOwed = 0;
   #channels = new Set<string>();
   #patterns = new Set<string>();
   #shardChannels = new Set<string>();
+
+  /** A tracker for a connection that speaks `proto` when pinned. */
+  constructor(proto: 2 | 3 = 2) {
+    this.#proto = proto;
+  }
+
+  /**
+   * True while the node takes only (un)subscribe commands, PING, QUIT and
+   * RESET (a RESP2 connection with subscriptions), refusing the rest.
+   */
+  get restricted(): boolean {
+    return this.#proto === 2 && this.subscribed;
+  }
+
+  /** True while the node sends no reply to the next command (CLIENT REPLY OFF or SKIP). */
+  get silencing(): boolean {
+    return this.#replyOff || this.#skip;
+  }
+
+  /**
+   * Whether a command answered without the node gets a reply, as the node
+   * would decide: not under CLIENT REPLY OFF, and not the one after SKIP
+   * (which this consumes).
+   */
+  replies(): boolean {
+    if (this.#replyOff) return false;
+    if (!this.#skip) return true;
+    this.#skip = false;
+    return false;
+  }
+
+  /**
+   * True when a command that gets no reply was sent and no reply came
+   * after it: the node may not have run it yet.
+   */
+  get unconfirmed(): boolean {
+    return this.#unconfirmed;
+  }
 
   /** Replies still owed by the node. */
   get owed(): number {
@@ -167,15 +225,24 @@ export class PinTracker {
     return this.#channels.size + this.#patterns.size + this.#shardChannels.size > 0;
   }
 
-  /** True once replies cannot be counted any more (MONITOR): only RESET or a close ends it. */
-  get monitoring(): boolean {
-    return (this.#reasons & REASON_MONITOR) !== 0;
+  /** True between a MULTI sent and its EXEC or DISCARD sent: the node queues what comes. */
+  get queuing(): boolean {
+    return this.#queuing;
+  }
+
+  /**
+   * True once replies cannot be counted any more (MONITOR, or an EXEC that
+   * ran pub/sub commands): every frame goes to the client until RESET's
+   * reply, and only RESET or a close ends it.
+   */
+  get uncounted(): boolean {
+    return (this.#reasons & REASON_UNCOUNTED) !== 0;
   }
 
   /** When the oldest owed, non-blocking reply's command was sent, or -1. */
   pendingSince(): number {
     const o = this.#owed[0];
-    return o === undefined || o.blocking || this.monitoring ? -1 : o.sentAt;
+    return o === undefined || o.blocking || this.uncounted ? -1 : o.sentAt;
   }
 
   /**
@@ -200,31 +267,52 @@ export class PinTracker {
     // replies have said so far.
     const pushes = this.subscribed || (kind >= PinKind.SUBSCRIBE && kind <= PinKind.SUNSUBSCRIBE);
     if (kind === PinKind.RESET) {
-      // RESET is answered even under CLIENT REPLY OFF, and whatever follows
-      // it runs on a fresh connection state: count its reply and theirs.
+      // RESET is answered even under CLIENT REPLY OFF (not after SKIP), and
+      // whatever follows it runs on a fresh connection state: count its
+      // reply and theirs. A RESET without a reply takes effect once the
+      // replies before it are in (see takeQuiet()).
+      const frames = this.#skip ? 0 : 1;
       this.#resetSendSide();
-      this.#resetsOwed++;
-      this.#owe(kind, 1, arg, name, internal, tag, now, blocking, pushes);
+      if (frames > 0) this.#resetsOwed++;
+      this.#owe(kind, frames, arg, name, internal, tag, now, blocking, pushes);
       return;
     }
     // Replies cannot be counted under MONITOR, but those after a RESET can.
-    if (this.monitoring && this.#resetsOwed === 0) return;
+    if (this.uncounted && this.#resetsOwed === 0) return;
     let frames = 1;
+    let uncounts = false;
+    if (
+      this.restricted && kind !== PinKind.OTHER &&
+      (kind < PinKind.SUBSCRIBE || kind > PinKind.SUNSUBSCRIBE)
+    ) {
+      // Refused by the node with an error: it changes nothing.
+      kind = PinKind.OTHER;
+    }
     if (this.#queuing) {
       // Queued by Redis: +QUEUED now, the effect at EXEC. A state change
-      // inside a transaction is not followed further: pinned until RESET.
-      if (kind === PinKind.EXEC || kind === PinKind.DISCARD) this.#queuing = false;
-      else if (
+      // inside a transaction is not followed: from the EXEC that runs it on,
+      // replies are not counted (as under MONITOR) and the session stays
+      // pinned until RESET. (Pub/sub run by EXEC even answers partly inside
+      // EXEC's reply, partly after it; HELLO changes the protocol.)
+      if (kind === PinKind.EXEC || kind === PinKind.DISCARD) {
+        this.#queuing = false;
+        uncounts = kind === PinKind.EXEC && this.#queuedChange;
+        this.#queuedChange = false;
+      } else if (
         kind !== PinKind.OTHER && kind !== PinKind.WATCH && kind !== PinKind.MULTI &&
         kind !== PinKind.UNWATCH
       ) {
         this.#reasons |= REASON_FOR_LIFE;
+        this.#queuedChange = true;
         kind = PinKind.OTHER;
       }
     } else {
       switch (kind) {
         case PinKind.MULTI:
           this.#queuing = true;
+          break;
+        case PinKind.HELLO:
+          if (arg === 2 || arg === 3) this.#proto = arg;
           break;
         case PinKind.SUBSCRIBE:
         case PinKind.PSUBSCRIBE:
@@ -252,24 +340,31 @@ export class PinTracker {
           if (mode === "ON") {
             this.#replyOff = false;
             this.#skip = false;
-          } else if (mode === "OFF") {
-            this.#replyOff = true;
-            return;
-          } else if (mode === "SKIP") {
-            if (!this.#replyOff) this.#skip = true;
+          } else if (mode === "OFF" || mode === "SKIP") {
+            // No reply, and a SKIP after OFF changes nothing; a SKIP before
+            // it is used up by this command.
+            if (mode === "OFF") {
+              this.#replyOff = true;
+              this.#skip = false;
+            } else if (!this.#replyOff) this.#skip = true;
+            this.#owe(kind, 0, arg, name, internal, tag, now, blocking, pushes);
             return;
           }
           break;
         }
       }
     }
-    if (this.#replyOff) return;
+    // (Un)subscribe confirmations are pushed even under CLIENT REPLY OFF/SKIP.
+    const confirmed = kind >= PinKind.SUBSCRIBE && kind <= PinKind.SUNSUBSCRIBE;
+    let silent = this.#replyOff && !confirmed;
     if (this.#skip) {
       // CLIENT REPLY SKIP: the command after it gets no reply.
       this.#skip = false;
-      return;
+      silent = !confirmed;
     }
-    this.#owe(kind, frames, arg, name, internal, tag, now, blocking, pushes);
+    // A command without a reply still takes effect in its turn (takeQuiet()).
+    if (silent) frames = 0;
+    this.#owe(kind, frames, arg, name, internal, tag, now, blocking, pushes, uncounts);
   }
 
   #owe(
@@ -282,6 +377,7 @@ export class PinTracker {
     sentAt: number,
     blocking: boolean,
     pushes: boolean,
+    uncounts = false,
   ): void {
     this.#owed.push({
       kind,
@@ -295,6 +391,7 @@ export class PinTracker {
       sentAt,
       blocking,
       pushes,
+      uncounts,
     });
   }
 
@@ -305,11 +402,24 @@ export class PinTracker {
   }
 
   /**
+   * The outcome of a command that gets no reply frame (a RESET after
+   * CLIENT REPLY SKIP) once every reply before it is in, else null. Call
+   * after {@link sent} and after each {@link onFrame}, until null.
+   */
+  takeQuiet(): PinOutcome | null {
+    const o = this.#owed[0];
+    if (o === undefined || o.frames > 0) return null;
+    this.#owed.shift();
+    if (!o.internal) this.#unconfirmed = true;
+    return o.kind === PinKind.RESET ? this.#resetReplySide(o.tag) : this.#complete(o);
+  }
+
+  /**
    * Accounts for one frame from the node. Returns the outcome when it
    * completed a command's reply, else null (a push, or more frames owed).
    */
   onFrame(buf: Uint8Array, start: number, end: number): PinOutcome | null {
-    if (this.monitoring) {
+    if (this.uncounted) {
       if (this.#resetsOwed > 0 && sameBytes(buf, start, end, RESET_REPLY)) {
         // Replies before the RESET went out uncounted with the monitor's lines.
         let o: Owed | undefined;
@@ -328,6 +438,7 @@ export class PinTracker {
     }
     if (--o.frames > 0) return null;
     this.#owed.shift();
+    this.#unconfirmed = false; // the node ran every command sent before this one
     return this.#complete(o);
   }
 
@@ -342,6 +453,7 @@ export class PinTracker {
       case PinKind.DISCARD:
         // (Queuing ended when it was sent: a MULTI after it may be queuing again.)
         this.#reasons &= ~(REASON_MULTI | REASON_WATCH);
+        if (o.uncounts) this.#reasons |= REASON_UNCOUNTED;
         break;
       case PinKind.WATCH:
         if (ok) this.#reasons |= REASON_WATCH;
@@ -350,7 +462,7 @@ export class PinTracker {
         if (!(this.#reasons & REASON_MULTI)) this.#reasons &= ~REASON_WATCH;
         break;
       case PinKind.MONITOR:
-        if (ok) this.#reasons |= REASON_MONITOR;
+        if (ok) this.#reasons |= REASON_UNCOUNTED;
         break;
       case PinKind.FOR_LIFE:
         this.#reasons |= REASON_FOR_LIFE;
@@ -372,7 +484,12 @@ export class PinTracker {
 
   /** RESET was sent: what the commands after it are counted against starts afresh. */
   #resetSendSide(): void {
-    this.#queuing = this.#replyOff = this.#skip = false;
+    this.#proto = 2;
+    this.#queuing =
+      this.#replyOff =
+      this.#skip =
+      this.#queuedChange =
+        false;
     this.#channels.clear();
     this.#patterns.clear();
     this.#shardChannels.clear();

@@ -68,6 +68,9 @@ export const ErrorText = {
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
   /** CLIENT SETNAME / HELLO SETNAME with spaces or special characters (Redis's wording). */
   badClientName: "ERR Client names cannot contain spaces, newlines or special characters.",
+  /** A subcommand the node does not know, e.g. CLIENT SETINFO before Redis 7.2 (Redis's wording). */
+  unknownSubcommand: (sub: string, container: string): string =>
+    `ERR unknown subcommand '${sub}'. Try ${container} HELP.`,
   /** CLIENT SETINFO with an unknown attribute (Redis 7.2's wording). */
   unknownClientAttr: (attr: string): string => `ERR Unrecognized option '${attr}'`,
   /** CLIENT SETINFO with spaces or special characters (Redis 7.2's wording). */

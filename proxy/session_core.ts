@@ -45,7 +45,14 @@ import {
 import { Outcome, PortRole } from "../telemetry/mod.ts";
 import { attemptEnded, CommandRecorder, outcomeOf, traceSend } from "./_record.ts";
 import { turn } from "./_io.ts";
-import { bulkOrNull, helloReply, parseHello, parseSetInfo, validAttribute } from "./_local.ts";
+import {
+  bulkOrNull,
+  helloReply,
+  knowsSetInfo,
+  parseHello,
+  parseSetInfo,
+  validAttribute,
+} from "./_local.ts";
 import { PIN_KINDS, PinKind, type PinOutcome, PinTracker } from "./_pin.ts";
 import {
   type FanPart,
@@ -125,6 +132,7 @@ const td = new TextDecoder();
 const te = new TextEncoder();
 const NOSCRIPT = te.encode("-NOSCRIPT");
 const DISCARD = encodeCommand(["DISCARD"]);
+const PING = encodeCommand(["PING"]);
 /** Routes a router port's session handles itself, as a shard port's does (connection state). */
 const SESSION_ROUTES: ReadonlySet<Route> = new Set([
   Route.QUIT,
@@ -138,6 +146,14 @@ const SESSION_ROUTES: ReadonlySet<Route> = new Set([
   Route.REFUSE,
   Route.SYNC,
   Route.REPLCONF,
+]);
+
+/** Routes a pinned session answers itself (when its replies can be counted, outside MULTI). */
+const ANSWERED_HERE: ReadonlySet<Route> = new Set([
+  Route.AUTH,
+  Route.CLIENT_GETNAME,
+  Route.CLIENT_SETINFO,
+  Route.REFUSE,
 ]);
 
 let lastClientId = 0;
@@ -851,7 +867,7 @@ export class SessionCore implements SlotOwner, PinSink {
 
   #maybeFinish(): void {
     if (this.#state !== S.CLOSING || this.#fifo.length > 0) return;
-    if (this.#pin !== null && this.#pin.owed > 0 && !this.#pin.monitoring) return;
+    if (this.#pin !== null && this.#pin.owed > 0 && !this.#pin.uncounted) return;
     this.#end(true);
   }
 
@@ -966,6 +982,10 @@ export class SessionCore implements SlotOwner, PinSink {
       if (!validAttribute(args[2])) return errorReply(ErrorText.badClientName);
       this.name = args[2].length === 0 ? null : td.decode(args[2]);
       return Replies.ok;
+    }
+    if (!knowsSetInfo(this.#rt.server().version)) {
+      // The node would not know it: its own error, as a client sees directly.
+      return errorReply(ErrorText.unknownSubcommand(td.decode(args[1]), "CLIENT"));
     }
     const info = parseSetInfo(args[2], args[3]);
     if (!info.ok) return info.reply;
@@ -1251,7 +1271,7 @@ export class SessionCore implements SlotOwner, PinSink {
     rt.counters.pinnedSessions++;
     this.#pinNode = node.id;
     this.#pinRt = rt;
-    this.#pin = new PinTracker();
+    this.#pin = new PinTracker(this.proto);
     this.#pinned = node.openPinned(this, { proto: this.proto, db: this.db, name: this.name });
     this.#state = S.PINNED;
     // A router port's transaction: what was held until its shard was known goes first.
@@ -1293,7 +1313,7 @@ export class SessionCore implements SlotOwner, PinSink {
    */
   #quietOrWait(): boolean {
     const pin = this.#pin!;
-    if (pin.owed === 0 || pin.monitoring) return true;
+    if (pin.owed === 0 || pin.uncounted) return true;
     this.#parser.reset();
     this.#state = S.PINNED_WAIT;
     this.#io.pause();
@@ -1312,7 +1332,7 @@ export class SessionCore implements SlotOwner, PinSink {
       route !== Route.RESET
     ) {
       if (!this.#quietOrWait()) return false;
-      this.#local(Replies.noAuth);
+      this.#pinnedLocal(Replies.noAuth);
       return true;
     }
     if (this.#router !== null && !SESSION_ROUTES.has(route)) {
@@ -1324,25 +1344,32 @@ export class SessionCore implements SlotOwner, PinSink {
     let arg: string | number | null = null;
     let name: string | null = null;
     let args: readonly string[] = [];
-    switch (route) {
+    // Inside MULTI the node queues what the session would answer itself
+    // (and refuses, in its own words, what it never runs in a transaction);
+    // under MONITOR replies cannot be counted, so only the node can answer
+    // in order; a RESP2 subscriber may send only what the node allows it;
+    // under CLIENT REPLY OFF/SKIP the node decides what gets no reply.
+    // Each way the command goes to the node as it is.
+    const pinAnswers = pin.queuing || pin.uncounted || pin.restricted || pin.silencing;
+    switch (pinAnswers && ANSWERED_HERE.has(route) ? Route.WRITE : route) {
       case Route.AUTH:
         if (!this.#quietOrWait()) return false;
-        this.#local(this.#auth(buf, start, end));
+        this.#pinnedLocal(this.#auth(buf, start, end));
         return true;
       case Route.CLIENT_GETNAME:
       case Route.CLIENT_SETINFO:
         if (!this.#quietOrWait()) return false;
-        this.#local(this.#clientState(route, buf, start, end));
+        this.#pinnedLocal(this.#clientState(route, buf, start, end));
         return true;
       case Route.REFUSE:
         if (!this.#quietOrWait()) return false;
-        this.#local(errorReply(ErrorText.refused(this.#commandName(buf))));
+        this.#pinnedLocal(errorReply(ErrorText.refused(this.#commandName(buf))));
         return true;
       case Route.SYNC:
       case Route.REPLCONF:
         if (this.role === "readers") {
           if (!this.#quietOrWait()) return false;
-          this.#local(errorReply(ErrorText.replicationOnReaders(this.#commandName(buf))));
+          this.#pinnedLocal(errorReply(ErrorText.replicationOnReaders(this.#commandName(buf))));
           return true;
         }
         if (route === Route.SYNC) {
@@ -1358,9 +1385,11 @@ export class SessionCore implements SlotOwner, PinSink {
         break;
       case Route.HELLO: {
         const req = parseHello(this.#args(buf, start, end));
-        if (!req.ok || (req.password !== null && this.#wrongPassword(req.password))) {
+        const bad = !req.ok || (req.password !== null && this.#wrongPassword(req.password));
+        if (bad && pinAnswers) break; // the node refuses it in its own words, in its turn
+        if (bad) {
           if (!this.#quietOrWait()) return false;
-          this.#local(req.ok ? Replies.wrongPass : req.reply);
+          this.#pinnedLocal(req.ok ? Replies.wrongPass : req.reply);
           return true;
         }
         if (req.password !== null) this.#authed = true;
@@ -1403,7 +1432,26 @@ export class SessionCore implements SlotOwner, PinSink {
     if (kind === PinKind.RESET && conn.reauth()) {
       pin.sent(PinKind.OTHER, [], this.#now, false, null, null, true);
     }
+    if (this.#applyQuiet(pin) && pin.owed === 0) this.#pinQuiet(pin);
     return true;
+  }
+
+  /** Applies what replies-less commands changed once their turn came; true if any. */
+  #applyQuiet(pin: PinTracker): boolean {
+    let any = false;
+    for (let o = pin.takeQuiet(); o !== null; o = pin.takeQuiet()) {
+      this.#applyOutcome(o);
+      any = true;
+    }
+    return any;
+  }
+
+  /**
+   * A reply of the proxy's own on the pinned path: sent as the node would
+   * send one, so not under CLIENT REPLY OFF, nor after SKIP.
+   */
+  #pinnedLocal(reply: Uint8Array): void {
+    if (this.#pin!.replies()) this.#local(reply);
   }
 
   #wrongPassword(password: string): boolean {
@@ -1434,9 +1482,10 @@ export class SessionCore implements SlotOwner, PinSink {
         this.#rec.pinnedFinished(outcome.tag, rt, this.#pinNode, this.db, buf, start, end);
       }
       this.#applyOutcome(outcome);
+      this.#applyQuiet(pin);
     }
     if (this.#io.pending > CLIENT_OUTPUT_HIGH_WATER) this.#pinned?.pauseReading();
-    if (pin.owed === 0 || pin.monitoring) this.#pinQuiet(pin);
+    if (pin.owed === 0 || pin.uncounted) this.#pinQuiet(pin);
   }
 
   /** A pinned command's reply is in: apply what it changed in the session. */
@@ -1460,7 +1509,13 @@ export class SessionCore implements SlotOwner, PinSink {
       this.#state = S.CLOSING;
       return this.#maybeFinish();
     }
-    if (pin.idle) {
+    if (pin.idle && pin.unconfirmed) {
+      // A command without a reply (after CLIENT REPLY SKIP) may not have run
+      // yet: what follows on shared connections must run after it. A PING
+      // of our own says when it has.
+      pin.sent(PinKind.OTHER, [], this.#now, false, null, null, true);
+      this.#pinned!.sendRaw(PING, 0, PING.length);
+    } else if (pin.idle) {
       this.#unpin();
     } else if (this.#state === S.PINNED_WAIT) {
       this.#state = S.PINNED;

@@ -169,6 +169,11 @@ Deno.test("SessionCore answers connection state itself: names, SETINFO, RESET", 
       "+OK\r\n-ERR Unrecognized option 'color'\r\n",
   );
   assert.equal(c.core.libName, "node-redis");
+  // A node older than 7.2 does not know SETINFO: its own error, as directly.
+  rt.version = "7.0.15";
+  c.command("CLIENT", "setinfo", "lib-ver", "1.0");
+  assert.equal(c.take(), "-ERR unknown subcommand 'setinfo'. Try CLIENT HELP.\r\n");
+  assert.equal(c.core.libVer, null);
   c.command("HELLO", "3");
   c.take();
   c.command("RESET");
@@ -324,4 +329,91 @@ Deno.test("SessionCore does not hedge writes, pinned reads, SCAN continuations, 
   const get = rt.nodes.flatMap((n) => n.main.sent).find((s) => s.text.includes("GET"))!;
   c.core.hedge(get.slot, rt.clock);
   assert.equal(rt.counters.hedges, 0);
+});
+
+Deno.test("SessionCore sends a session's commands to one node down the connection that has its unanswered ones", () => {
+  const rt = new FakeRuntime();
+  const p = rt.primary!;
+  p.poolSize = 3; // each connection() call offers the next connection
+  const c = new FakeClient(rt, "writer");
+  c.command("RPUSH", "l", "1"); // separate reads: separate batches
+  c.command("RPUSH", "l", "2");
+  c.command("RPUSH", "l", "3");
+  const pool = p.pools.get("2/0")!;
+  assert.deepEqual(pool.map((m) => m.sent.length), [3, 0, 0], "all on the first connection");
+  pool[0].reply(":1\r\n");
+  pool[0].reply(":2\r\n");
+  c.command("RPUSH", "l", "4");
+  assert.deepEqual(pool.map((m) => m.sent.length), [4, 0, 0], "one still unanswered there");
+  pool[0].reply(":3\r\n");
+  pool[0].reply(":4\r\n");
+  c.command("GET", "x"); // nothing in flight on the node: free to pick afresh
+  assert.equal(pool.reduce((n, m) => n + m.sent.length, 0), 5);
+  assert.equal(pool[0].sent.length, 4, "moved to another connection");
+  assert.equal(c.take(), ":1\r\n:2\r\n:3\r\n:4\r\n");
+});
+
+Deno.test("SessionCore runs HELLO and RESET after the replies before them, whatever pool follows", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt, "writer");
+  const p = rt.primary!;
+  c.send(resp("SET", "k", "v") + resp("HELLO", "3") + resp("GET", "k"));
+  assert.equal(c.core.state, SessionState.MUX_WAIT, "HELLO waits for SET's reply");
+  assert.equal(p.connection(3, 0).sent.length, 0, "GET k not sent on RESP3 before SET ran");
+  p.main.reply("+OK\r\n");
+  assert.equal(c.core.proto, 3);
+  assert.equal(p.connection(3, 0).sent.length, 1);
+  p.connection(3, 0).reply("$1\r\nv\r\n");
+  c.send(resp("SET", "k", "w") + resp("RESET") + resp("GET", "k"));
+  assert.equal(c.core.state, SessionState.MUX_WAIT, "RESET waits for SET's reply");
+  p.connection(3, 0).reply("+OK\r\n");
+  assert.equal(c.core.proto, 2);
+  p.main.reply("$1\r\nw\r\n");
+  const out = c.take();
+  assert.match(out, /^\+OK\r\n%7\r\n/);
+  assert.ok(out.endsWith("$1\r\nv\r\n+OK\r\n+RESET\r\n$1\r\nw\r\n"), out);
+});
+
+Deno.test("SessionCore answers every command after a pinned RESET in the same write", () => {
+  for (const opener of [["MULTI"], ["SUBSCRIBE", "ch"], ["CLIENT", "TRACKING", "ON"]]) {
+    const rt = new FakeRuntime();
+    const c = new FakeClient(rt, "writer");
+    const p = rt.primary!;
+    c.send(resp(...opener) + resp("RESET") + resp("SET", "k", "v") + resp("PING"));
+    const pin = p.pinned[0];
+    const first = opener[0] === "SUBSCRIBE"
+      ? "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+      : "+OK\r\n";
+    pin.frames(first, "+RESET\r\n", "+OK\r\n");
+    assert.equal(c.core.state, SessionState.PINNED, `${opener}: PING's reply still owed`);
+    pin.frames("+PONG\r\n");
+    assert.equal(c.core.state, SessionState.MUX, `${opener}: back to shared connections`);
+    assert.equal(c.take(), `${first}+RESET\r\n+OK\r\n+PONG\r\n`);
+  }
+});
+
+Deno.test("SessionCore leaves the node's replies to the node inside MULTI, under MONITOR and CLIENT REPLY", () => {
+  const rt = new FakeRuntime();
+  rt.version = "7.0.15";
+  const c = new FakeClient(rt, "writer");
+  const p = rt.primary!;
+  c.send(resp("MULTI") + resp("CLIENT", "GETNAME") + resp("CLIENT", "SETINFO", "lib-name", "x"));
+  const pin = p.pinned[0];
+  assert.equal(
+    pin.text,
+    resp("MULTI") + resp("CLIENT", "GETNAME") + resp("CLIENT", "SETINFO", "lib-name", "x"),
+    "queued by the node, not answered here",
+  );
+  pin.frames("+OK\r\n", "+QUEUED\r\n", "-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n");
+  c.send(resp("DISCARD") + resp("CLIENT", "REPLY", "SKIP") + resp("CLIENT", "GETNAME"));
+  assert.ok(pin.text.endsWith(resp("CLIENT", "GETNAME")), "skipped by the node, in its turn");
+  pin.frames("+OK\r\n");
+  assert.equal(c.core.state, SessionState.PINNED, "GETNAME may not have run: a PING says when");
+  assert.ok(pin.text.endsWith(resp("PING")));
+  pin.frames("+PONG\r\n");
+  assert.equal(c.core.state, SessionState.MUX);
+  assert.equal(
+    c.take(),
+    "+OK\r\n+QUEUED\r\n-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n+OK\r\n",
+  );
 });

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { PinKind, PinTracker } from "./_pin.ts";
+
+const te = new TextEncoder();
+
+/** Feeds one frame; returns the completed command's kind, or null. */
+function frame(t: PinTracker, text: string): number | null {
+  const b = te.encode(text);
+  return t.onFrame(b, 0, b.length)?.kind ?? null;
+}
+
+Deno.test("PinTracker keeps what is owed after a RESET sent in the same write", () => {
+  const t = new PinTracker();
+  t.sent(PinKind.MULTI, [], 0, false);
+  t.sent(PinKind.RESET, [], 0, false);
+  t.sent(PinKind.OTHER, [], 0, false); // SET after RESET: not queued
+  assert.equal(t.queuing, false);
+  assert.equal(frame(t, "+OK\r\n"), PinKind.MULTI);
+  assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
+  assert.equal(t.owed, 1, "the SET's reply is still owed");
+  assert.equal(t.idle, false);
+  assert.equal(frame(t, "+OK\r\n"), PinKind.OTHER);
+  assert.equal(t.idle, true);
+});
+
+Deno.test("PinTracker under MONITOR counts again from RESET's reply", () => {
+  const t = new PinTracker();
+  t.sent(PinKind.MONITOR, [], 0, false);
+  t.sent(PinKind.OTHER, [], 0, false); // PING: its reply comes uncounted
+  t.sent(PinKind.RESET, [], 0, false);
+  t.sent(PinKind.OTHER, [], 0, false); // GET after RESET
+  assert.equal(frame(t, "+OK\r\n"), PinKind.MONITOR);
+  assert.equal(t.uncounted, true);
+  assert.equal(frame(t, "+PONG\r\n"), null);
+  assert.equal(frame(t, '+1.2 [0 127.0.0.1:1] "PING"\r\n'), null);
+  assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
+  assert.equal(t.uncounted, false);
+  assert.equal(t.owed, 1);
+  assert.equal(frame(t, "$-1\r\n"), PinKind.OTHER);
+  assert.equal(t.idle, true);
+});
+
+Deno.test("PinTracker: a RESET after CLIENT REPLY SKIP gets no reply and takes effect in its turn", () => {
+  const t = new PinTracker();
+  t.sent(PinKind.WATCH, [], 0, false);
+  t.sent(PinKind.REPLY, ["SKIP"], 0, false);
+  t.sent(PinKind.RESET, [], 0, false);
+  t.sent(PinKind.OTHER, [], 0, false);
+  assert.equal(t.takeQuiet(), null, "WATCH's reply comes first");
+  assert.equal(frame(t, "+OK\r\n"), PinKind.WATCH);
+  assert.equal(t.takeQuiet()?.kind, PinKind.REPLY);
+  assert.equal(t.takeQuiet()?.kind, PinKind.RESET);
+  assert.equal(t.unconfirmed, true, "no reply says the RESET ran yet");
+  assert.equal(frame(t, "+PONG\r\n"), PinKind.OTHER);
+  assert.equal(t.unconfirmed, false);
+  assert.equal(t.idle, true, "RESET cleared the WATCH");
+});
+
+Deno.test("PinTracker owes (un)subscribe confirmations even under CLIENT REPLY OFF", () => {
+  const t = new PinTracker();
+  t.sent(PinKind.REPLY, ["OFF"], 0, false);
+  t.sent(PinKind.OTHER, [], 0, false); // no reply
+  t.sent(PinKind.SUBSCRIBE, ["a", "b"], 0, false);
+  assert.equal(t.takeQuiet()?.kind, PinKind.REPLY);
+  assert.equal(t.takeQuiet()?.kind, PinKind.OTHER);
+  assert.equal(t.owed, 1);
+  assert.equal(frame(t, "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"), null);
+  assert.equal(frame(t, "*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nx\r\n"), null, "a push");
+  assert.equal(frame(t, "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"), PinKind.SUBSCRIBE);
+  assert.equal(t.owed, 0);
+});
+
+Deno.test("PinTracker: a RESP2 subscriber's refused commands change nothing", () => {
+  const t = new PinTracker(2);
+  t.sent(PinKind.SUBSCRIBE, ["a"], 0, false);
+  assert.equal(t.restricted, true);
+  t.sent(PinKind.REPLY, ["SKIP"], 0, false); // refused by the node: an error reply
+  t.sent(PinKind.MULTI, [], 0, false); // refused too
+  assert.equal(t.silencing, false);
+  assert.equal(t.queuing, false);
+  assert.equal(t.owed, 3);
+  const r3 = new PinTracker(3);
+  r3.sent(PinKind.SUBSCRIBE, ["a"], 0, false);
+  assert.equal(r3.restricted, false, "RESP3 subscribers may send anything");
+});
+
+Deno.test("PinTracker stops counting after an EXEC that ran a state change, until RESET", () => {
+  const t = new PinTracker();
+  t.sent(PinKind.MULTI, [], 0, false);
+  t.sent(PinKind.SUBSCRIBE, ["a", "b"], 0, false); // queued
+  t.sent(PinKind.EXEC, [], 0, false);
+  t.sent(PinKind.RESET, [], 0, false);
+  t.sent(PinKind.OTHER, [], 0, false);
+  frame(t, "+OK\r\n");
+  frame(t, "+QUEUED\r\n");
+  assert.equal(frame(t, "*1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"), PinKind.EXEC);
+  assert.equal(t.uncounted, true);
+  assert.equal(
+    frame(t, "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"),
+    null,
+    "outside EXEC's reply",
+  );
+  assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
+  assert.equal(frame(t, "+OK\r\n"), PinKind.OTHER);
+  assert.equal(t.idle, true);
+});
