@@ -133,6 +133,8 @@ const te = new TextEncoder();
 const NOSCRIPT = te.encode("-NOSCRIPT");
 const DISCARD = encodeCommand(["DISCARD"]);
 const PING = encodeCommand(["PING"]);
+/** Sent before WAIT/WAITAOF on a pinned primary connection (see #pinnedCommand). */
+const WAIT_MARK = encodeCommand(["PUBLISH", "__shardgate__:wait", ""]);
 /** Routes a router port's session handles itself, as a shard port's does (connection state). */
 const SESSION_ROUTES: ReadonlySet<Route> = new Set([
   Route.QUIT,
@@ -211,6 +213,8 @@ export class SessionCore implements SlotOwner, PinSink {
   /** The shard and route of the batch connection. */
   #batchRt: SessionRuntime | null = null;
   #batchWriter = false;
+  /** The pinned connection is to the shard's writer (the primary). */
+  #pinWriter = false;
   /** The shard the pinned connection belongs to. */
   #pinRt: SessionRuntime | null = null;
   /** Router ports: a transaction's commands held until its shard is known. */
@@ -1270,6 +1274,7 @@ export class SessionCore implements SlotOwner, PinSink {
     }
     rt.counters.pinnedSessions++;
     this.#pinNode = node.id;
+    this.#pinWriter = this.#tWriter;
     this.#pinRt = rt;
     this.#pin = new PinTracker(this.proto);
     this.#pinned = node.openPinned(this, { proto: this.proto, db: this.db, name: this.name });
@@ -1415,6 +1420,14 @@ export class SessionCore implements SlotOwner, PinSink {
       default: {
         const cname = commandNameOf(parser, buf) ?? "";
         kind = PIN_KINDS.get(cname) ?? PinKind.OTHER;
+        if ((cname === "wait" || cname === "waitaof") && this.#pinWriter && !pin.queuing) {
+          // WAIT counts the replicas that have this connection's last write;
+          // the session's own writes went down shared connections and were
+          // answered before the pin. A write of ours here first (PUBLISH is
+          // replicated, and changes no data) makes WAIT count from there.
+          pin.sent(PinKind.OTHER, [], this.#now, false, null, null, true);
+          conn.sendRaw(WAIT_MARK, 0, WAIT_MARK.length);
+        }
         if (kind >= PinKind.SUBSCRIBE && kind <= PinKind.SUNSUBSCRIBE) {
           args = this.#args(buf, start, end).slice(1).map((a) => td.decode(a));
         } else if (kind === PinKind.REPLY) {
