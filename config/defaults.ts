@@ -22,6 +22,8 @@ export const DEFAULT_RETRIES = 2;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 /** Per-command server timeout (blocking and pinned commands excepted). */
 export const DEFAULT_SERVER_TIMEOUT_MS = 2_000;
+/** `timeouts.writer`: writes and pinned commands wait as long as the node takes (0 = never). */
+export const DEFAULT_WRITER_TIMEOUT_MS = 0;
 /** Idle client timeout; 0 = never. */
 export const DEFAULT_CLIENT_IDLE_MS = 0;
 /** How long a removed listener or node drains before it is closed. */

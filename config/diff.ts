@@ -88,6 +88,7 @@ const SETTINGS: ReadonlyArray<readonly [string, (s: ShardSettings) => unknown, S
   ["retries", (s) => s.retries, plain],
   ["timeouts.connect", (s) => s.timeouts.connectMs, duration],
   ["timeouts.server", (s) => s.timeouts.serverMs, duration],
+  ["timeouts.writer", (s) => s.timeouts.writerMs, duration],
   ["timeouts.client_idle", (s) => s.timeouts.clientIdleMs, duration],
   ["timeouts.drain", (s) => s.timeouts.drainMs, duration],
   ["check.interval", (s) => s.check.intervalMs, duration],

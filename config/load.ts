@@ -42,6 +42,7 @@ import {
   DEFAULT_SERVE_WHEN_LINK_DOWN,
   DEFAULT_SERVER_TIMEOUT_MS,
   DEFAULT_WEIGHT,
+  DEFAULT_WRITER_TIMEOUT_MS,
 } from "./defaults.ts";
 import type {
   Address,
@@ -82,7 +83,7 @@ const FALLBACK_MODES: readonly FallbackMode[] = ["primary", "none"];
 
 /** Nested setting maps and their keys. */
 const GROUPS: Readonly<Record<string, readonly string[]>> = {
-  timeouts: ["connect", "server", "client_idle", "drain"],
+  timeouts: ["connect", "server", "writer", "client_idle", "drain"],
   check: ["interval", "timeout", "rise", "fall", "max_lag", "serve_when_link_down"],
   passive: ["errors", "window", "cooldown", "max_cooldown", "max_ejected_percent"],
   hedge: ["percentile", "min_delay", "max_delay", "budget"],
@@ -99,6 +100,7 @@ const SCALARS: Readonly<Record<string, Reader>> = {
   retries: (s, e) => s.readInt(e, 0),
   "timeouts.connect": (s, e) => s.readDuration(e),
   "timeouts.server": (s, e) => s.readDuration(e),
+  "timeouts.writer": (s, e) => s.readDuration(e),
   "timeouts.client_idle": (s, e) => s.readDuration(e),
   "timeouts.drain": (s, e) => s.readDuration(e),
   "check.interval": (s, e) => s.readDuration(e, true),
@@ -332,6 +334,7 @@ function resolveSettings(src: Source, layers: readonly Layer[]): ShardSettings {
     timeouts: {
       connectMs: get("timeouts.connect", DEFAULT_CONNECT_TIMEOUT_MS),
       serverMs: get("timeouts.server", DEFAULT_SERVER_TIMEOUT_MS),
+      writerMs: get("timeouts.writer", DEFAULT_WRITER_TIMEOUT_MS),
       clientIdleMs: get("timeouts.client_idle", DEFAULT_CLIENT_IDLE_MS),
       drainMs: get("timeouts.drain", DEFAULT_DRAIN_TIMEOUT_MS),
     },

@@ -78,6 +78,7 @@ Deno.test("parseConfig() reads DESIGN.md's example", async () => {
   assert.deepEqual(users.timeouts, {
     connectMs: 1_000,
     serverMs: 2_000,
+    writerMs: 0,
     clientIdleMs: 0,
     drainMs: DEFAULT_DRAIN_TIMEOUT_MS,
   });
@@ -128,7 +129,13 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
       },
     ],
     retries: 0,
-    timeouts: { connectMs: 250, serverMs: 5_000, clientIdleMs: 300_000, drainMs: 60_000 },
+    timeouts: {
+      connectMs: 250,
+      serverMs: 5_000,
+      writerMs: 0,
+      clientIdleMs: 300_000,
+      drainMs: 60_000,
+    },
     check: {
       intervalMs: 2_000,
       timeoutMs: 500,
@@ -159,7 +166,13 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
       weight: 1,
     }],
     retries: 5,
-    timeouts: { connectMs: 250, serverMs: 10_000, clientIdleMs: 300_000, drainMs: 60_000 },
+    timeouts: {
+      connectMs: 250,
+      serverMs: 10_000,
+      writerMs: 0,
+      clientIdleMs: 300_000,
+      drainMs: 60_000,
+    },
     check: {
       intervalMs: 2_000,
       timeoutMs: 500,

@@ -36,7 +36,14 @@ export type FallbackMode = "primary" | "none";
 /** Timeouts of the data path, in milliseconds; 0 means never. */
 export interface TimeoutsConfig {
   readonly connectMs: number;
+  /** A read's wait for its reply (then retried elsewhere, or failed). */
   readonly serverMs: number;
+  /**
+   * A write's (any command but a read) and a pinned command's wait for its
+   * reply: no other node could answer it, so by default (0) it waits as it
+   * would directly, failing only when its connection breaks.
+   */
+  readonly writerMs: number;
   readonly clientIdleMs: number;
   /** How long a removed listener or node may drain before it is closed. */
   readonly drainMs: number;

@@ -215,6 +215,14 @@ export class NodeChecker {
     const run = this.#exchange(shard, ac.signal);
     try {
       const info = await Promise.race([run, aborted]);
+      if (info.info === null) {
+        return {
+          ok: false,
+          busy: true,
+          latencyMs: Math.round((performance.now() - t0) * 10) / 10,
+          error: `busy: ${info.busy.slice(0, 80)}`,
+        };
+      }
       return {
         ok: true,
         info: info.info,
@@ -241,7 +249,10 @@ export class NodeChecker {
   async #exchange(
     shard: ShardConfig,
     signal: AbortSignal,
-  ): Promise<{ info: ReturnType<typeof parseNodeInfo>; remoteIp: string | null }> {
+  ): Promise<
+    | { info: ReturnType<typeof parseNodeInfo>; remoteIp: string | null; busy?: undefined }
+    | { info: null; remoteIp: string | null; busy: string }
+  > {
     let conn = this.#conn;
     if (conn !== null && conn === this.#stale) {
       this.#conn = null;
@@ -271,6 +282,10 @@ export class NodeChecker {
     }
     const replies = await conn.send(CHECK_COMMANDS, signal);
     const ping = replies[0];
+    if (ping.type === "error" && ping.text.startsWith("BUSY")) {
+      // Alive, running a long script or function: its INFO is refused too.
+      return { info: null, remoteIp: conn.remoteIp, busy: ping.text };
+    }
     const pingOk = (ping.type === "simple" && ping.text === "PONG") ||
       (ping.type === "error" && ALIVE_PING_ERRORS.some((p) => ping.text.startsWith(p)));
     if (!pingOk) throw new Error(`PING answered ${replyText(ping)}`);

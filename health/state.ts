@@ -96,10 +96,16 @@ export interface CheckPass {
   readonly remoteIp: string | null;
 }
 
-/** A check that failed: no connection, timeout, or a wrong answer. */
+/**
+ * A check that failed: no connection, timeout, or a wrong answer; or, with
+ * `busy`, one the node answered `-BUSY` (a long script or function): alive,
+ * so not a failure, but its reads go elsewhere until it answers again.
+ */
 export interface CheckFail {
   /** Discriminant: the check failed. */
   readonly ok: false;
+  /** The node answered, `-BUSY`: it is alive and keeps its role. */
+  readonly busy?: boolean;
   /** Duration of the check in ms. */
   readonly latencyMs: number;
   /** What went wrong, e.g. `timeout after 1000ms` (never contains secrets). */
@@ -133,6 +139,8 @@ class NodeState {
   verdictReason = "not checked yet";
   lagMs: number | null = null;
   held = false;
+  /** The last check was answered `-BUSY`: alive, no new reads. */
+  busy = false;
   lastCheckMs: number | null = null;
   lastCheckAt: number | null = null;
   // passive
@@ -230,6 +238,7 @@ export class ShardState {
       n.fails = 0;
       n.passes++;
       n.lastError = null;
+      n.busy = false;
       n.info = info;
       n.role = info.role;
       n.remoteIp = result.remoteIp;
@@ -263,10 +272,17 @@ export class ShardState {
           shard: this.#shard.name,
         });
       }
+    } else if (result.busy === true) {
+      // Busy is not down: the node keeps its role (a busy primary stays the
+      // writer, whose clients get the node's own -BUSY while the script runs).
+      n.busy = true;
+      n.fails = 0;
+      n.lastError = result.error;
     } else {
       n.passes = 0;
       n.fails++;
       n.readyStreak = 0;
+      n.busy = false;
       n.lastError = result.error;
       if (n.health === "up" && n.fails >= fall) n.health = "down";
       if (n.health === "down") n.ready = false;
@@ -496,12 +512,13 @@ export class ShardState {
     } else {
       status = "up";
       if (n.held) reason = "check connection lost; re-checking";
+      else if (n.busy) reason = `${n.verdictReason}; ${n.lastError}; alive, no new reads`;
       else if (n.role === "replica" && !n.ready && n.readyStreak > 0) {
         reason = `${n.verdictReason}; passing ${n.readyStreak}/${this.#shard.check.rise}`;
       } else reason = n.verdictReason;
-      if (n.lastError !== null) reason += `; last check failed: ${n.lastError}`;
+      if (n.lastError !== null && !n.busy) reason += `; last check failed: ${n.lastError}`;
     }
-    const serves = status === "up" && n.role === "replica" && n.ready && !n.held;
+    const serves = status === "up" && n.role === "replica" && n.ready && !n.held && !n.busy;
     if (status !== n.status) {
       const fields = { node: n.id, shard, from: n.status, to: status, reason };
       if (status === "down" || status === "ejected") this.#log.warn("node status changed", fields);

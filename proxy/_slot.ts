@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Route } from "../resp/mod.ts";
 import type { LinkUse, SessionRuntime } from "./_runtime.ts";
 
 /** Why a node connection gave up on its in-flight commands. */
@@ -99,6 +100,18 @@ export interface Attempt {
   time: number;
   /** How it ended: ok, error, won, lost, or the failure (`timeout`, `connection lost`…). */
   result: string;
+}
+
+/**
+ * True for a read on the readers side (a shard's readers port, a router's
+ * read): bound by `timeouts.server`, since another node can answer it.
+ * Everything else waits for its node by `timeouts.writer` (default: as long
+ * as the node takes), as it would directly.
+ */
+export function boundAsRead(slot: Slot): boolean {
+  const r = slot.route;
+  return (slot.flags & SLOT_WRITER) === 0 &&
+    (r === Route.READ || r === Route.SCAN || r === Route.SCRIPT_READ);
 }
 
 /** One command in flight. */

@@ -16,7 +16,7 @@ import {
 } from "../config/defaults.ts";
 import type { NodeConfig, PassiveErrorKind } from "../config/types.ts";
 import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../resp/mod.ts";
-import type { FailReason, Slot } from "./_slot.ts";
+import { boundAsRead, type FailReason, type Slot } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
 import {
   type ConnectionHost,
@@ -289,26 +289,33 @@ export class Backend implements BalancerNode, ConnectionHost {
     return this.pending === 0 && this.#pinned.size === 0;
   }
 
-  /** Fails connections whose oldest command is older than the server timeout. */
-  checkTimeouts(now: number, serverMs: number): void {
+  /**
+   * Fails connections whose oldest command waited too long: a read past
+   * `serverMs` (it is retried elsewhere), anything else, pinned commands
+   * included, past `writerMs` (0: never; a busy or paused node is waited
+   * for, as directly).
+   */
+  checkTimeouts(now: number, serverMs: number, writerMs = 0): void {
     for (const c of this.#leaving) {
       if (c.closed || c.inflight === 0) {
         this.#leaving.delete(c);
         c.close(null);
       } else {
-        this.#timeOut(c, now, serverMs);
+        this.#timeOut(c, now, serverMs, writerMs);
       }
     }
     for (const mux of this.#pools.values()) {
-      for (const c of mux) if (c !== null && !c.closed) this.#timeOut(c, now, serverMs);
+      for (const c of mux) if (c !== null && !c.closed) this.#timeOut(c, now, serverMs, writerMs);
     }
-    for (const c of this.#pinned) this.#timeOut(c, now, serverMs);
+    for (const c of this.#pinned) this.#timeOut(c, now, writerMs, writerMs);
   }
 
-  #timeOut(c: NodeConnection, now: number, serverMs: number): void {
-    if (serverMs <= 0) return;
+  #timeOut(c: NodeConnection, now: number, serverMs: number, writerMs: number): void {
+    const oldest = c.oldest();
+    const limit = oldest === undefined || boundAsRead(oldest) ? serverMs : writerMs;
+    if (limit <= 0) return;
     const t = c.oldestSentAt();
-    if (t >= 0 && now - t > serverMs) {
+    if (t >= 0 && now - t > limit) {
       this.reportError("timeout");
       c.close("timeout");
     }

@@ -196,6 +196,11 @@ export class NodeConnection {
     return this.#writer.pending;
   }
 
+  /** The oldest command waiting for its reply (multiplexed mode), or undefined. */
+  oldest(): Slot | undefined {
+    return this.dedicated ? undefined : this.#inflight.peek();
+  }
+
   /** When the oldest command still owed a reply was sent, or -1 if none (or blocking). */
   oldestSentAt(): number {
     if (this.dedicated) return this.#pin === null || this.#raw ? -1 : this.#pin.pendingSince();

@@ -241,7 +241,12 @@ Deno.test("SessionCore closes a pinned session whose node leaves: at once when i
   busy.command("WAIT", "1", "100");
   busy.core.leaveNode();
   assert.equal(busy.finished, false, "the WAIT reply is owed");
-  rt.primary!.pinned.at(-1)!.frames(":1\r\n");
+  const waiting = rt.primary!.pinned.at(-1)!;
+  assert.ok(
+    waiting.text.startsWith(resp("PUBLISH", "__shardgate__:wait", "")),
+    "WAIT's mark first",
+  );
+  waiting.frames(":0\r\n", ":1\r\n");
   assert.equal(busy.finished, true);
   assert.equal(busy.take(), ":1\r\n");
 });

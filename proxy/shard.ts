@@ -447,13 +447,13 @@ export class Shard implements ShardRuntime {
     const t = this.#config.timeouts;
     for (const b of this.#backends.values()) {
       if (b.retired) continue;
-      b.checkTimeouts(now, t.serverMs);
+      b.checkTimeouts(now, t.serverMs, t.writerMs);
       b.closeIdlePinned(now, PINNED_IDLE_MS);
     }
     // Retired backends close once their last in-flight reply is in (nothing
     // else notices when a reply, not a closing connection, makes them idle).
     for (const b of this.#retired) {
-      b.checkTimeouts(now, t.serverMs);
+      b.checkTimeouts(now, t.serverMs, t.writerMs);
       if (b.idle) this.backendIdle(b);
     }
     // A pinned session whose node left closes after its owed reply, or now if that is late.

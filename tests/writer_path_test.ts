@@ -2,12 +2,22 @@
  * End-to-end: the writer path keeps Redis's promises. `WAIT` counts the
  * replicas that have the session's own writes, whichever shared connection
  * carried them, with a replica held behind by a relay on its replication
- * link.
+ * link. Slow is not failed: a long script, `CLIENT PAUSE WRITE` and
+ * `DEBUG SLEEP` complete with Redis's own replies past `timeouts.server`,
+ * and a primary answering `-BUSY` stays the writer.
  */
 
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { encodeCommand } from "../resp/mod.ts";
-import { startRedis, startShardgate, waitFor } from "./helpers/mod.ts";
+import {
+  closeClient,
+  errorText,
+  redisClient,
+  startRedis,
+  startReplicaSet,
+  startShardgate,
+  waitFor,
+} from "./helpers/mod.ts";
 import { E2E, shardYaml } from "./_health_helpers.ts";
 import { RawConn } from "./_raw.ts";
 import { FaultRelay } from "./faults/_relay.ts";
@@ -52,6 +62,66 @@ Deno.test(
     } finally {
       direct.close();
       proxied.close();
+    }
+  },
+);
+
+/** A Lua script that keeps the node busy for `seconds` (by its own clock). */
+function busyScript(seconds: number): string {
+  return `local s = tonumber(redis.call('TIME')[1]) + ${seconds}
+while tonumber(redis.call('TIME')[1]) < s do end
+return 'done'`;
+}
+
+Deno.test(
+  "writer: a long script, CLIENT PAUSE WRITE and DEBUG SLEEP outlast timeouts.server with Redis's replies",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({
+      replicas: 1,
+      primaryArgs: ["--busy-reply-threshold", "300", "--enable-debug-command", "yes"],
+    });
+    await using sg = await startShardgate(
+      shardYaml(set.addresses, [CHECK, "timeouts: { server: 1s }"]),
+    );
+    const port = sg.ports.main.writer!;
+    const from = sg.logs().length;
+    const a = await redisClient(port);
+    const b = await redisClient(port);
+    try {
+      // A 3 s script: its client waits for 'done'; others get the node's own -BUSY.
+      const script = a.eval(busyScript(3));
+      // Once the node says it is busy (directly), a write through shardgate
+      // on a connection the script does not hold gets the same -BUSY.
+      await waitFor(async () => (await set.primary.cli("PING")).startsWith("BUSY"), {
+        message: "the script runs",
+      });
+      await waitFor(async () => {
+        try {
+          await b.set("other", "x");
+          return false;
+        } catch (e) {
+          return errorText(e).startsWith("BUSY");
+        }
+      }, { message: "another client gets Redis's -BUSY while the script runs" });
+      assertEquals(await script, "done");
+      assertEquals(await b.set("after", "1"), "OK", "writes go on once the script ended");
+      const lines = sg.records().slice(from);
+      const lost = lines.filter((l) =>
+        l.msg === "writer routes to a new primary" || String(l.msg).includes("no primary")
+      );
+      assertEquals(lost, [], "the busy primary stayed the writer");
+      // CLIENT PAUSE WRITE on the node: the write waits, then lands.
+      await set.primary.cli("CLIENT", "PAUSE", "1500", "WRITE");
+      const t0 = performance.now();
+      assertEquals(await a.set("paused", "1"), "OK");
+      assertEquals(performance.now() - t0 > 1000, true, "it waited for the pause");
+      // DEBUG SLEEP past the server timeout (the node answers no check
+      // meanwhile: it may be taken for down, but the command completes).
+      assertEquals(await a.sendCommand(["DEBUG", "SLEEP", "1.5"]), "OK");
+    } finally {
+      closeClient(a);
+      closeClient(b);
     }
   },
 );
