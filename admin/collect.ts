@@ -18,6 +18,7 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
   const c = s.counters;
   w.value("retries", { shard }, c.retries);
   w.value("backpressurePauses", { shard }, c.backpressurePauses);
+  w.value("heldWrites", { shard }, c.heldWrites);
   w.value("protocolErrors", { shard }, c.protocolErrors);
   w.value("clientsAccepted", { shard }, c.clientsAccepted);
   w.value("clientsRejected", { shard }, c.clientsRejected);

@@ -24,6 +24,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 export const DEFAULT_SERVER_TIMEOUT_MS = 2_000;
 /** `timeouts.writer`: writes and pinned commands wait as long as the node takes (0 = never). */
 export const DEFAULT_WRITER_TIMEOUT_MS = 0;
+/** `timeouts.failover`: how long writes are held for a new primary. */
+export const DEFAULT_FAILOVER_HOLD_MS = 10_000;
 /** Idle client timeout; 0 = never. */
 export const DEFAULT_CLIENT_IDLE_MS = 0;
 /** How long a removed listener or node drains before it is closed. */

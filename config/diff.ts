@@ -89,6 +89,7 @@ const SETTINGS: ReadonlyArray<readonly [string, (s: ShardSettings) => unknown, S
   ["timeouts.connect", (s) => s.timeouts.connectMs, duration],
   ["timeouts.server", (s) => s.timeouts.serverMs, duration],
   ["timeouts.writer", (s) => s.timeouts.writerMs, duration],
+  ["timeouts.failover", (s) => s.timeouts.failoverMs, duration],
   ["timeouts.client_idle", (s) => s.timeouts.clientIdleMs, duration],
   ["timeouts.drain", (s) => s.timeouts.drainMs, duration],
   ["check.interval", (s) => s.check.intervalMs, duration],

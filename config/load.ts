@@ -24,6 +24,7 @@ import {
   DEFAULT_CONNECTIONS_PER_NODE,
   DEFAULT_DNS_REFRESH_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_FAILOVER_HOLD_MS,
   DEFAULT_FALLBACK,
   DEFAULT_HEDGE_BUDGET_PERCENT,
   DEFAULT_HEDGE_ENABLED,
@@ -83,7 +84,7 @@ const FALLBACK_MODES: readonly FallbackMode[] = ["primary", "none"];
 
 /** Nested setting maps and their keys. */
 const GROUPS: Readonly<Record<string, readonly string[]>> = {
-  timeouts: ["connect", "server", "writer", "client_idle", "drain"],
+  timeouts: ["connect", "server", "writer", "failover", "client_idle", "drain"],
   check: ["interval", "timeout", "rise", "fall", "max_lag", "serve_when_link_down"],
   passive: ["errors", "window", "cooldown", "max_cooldown", "max_ejected_percent"],
   hedge: ["percentile", "min_delay", "max_delay", "budget"],
@@ -101,6 +102,7 @@ const SCALARS: Readonly<Record<string, Reader>> = {
   "timeouts.connect": (s, e) => s.readDuration(e),
   "timeouts.server": (s, e) => s.readDuration(e),
   "timeouts.writer": (s, e) => s.readDuration(e),
+  "timeouts.failover": (s, e) => s.readDuration(e),
   "timeouts.client_idle": (s, e) => s.readDuration(e),
   "timeouts.drain": (s, e) => s.readDuration(e),
   "check.interval": (s, e) => s.readDuration(e, true),
@@ -335,6 +337,7 @@ function resolveSettings(src: Source, layers: readonly Layer[]): ShardSettings {
       connectMs: get("timeouts.connect", DEFAULT_CONNECT_TIMEOUT_MS),
       serverMs: get("timeouts.server", DEFAULT_SERVER_TIMEOUT_MS),
       writerMs: get("timeouts.writer", DEFAULT_WRITER_TIMEOUT_MS),
+      failoverMs: get("timeouts.failover", DEFAULT_FAILOVER_HOLD_MS),
       clientIdleMs: get("timeouts.client_idle", DEFAULT_CLIENT_IDLE_MS),
       drainMs: get("timeouts.drain", DEFAULT_DRAIN_TIMEOUT_MS),
     },

@@ -79,6 +79,7 @@ Deno.test("parseConfig() reads DESIGN.md's example", async () => {
     connectMs: 1_000,
     serverMs: 2_000,
     writerMs: 0,
+    failoverMs: 10_000,
     clientIdleMs: 0,
     drainMs: DEFAULT_DRAIN_TIMEOUT_MS,
   });
@@ -133,6 +134,7 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
       connectMs: 250,
       serverMs: 5_000,
       writerMs: 0,
+      failoverMs: 10_000,
       clientIdleMs: 300_000,
       drainMs: 60_000,
     },
@@ -170,6 +172,7 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
       connectMs: 250,
       serverMs: 10_000,
       writerMs: 0,
+      failoverMs: 10_000,
       clientIdleMs: 300_000,
       drainMs: 60_000,
     },

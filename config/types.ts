@@ -44,6 +44,11 @@ export interface TimeoutsConfig {
    * would directly, failing only when its connection breaks.
    */
   readonly writerMs: number;
+  /**
+   * How long writes wait for a new primary: refused `-READONLY` by a
+   * demoted one, sent while none is known, or to one that cannot be reached.
+   */
+  readonly failoverMs: number;
   readonly clientIdleMs: number;
   /** How long a removed listener or node may drain before it is closed. */
   readonly drainMs: number;

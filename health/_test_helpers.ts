@@ -47,7 +47,14 @@ export function testShard(nodes: NodeConfig[], o: TestShardOverrides = {}): Shar
     connectionsPerNode: 2,
     maxClients: 100,
     retries: 2,
-    timeouts: { connectMs: 1000, serverMs: 2000, writerMs: 0, clientIdleMs: 0, drainMs: 1000 },
+    timeouts: {
+      connectMs: 1000,
+      serverMs: 2000,
+      writerMs: 0,
+      failoverMs: 10_000,
+      clientIdleMs: 0,
+      drainMs: 1000,
+    },
     check: {
       intervalMs: 100,
       timeoutMs: 300,

@@ -16,6 +16,7 @@ import type {
   NodeHandle,
   PinnedLink,
   SessionRuntime,
+  WriterWaiter,
 } from "./_runtime.ts";
 import type { Slot } from "./_slot.ts";
 import { ShardCounters } from "./metrics.ts";
@@ -226,6 +227,15 @@ export class FakeRuntime implements SessionRuntime {
   }
   hasReplicas(): boolean {
     return this.readers.length > 0;
+  }
+  /** Sessions waiting for a primary (the test calls `wakeWriters()`). */
+  readonly writerWaiters: WriterWaiter[] = [];
+  awaitWriter(waiter: WriterWaiter): void {
+    this.writerWaiters.push(waiter);
+  }
+  /** The routes changed: every waiting session hears of it. */
+  wakeWriters(): void {
+    for (const w of this.writerWaiters.splice(0)) w.writerChanged();
   }
   /** Times a batch of reads asked for a hedge check. */
   armed = 0;

@@ -93,6 +93,16 @@ export interface CursorNode {
   readonly node: NodeHandle | null;
 }
 
+/** A session holding writes for the shard's next primary (see {@link SessionRuntime.awaitWriter}). */
+export interface WriterWaiter {
+  /** When its oldest held write was held (data-path ms), or -1 when none is. */
+  readonly heldSince: number;
+  /** The shard's routes changed and it has a primary: the waiter sends, or waits again. */
+  writerChanged(): void;
+  /** Held past the shard's `timeouts.failover`: the waiter fails what it held. */
+  holdExpired(): void;
+}
+
 /** What client sessions need from their shard. */
 export interface SessionRuntime {
   /** Shard name. */
@@ -123,6 +133,12 @@ export interface SessionRuntime {
   server(): ServerIdentity;
   /** True when some replica serves reads now (HELLO's role on the readers port). */
   hasReplicas(): boolean;
+  /**
+   * Calls `waiter.writerChanged()` once, at the next routes update with a
+   * primary, or `holdExpired()` once its oldest write was held longer than
+   * `timeouts.failover`.
+   */
+  awaitWriter(waiter: WriterWaiter): void;
   /** Reads were sent: make sure a hedge check runs after the hedge delay. */
   armHedge(): void;
   /**

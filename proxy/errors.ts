@@ -31,6 +31,9 @@ export const ErrorText = {
   noPrimary: (shard: string, why: string | null): string =>
     `ERR shardgate: no primary for shard '${shard}'${why ? ` (${why})` : ""}; write refused`,
   /** A write whose node connection broke or timed out before the reply. */
+  /** Writes held for a new primary that checks did not name in time (nothing ran). */
+  heldTooLong: (shard: string, ms: number): string =>
+    `ERR shardgate: no primary for shard '${shard}' took the write within ${ms} ms of a failover; it was not applied`,
   writeLost: (node: string, reason: string): string =>
     `ERR shardgate: ${reason} on ${node} before the reply; the command was not retried and may or may not have been applied`,
   /** A read-only command that failed on every node it was tried on. */

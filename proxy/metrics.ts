@@ -16,6 +16,8 @@ export class ShardCounters {
   retries = 0;
   /** Commands answered with a shardgate error (no node, lost write, exhausted retries). */
   failedCommands = 0;
+  /** Times a session started holding writes for the next primary (failover, no primary). */
+  heldWrites = 0;
   /** Client connections accepted. */
   clientsAccepted = 0;
   /** Client connections refused past max_clients. */

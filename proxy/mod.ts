@@ -24,6 +24,7 @@ export {
   type ListenerRole,
   type NodeHandle,
   type SessionRuntime,
+  type WriterWaiter,
 } from "./_runtime.ts";
 export { ShardListener } from "./listener.ts";
 export type { ServerIdentity } from "./_local.ts";

@@ -63,6 +63,7 @@ import {
   type NodeHandle,
   type PinnedLink,
   type SessionRuntime,
+  type WriterWaiter,
 } from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
 import {
@@ -131,6 +132,7 @@ const MINUS = 45;
 const td = new TextDecoder();
 const te = new TextEncoder();
 const NOSCRIPT = te.encode("-NOSCRIPT");
+const READONLY = te.encode("-READONLY ");
 const DISCARD = encodeCommand(["DISCARD"]);
 const PING = encodeCommand(["PING"]);
 /** Sent before WAIT/WAITAOF on a pinned primary connection (see #pinnedCommand). */
@@ -167,7 +169,7 @@ const BROKEN = -2;
 const CONTINUE = 0, CONSUMED = 1, WAIT = 2;
 
 /** One client connection's decisions. */
-export class SessionCore implements SlotOwner, PinSink {
+export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
   /** Listener role this client connected to. */
   readonly role: ListenerRole;
   /** The session's own client id (HELLO reports it). */
@@ -217,6 +219,14 @@ export class SessionCore implements SlotOwner, PinSink {
   #pinWriter = false;
   /** The shard the pinned connection belongs to. */
   #pinRt: SessionRuntime | null = null;
+  /** Writes waiting for the shard's next primary, in send order (see #hold). */
+  #heldWrites: Slot[] = [];
+  /** The node that refused the first held write ("" when no primary was known). */
+  #heldFrom = "";
+  /** When the first held write was held. */
+  #heldSince = 0;
+  /** The shard the held writes wait on. */
+  #heldRt: SessionRuntime | null = null;
   /** Router ports: a transaction's commands held until its shard is known. */
   #held: Uint8Array[] = [];
   /** A router decision kept for the command handled again (0: none). */
@@ -648,7 +658,12 @@ export class SessionCore implements SlotOwner, PinSink {
 
   /** Sends a new command; answers it with the shard's error when no node can take it. */
   #send(slot: Slot, src: Uint8Array, start: number, end: number): void {
+    if (this.#heldWrites.length > 0 && this.#holdable(slot)) {
+      // Behind a held write: it waits too, so the primary runs them in order.
+      return this.#hold(slot, this.#heldFrom);
+    }
     if (this.#dispatch(slot, src, start, end, "")) return;
+    if (this.#holdable(slot)) return this.#hold(slot, ""); // no primary known yet
     const rt = slot.rt ?? this.#rt;
     rt.counters.failedCommands++;
     const toWriter = slot.route === Route.PRIMARY || (slot.flags & SLOT_WRITER) !== 0;
@@ -698,6 +713,11 @@ export class SessionCore implements SlotOwner, PinSink {
         main.cmd !== null && startsWith(buf, start, end, NOSCRIPT) && this.#toPrimary(main)
       ) {
         return;
+      }
+      // The node we took for the primary was demoted: the write did not
+      // run. It waits for the new primary (in order with the session's others).
+      if (startsWith(buf, start, end, READONLY) && this.#holdable(main)) {
+        return this.#hold(main, slot.nodeId);
       }
     } else if (main.route === Route.SELECT) {
       this.db = main.aux;
@@ -780,6 +800,11 @@ export class SessionCore implements SlotOwner, PinSink {
     } else attemptEnded(slot.trace, nodeId, reason);
     const rt = slot.rt ?? this.#rt;
     const bound = (slot.flags & SLOT_BOUND) !== 0;
+    // A write that never reached the primary (it could not be connected to)
+    // waits for a primary that can take it.
+    if (!sent && reason === "connect failed" && this.#holdable(slot)) {
+      return this.#hold(slot, nodeId);
+    }
     if (
       slot.cmd !== null && !bound && reason !== "handshake refused" &&
       (replayable(slot) || !sent) && slot.attempts <= rt.settings.retries && this.#retry(slot)
@@ -796,6 +821,71 @@ export class SessionCore implements SlotOwner, PinSink {
     else if (replayable(slot)) msg = ErrorText.readFailed(nodeId, reason, slot.attempts);
     else msg = ErrorText.writeLost(nodeId, reason);
     this.#fill(slot, errorReply(msg));
+  }
+
+  /** Whether `slot` is a write to the primary that can wait for a new one (kept, not yet run). */
+  #holdable(slot: Slot): boolean {
+    return slot.cmd !== null && slot.group === null && toPrimary(slot) &&
+      (slot.flags & SLOT_BOUND) === 0 && this.#state !== S.CLOSED;
+  }
+
+  /**
+   * Holds a write for the shard's next primary: `from` refused it (or
+   * could not be reached; "" when none was known). Held writes go out in
+   * the order they were sent, once checks name a primary other than `from`,
+   * or fail with a clear error past `timeouts.failover`.
+   */
+  #hold(slot: Slot, from: string): void {
+    const rt = slot.rt ?? this.#rt;
+    if (this.#heldWrites.length === 0) {
+      this.#heldFrom = from;
+      this.#heldSince = rt.now();
+      this.#heldRt = rt;
+      rt.counters.heldWrites++;
+      rt.awaitWriter(this);
+    } else if (rt !== this.#heldRt) {
+      // A router session's writes to another shard: they need not wait for this one.
+      if (this.#dispatch(slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, "")) return;
+    }
+    this.#heldWrites.push(slot);
+  }
+
+  /** The shard named a primary (see {@link SessionRuntime.awaitWriter}): send what was held. */
+  writerChanged(): void {
+    const rt = this.#heldRt;
+    if (rt === null || this.#heldWrites.length === 0 || this.#state === S.CLOSED) return;
+    const w = rt.writer();
+    if (w === null || w.id === this.#heldFrom) return rt.awaitWriter(this); // not yet
+    const held = this.#heldWrites;
+    this.#heldWrites = [];
+    this.#heldRt = null;
+    this.#now = rt.now();
+    this.#batchUse = null;
+    for (const slot of held) {
+      if (!this.#dispatch(slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, "")) {
+        this.#hold(slot, "");
+      }
+    }
+    this.#batchUse = null;
+  }
+
+  /** Held past `timeouts.failover`: each held write gets a clear error. */
+  holdExpired(): void {
+    const rt = this.#heldRt;
+    const held = this.#heldWrites;
+    this.#heldWrites = [];
+    this.#heldRt = null;
+    if (rt === null || this.#state === S.CLOSED) return;
+    const waited = rt.now() - this.#heldSince;
+    for (const slot of held) {
+      rt.counters.failedCommands++;
+      this.#fill(slot, errorReply(ErrorText.heldTooLong(rt.name, Math.round(waited))));
+    }
+  }
+
+  /** When the oldest held write was held (data-path ms), or -1 when none is. */
+  get heldSince(): number {
+    return this.#heldWrites.length === 0 ? -1 : this.#heldSince;
   }
 
   /** Re-sends `slot` to another node; false when there is none. */
@@ -1604,6 +1694,12 @@ function answered(slot: Slot): void {
 function unpair(main: Slot): void {
   main.peer = null;
   main.flags &= ~(SLOT_HEDGED | SLOT_SETTLED);
+}
+
+/** Whether a command goes to its shard's primary. */
+function toPrimary(slot: Slot): boolean {
+  return slot.route === Route.PRIMARY ||
+    (slot.flags & (SLOT_WRITER | SLOT_NOSCRIPT_RETRIED)) !== 0;
 }
 
 /** Whether a command may be sent again to another node after a failure. */

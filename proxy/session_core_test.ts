@@ -422,3 +422,44 @@ Deno.test("SessionCore leaves the node's replies to the node inside MULTI, under
     "+OK\r\n+QUEUED\r\n-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n+OK\r\n",
   );
 });
+
+Deno.test("SessionCore holds writes a demoted primary refused, and sends them in order to the new one", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt, "writer");
+  const [old, next] = [rt.nodes[0], rt.nodes[1]];
+  c.command("INCR", "a");
+  c.command("INCR", "b");
+  old.main.reply("-READONLY You can't write against a read only replica.\r\n");
+  old.main.reply("-READONLY You can't write against a read only replica.\r\n");
+  c.command("INCR", "c"); // behind the held ones: held too, not sent to the old primary
+  assert.equal(old.main.sent.length, 2);
+  assert.equal(c.take(), "", "nothing answered yet");
+  assert.equal(rt.counters.heldWrites, 1);
+  rt.wakeWriters(); // routes changed, but the same primary: they wait on
+  assert.equal(old.main.sent.length, 2);
+  rt.primary = next;
+  rt.wakeWriters();
+  assert.deepEqual(next.main.sent.map((s) => s.text), [
+    resp("INCR", "a"),
+    resp("INCR", "b"),
+    resp("INCR", "c"),
+  ]);
+  next.main.reply(":1\r\n");
+  next.main.reply(":1\r\n");
+  next.main.reply(":1\r\n");
+  assert.equal(c.take(), ":1\r\n:1\r\n:1\r\n");
+});
+
+Deno.test("SessionCore holds writes while no primary is known, and fails them clearly past the bound", () => {
+  const rt = new FakeRuntime();
+  rt.primary = null;
+  const c = new FakeClient(rt, "writer");
+  c.command("SET", "k", "v");
+  c.command("GET", "k"); // reads to the primary on the writer port wait in order too
+  assert.equal(c.take(), "");
+  assert.equal(rt.writerWaiters.length, 1);
+  rt.writerWaiters[0].holdExpired();
+  const out = c.take();
+  assert.match(out, /^-ERR shardgate: no primary for shard 'fake' took the write within \d+ ms/);
+  assert.equal(out.split("\r\n").length - 1, 2, "both answered");
+});

@@ -21,7 +21,7 @@ import { COMMAND_TABLE_VERSION, type Resolver, systemResolver } from "../resp/mo
 import type { Logger } from "../telemetry/logger.ts";
 import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
-import type { CursorNode, ListenerRole, ShardRuntime } from "./_runtime.ts";
+import type { CursorNode, ListenerRole, ShardRuntime, WriterWaiter } from "./_runtime.ts";
 import { HedgePolicy } from "./_hedge.ts";
 import { turn } from "./_io.ts";
 import { SCAN_TAGS } from "./_scan.ts";
@@ -242,6 +242,7 @@ export class Shard implements ShardRuntime {
     const p = r.primary === null ? undefined : this.#backends.get(r.primary);
     this.#primary = p !== undefined && !p.retired ? p : null;
     this.#followHealth();
+    this.#wakeWriterWaiters();
   }
 
   /**
@@ -362,6 +363,35 @@ export class Shard implements ShardRuntime {
     this.#hedge.record(ms);
   }
 
+  /** Sessions holding writes until checks name a primary (see {@link awaitWriter}). */
+  #writerWaiters = new Set<WriterWaiter>();
+
+  /** Calls `waiter` back at the next routes update with a primary, or when its hold expires. */
+  awaitWriter(waiter: WriterWaiter): void {
+    this.#writerWaiters.add(waiter);
+  }
+
+  /** A primary is known: every waiting session sends what it held (or waits again). */
+  #wakeWriterWaiters(): void {
+    if (this.#primary === null || this.#writerWaiters.size === 0) return;
+    const waiters = [...this.#writerWaiters];
+    this.#writerWaiters.clear();
+    for (const w of waiters) w.writerChanged();
+  }
+
+  /** Holds past `timeouts.failover` end with an error for their writes. */
+  #expireWriterWaiters(now: number): void {
+    const limit = this.#config.timeouts.failoverMs;
+    for (const w of this.#writerWaiters) {
+      const since = w.heldSince;
+      if (since < 0) this.#writerWaiters.delete(w);
+      else if (now - since > limit) {
+        this.#writerWaiters.delete(w);
+        w.holdExpired();
+      }
+    }
+  }
+
   /** Reads were sent: a hedge check runs after the hedge delay (one timer per shard). */
   armHedge(): void {
     if (this.#hedgeTimer === null && this.#config.hedge.enabled) {
@@ -450,6 +480,7 @@ export class Shard implements ShardRuntime {
       b.checkTimeouts(now, t.serverMs, t.writerMs);
       b.closeIdlePinned(now, PINNED_IDLE_MS);
     }
+    if (this.#writerWaiters.size > 0) this.#expireWriterWaiters(now);
     // Retired backends close once their last in-flight reply is in (nothing
     // else notices when a reply, not a closing connection, makes them idle).
     for (const b of this.#retired) {

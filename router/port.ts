@@ -28,6 +28,7 @@ import {
   type Shard,
   ShardCounters,
   ShardListener,
+  type WriterWaiter,
 } from "../proxy/mod.ts";
 import { encodeCommand, encodeError, type RequestParser, Route } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
@@ -256,6 +257,10 @@ class RouterRuntime implements SessionRuntime {
     return this.#port.shards.some((s) => s.hasReplicas());
   }
   armHedge(): void {}
+  /** A router port's own writes go through its shards, which hold them: nothing waits here. */
+  awaitWriter(waiter: WriterWaiter): void {
+    waiter.holdExpired();
+  }
   takeHedge(): boolean {
     return false;
   }

@@ -112,6 +112,13 @@ export const METRICS = {
     labels: ["shard", "role"],
     help: "Bytes written to clients.",
   },
+  heldWrites: {
+    name: "shardgate_held_writes_total",
+    type: "counter",
+    labels: ["shard"],
+    help:
+      "Times a session's writes were held for the shard's next primary (a failover, or no primary known).",
+  },
   backpressurePauses: {
     name: "shardgate_backpressure_pauses_total",
     type: "counter",

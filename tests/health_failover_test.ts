@@ -222,20 +222,13 @@ Deno.test(
       assertEquals(await c.set("before", "1"), "OK");
       const promoted = set.replicas[0];
       await set.failover(promoted);
+      // The demoted node refuses the write (-READONLY); shardgate holds it
+      // and re-checks at once, so it lands on the new primary long before
+      // the next 5 s check would have switched the writer.
       const start = Date.now();
-      let refused = 0;
-      await waitFor(async () => {
-        try {
-          return await c.set("after", "2") === "OK";
-        } catch (e) {
-          assert(/^READONLY /.test((e as Error).message), (e as Error).message);
-          refused++;
-          return false;
-        }
-      }, { timeoutMs: 4000, intervalMs: 20, message: "writes did not reach the new primary" });
+      assertEquals(await c.set("after", "2"), "OK");
       const took = Date.now() - start;
-      console.log(`writes refused with READONLY: ${refused}; writer switched after ${took} ms`);
-      assert(refused >= 1, "the demoted node never refused a write: the test proves nothing");
+      console.log(`the write was held ${took} ms until the writer switched`);
       assert(took < 2000, `writer switched after ${took} ms`);
       assertEquals(await promoted.cli("get", "after"), "2");
     } finally {

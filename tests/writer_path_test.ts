@@ -12,6 +12,7 @@ import { encodeCommand } from "../resp/mod.ts";
 import {
   closeClient,
   errorText,
+  loadLoop,
   redisClient,
   startRedis,
   startReplicaSet,
@@ -22,6 +23,8 @@ import { E2E, shardYaml } from "./_health_helpers.ts";
 import { RawConn } from "./_raw.ts";
 import { FaultRelay } from "./faults/_relay.ts";
 
+/** Clients of the failover test. */
+const CLIENTS = 20;
 const CHECK = "check: { interval: 100ms, timeout: 500ms, rise: 1, fall: 2, max_lag: 60s }";
 
 /** Sends one command on `conn` and reads its one-line reply. */
@@ -123,5 +126,47 @@ Deno.test(
       closeClient(a);
       closeClient(b);
     }
+  },
+);
+
+Deno.test(
+  "writer: FAILOVER under 20 clients of INCR: 0 failed writes, 0 lost, 0 applied twice",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using sg = await startShardgate(shardYaml(set.addresses, [CHECK]));
+    const port = sg.ports.main.writer!;
+    const acked = new Array<number>(CLIENTS).fill(0);
+    await using load = await loadLoop({
+      port,
+      clients: CLIENTS,
+      op: async (c, w) => {
+        await c.incr(`ctr:${w}`);
+        acked[w]++;
+      },
+    });
+    await load.waitForOk(500);
+    const next = set.replicas[0];
+    assertEquals(
+      await set.primary.cli("FAILOVER", "TO", "127.0.0.1", String(next.port)),
+      "OK",
+    );
+    await waitFor(async () => (await next.info()).role === "master", {
+      message: "the replica took over",
+    });
+    await sg.waitForLog(
+      (l) => l.msg === "writer routes to a new primary" && l.to === next.address,
+      10_000,
+    );
+    await load.waitForOk(500);
+    const stats = await load.stop();
+    assertEquals(stats.errors, []);
+    assertEquals(stats.failed, 0);
+    const counts = await Promise.all(
+      acked.map(async (_, w) => Number(await next.cli("GET", `ctr:${w}`))),
+    );
+    assertEquals(counts, acked, "every acknowledged INCR applied once on the new primary");
+    const total = acked.reduce((a, b) => a + b, 0);
+    console.log(`failover: ${total} INCRs acknowledged by ${CLIENTS} clients, 0 failed`);
   },
 );
