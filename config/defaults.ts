@@ -170,6 +170,8 @@ export const HEDGE_AVOID_MS = 1_000;
  * connection per command.
  */
 export const PINNED_IDLE_MS = 2_000;
+/** A client user's pool of node connections closes after this long unused (ms). */
+export const USER_POOL_IDLE_MS = 30_000;
 /** Most idle dedicated connections kept per node. */
 export const PINNED_IDLE_PER_NODE = 8;
 /** How often the proxy checks server and client-idle timeouts. */

@@ -9,6 +9,7 @@
 import type { ShardSettings } from "../config/types.ts";
 import { parseConfig } from "../config/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
+import type { Credential } from "./_credential.ts";
 import type {
   CursorNode,
   ListenerRole,
@@ -131,8 +132,8 @@ export class FakeNodeHandle implements NodeHandle {
 
   constructor(readonly id: string) {}
 
-  connection(proto: 2 | 3, db: number): FakeMux {
-    const key = `${proto}/${db}`;
+  connection(proto: 2 | 3, db: number, user: Credential | null = null): FakeMux {
+    const key = user === null ? `${proto}/${db}` : `${user.user}/${proto}/${db}`;
     if (this.poolSize > 1) {
       let pool = this.pools.get(key);
       if (pool === undefined) {

@@ -31,6 +31,8 @@ export type HelloRequest =
     readonly proto: 2 | 3 | null;
     /** AUTH password given with it, or null. */
     readonly password: string | null;
+    /** AUTH user name given with it, or null. */
+    readonly user: string | null;
     /** SETNAME given with it, or null. */
     readonly name: string | null;
     /** The HELLO without its AUTH option (what a pinned connection's node gets). */
@@ -51,6 +53,7 @@ function upper(bytes: Uint8Array): string {
 /** Parses `HELLO [protover [AUTH user pass] [SETNAME name]]` as Redis does. */
 export function parseHello(args: readonly Uint8Array[]): HelloRequest {
   let proto: 2 | 3 | null = null;
+  let user: string | null = null;
   let password: string | null = null;
   let name: string | null = null;
   const forward: Uint8Array[] = args.slice(0, Math.min(2, args.length));
@@ -67,6 +70,7 @@ export function parseHello(args: readonly Uint8Array[]): HelloRequest {
     const more = args.length - 1 - j;
     const opt = upper(args[j]);
     if (opt === "AUTH" && more >= 2) {
+      user = td.decode(args[j + 1]);
       password = td.decode(args[j + 2]);
       j += 2;
     } else if (opt === "SETNAME" && more >= 1) {
@@ -80,7 +84,7 @@ export function parseHello(args: readonly Uint8Array[]): HelloRequest {
       return { ok: false, reply: errorReply(ErrorText.helloSyntax(td.decode(args[j]))) };
     }
   }
-  return { ok: true, proto, password, name: name === "" ? null : name, forward };
+  return { ok: true, proto, password, user, name: name === "" ? null : name, forward };
 }
 
 /** Concatenates frames. */

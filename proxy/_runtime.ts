@@ -11,6 +11,7 @@ import type { RequestParser, Route } from "../resp/mod.ts";
 import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ServerIdentity } from "./_local.ts";
+import type { Credential } from "./_credential.ts";
 import type { Slot } from "./_slot.ts";
 import type { Backend } from "./backend.ts";
 import type { ShardCounters } from "./metrics.ts";
@@ -69,6 +70,8 @@ export interface LinkUse {
   proto: 2 | 3;
   /** The database of the connection's pool. */
   db: number;
+  /** The client's own user of the connection's pool, or null for the shard's `auth`. */
+  user: Credential | null;
   /** The connection the session's commands to this node and pool go to. */
   link: MuxLink;
   /** The session's commands sent on {@link link} and not answered (or failed) yet. */
@@ -79,8 +82,11 @@ export interface LinkUse {
 export interface NodeHandle {
   /** Node id (`host:port`). */
   readonly id: string;
-  /** The multiplexed connection for a session speaking `proto` on database `db`. */
-  connection(proto: 2 | 3, db: number): MuxLink;
+  /**
+   * The multiplexed connection for a session speaking `proto` on database
+   * `db`, authenticated as the client's own `user` (null: the shard's `auth`).
+   */
+  connection(proto: 2 | 3, db: number, user?: Credential | null): MuxLink;
   /** Opens a dedicated connection set up as `setup`, delivering to `sink`. */
   openPinned(sink: PinSink, setup: ConnectionSetup): PinnedLink;
 }

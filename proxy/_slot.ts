@@ -64,6 +64,8 @@ export const SLOT_SLOW_REPORTED = 128;
 export const SLOT_KEEP = 256;
 /** Goes to its shard's writer (a router port's write), whatever the session's port. */
 export const SLOT_WRITER = 512;
+/** A client's own AUTH, checked by the node (see the session's login). */
+export const SLOT_LOGIN = 1024;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {

@@ -27,6 +27,7 @@ import {
 } from "./node_connection.ts";
 import type { PinnedLink, ShardRuntime } from "./_runtime.ts";
 import type { NodeStats } from "./stats.ts";
+import type { Credential } from "./_credential.ts";
 import type { NodeCommandCounters } from "../telemetry/mod.ts";
 import { Route } from "../resp/mod.ts";
 
@@ -48,7 +49,9 @@ export class Backend implements BalancerNode, ConnectionHost {
   /** The RESP2, database 0 pool: what most commands use. */
   #mux: (NodeConnection | null)[];
   /** Every pool by {@link poolKey}, the default one included. */
-  #pools = new Map<number, (NodeConnection | null)[]>();
+  #pools = new Map<number | string, (NodeConnection | null)[]>();
+  /** When each client user's pool was last used (they close when idle). */
+  #userPoolUsed = new Map<string, number>();
   #pinned = new Set<NodeConnection>();
   /** Dedicated connections between two pinned sessions, by {@link setupKey}. */
   #idlePinned = new Map<string, NodeConnection[]>();
@@ -98,13 +101,14 @@ export class Backend implements BalancerNode, ConnectionHost {
    * of the node). Otherwise the one with the fewest commands in flight,
    * opening connections lazily.
    */
-  connection(proto: 2 | 3 = 2, db = 0): NodeConnection {
-    const key = poolKey(proto, db);
+  connection(proto: 2 | 3 = 2, db = 0, user: Credential | null = null): NodeConnection {
+    const key = poolKey(proto, db, user);
     let mux = key === 0 ? this.#mux : this.#pools.get(key);
     if (mux === undefined) {
       mux = new Array(this.#rt.settings.connectionsPerNode).fill(null);
       this.#pools.set(key, mux);
     }
+    if (user !== null) this.#userPoolUsed.set(key as string, this.#rt.now());
     let best: NodeConnection | null = null;
     for (let i = 0; i < mux.length; i++) {
       let c = mux[i];
@@ -112,7 +116,7 @@ export class Backend implements BalancerNode, ConnectionHost {
         if (best !== null && best.inflight === 0) return best;
         c = mux[i] = new NodeConnection(
           this,
-          key === 0 ? DEFAULT_SETUP : { proto, db, name: null },
+          key === 0 ? DEFAULT_SETUP : { proto, db, name: null, user },
         );
         return c;
       }
@@ -159,6 +163,18 @@ export class Backend implements BalancerNode, ConnectionHost {
     else list.push(c);
   }
 
+  /** Closes the pools of client users unused for `ms` with nothing in flight. */
+  closeIdleUserPools(now: number, ms: number): void {
+    for (const [key, used] of this.#userPoolUsed) {
+      if (now - used < ms) continue;
+      const mux = this.#pools.get(key);
+      if (mux !== undefined && mux.some((c) => c !== null && !c.closed && c.inflight > 0)) continue;
+      this.#userPoolUsed.delete(key);
+      this.#pools.delete(key);
+      for (const c of mux ?? []) c?.close(null);
+    }
+  }
+
   /** Closes dedicated connections idle longer than `ms`. */
   closeIdlePinned(now: number, ms: number): void {
     for (const [key, list] of this.#idlePinned) {
@@ -198,7 +214,9 @@ export class Backend implements BalancerNode, ConnectionHost {
   /** Bookkeeping when one of its connections ends. */
   connectionClosed(conn: NodeConnection, reason: FailReason | null): void {
     if (!this.#pinned.delete(conn)) {
-      const mux = this.#pools.get(poolKey(conn.setup.proto, conn.setup.db));
+      const mux = this.#pools.get(
+        poolKey(conn.setup.proto, conn.setup.db, conn.setup.user ?? null),
+      );
       const i = mux === undefined ? -1 : mux.indexOf(conn);
       if (i >= 0) mux![i] = null;
     }
@@ -379,14 +397,15 @@ export class Backend implements BalancerNode, ConnectionHost {
   }
 }
 
-/** The pool of a protocol and database: 0 for RESP2 on database 0. */
-function poolKey(proto: 2 | 3, db: number): number {
-  return db * 2 + (proto - 2);
+/** The pool of a protocol and database (0 for RESP2 on database 0), and a client's own user. */
+function poolKey(proto: 2 | 3, db: number, user: Credential | null): number | string {
+  const n = db * 2 + (proto - 2);
+  return user === null ? n : `${user.key}/${n}`;
 }
 
 /** The idle pool of dedicated connections set up as `setup`. */
 function setupKey(setup: ConnectionSetup): string {
-  return `${setup.proto}/${setup.db}/${setup.name ?? ""}`;
+  return `${setup.proto}/${setup.db}/${setup.user?.key ?? ""}/${setup.name ?? ""}`;
 }
 
 /**

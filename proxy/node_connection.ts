@@ -26,6 +26,7 @@ import type { PassiveErrorKind } from "../config/types.ts";
 import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError } from "../resp/mod.ts";
 import type { NodeSocket } from "../resp/mod.ts";
 import { ByteWriter, Gate, ReadBuffer, turn } from "./_io.ts";
+import type { Credential } from "./_credential.ts";
 import { type FailReason, type Slot, SlotQueue } from "./_slot.ts";
 
 /** The protocol and database a connection is set up for (a session's own). */
@@ -36,6 +37,12 @@ export interface ConnectionSetup {
   readonly db: number;
   /** Client name given to the node (pinned sessions only), or null. */
   readonly name: string | null;
+  /**
+   * A client's own credentials to set the connection up with instead of
+   * the shard's `auth` (the node's refusal then reaches that client), or
+   * absent/null for the shard's.
+   */
+  readonly user?: Credential | null;
 }
 
 /** The setup of the connections most commands use. */
@@ -141,6 +148,8 @@ export class NodeConnection {
   #inflight = new SlotQueue();
   #rb = new ReadBuffer();
   #scanner = new ReplyScanner();
+  /** Commands held back until the setup is answered (a client user's connection), or null. */
+  #untilSetup: Uint8Array[] | null = null;
   /** Setup replies still owed, as STEP_* values in send order. */
   #steps: number[] = [];
   #state = CONNECTING;
@@ -165,7 +174,13 @@ export class NodeConnection {
     this.setup = setup;
     this.#pin = pin;
     this.dedicated = pin !== null;
-    if (host.auth !== null) this.#step(STEP_AUTH, host.auth);
+    const user = setup.user ?? null;
+    if (user !== null) {
+      // A client's own credentials: nothing of its goes out before the node
+      // took them (a refused AUTH would leave the connection as `default`).
+      this.#step(STEP_OTHER, user.frame);
+      this.#untilSetup = [];
+    } else if (host.auth !== null) this.#step(STEP_AUTH, host.auth);
     if (setup.proto === 3) this.#step(STEP_OTHER, HELLO3);
     if (setup.db !== 0) this.#step(STEP_OTHER, encodeCommand(["SELECT", String(setup.db)]));
     if (setup.name !== null) {
@@ -220,12 +235,14 @@ export class NodeConnection {
     slot.nodeId = this.host.id;
     this.host.pending++;
     this.#inflight.push(slot);
-    this.#writer.write(src, start, end);
+    if (this.#untilSetup !== null) this.#untilSetup.push(src.slice(start, end));
+    else this.#writer.write(src, start, end);
   }
 
   /** Sends bytes as they are (pinned and raw modes). */
   sendRaw(src: Uint8Array, start: number, end: number): void {
-    this.#writer.write(src, start, end);
+    if (this.#untilSetup !== null) this.#untilSetup.push(src.slice(start, end));
+    else this.#writer.write(src, start, end);
   }
 
   /** A dedicated connection taken by a new pinned session. */
@@ -366,6 +383,11 @@ export class NodeConnection {
           return end;
         }
         pos = next;
+        if (this.#steps.length === 0 && this.#untilSetup !== null) {
+          const held = this.#untilSetup;
+          this.#untilSetup = null;
+          for (const b of held) this.#writer.write(b);
+        }
         continue;
       }
       if (this.dedicated) {

@@ -48,6 +48,7 @@ import { turn } from "./_io.ts";
 import {
   bulkOrNull,
   helloReply,
+  type HelloRequest,
   knowsSetInfo,
   parseHello,
   parseSetInfo,
@@ -66,6 +67,7 @@ import {
   type WriterWaiter,
 } from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
+import { Credential } from "./_credential.ts";
 import {
   type FailReason,
   PartGroup,
@@ -74,6 +76,7 @@ import {
   SLOT_HEDGE,
   SLOT_HEDGED,
   SLOT_KEEP,
+  SLOT_LOGIN,
   SLOT_NOSCRIPT_RETRIED,
   SLOT_NOSCRIPT_RETRY,
   SLOT_SCAN,
@@ -180,6 +183,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
   db = 0;
   /** Client name (CLIENT SETNAME / HELLO SETNAME), or null. */
   name: string | null = null;
+  /** The client's own user (AUTH without a listener password: the node checked it), or null. */
+  user: Credential | null = null;
   /** CLIENT SETINFO lib-name, or null. */
   libName: string | null = null;
   /** CLIENT SETINFO lib-ver, or null. */
@@ -219,6 +224,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
   #pinWriter = false;
   /** The shard the pinned connection belongs to. */
   #pinRt: SessionRuntime | null = null;
+  /** The login whose reply is awaited (see #login). */
+  #login_: { cred: Credential; hello: HelloRequest & { ok: true } | null } | null = null;
   /** Writes waiting for the shard's next primary, in send order (see #hold). */
   #heldWrites: Slot[] = [];
   /** The node that refused the first held write ("" when no primary was known). */
@@ -458,6 +465,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
         this.#maybeFinish();
         return true;
       case Route.AUTH:
+        if (this.#rt.settings.clientPassword === null) return this.#login(buf, start, end, null);
         this.#local(this.#auth(buf, start, end));
         return true;
       case Route.SELECT:
@@ -474,6 +482,10 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
         // The commands after it may go to connections of another protocol:
         // those before it run first.
         if (!this.#quietFifo()) return false;
+        if (this.#rt.settings.clientPassword === null) {
+          const req = parseHello(this.#args(buf, start, end));
+          if (req.ok && req.password !== null) return this.#login(buf, start, end, req);
+        }
         this.#local(this.#hello(buf, start, end));
         return true;
       case Route.RESET:
@@ -615,21 +627,21 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
    * only with none in flight there does it pick afresh (the balancer of the
    * node's pool).
    */
-  #use(node: NodeHandle, db: number): LinkUse {
+  #use(node: NodeHandle, db: number, user: Credential | null = this.user): LinkUse {
     const uses = this.#uses;
     const proto = this.proto;
     let free = -1;
     for (let i = 0; i < uses.length; i++) {
       const u = uses[i];
-      if (u.node === node && u.proto === proto && u.db === db) {
-        if (u.owed === 0 || u.link.closed) u.link = node.connection(proto, db);
+      if (u.node === node && u.proto === proto && u.db === db && u.user === user) {
+        if (u.owed === 0 || u.link.closed) u.link = node.connection(proto, db, user);
         return u;
       }
       if (free < 0 && u.owed === 0) free = i;
     }
-    const link = node.connection(proto, db);
+    const link = node.connection(proto, db, user);
     if (free < 0) {
-      const u: LinkUse = { node, proto, db, link, owed: 0 };
+      const u: LinkUse = { node, proto, db, user, link, owed: 0 };
       uses.push(u);
       return u;
     }
@@ -638,6 +650,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     u.node = node;
     u.proto = proto;
     u.db = db;
+    u.user = user;
     u.link = link;
     return u;
   }
@@ -700,6 +713,9 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     }
     if (main.trace !== null) {
       attemptEnded(main.trace, slot.nodeId, buf[start] === MINUS ? "error" : "ok");
+    }
+    if ((main.flags & SLOT_LOGIN) !== 0) {
+      return this.#fill(main, this.#loggedIn(main, buf[start] !== MINUS, buf, start, end));
     }
     if (buf[start] === MINUS) {
       if (
@@ -811,8 +827,24 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     ) {
       return;
     }
+    if ((slot.flags & SLOT_LOGIN) !== 0) {
+      // The node refused the client's credentials: its own words (-WRONGPASS …).
+      const words = reason === "handshake refused" && detail !== null
+        ? detail
+        : ErrorText.writeLost(nodeId, reason);
+      this.#login_ = null;
+      return this.#fill(slot, errorReply(words));
+    }
     rt.counters.failedCommands++;
     let msg: string;
+    if (reason === "handshake refused" && this.user !== null && detail !== null) {
+      // The node no longer takes this client's credentials (user deleted,
+      // password changed): its words, and the session ends, as Redis ends
+      // a deleted user's connections.
+      this.#fill(slot, errorReply(detail));
+      this.#state = S.CLOSING;
+      return this.#maybeFinish();
+    }
     if (reason === "handshake refused") {
       msg = slot.route === Route.SELECT && detail !== null
         ? detail
@@ -1059,8 +1091,75 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     return helloReply(this.proto, this.id, this.#rt.server(), role);
   }
 
+  /**
+   * A client's own AUTH (or HELLO with AUTH) without a listener password:
+   * the node decides. The credentials set up a connection of the user's
+   * pool, on which the AUTH itself is sent; its reply (or the node's
+   * refusal, e.g. `-WRONGPASS`) is the client's, and nothing more is read
+   * until then: what follows goes to that user's connections. False when
+   * the command waits for earlier replies first.
+   */
+  #login(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    hello: HelloRequest & { ok: true } | null,
+  ): boolean {
+    if (!this.#quietFifo()) return false;
+    const args = this.#args(buf, start, end);
+    let user: string, password: string;
+    if (hello !== null) {
+      user = hello.user ?? "default";
+      password = hello.password!;
+    } else if (args.length === 2 || args.length === 3) {
+      user = args.length === 3 ? td.decode(args[1]) : "default";
+      password = td.decode(args[args.length - 1]);
+    } else {
+      this.#local(Replies.authArity);
+      return true;
+    }
+    const cred = Credential.of(user, password);
+    const rt = this.#router !== null ? this.#router.firstShard : this.#rt;
+    const toWriter = this.#router !== null || this.role === "writer";
+    const node = toWriter ? rt.writer() : rt.pickReader("");
+    if (node === null) {
+      this.#local(errorReply(rt.noNodeError(toWriter ? "writer" : "readers")));
+      return true;
+    }
+    const slot = this.#slot(Route.WRITE);
+    slot.flags = SLOT_LOGIN;
+    slot.rt = rt;
+    this.#login_ = { cred, hello };
+    this.#fifo.push(slot);
+    this.#sendOn(this.#use(node, this.db, cred), slot, cred.frame, 0, cred.frame.length, this.#now);
+    if (!slot.done) {
+      this.#state = S.MUX_WAIT;
+      this.#io.pause();
+    }
+    return true;
+  }
+
+  /** The node took (or refused) a login: the session's user, and the client's reply. */
+  #loggedIn(slot: Slot, ok: boolean, buf: Uint8Array, start: number, end: number): Uint8Array {
+    const login = this.#login_!;
+    this.#login_ = null;
+    if (!ok) return slabCopy(buf, start, end);
+    this.user = login.cred;
+    this.#authed = true;
+    this.#batchUse = null;
+    const h = login.hello;
+    if (h === null) return slabCopy(buf, start, end);
+    if (h.proto !== null) this.proto = h.proto;
+    if (h.name !== null) this.name = h.name;
+    const role = this.role === "writer" || !(slot.rt ?? this.#rt).hasReplicas()
+      ? "master"
+      : "replica";
+    return helloReply(this.proto, this.id, (slot.rt ?? this.#rt).server(), role);
+  }
+
   /** RESET: back to a new connection's state. */
   #reset(): void {
+    this.user = null;
     this.proto = 2;
     this.db = 0;
     this.name = this.libName = this.libVer = null;
@@ -1367,7 +1466,12 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     this.#pinWriter = this.#tWriter;
     this.#pinRt = rt;
     this.#pin = new PinTracker(this.proto);
-    this.#pinned = node.openPinned(this, { proto: this.proto, db: this.db, name: this.name });
+    this.#pinned = node.openPinned(this, {
+      proto: this.proto,
+      db: this.db,
+      name: this.name,
+      user: this.user,
+    });
     this.#state = S.PINNED;
     // A router port's transaction: what was held until its shard was known goes first.
     for (const frame of this.#held) this.#sendHeld(frame);
@@ -1448,6 +1552,12 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     const pinAnswers = pin.queuing || pin.uncounted || pin.restricted || pin.silencing;
     switch (pinAnswers && ANSWERED_HERE.has(route) ? Route.WRITE : route) {
       case Route.AUTH:
+        if (this.#rt.settings.clientPassword === null) {
+          // The node checks it on this connection, which keeps that
+          // identity: pinned until RESET (which logs it in again as ours).
+          kind = PinKind.FOR_LIFE;
+          break;
+        }
         if (!this.#quietOrWait()) return false;
         this.#pinnedLocal(this.#auth(buf, start, end));
         return true;
@@ -1486,6 +1596,10 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
           if (!this.#quietOrWait()) return false;
           this.#pinnedLocal(req.ok ? Replies.wrongPass : req.reply);
           return true;
+        }
+        if (req.password !== null && this.#rt.settings.clientPassword === null) {
+          kind = PinKind.FOR_LIFE; // a client's own AUTH: as AUTH above, the node checks it
+          break;
         }
         if (req.password !== null) this.#authed = true;
         frame = encodeCommand(req.forward); // without the listener's AUTH
@@ -1636,7 +1750,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     this.#pinned = null;
     this.#pin = null;
     this.#pinRt = null;
-    p.release({ proto: this.proto, db: this.db, name: this.name });
+    p.release({ proto: this.proto, db: this.db, name: this.name, user: this.user });
     this.#state = S.MUX;
   }
 

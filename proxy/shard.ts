@@ -9,7 +9,7 @@
  * @module
  */
 
-import { PINNED_IDLE_MS, TIMEOUT_TICK_MS } from "../config/defaults.ts";
+import { PINNED_IDLE_MS, TIMEOUT_TICK_MS, USER_POOL_IDLE_MS } from "../config/defaults.ts";
 import type {
   Address,
   PassiveErrorKind,
@@ -479,6 +479,7 @@ export class Shard implements ShardRuntime {
       if (b.retired) continue;
       b.checkTimeouts(now, t.serverMs, t.writerMs);
       b.closeIdlePinned(now, PINNED_IDLE_MS);
+      b.closeIdleUserPools(now, USER_POOL_IDLE_MS);
     }
     if (this.#writerWaiters.size > 0) this.#expireWriterWaiters(now);
     // Retired backends close once their last in-flight reply is in (nothing

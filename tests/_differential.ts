@@ -119,7 +119,7 @@ export function randomCommand(r: Prng, ns: string): StreamCommand {
   else if (roll < 79) args = ["HELLO", pick(r, ["2", "3"])];
   else if (roll < 80) args = ["HELLO", "3", "SETNAME", `${ns}-name`];
   else if (roll < 83) args = ["SELECT", String(pick(r, [...STREAM_DBS, 99]))];
-  else if (roll < 84) args = ["AUTH", "nopass"];
+  else if (roll < 84) args = ["PING", "auth"];
   else if (roll < 88) args = ["RESET"];
   else if (roll < 89) args = ["CLIENT", "TRACKING", pick(r, ["ON", "OFF"])];
   else if (roll < 91) args = ["CLIENT", "SETNAME", `${ns}-c${r.int(3)}`];
