@@ -10,6 +10,7 @@ import type { ShardSettings } from "../config/types.ts";
 import { parseConfig } from "../config/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { Credential } from "./_credential.ts";
+import { type ClientView, rewriteClientList } from "./_clients.ts";
 import type {
   CursorNode,
   ListenerRole,
@@ -228,6 +229,14 @@ export class FakeRuntime implements SessionRuntime {
   }
   hasReplicas(): boolean {
     return this.readers.length > 0;
+  }
+  /** Client sessions CLIENT LIST shows (the test adds them). */
+  readonly sessions: ClientView[] = [];
+  clientList(_nodeId: string, text: string): string {
+    return rewriteClientList(text, new Set(), this.sessions, this.clock);
+  }
+  clientSessions(): Iterable<ClientView> {
+    return this.sessions;
   }
   /** Sessions waiting for a primary (the test calls `wakeWriters()`). */
   readonly writerWaiters: WriterWaiter[] = [];

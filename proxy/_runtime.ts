@@ -12,6 +12,7 @@ import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { Credential } from "./_credential.ts";
+import type { ClientView } from "./_clients.ts";
 import type { Slot } from "./_slot.ts";
 import type { Backend } from "./backend.ts";
 import type { ShardCounters } from "./metrics.ts";
@@ -145,6 +146,13 @@ export interface SessionRuntime {
    * `timeouts.failover`.
    */
   awaitWriter(waiter: WriterWaiter): void;
+  /**
+   * The node `nodeId`'s `CLIENT LIST` text as this shard's clients should
+   * see it: shardgate's own connections left out, its sessions put in.
+   */
+  clientList(nodeId: string, text: string): string;
+  /** The client sessions of this shard's ports (CLIENT KILL). */
+  clientSessions(): Iterable<ClientView>;
   /** Reads were sent: make sure a hedge check runs after the hedge delay. */
   armHedge(): void;
   /**

@@ -66,6 +66,8 @@ export const SLOT_KEEP = 256;
 export const SLOT_WRITER = 512;
 /** A client's own AUTH, checked by the node (see the session's login). */
 export const SLOT_LOGIN = 1024;
+/** CLIENT LIST: the node's reply is rewritten to show client sessions (`_clients.ts`). */
+export const SLOT_CLIENT_LIST = 2048;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {

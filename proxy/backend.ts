@@ -163,6 +163,19 @@ export class Backend implements BalancerNode, ConnectionHost {
     else list.push(c);
   }
 
+  /** The local ports of every connection of ours to the node. */
+  ownPorts(): Set<number> {
+    const out = new Set<number>();
+    const add = (c: NodeConnection | null) => {
+      if (c !== null && c.localPort !== null) out.add(c.localPort);
+    };
+    for (const mux of this.#pools.values()) mux.forEach(add);
+    this.#pinned.forEach(add);
+    this.#leaving.forEach(add);
+    for (const list of this.#idlePinned.values()) list.forEach(add);
+    return out;
+  }
+
   /** Closes the pools of client users unused for `ms` with nothing in flight. */
   closeIdleUserPools(now: number, ms: number): void {
     for (const [key, used] of this.#userPoolUsed) {

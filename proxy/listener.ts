@@ -141,6 +141,9 @@ export class ShardListener {
     const session = new ClientSession(conn, this.role, rt, (s) => {
       if (this.#sessions.delete(s)) rt.counters.clientsOpen--;
     }, this.#routing?.() ?? null);
+    const peer = conn.remoteAddr, local = conn.localAddr;
+    session.core.peer = `${peer.hostname}:${peer.port}`;
+    session.core.local = `${local.hostname}:${local.port}`;
     this.#sessions.add(session);
     void session.run();
   }

@@ -27,4 +27,5 @@ export {
   type WriterWaiter,
 } from "./_runtime.ts";
 export { ShardListener } from "./listener.ts";
+export type { ClientView } from "./_clients.ts";
 export type { ServerIdentity } from "./_local.ts";

@@ -159,6 +159,8 @@ export class NodeConnection {
   #readAt = 0;
   /** The node's IP this connection reached, once connected. */
   remoteIp: string | null = null;
+  /** Our end's port, once connected (to tell our connections in the node's CLIENT LIST). */
+  localPort: number | null = null;
 
   /**
    * Starts connecting to `host` and queues the setup; commands sent
@@ -327,6 +329,7 @@ export class NodeConnection {
     }
     this.#sock = sock;
     this.remoteIp = (sock.remoteAddr as Deno.NetAddr).hostname;
+    this.localPort = (sock.localAddr as Deno.NetAddr).port;
     this.#state = READY;
     this.#writer.attach(sock);
     const rb = this.#rb;

@@ -34,6 +34,7 @@ import {
   commandNameOf,
   copyBytes,
   encodeCommand,
+  encodeInteger,
   INCOMPLETE,
   MAX_QUERY_BUFFER,
   RequestParser,
@@ -68,11 +69,13 @@ import {
 } from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
 import { Credential } from "./_credential.ts";
+import { clientLine, type ClientView, killFilter, replyText, textReply } from "./_clients.ts";
 import {
   type FailReason,
   PartGroup,
   Slot,
   SLOT_BOUND,
+  SLOT_CLIENT_LIST,
   SLOT_HEDGE,
   SLOT_HEDGED,
   SLOT_KEEP,
@@ -172,7 +175,7 @@ const BROKEN = -2;
 const CONTINUE = 0, CONSUMED = 1, WAIT = 2;
 
 /** One client connection's decisions. */
-export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
+export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView {
   /** Listener role this client connected to. */
   readonly role: ListenerRole;
   /** The session's own client id (HELLO reports it). */
@@ -191,6 +194,12 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
   libVer: string | null = null;
   /** Last time the client sent something (client_idle). */
   lastActive: number;
+  /** When the session started (data-path ms). */
+  readonly createdAt: number;
+  /** The client's address, `ip:port` (set by the listener). */
+  peer = "";
+  /** The listener's address, `ip:port` (set by the listener). */
+  local = "";
   #state: SessionState = S.MUX;
   #io: SessionIO;
   #rt: SessionRuntime;
@@ -265,7 +274,12 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
       rt.tracer,
     );
     this.#authed = rt.settings.clientPassword === null;
-    this.lastActive = rt.now();
+    this.lastActive = this.createdAt = rt.now();
+  }
+
+  /** The ACL user the session runs as, as introspection shows it. */
+  get userName(): string {
+    return this.user?.user ?? "default";
   }
 
   /** The shard of the pinned connection (router ports: the one the session pinned to), or null. */
@@ -439,6 +453,12 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     }
     if (this.#router !== null && !SESSION_ROUTES.has(route)) {
       return this.#routed(route, buf, start, end);
+    }
+    if (
+      route === Route.WRITE && parser.argc >= 2 && isClientCommand(parser, buf) &&
+      this.#introspection(buf, start, end)
+    ) {
+      return true;
     }
     switch (route) {
       case Route.READ:
@@ -713,6 +733,13 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
     }
     if (main.trace !== null) {
       attemptEnded(main.trace, slot.nodeId, buf[start] === MINUS ? "error" : "ok");
+    }
+    if ((main.flags & SLOT_CLIENT_LIST) !== 0 && buf[start] !== MINUS) {
+      const text = replyText(buf, start, end);
+      const rt = main.rt ?? this.#rt;
+      if (text !== null) {
+        return this.#fill(main, textReply(this.proto, rt.clientList(slot.nodeId, text)));
+      }
     }
     if ((main.flags & SLOT_LOGIN) !== 0) {
       return this.#fill(main, this.#loggedIn(main, buf[start] !== MINUS, buf, start, end));
@@ -1155,6 +1182,40 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter {
       ? "master"
       : "replica";
     return helloReply(this.proto, this.id, (slot.rt ?? this.#rt).server(), role);
+  }
+
+  /**
+   * CLIENT LIST / INFO / KILL as a client sees them through shardgate
+   * (`_clients.ts`): true when handled here.
+   */
+  #introspection(buf: Uint8Array, start: number, end: number): boolean {
+    const name = commandNameOf(this.#parser, buf);
+    if (name === "client|info") {
+      this.#local(textReply(this.proto, clientLine(this, this.#rt.now()) + "\n"));
+      return true;
+    }
+    if (name === "client|list") {
+      const args = this.#args(buf, start, end);
+      if (args.length > 2) return false; // TYPE / ID filters: the node's own answer
+      const slot = this.#forward(Route.WRITE, SLOT_CLIENT_LIST, buf, start, end);
+      if (this.role === "readers") slot.flags &= ~SLOT_WRITER;
+      return true;
+    }
+    if (name === "client|kill") {
+      const args = this.#args(buf, start, end).slice(2).map((a) => td.decode(a));
+      const matches = killFilter(args);
+      if (matches === null) return false;
+      const victims = [...this.#rt.clientSessions()].filter(matches);
+      if (victims.length === 0) return false; // another host's connection: the node's business
+      for (const v of victims) if (v !== this) v.close();
+      this.#local(args.length === 1 ? Replies.ok : encodeInteger(victims.length));
+      if (victims.includes(this)) {
+        this.#state = S.CLOSING;
+        this.#maybeFinish();
+      }
+      return true;
+    }
+    return false;
   }
 
   /** RESET: back to a new connection's state. */
@@ -1793,6 +1854,13 @@ function preferredReply(
   const last = replies[replies.length - 1];
   const reason = td.decode(last.subarray(1, Math.max(1, last.length - 2)));
   return errorReply(ErrorText.broadcastFailed(shard, bareReason(reason)));
+}
+
+/** A cheap first look: is the parsed command CLIENT (any case)? */
+function isClientCommand(p: RequestParser, buf: Uint8Array): boolean {
+  if (p.inline) return false;
+  const s = p.argStart[0];
+  return p.argEnd[0] - s === 6 && (buf[s] | 0x20) === 99 && (buf[s + 1] | 0x20) === 108; // "cl"
 }
 
 /** A slot's reply (or failure) is in: it is no longer owed on its node connection. */

@@ -23,6 +23,7 @@ import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { CursorNode, ListenerRole, ShardRuntime, WriterWaiter } from "./_runtime.ts";
 import { HedgePolicy } from "./_hedge.ts";
+import { type ClientView, rewriteClientList } from "./_clients.ts";
 import { turn } from "./_io.ts";
 import { SCAN_TAGS } from "./_scan.ts";
 import { SLOT_HEDGE, SLOT_HEDGED, SLOT_SLOW_REPORTED } from "./_slot.ts";
@@ -361,6 +362,17 @@ export class Shard implements ShardRuntime {
   /** A read's latency (ms), for the hedge delay. */
   recordLatency(ms: number): void {
     this.#hedge.record(ms);
+  }
+
+  /** The node's CLIENT LIST as this shard's clients see it (see `_clients.ts`). */
+  clientList(nodeId: string, text: string): string {
+    const own = this.#backends.get(nodeId)?.ownPorts() ?? new Set<number>();
+    return rewriteClientList(text, own, this.clientSessions(), this.now());
+  }
+
+  /** The client sessions of this shard's ports. */
+  *clientSessions(): Iterable<ClientView> {
+    for (const l of this.#listeners) for (const s of l.sessions) yield s.core;
   }
 
   /** Sessions holding writes until checks name a primary (see {@link awaitWriter}). */

@@ -16,6 +16,7 @@
 
 import type { RouterConfig, ShardSettings } from "../config/types.ts";
 import {
+  type ClientView,
   type CursorNode,
   ErrorText,
   type FanPart,
@@ -257,6 +258,12 @@ class RouterRuntime implements SessionRuntime {
     return this.#port.shards.some((s) => s.hasReplicas());
   }
   armHedge(): void {}
+  clientList(_nodeId: string, text: string): string {
+    return text;
+  }
+  clientSessions(): Iterable<ClientView> {
+    return [];
+  }
   /** A router port's own writes go through its shards, which hold them: nothing waits here. */
   awaitWriter(waiter: WriterWaiter): void {
     waiter.holdExpired();

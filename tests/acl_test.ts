@@ -181,3 +181,50 @@ Deno.test(
     assertEquals(stats.failed, 0);
   },
 );
+
+Deno.test(
+  "introspection: CLIENT LIST names every worker connected through shardgate; CLIENT KILL ID ends one",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using sg = await startShardgate(shardYaml(set.addresses, [CHECK]));
+    const writer = sg.ports.main.writer!;
+    const workers = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const c = createClient({
+          socket: { host: "127.0.0.1", port: writer, reconnectStrategy: false },
+          name: `bull:worker:${i}`,
+        });
+        c.on("error", () => {});
+        await c.connect();
+        return c;
+      }),
+    );
+    const other = await redisClientDirect(set.primary.port, "another-host");
+    try {
+      // As a queue library finds its workers: CLIENT LIST filtered by name.
+      const list = String(await workers[0].sendCommand(["CLIENT", "LIST"]));
+      const names = list.split("\n").map((l) => / name=(\S*)/.exec(l)?.[1]).filter(Boolean);
+      for (const i of [0, 1, 2]) assert(names.includes(`bull:worker:${i}`), list);
+      assert(names.includes("another-host"), "other hosts' connections as the node lists them");
+      const info = String(await workers[1].sendCommand(["CLIENT", "INFO"]));
+      assert(info.includes(" name=bull:worker:1 "), info);
+      const id = /^id=(\d+) /.exec(info)![1];
+      assertEquals(await workers[0].sendCommand(["CLIENT", "KILL", "ID", id]), 1);
+      await waitFor(async () => (await outcome(() => workers[1].ping())) !== "PONG", {
+        message: "the killed session closed",
+      });
+      assertEquals(await workers[2].ping(), "PONG", "the others go on");
+    } finally {
+      for (const w of workers) closeClient(w as unknown as TestClient);
+      closeClient(other as unknown as TestClient);
+    }
+  },
+);
+
+async function redisClientDirect(port: number, name: string) {
+  const c = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false }, name });
+  c.on("error", () => {});
+  await c.connect();
+  return c;
+}
