@@ -228,3 +228,35 @@ async function redisClientDirect(port: number, name: string) {
   await c.connect();
   return c;
 }
+
+Deno.test("acl: a user's rights hold on a router port too", E2E, async () => {
+  await using a = await startReplicaSet({ replicas: 0 });
+  await using b = await startReplicaSet({ replicas: 0 });
+  await addUser(a);
+  await addUser(b);
+  await using sg = await startShardgate([
+    "shards:",
+    `  s0: { readers: 127.0.0.1:0, writer: 127.0.0.1:0, nodes: ["${a.primary.address}"], ${CHECK} }`,
+    `  s1: { readers: 127.0.0.1:0, writer: 127.0.0.1:0, nodes: ["${b.primary.address}"], ${CHECK} }`,
+    "routers:",
+    "  r: { listen: 127.0.0.1:0, shards: [{ shard: s0 }, { shard: s1 }] }",
+    "",
+  ].join("\n"));
+  const io = new IORedis({
+    host: "127.0.0.1",
+    port: sg.routerPorts.r,
+    username: "app",
+    password: "secret",
+    enableReadyCheck: false, // a router port refuses INFO (it would see one shard)
+  });
+  try {
+    for (let i = 0; i < 10; i++) assertEquals(await io.set(`app:${i}`, "v"), "OK");
+    for (let i = 0; i < 10; i++) {
+      const r = await outcome(() => io.set(`other:${i}`, "v"));
+      assert(r.startsWith("NOPERM"), r);
+    }
+    assertEquals(await io.mget("app:1", "app:2", "app:3"), ["v", "v", "v"]);
+  } finally {
+    io.disconnect();
+  }
+});
