@@ -17,7 +17,8 @@ import type {
   ShardConfig,
   ShardSettings,
 } from "../config/types.ts";
-import { COMMAND_TABLE_VERSION, type Resolver, systemResolver } from "../resp/mod.ts";
+import { type Resolver, systemResolver } from "../net/mod.ts";
+import { COMMAND_TABLE_VERSION } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
