@@ -5,7 +5,7 @@
  */
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { always, FakeNode, GET, request, testShard } from "./_fake_node.ts";
+import { always, FakeNode, GET, request, testShard } from "./_test_fake_node.ts";
 
 Deno.test("Shard retries a read whose reply stalls half-way past the server timeout", async () => {
   // The first node sends half a reply and stalls; the second answers properly.
