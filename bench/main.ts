@@ -644,7 +644,11 @@ function scrapeEvery(admin: HostPort, everyMs: number): { stop: () => Promise<nu
   };
 }
 
-/** `git rev-parse --short HEAD` of the checkout, `-dirty` when tracked files changed; `unknown` without git. */
+/**
+ * `git rev-parse --short HEAD` of the checkout, `-dirty` when tracked files
+ * other than markdown (docs do not change what is measured) and earlier
+ * results changed; `unknown` without git.
+ */
 async function checkoutCommit(sup: Supervisor): Promise<string> {
   try {
     const git = ["-C", REPO_ROOT];
