@@ -671,7 +671,7 @@ async function checkoutCommit(sup: Supervisor): Promise<string> {
         "--",
         ".",
         `:!${RESULTS_DIR}`,
-        ":!bench/RESULTS*.md",
+        ":!*.md",
       ],
       TOOL_TIMEOUT_MS,
     );
