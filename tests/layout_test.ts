@@ -89,15 +89,21 @@ interface Edge {
   readonly to: string;
 }
 
-async function edges(): Promise<Edge[]> {
+/** The imports of ours in `files`, as edges. */
+async function edgesOf(files: readonly string[]): Promise<Edge[]> {
   const out: Edge[] = [];
-  for (const dir of Object.keys(ALLOWED)) {
-    for (const file of await tsFiles(dir)) {
-      const src = await Deno.readTextFile(new URL(file, ROOT));
-      for (const spec of relativeImports(src)) out.push({ from: file, to: resolve(file, spec) });
-    }
+  for (const file of files) {
+    const src = await Deno.readTextFile(new URL(file, ROOT));
+    for (const spec of relativeImports(src)) out.push({ from: file, to: resolve(file, spec) });
   }
   return out;
+}
+
+/** The imports of every file in the folders of {@link ALLOWED}. */
+async function edges(): Promise<Edge[]> {
+  const files: string[] = [];
+  for (const dir of Object.keys(ALLOWED)) files.push(...await tsFiles(dir));
+  return await edgesOf(files);
 }
 
 /** The broken rules among `edges`, as readable lines. */
@@ -127,33 +133,12 @@ Deno.test("layout: each folder imports only what the dependency table allows (re
 });
 
 Deno.test("layout: files only tests import are named _test_*.ts (or end in _test.ts)", async () => {
-  const list = await edges();
-  const importers = new Map<string, string[]>();
-  for (const { from, to } of list) {
-    const l = importers.get(to) ?? [];
-    l.push(from);
-    importers.set(to, l);
-  }
   // Importers outside the checked folders (tests/, bench/, scripts/, app.ts) count too.
-  for (const dir of ["tests", "bench", "scripts"]) {
-    for (const file of await tsFiles(dir)) {
-      const src = await Deno.readTextFile(new URL(file, ROOT));
-      for (const spec of relativeImports(src)) {
-        const to = resolve(file, spec);
-        const l = importers.get(to) ?? [];
-        l.push(file);
-        importers.set(to, l);
-      }
-    }
-  }
-  for (const file of ["app.ts", "main.ts"]) {
-    const src = await Deno.readTextFile(new URL(file, ROOT));
-    for (const spec of relativeImports(src)) {
-      const to = resolve(file, spec);
-      const l = importers.get(to) ?? [];
-      l.push(file);
-      importers.set(to, l);
-    }
+  const outside = ["app.ts", "main.ts"];
+  for (const dir of ["tests", "bench", "scripts"]) outside.push(...await tsFiles(dir));
+  const importers = new Map<string, string[]>();
+  for (const { from, to } of [...await edges(), ...await edgesOf(outside)]) {
+    importers.set(to, [...importers.get(to) ?? [], from]);
   }
   const misnamed: string[] = [];
   for (const dir of Object.keys(ALLOWED)) {
