@@ -30,6 +30,7 @@ import {
 } from "./config/mod.ts";
 import { type HealthEvent, publicRole, ShardHealth } from "./health/mod.ts";
 import { ListenError, ReleasedSockets, Shard, type ShardOptions } from "./proxy/mod.ts";
+import { COMMAND_NAMES } from "./resp/mod.ts";
 import { RouterPort } from "./router/mod.ts";
 import {
   CommandStats,
@@ -194,7 +195,7 @@ export class App {
       },
       onEvent: (e) => this.#traceHealth(config.name, e),
     });
-    const commands = new CommandStats();
+    const commands = new CommandStats(COMMAND_NAMES);
     const options: ShardOptions = {
       logger: this.#logger,
       onNodeError: (nodeId, kind) => health.reportError(nodeId, kind),

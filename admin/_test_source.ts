@@ -7,6 +7,7 @@
 import type { Routes, ShardConfig } from "../config/types.ts";
 import type { NodeSnapshot } from "../health/mod.ts";
 import { ShardCounters } from "../proxy/mod.ts";
+import { COMMAND_NAMES } from "../resp/mod.ts";
 import { CommandStats } from "../telemetry/mod.ts";
 import { testShard } from "../health/_test_helpers.ts";
 import type { AdminSource, ReloadSnapshot, ShardSource } from "./source.ts";
@@ -75,7 +76,7 @@ export function shard(o: {
       }],
     },
     counters: new ShardCounters(),
-    commands: new CommandStats(),
+    commands: new CommandStats(COMMAND_NAMES),
   };
 }
 

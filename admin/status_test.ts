@@ -4,7 +4,8 @@ import { buildStatus } from "./status.ts";
 import { metricsCollector } from "./collect.ts";
 import { node, shard, source } from "./_test_source.ts";
 import { RecordingWriter } from "../telemetry/_test_writer.ts";
-import { commandIndex, Outcome, PortRole } from "../telemetry/mod.ts";
+import { commandIndex } from "../resp/mod.ts";
+import { Outcome, PortRole } from "../telemetry/mod.ts";
 import { ShardCounters } from "../proxy/mod.ts";
 
 Deno.test("readiness(): ready with a serving replica, or with the primary to fall back to", () => {

@@ -15,7 +15,7 @@ export const QUICK_ROUNDS = 3;
 /** Where the full run writes its markdown report (relative to the repo root). */
 export const FULL_REPORT_PATH = "bench/RESULTS.md";
 /** Where `--quick` writes its markdown report, so it never overwrites the real results. */
-export const QUICK_REPORT_PATH = "bench/out/RESULTS-quick.md";
+export const QUICK_REPORT_PATH = "bench/RESULTS-quick.md";
 
 /** The usage text. */
 export const USAGE = `Usage: npm run bench -- [options]

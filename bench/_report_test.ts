@@ -219,7 +219,8 @@ Deno.test("renderMarkdown() shows medians, ratios, latency and targets", () => {
     checks: evaluateTargets(summaries, RESOURCES),
     elapsedS: 12,
     replicaHits: { hits: 10, misses: 0 },
-    rawPath: "bench/out/x.json",
+    rawPath: "bench/results/x.json",
+    commit: "abc123",
   });
   assert.ok(
     md.includes(
@@ -275,7 +276,8 @@ Deno.test("renderMarkdown() shows the router cells with shardgate ÷ twemproxy",
     checks: evaluateTargets(summaries, null),
     elapsedS: 12,
     replicaHits: null,
-    rawPath: "bench/out/x.json",
+    rawPath: "bench/results/x.json",
+    commit: "abc123",
   });
   assert.ok(md.includes("## Router port over 3 shards (ops/s, median of 3 rounds)"), md);
   assert.ok(md.includes("| `router_get_50c` | 100,000 | 105,000 | 1.05× | 0.300 | 0.280 |"), md);

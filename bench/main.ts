@@ -105,6 +105,8 @@ const RUN_TIMEOUT_MS = { full: 180_000, quick: 60_000 };
 /** Short tool invocations (versions). */
 const TOOL_TIMEOUT_MS = 10_000;
 
+/** Where every run's raw JSON and report are written (committed). */
+const RESULTS_DIR = "bench/results";
 const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const HOST = "127.0.0.1";
 const log = new Logger("info", "text");
@@ -642,6 +644,43 @@ function scrapeEvery(admin: HostPort, everyMs: number): { stop: () => Promise<nu
   };
 }
 
+/**
+ * `git rev-parse --short HEAD` of the checkout, `-dirty` when tracked files
+ * other than markdown (docs do not change what is measured) and earlier
+ * results changed; `unknown` without git.
+ */
+async function checkoutCommit(sup: Supervisor): Promise<string> {
+  try {
+    const git = ["-C", REPO_ROOT];
+    const head = await sup.run(
+      "git",
+      "git",
+      [...git, "rev-parse", "--short=12", "HEAD"],
+      TOOL_TIMEOUT_MS,
+    );
+    const sha = head.stdout.trim();
+    if (head.code !== 0 || sha === "") return "unknown";
+    const st = await sup.run(
+      "git",
+      "git",
+      [
+        ...git,
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        `:!${RESULTS_DIR}`,
+        ":!*.md",
+      ],
+      TOOL_TIMEOUT_MS,
+    );
+    return st.stdout.trim() === "" ? sha : `${sha}-dirty`;
+  } catch {
+    return "unknown";
+  }
+}
+
 async function toolVersion(sup: Supervisor, bin: string, args: string[]): Promise<string> {
   try {
     const r = await sup.run("version", bin, args, TOOL_TIMEOUT_MS);
@@ -1097,7 +1136,13 @@ async function runBench(
   const summaries = summarise(runs, opts.cells, opts.targets);
   const elapsedS = (performance.now() - started) / 1000;
   const date = new Date().toISOString();
-  const rawPath = `bench/out/${date.replace(/[:.]/g, "-")}${opts.quick ? "-quick" : ""}.json`;
+  const commit = await checkoutCommit(sup);
+  // Every run's raw numbers and report are kept under bench/results/ (committed),
+  // so each figure quoted from RESULTS.md traces to the run and commit it came from.
+  const stem = `${RESULTS_DIR}/${date.replace(/[:.]/g, "-")}-${commit}${
+    opts.quick ? "-quick" : ""
+  }`;
+  const rawPath = `${stem}.json`;
   const report: BenchReport = {
     date,
     quick: opts.quick,
@@ -1111,18 +1156,22 @@ async function runBench(
     elapsedS,
     replicaHits,
     rawPath,
+    commit,
   };
   const markdown = renderMarkdown(report);
-  await Deno.mkdir(`${REPO_ROOT}/bench/out`, { recursive: true });
+  await Deno.mkdir(`${REPO_ROOT}/${RESULTS_DIR}`, { recursive: true });
   await Deno.writeTextFile(
     `${REPO_ROOT}/${rawPath}`,
     JSON.stringify(
-      { options: opts, machine: report.machine, runs, resources, replicaHits },
+      { commit, options: opts, machine: report.machine, runs, resources, replicaHits, summaries },
       null,
       2,
     ) +
       "\n",
   );
+  await formatMarkdown(sup, `${REPO_ROOT}/${rawPath}`);
+  await Deno.writeTextFile(`${REPO_ROOT}/${stem}.md`, markdown);
+  await formatMarkdown(sup, `${REPO_ROOT}/${stem}.md`);
   const outPath = opts.out.startsWith("/") ? opts.out : `${REPO_ROOT}/${opts.out}`;
   await Deno.writeTextFile(outPath, markdown);
   console.log(await formatMarkdown(sup, outPath) ?? markdown);

@@ -115,8 +115,8 @@ export const RING_MOVE_SAMPLE_KEYS = 10_000;
 export const READ_BUFFER_SIZE = 64 * 1024;
 /** A client's first read buffer: small, so idle clients cost little; grows with its pipelines. */
 export const CLIENT_READ_BUFFER_SIZE = 2 * 1024;
-/** Slabs that split frames and merged replies are cut from (resp/bytes.ts). */
-export const SLAB_BYTES = 64 * 1024;
+// SLAB_BYTES (the slabs split frames and merged replies are cut from) is
+// resp's own: resp/limits.ts. config imports nothing of ours.
 /** Size of the pooled output chunks writers borrow while they have bytes to send. */
 export const WRITE_CHUNK_SIZE = 16 * 1024;
 /** Most idle output chunks kept in the pool (4 MB). */

@@ -10,7 +10,8 @@
 
 import { READ_BUFFER_SIZE } from "../config/defaults.ts";
 import type { Address, AuthConfig, TlsConfig } from "../config/types.ts";
-import { authCommand, dialNode, INCOMPLETE, scanReply } from "../resp/mod.ts";
+import { authCommand, dialNode } from "../net/mod.ts";
+import { INCOMPLETE, scanReply } from "../resp/mod.ts";
 
 /** The byte stream a check runs over (Deno.TcpConn and Deno.TlsConn fit). */
 export interface CheckSocket {

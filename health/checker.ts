@@ -21,7 +21,8 @@
  */
 
 import type { NodeConfig, ShardConfig } from "../config/types.ts";
-import { encodeCommand, isIpLiteral, type Resolver, systemResolver } from "../resp/mod.ts";
+import { isIpLiteral, type Resolver, systemResolver } from "../net/mod.ts";
+import { encodeCommand } from "../resp/mod.ts";
 import { CheckConn, type ConnectFn, type Reply } from "./_conn.ts";
 import { parseNodeInfo } from "./info.ts";
 import type { CheckResult } from "./state.ts";

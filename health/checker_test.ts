@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { NodeChecker } from "./checker.ts";
 import { ShardHealth } from "./shard_health.ts";
 import type { CheckResult } from "./state.ts";
-import { delay, startRedis, waitFor } from "../tests/helpers/mod.ts";
+import { startRedis, waitFor } from "../tests/helpers/mod.ts";
 import { captureLogger, localNode, nodeOf, testShard } from "./_test_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -132,33 +132,42 @@ Deno.test("NodeChecker re-checks at once when the node closes the check connecti
     true,
   );
   const node = localNode(fake.port);
-  const shard = testShard([node], { check: { intervalMs: 5_000, timeoutMs: 500 } });
+  const INTERVAL_MS = 1_200;
+  const shard = testShard([node], { check: { intervalMs: INTERVAL_MS, timeoutMs: 500 } });
   const results: CheckResult[] = [];
+  const at: number[] = [];
   const lost: string[] = [];
   const checker = new NodeChecker({
     node,
     shard: () => shard,
     connect: (address, opts) =>
       Deno.connect({ hostname: address.host, port: address.port, signal: opts.signal }),
-    onResult: (r) => results.push(r),
+    onResult: (r) => {
+      results.push(r);
+      at.push(performance.now());
+    },
     onLost: (why) => lost.push(why),
   });
   try {
     await checker.start();
     assert.equal(results[0]?.ok, true);
-    // Far sooner than the 5 s interval: the loss triggers a check.
-    await waitFor(() => results.length >= 2, {
-      timeoutMs: 2000,
+    // The node hangs up after each check. The first loss triggers a check at
+    // once; the second is within that interval, so the third check waits for
+    // the timer: no spinning on a node that keeps hanging up.
+    await waitFor(() => results.length >= 3, {
+      timeoutMs: 5000,
       intervalMs: 10,
-      message: "a second check",
+      message: "three checks",
     });
     assert.equal(lost[0], "connection closed by the node");
+    assert.equal(lost[1], "connection closed by the node");
     assert.equal(results[1].ok, true);
-    assert.ok(fake.accepted >= 2);
-    // At most one early check per interval: no spinning on a node that keeps hanging up.
-    const settled = results.length;
-    await delay(300);
-    assert.equal(results.length, settled);
+    assert.ok(fake.accepted >= 3);
+    const early = at[1] - at[0];
+    assert.ok(early < INTERVAL_MS / 2, `the loss re-checked after ${early}ms, not at once`);
+    // Check #2 started before its result; #3 starts an interval after #2 started.
+    const next = at[2] - at[1];
+    assert.ok(next >= INTERVAL_MS - 200, `a second early check ${next}ms after the first`);
   } finally {
     await checker.stop();
     await fake.close();

@@ -7,7 +7,6 @@ import { type HealthEvent, ShardHealth } from "./shard_health.ts";
 import type { NodeSnapshot, RouteUpdate } from "./state.ts";
 import type { TlsConfig } from "../config/types.ts";
 import {
-  delay,
   freePort,
   type RedisProcess,
   type ReplicaSet,
@@ -18,6 +17,7 @@ import {
 import {
   captureLogger,
   elapsedMs,
+  FakeClock,
   localNode,
   nodeOf,
   testShard,
@@ -43,7 +43,7 @@ interface Harness {
  * ShardHealth on them, runs `body`, stops everything.
  */
 async function withCluster(
-  opts: { keys?: number; shard?: TestShardOverrides },
+  opts: { keys?: number; shard?: TestShardOverrides; now?: () => number },
   body: (h: Harness) => void | Promise<void>,
 ): Promise<void> {
   await using set = await startReplicaSet({
@@ -64,6 +64,7 @@ async function withCluster(
   const health = new ShardHealth(testShard(set.nodes.map(nodeOf), opts.shard), {
     logger,
     onChange: (routes) => changes.push({ at: Date.now(), routes }),
+    ...(opts.now === undefined ? {} : { now: opts.now }),
   });
   try {
     await health.start();
@@ -218,7 +219,9 @@ Deno.test("ShardHealth switches the writer to the new primary after a failover",
 
 Deno.test("ShardHealth ejects a SIGSTOPped replica at once on reported timeouts; it rejoins after SIGCONT", async () => {
   const shard = { passive: { errors: 5, cooldownMs: 300 } };
-  await withCluster({ shard }, async ({ set, health, changes, node }) => {
+  // Cooldowns run on the health clock: a fake one passes the cooldown at once.
+  const clock = new FakeClock();
+  await withCluster({ shard, now: clock.now }, async ({ set, health, changes, node }) => {
     const [r1, r2] = set.replicas;
     r1.pause();
     try {
@@ -231,10 +234,20 @@ Deno.test("ShardHealth ejects a SIGSTOPped replica at once on reported timeouts;
       assert.equal(changes.length, before + 1);
       assert.deepEqual(changes.at(-1)?.routes.readers, [id(r2)]);
       assert.equal(node(id(r1)).status, "ejected");
-      // The cooldown passes while the node is still paused: it stays out.
-      await delay(500);
+      // The cooldown passes while the node is still paused, and a check runs
+      // after it (it times out): the node stays out.
+      clock.advance(shard.passive.cooldownMs + 1);
+      await waitFor(() => node(id(r1)).lastCheckAt === clock.t, {
+        timeoutMs: 5000,
+        intervalMs: 10,
+        message: "a check of r1 after the cooldown",
+      });
       assert.ok(!health.routes().readers.includes(id(r1)));
-      assert.match(node(id(r1)).reason, /timeout/);
+      assert.equal(node(id(r1)).status, "ejected");
+      assert.match(
+        node(id(r1)).reason,
+        /last: timeout\).*cooldown over, waiting for a passing check/,
+      );
     } finally {
       r1.resume();
     }

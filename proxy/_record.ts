@@ -8,12 +8,15 @@
  * @module
  */
 
-import { commandNameOf, type RequestParser } from "../resp/mod.ts";
 import {
   commandIndex,
   commandName,
-  type CommandTracer,
+  commandNameOf,
   OTHER_COMMAND,
+  type RequestParser,
+} from "../resp/mod.ts";
+import {
+  type CommandTracer,
   Outcome,
   OUTCOME_NAMES,
   type PortRole,

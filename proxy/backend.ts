@@ -15,7 +15,7 @@ import {
   PINNED_IDLE_PER_NODE,
 } from "../config/defaults.ts";
 import type { NodeConfig, PassiveErrorKind } from "../config/types.ts";
-import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../resp/mod.ts";
+import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../net/mod.ts";
 import { boundAsRead, type FailReason, type Slot } from "./_slot.ts";
 import type { BalancerNode } from "./balancer.ts";
 import {

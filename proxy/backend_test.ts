@@ -5,7 +5,7 @@
  */
 
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { always, FakeNode, GET, request, testShard } from "./_fake_node.ts";
+import { always, FakeNode, GET, request, testShard } from "./_test_fake_node.ts";
 
 Deno.test("Backend avoids a node whose connection broke with commands in flight, so retries reach the primary", async () => {
   const a = new FakeNode(always(""), { drop: true });

@@ -1,5 +1,5 @@
 /**
- * Read balancers. Both implement {@link Balancer}; `balancer_cases.ts` is the
+ * Read balancers. Both implement {@link Balancer}; `_test_balancer_cases.ts` is the
  * shared case suite every implementation must pass.
  *
  * @module

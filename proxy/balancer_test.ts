@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { LeastPending, SmoothRoundRobin } from "./balancer.ts";
-import { balancerCases, type CaseNode } from "./balancer_cases.ts";
+import { balancerCases, type CaseNode } from "./_test_balancer_cases.ts";
 
 balancerCases("SmoothRoundRobin", () => new SmoothRoundRobin<CaseNode>());
 balancerCases("LeastPending", () => new LeastPending<CaseNode>());

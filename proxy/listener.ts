@@ -1,6 +1,7 @@
 /**
- * A shard's listening socket (readers or writer port): accepts clients up
- * to `max_clients` and hands each to a {@link ClientSession}.
+ * One listening port — a shard's readers or writer port, or a router port —
+ * accepts clients up to `max_clients` and hands each to a
+ * {@link ClientSession}.
  *
  * A reload that gives an address to another shard or role (a renamed
  * shard, swapped ports) hands the bound socket over instead of closing and
@@ -17,8 +18,8 @@ import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
 import { ClientSession } from "./client_session.ts";
 import { Replies } from "./errors.ts";
 
-/** One bound listen address of a shard. */
-export class ShardListener {
+/** One bound listen address: a shard's readers or writer port, or a router port. */
+export class PortListener {
   /** Readers or writer. */
   readonly role: ListenerRole;
   /** The configured address. */
@@ -28,10 +29,10 @@ export class ShardListener {
   #sessions = new Set<ClientSession>();
   #accepting: Promise<void> | null = null;
   #bound: { host: string; port: number } = { host: "", port: 0 };
-  /** Where new clients go after a hand-over (see {@link ShardListener.handOver}). */
-  #next: ShardListener | null = null;
+  /** Where new clients go after a hand-over (see {@link PortListener.handOver}). */
+  #next: PortListener | null = null;
   /** The listener this one took its socket from (to give it back if the reload fails). */
-  #from: ShardListener | null = null;
+  #from: PortListener | null = null;
   /** A router port's per-session shard choice, or null for a shard's port. */
   #routing: (() => KeyRouting) | null;
 
@@ -73,10 +74,10 @@ export class ShardListener {
    * Gives this listener's bound socket to a new listener for `role` of the
    * runtime `rt`: clients accepted from now on are its. This one keeps its
    * sessions and no longer owns the socket (drain it). Undo with
-   * {@link ShardListener.giveBack} on the returned listener.
+   * {@link PortListener.giveBack} on the returned listener.
    */
-  handOver(role: ListenerRole, address: Address, rt: SessionRuntime): ShardListener {
-    const next = new ShardListener(role, address, rt);
+  handOver(role: ListenerRole, address: Address, rt: SessionRuntime): PortListener {
+    const next = new PortListener(role, address, rt);
     next.#listener = this.#listener;
     next.#accepting = this.#accepting;
     next.#bound = this.#bound;
@@ -124,7 +125,7 @@ export class ShardListener {
   }
 
   /** Who takes new clients: after hand-overs, the last listener in the chain. */
-  #owner(): ShardListener {
+  #owner(): PortListener {
     return this.#next === null ? this : this.#next.#owner();
   }
 

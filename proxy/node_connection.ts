@@ -24,7 +24,7 @@
 
 import type { PassiveErrorKind } from "../config/types.ts";
 import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError } from "../resp/mod.ts";
-import type { NodeSocket } from "../resp/mod.ts";
+import type { NodeSocket } from "../net/mod.ts";
 import { ByteWriter, Gate, ReadBuffer, turn } from "./_io.ts";
 import type { Credential } from "./_credential.ts";
 import { type FailReason, type Slot, SlotQueue } from "./_slot.ts";

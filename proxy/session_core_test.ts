@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClient, FakeRuntime, resp } from "./_fake_runtime.ts";
+import { FakeClient, FakeRuntime, resp } from "./_test_fake_runtime.ts";
 import { SessionState } from "./session_core.ts";
 
 Deno.test("SessionCore keeps the client's order when replies come back from two nodes out of order", () => {

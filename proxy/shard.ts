@@ -17,7 +17,8 @@ import type {
   ShardConfig,
   ShardSettings,
 } from "../config/types.ts";
-import { COMMAND_TABLE_VERSION, type Resolver, systemResolver } from "../resp/mod.ts";
+import { type Resolver, systemResolver } from "../net/mod.ts";
+import { COMMAND_TABLE_VERSION } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
@@ -31,7 +32,7 @@ import { Backend } from "./backend.ts";
 import { type Balancer, createBalancer } from "./balancer.ts";
 import { ErrorText } from "./errors.ts";
 import type { ClientSession } from "./client_session.ts";
-import { ShardListener } from "./listener.ts";
+import { PortListener } from "./listener.ts";
 import { ShardCounters } from "./metrics.ts";
 import type { ShardStats } from "./stats.ts";
 
@@ -86,7 +87,7 @@ export class Shard implements ShardRuntime {
   #primary: Backend | null = null;
   #routes: Routes;
   #balancer: Balancer<Backend>;
-  #listeners: ShardListener[] = [];
+  #listeners: PortListener[] = [];
   #ticker: ReturnType<typeof setInterval> | null = null;
   /** Removed by a reload, closing once idle (a re-added node may replace one in #backends). */
   #retired = new Set<Backend>();
@@ -152,7 +153,7 @@ export class Shard implements ShardRuntime {
   }
 
   /** The bound listener of `role`, if any (reload hand-overs). */
-  listener(role: ListenerRole): ShardListener | undefined {
+  listener(role: ListenerRole): PortListener | undefined {
     return this.#listeners.find((l) => l.role === role);
   }
 
@@ -176,7 +177,7 @@ export class Shard implements ShardRuntime {
     };
   }
 
-  #commit(next: ShardConfig, moved: ListenerRole[], opened: ShardListener[]): void {
+  #commit(next: ShardConfig, moved: ListenerRole[], opened: PortListener[]): void {
     const prev = this.#config;
     this.#config = next;
     if (prev.balance !== next.balance) this.#balancer = createBalancer<Backend>(next.balance);
@@ -570,7 +571,7 @@ export class ListenError extends Error {
  * it: a renamed shard or swapped ports apply without a refused connection.
  */
 export class ReleasedSockets {
-  #byAddress = new Map<string, ShardListener>();
+  #byAddress = new Map<string, PortListener>();
 
   /** Offers `shard`'s listener of `role` (its shard goes, or it moves away). */
   offer(shard: Shard, role: ListenerRole): void {
@@ -579,7 +580,7 @@ export class ReleasedSockets {
   }
 
   /** The offered listener bound at `address` (never for port 0: any free port), once. */
-  take(address: Address): ShardListener | null {
+  take(address: Address): PortListener | null {
     const l = this.#byAddress.get(address.text);
     if (l === undefined) return null;
     this.#byAddress.delete(address.text);
@@ -595,8 +596,8 @@ function bindAll(
   wanted: [ListenerRole, Address | null][],
   rt: ShardRuntime,
   released?: ReleasedSockets,
-): ShardListener[] {
-  const bound: ShardListener[] = [];
+): PortListener[] {
+  const bound: PortListener[] = [];
   for (const [role, address] of wanted) {
     if (address === null) continue;
     const from = released?.take(address) ?? null;
@@ -604,7 +605,7 @@ function bindAll(
       bound.push(from.handOver(role, address, rt));
       continue;
     }
-    const l = new ShardListener(role, address, rt);
+    const l = new PortListener(role, address, rt);
     try {
       l.listen();
     } catch (err) {

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { SLAB_BYTES } from "../config/defaults.ts";
+import { SLAB_BYTES } from "./limits.ts";
 
 /** Larger requests get a buffer of their own (a slab is not pinned by a few big views). */
 const SLAB_MAX_VIEW = SLAB_BYTES / 8;

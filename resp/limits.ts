@@ -1,6 +1,8 @@
 /**
  * Protocol limits, Redis's own: what a client may send before it is closed
- * with a protocol error. The parser and the proxy read them from here.
+ * with a protocol error. The parser and the proxy read them from here. Also
+ * the RESP layer's own buffer sizes ({@link SLAB_BYTES}): `resp` imports
+ * nothing of ours, so its sizes live here rather than in `config/defaults.ts`.
  *
  * @module
  */
@@ -13,3 +15,5 @@ export const MAX_MULTIBULK_LENGTH = 2_147_483_647;
 export const MAX_QUERY_BUFFER = 1024 * 1024 * 1024;
 /** Longest inline command (Redis PROTO_INLINE_MAX_SIZE, 64 KB). */
 export const MAX_INLINE_LENGTH = 64 * 1024;
+/** Slabs that split frames and merged replies are cut from (resp/bytes.ts). */
+export const SLAB_BYTES = 64 * 1024;

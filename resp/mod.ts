@@ -18,7 +18,13 @@ export {
 export { encodeBulk, encodeCommand, encodeError, encodeInteger, encodeSimple } from "./encoder.ts";
 export { type CommandInfo, commandNameOf, lookupCommand, Route, routeOf } from "./commands.ts";
 export { COMMAND_TABLE_VERSION } from "./command_table.ts";
+export {
+  COMMAND_COUNT,
+  COMMAND_NAMES,
+  commandIndex,
+  commandName,
+  OTHER_COMMAND,
+  OTHER_COMMAND_NAME,
+} from "./command_index.ts";
 export { CommandKeys, findKeys, keyIndexes } from "./keys.ts";
 export { copyBytes, slabBytes, slabCopy } from "./bytes.ts";
-export { authCommand, dialNode, type DialOptions, type NodeSocket } from "./dial.ts";
-export { isIpLiteral, type Resolver, systemResolver } from "./resolve.ts";

@@ -24,11 +24,11 @@ import {
   KeyVerdict,
   type ListenerRole,
   type NodeHandle,
+  PortListener,
   type ServerIdentity,
   type SessionRuntime,
   type Shard,
   ShardCounters,
-  ShardListener,
   type WriterWaiter,
 } from "../proxy/mod.ts";
 import { encodeCommand, encodeError, type RequestParser, Route } from "../resp/mod.ts";
@@ -57,7 +57,7 @@ export class RouterPort {
   #config: RouterConfig;
   #lookup: ShardLookup;
   #logger: Logger;
-  #listener: ShardListener | null = null;
+  #listener: PortListener | null = null;
   #distribution: KeyDistribution;
   #router!: CommandRouter;
   #shards: Shard[] = [];
@@ -91,7 +91,7 @@ export class RouterPort {
 
   /** Binds the listen address; throws when it cannot. */
   start(): void {
-    const l = new ShardListener(
+    const l = new PortListener(
       "readers",
       this.#config.listen,
       this.#runtime,
@@ -112,9 +112,9 @@ export class RouterPort {
    * logs how many of 10,000 sample keys moved; the old address drains.
    */
   prepareUpdate(next: RouterConfig): { commit: () => void; abort: () => void } {
-    let moved: ShardListener | null = null;
+    let moved: PortListener | null = null;
     if (this.#config.listen.text !== next.listen.text) {
-      moved = new ShardListener(
+      moved = new PortListener(
         "readers",
         next.listen,
         this.#runtime,

@@ -5,8 +5,9 @@
  *
  * ## What the session core calls, and when
  *
- * One {@link CommandStats} per shard (app.ts creates it and hands it to the
- * shard; `shard.commandStats`). Per command, once its reply is final (after
+ * One {@link CommandStats} per shard (app.ts creates it with resp's
+ * `COMMAND_NAMES`, the label value of each command index, and hands it to
+ * the shard; `shard.commandStats`). Per command, once its reply is final (after
  * any retries or hedges; a reply shardgate wrote itself counts too):
  *
  * ```ts
@@ -35,7 +36,6 @@
  * @module
  */
 
-import { COMMAND_COUNT, commandName } from "./command_index.ts";
 import { LATENCY_BUCKETS_SECONDS, type MetricWriter } from "./metrics.ts";
 
 /** Port roles, as array indexes. */
@@ -95,18 +95,35 @@ export interface CommandTotals {
   readonly failed: number;
 }
 
+/** Label value of command index 0 and of any index past the names. */
+const OTHER_NAME = "other";
+
 /** Per-command counters and latency histograms of one shard. */
 export class CommandStats {
   /** Hedged reads sent. */
   hedges = 0;
   /** Hedged reads won by the second node. */
   hedgeWins = 0;
-  #calls = new Float64Array(COMMAND_COUNT * ROLES * OUTCOMES);
-  #latency = new Float64Array(COMMAND_COUNT * BUCKETS);
-  #latencySumUs = new Float64Array(COMMAND_COUNT);
+  readonly #names: readonly string[];
+  #calls: Float64Array;
+  #latency: Float64Array;
+  #latencySumUs: Float64Array;
   #bytesIn = new Float64Array(ROLES);
   #bytesOut = new Float64Array(ROLES);
   #nodes = new Map<string, NodeCommandCounters>();
+
+  /**
+   * `commandNames[i]` is the label value of command index `i`; index 0 is
+   * `other` (a command the table does not know). app.ts passes resp's
+   * `COMMAND_NAMES`, so indexes are `commandIndex()`'s.
+   */
+  constructor(commandNames: readonly string[]) {
+    this.#names = commandNames.length > 0 ? commandNames : [OTHER_NAME];
+    const n = this.#names.length;
+    this.#calls = new Float64Array(n * ROLES * OUTCOMES);
+    this.#latency = new Float64Array(n * BUCKETS);
+    this.#latencySumUs = new Float64Array(n);
+  }
 
   /**
    * Counts one answered command: `command` from `commandIndex()`, `role`
@@ -114,7 +131,7 @@ export class CommandStats {
    * its arrival to its final reply. No allocation.
    */
   record(command: number, role: PortRole, outcome: Outcome, latencyMicros: number): void {
-    if (!(command >= 0 && command < COMMAND_COUNT)) command = 0;
+    if (!(command >= 0 && command < this.#names.length)) command = 0;
     this.#calls[(command * ROLES + role) * OUTCOMES + outcome]++;
     let b = 0;
     while (b < BOUNDS_US.length && latencyMicros > BOUNDS_US[b]) b++;
@@ -175,7 +192,8 @@ export class CommandStats {
    */
   collect(shard: string, w: MetricWriter): void {
     const byRole = new Float64Array(ROLES * OUTCOMES);
-    for (let c = 0; c < COMMAND_COUNT; c++) {
+    const names = this.#names;
+    for (let c = 0; c < names.length; c++) {
       let seen = 0;
       for (let o = 0; o < OUTCOMES; o++) {
         let n = 0;
@@ -186,11 +204,11 @@ export class CommandStats {
         }
         seen += n;
         if (n > 0) {
-          w.value("commandCalls", { shard, command: commandName(c), outcome: OUTCOME_NAMES[o] }, n);
+          w.value("commandCalls", { shard, command: names[c], outcome: OUTCOME_NAMES[o] }, n);
         }
       }
       if (seen === 0) continue;
-      w.histogram("commandDuration", { shard, command: commandName(c) }, {
+      w.histogram("commandDuration", { shard, command: names[c] }, {
         counts: this.#latency.subarray(c * BUCKETS, (c + 1) * BUCKETS),
         sum: this.#latencySumUs[c] / 1e6,
       });

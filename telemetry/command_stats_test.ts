@@ -1,11 +1,15 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { commandIndex, OTHER_COMMAND } from "./command_index.ts";
 import { CommandStats, Outcome, PortRole } from "./command_stats.ts";
 import { LATENCY_BUCKETS_SECONDS, METRICS } from "./metrics.ts";
 import { RecordingWriter } from "./_test_writer.ts";
 
+// Command label values by index, as resp's COMMAND_NAMES gives them (telemetry imports nothing of ours).
+const NAMES = ["other", "get", "set"];
+const OTHER_COMMAND = 0;
+const commandIndex = (name: string): number => Math.max(0, NAMES.indexOf(name));
+
 Deno.test("CommandStats.record() counts by command, role and outcome, read out per scrape", () => {
-  const s = new CommandStats();
+  const s = new CommandStats(NAMES);
   const get = commandIndex("get");
   const set = commandIndex("set");
   s.record(get, PortRole.readers, Outcome.ok, 120);
@@ -27,7 +31,7 @@ Deno.test("CommandStats.record() counts by command, role and outcome, read out p
 });
 
 Deno.test("CommandStats.record() puts latencies in the histogram buckets (le, in seconds)", () => {
-  const s = new CommandStats();
+  const s = new CommandStats(NAMES);
   const get = commandIndex("get");
   s.record(get, PortRole.readers, Outcome.ok, 50); // exactly the first bound: first bucket
   s.record(get, PortRole.readers, Outcome.ok, 51);
@@ -43,7 +47,7 @@ Deno.test("CommandStats.record() puts latencies in the histogram buckets (le, in
 });
 
 Deno.test("CommandStats keeps bad command indexes, bytes, hedges and node counters apart", () => {
-  const s = new CommandStats();
+  const s = new CommandStats(NAMES);
   s.record(-1, PortRole.readers, Outcome.ok, 1);
   s.record(1e9, PortRole.readers, Outcome.ok, 1);
   s.record(OTHER_COMMAND, PortRole.router, Outcome.ok, 1);

@@ -2,11 +2,11 @@
  * Telemetry: the structured logger, the one metrics table with its two
  * exports (Prometheus text, OpenTelemetry metrics), the per-command
  * recorder the data path writes into, and the tracer (sampled command
- * spans, health and reload spans). Imports nothing else of shardgate's
- * except the generated command table (for command label values).
+ * spans, health and reload spans). Imports nothing else of shardgate's:
+ * command label values come in through `new CommandStats(names)`.
  *
  * ```ts
- * const stats = new CommandStats();               // one per shard
+ * const stats = new CommandStats(COMMAND_NAMES);  // one per shard; names from resp
  * stats.record(commandIndex("get"), PortRole.readers, Outcome.ok, 180);
  * const tracer = new CommandTracer({ sampleRatio: 0.01 });
  * if (tracer.sample()) tracer.commandSpan({ ... });
@@ -38,13 +38,6 @@ export {
   type MetricWriter,
   otelName,
 } from "./metrics.ts";
-export {
-  COMMAND_COUNT,
-  commandIndex,
-  commandName,
-  OTHER_COMMAND,
-  OTHER_COMMAND_NAME,
-} from "./command_index.ts";
 export {
   CommandStats,
   type CommandTotals,

@@ -9,9 +9,10 @@
  * `commandIndex(commandNameOf(parser, buf))` — one Map lookup, no
  * allocation — and label values can never be keys or arguments.
  *
- * This module reads `resp/command_table.ts`, the generated table (data
- * only, it imports nothing): the one place telemetry looks outside itself,
- * so the label set and the proxy's command table cannot disagree.
+ * It is built from `command_table.ts`, the generated table, so the label
+ * set and the proxy's command table cannot disagree. Telemetry imports
+ * nothing of ours: `app.ts` hands {@link COMMAND_NAMES} to each
+ * `CommandStats` it creates.
  *
  * @module
  */
@@ -34,6 +35,9 @@ function add(rows: readonly CommandRow[]): void {
   }
 }
 add(COMMAND_TABLE);
+
+/** Label value of every command index, in index order (`other` first). */
+export const COMMAND_NAMES: readonly string[] = NAMES;
 
 /** Number of command indexes (the size of per-command arrays). */
 export const COMMAND_COUNT: number = NAMES.length;

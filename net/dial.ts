@@ -7,7 +7,7 @@
  */
 
 import type { Address, AuthConfig, TlsConfig } from "../config/types.ts";
-import { encodeCommand } from "./encoder.ts";
+import { encodeCommand } from "../resp/mod.ts";
 
 /** How to reach a node. */
 export interface DialOptions {

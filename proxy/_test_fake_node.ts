@@ -8,7 +8,9 @@
 
 import { parseConfig } from "../config/mod.ts";
 import { silentLogger } from "../telemetry/logger.ts";
+import { CommandStats } from "../telemetry/mod.ts";
 import type { PassiveErrorKind } from "../config/types.ts";
+import { COMMAND_NAMES } from "../resp/mod.ts";
 import { Shard } from "./mod.ts";
 
 const te = new TextEncoder();
@@ -102,7 +104,10 @@ export function always(text: string): FakeReply {
   return () => bytes;
 }
 
-/** A proxy shard over `nodes`, with `extra` shard settings; it records passive errors. */
+/**
+ * A proxy shard over `nodes`, with `extra` shard settings; it records
+ * passive errors, and counts commands in a `commandStats` as app.ts wires it.
+ */
 export function testShard(
   nodes: string[],
   extra = "",
@@ -117,6 +122,7 @@ export function testShard(
   const shard = new Shard(res.config.shards[0], {
     logger: silentLogger,
     onNodeError: (id, kind) => errors.push([id, kind]),
+    commandStats: new CommandStats(COMMAND_NAMES),
   });
   return { shard, errors };
 }
