@@ -8,14 +8,57 @@
  * listener's accept loop goes on, admitting new clients into the new
  * listener, and the old one keeps only its own sessions, to drain.
  *
+ * A process started by an upgrade serves the listening socket it inherited
+ * for its address (`upgrade/sockets.ts`) with `node:net`, whose sockets
+ * are adapted to what sessions read and write ({@link NodeConn}); every
+ * other listener is a `Deno.listen` one.
+ *
  * @module
  */
 
+import { createServer, type Server, type Socket as NetSocket } from "node:net";
 import { CLOSE_LINGER_MS } from "../config/defaults.ts";
 import type { Address } from "../config/types.ts";
+import { inheritedSockets } from "../upgrade/mod.ts";
 import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
+import { type AcceptedConn, NodeConn } from "./_node_socket.ts";
 import { ClientSession } from "./client_session.ts";
 import { Replies } from "./errors.ts";
+
+/** A bound listening socket: a Deno listener, or a `node:net` server on an inherited one. */
+interface Acceptor {
+  close(): void;
+}
+
+/** Accepts from a Deno listener until it closes. */
+function denoAcceptor(
+  listener: Deno.TcpListener,
+  onConn: (c: AcceptedConn) => void,
+): { acceptor: Acceptor; done: Promise<void> } {
+  const done = (async () => {
+    try {
+      for await (const conn of listener) onConn(conn);
+    } catch {
+      // listener closed
+    }
+  })();
+  return { acceptor: listener, done };
+}
+
+/** Serves the inherited listening socket `fd` with `node:net`. */
+function nodeAcceptor(
+  fd: number,
+  onConn: (c: AcceptedConn) => void,
+): { acceptor: Acceptor; done: Promise<void> } {
+  const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: false });
+  server.on("connection", (sock: NetSocket) => onConn(new NodeConn(sock)));
+  const done = new Promise<void>((resolve) => server.on("close", () => resolve()));
+  server.on("error", () => {
+    // a failed accept: the server goes on
+  });
+  server.listen({ fd });
+  return { acceptor: { close: () => server.close() }, done };
+}
 
 /** One bound listen address of a shard. */
 export class ShardListener {
@@ -23,7 +66,7 @@ export class ShardListener {
   readonly role: ListenerRole;
   /** The configured address. */
   readonly address: Address;
-  #listener: Deno.TcpListener | null = null;
+  #listener: Acceptor | null = null;
   #rt: SessionRuntime;
   #sessions = new Set<ClientSession>();
   #accepting: Promise<void> | null = null;
@@ -61,12 +104,24 @@ export class ShardListener {
     return this.#sessions;
   }
 
-  /** Binds the address; throws when it cannot (in use, not local...). */
+  /**
+   * Binds the address, or takes the socket inherited for it in an upgrade;
+   * throws when it cannot (in use, not local...).
+   */
   listen(): void {
-    this.#listener = Deno.listen({ hostname: this.address.host, port: this.address.port });
-    const a = this.#listener.addr;
-    this.#bound = { host: a.hostname, port: a.port };
-    this.#accepting = this.#accept(this.#listener);
+    const handed = this.address.port === 0 ? null : inheritedSockets.take(this.address.text);
+    const onConn = (c: AcceptedConn) => this.#onConn(c);
+    let started;
+    if (handed !== null) {
+      started = nodeAcceptor(handed.fd, onConn);
+      this.#bound = { host: handed.host, port: handed.port };
+    } else {
+      const l = Deno.listen({ hostname: this.address.host, port: this.address.port });
+      this.#bound = { host: l.addr.hostname, port: l.addr.port };
+      started = denoAcceptor(l, onConn);
+    }
+    this.#listener = started.acceptor;
+    this.#accepting = started.done;
   }
 
   /**
@@ -103,23 +158,17 @@ export class ShardListener {
     return Promise.resolve();
   }
 
-  async #accept(listener: Deno.TcpListener): Promise<void> {
+  #onConn(conn: AcceptedConn): void {
+    const target = this.#owner();
+    if (target.#listener !== null) {
+      target.#admit(conn);
+      return;
+    }
+    // Accepted as the socket was being closed: nobody serves it.
     try {
-      for await (const conn of listener) {
-        const target = this.#owner();
-        if (target.#listener !== null) {
-          target.#admit(conn);
-          continue;
-        }
-        // Accepted as the socket was being closed: nobody serves it.
-        try {
-          conn.close();
-        } catch {
-          // gone
-        }
-      }
+      conn.close();
     } catch {
-      // listener closed
+      // gone
     }
   }
 
@@ -128,7 +177,7 @@ export class ShardListener {
     return this.#next === null ? this : this.#next.#owner();
   }
 
-  #admit(conn: Deno.TcpConn): void {
+  #admit(conn: AcceptedConn): void {
     const rt = this.#rt;
     if (this.#sessions.size >= rt.settings.maxClients) {
       rt.counters.clientsRejected++;
@@ -171,6 +220,23 @@ export class ShardListener {
     }
     for (const s of [...this.#sessions]) s.close();
   }
+
+  /**
+   * The drain of an upgrade: stops accepting (the new process accepts on
+   * the same socket), then closes each client at a command boundary: a
+   * session not pinned finishes its in-flight replies and closes; a pinned
+   * one does so once its pin ends. Whatever is left after `drainMs` is
+   * closed.
+   */
+  async drainAtBoundary(drainMs: number): Promise<void> {
+    await this.stopAccepting();
+    const deadline = Date.now() + drainMs;
+    while (this.#sessions.size > 0 && Date.now() < deadline) {
+      for (const s of this.#sessions) if (!s.pinned) s.drain();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const s of [...this.#sessions]) s.close();
+  }
 }
 
 /**
@@ -178,7 +244,7 @@ export class ShardListener {
  * connection without a reset over it: write, half-close, read to the
  * client's EOF (bounded by CLOSE_LINGER_MS), close.
  */
-async function refuse(conn: Deno.TcpConn, reply: Uint8Array): Promise<void> {
+async function refuse(conn: AcceptedConn, reply: Uint8Array): Promise<void> {
   const deadline = setTimeout(() => close(conn), CLOSE_LINGER_MS);
   try {
     await conn.write(reply);
@@ -194,7 +260,7 @@ async function refuse(conn: Deno.TcpConn, reply: Uint8Array): Promise<void> {
   close(conn);
 }
 
-function close(conn: Deno.TcpConn): void {
+function close(conn: AcceptedConn): void {
   try {
     conn.close();
   } catch {

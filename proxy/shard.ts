@@ -479,13 +479,19 @@ export class Shard implements ShardRuntime {
     }
   }
 
-  /** Stops accepting, drains clients (bounded by drainMs), closes backends. */
-  async close(drainMs: number = this.#config.timeouts.drainMs): Promise<void> {
+  /**
+   * Stops accepting, drains clients (bounded by drainMs), closes backends;
+   * with `atBoundary` (an upgrade) a pinned client is closed only once its
+   * pin ends (or at drainMs).
+   */
+  async close(drainMs: number = this.#config.timeouts.drainMs, atBoundary = false): Promise<void> {
     if (this.#ticker !== null) clearInterval(this.#ticker);
     this.#ticker = null;
     if (this.#hedgeTimer !== null) clearTimeout(this.#hedgeTimer);
     this.#hedgeScanFn = () => {}; // no new hedge checks while draining
-    await Promise.all(this.#listeners.map((l) => l.drain(drainMs)));
+    await Promise.all(
+      this.#listeners.map((l) => atBoundary ? l.drainAtBoundary(drainMs) : l.drain(drainMs)),
+    );
     this.#listeners = [];
     for (const b of this.#backends.values()) b.close(null);
     for (const b of this.#retired) b.close(null);
