@@ -18,6 +18,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Address } from "../config/types.ts";
 import { inheritedSockets } from "../upgrade/mod.ts";
+import { ADMIN_SHUTDOWN_GRACE_MS } from "../config/defaults.ts";
 import { type Logger, PROMETHEUS_CONTENT_TYPE, PrometheusExporter } from "../telemetry/mod.ts";
 import { STATUS_PAGE_HTML } from "./_page.ts";
 import { metricsCollector } from "./collect.ts";
@@ -107,9 +108,15 @@ export class AdminServer {
     server.on("error", (err) => this.#log.warn("admin server error", { error: String(err) }));
     server.listen({ fd });
     return {
+      // Stops accepting; idle keep-alive connections close now, the others
+      // once their request is answered (or after ADMIN_SHUTDOWN_GRACE_MS).
       shutdown: () =>
         new Promise<void>((resolve) => {
-          server.close(() => resolve());
+          const cut = setTimeout(() => server.closeAllConnections(), ADMIN_SHUTDOWN_GRACE_MS);
+          server.close(() => {
+            clearTimeout(cut);
+            resolve();
+          });
           server.closeIdleConnections();
         }),
     };

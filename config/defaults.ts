@@ -196,3 +196,6 @@ export const UPGRADE_READY_TIMEOUT_MS = 30_000;
 
 /** Upgrade rollback: a new process that ignores SIGTERM this long is killed. */
 export const UPGRADE_KILL_GRACE_MS = 2_000;
+
+/** An admin server on an inherited socket (`node:http`) closes connections still open this long after it stops. */
+export const ADMIN_SHUTDOWN_GRACE_MS = 2_000;

@@ -52,12 +52,19 @@ function nodeAcceptor(
 ): { acceptor: Acceptor; done: Promise<void> } {
   const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: false });
   server.on("connection", (sock: NetSocket) => onConn(new NodeConn(sock)));
-  const done = new Promise<void>((resolve) => server.on("close", () => resolve()));
+  // node's server.close() waits for every accepted connection to end; the
+  // sessions are not the acceptor's: it is done once it stops accepting.
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => stopped = resolve);
   server.on("error", () => {
     // a failed accept: the server goes on
   });
   server.listen({ fd });
-  return { acceptor: { close: () => server.close() }, done };
+  const close = () => {
+    server.close();
+    stopped();
+  };
+  return { acceptor: { close }, done };
 }
 
 /** One bound listen address of a shard. */

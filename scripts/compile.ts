@@ -4,10 +4,14 @@
  *
  * - Permissions are baked into the binary ({@link PERMISSION_FLAGS}): net
  *   (listeners, nodes, name resolution), read (the config file, its
- *   directory for the watcher, `tls.ca_file`) and env (`${VAR}` in the
- *   config). Nothing else: no writes, no subprocesses. `scripts/compile_test.ts`
- *   runs shardgate under exactly these flags against real Redis servers, so
- *   a change that needs more fails there, not in production.
+ *   directory for the watcher, `tls.ca_file`, the executable's path), env
+ *   (`${VAR}` in the config), and for the upgrade (SIGUSR2) run (to start
+ *   the new binary) and ffi (libc's getsockname and fcntl on the listening
+ *   sockets, see `upgrade/_libc.ts`). No writes. run and ffi are not a
+ *   sandbox: a process that may start programs may do anything they can.
+ *   `scripts/compile_test.ts` runs shardgate under exactly these flags
+ *   against real Redis servers, so a change that needs more fails there,
+ *   not in production.
  * - What goes into the binary is staged first in a temporary directory
  *   ({@link stageProject}), and `deno compile` runs there, so it embeds
  *   only that: our modules that `main.ts` imports (from `deno info`),
@@ -43,7 +47,13 @@ import { parseArgs } from "node:util";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 
 /** Permission flags baked into the binary (and used by the permission test). */
-export const PERMISSION_FLAGS: readonly string[] = ["--allow-net", "--allow-read", "--allow-env"];
+export const PERMISSION_FLAGS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-env",
+  "--allow-run",
+  "--allow-ffi",
+];
 
 /** Where the binary goes, relative to the repo root. */
 export const DEFAULT_OUTPUT = "dist/shardgate";

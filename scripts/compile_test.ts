@@ -76,7 +76,7 @@ Deno.test("devOnlyPaths() excludes every dev-only package of the lock and keeps 
   assertEquals(devOnlyPaths({}), []);
 });
 
-Deno.test("compileArgs() bakes in only net, read and env, the V8 flags, and excludes the given paths", () => {
+Deno.test("compileArgs() bakes in net, read, env, run and ffi, the V8 flags, and excludes the given paths", () => {
   const args = compileArgs({
     output: "dist/shardgate",
     excludes: ["node_modules/.bin", "node_modules/deno"],
@@ -88,6 +88,8 @@ Deno.test("compileArgs() bakes in only net, read and env, the V8 flags, and excl
     "--allow-net",
     "--allow-read",
     "--allow-env",
+    "--allow-run",
+    "--allow-ffi",
     "--v8-flags=--max-semi-space-size=2",
     "--exclude",
     "node_modules/.bin",

@@ -21,6 +21,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { UPGRADE_KILL_GRACE_MS } from "../config/defaults.ts";
+import { setNonBlocking } from "./_libc.ts";
 import { type HandedSocket, UPGRADE_FDS_ENV } from "./sockets.ts";
 
 /** The message a new process sends when it serves. */
@@ -102,8 +103,11 @@ export function startSuccessor(opts: {
       env,
     });
   } catch (err) {
+    restoreNonBlocking(opts.sockets);
     return Promise.resolve({ ok: false, pid: null, reason: `cannot start: ${err}` });
   }
+  // Before anything else runs: spawning cleared O_NONBLOCK on the sockets.
+  restoreNonBlocking(opts.sockets);
   return new Promise((resolve) => {
     const pid = child.pid ?? null;
     if (pid !== null) opts.onSpawn?.(pid);
@@ -115,8 +119,14 @@ export function startSuccessor(opts: {
       child.removeAllListeners("message");
       resolve(r);
     };
+    let stopping = false;
     const fail = (reason: string) => {
-      void stopChild(child).then(() => finish({ ok: false, pid, reason }));
+      if (stopping) return;
+      stopping = true;
+      void stopChild(child).then(() => {
+        restoreNonBlocking(opts.sockets);
+        finish({ ok: false, pid, reason });
+      });
     };
     const timer = setTimeout(
       () => fail(`not ready within ${opts.readyTimeoutMs} ms`),
@@ -135,7 +145,8 @@ export function startSuccessor(opts: {
     });
     child.on("error", (err) => fail(`cannot start ${opts.command}: ${err.message}`));
     child.on("exit", (code, signal) => {
-      if (settled) return;
+      if (settled || stopping) return;
+      restoreNonBlocking(opts.sockets);
       finish({
         ok: false,
         pid,
@@ -145,6 +156,11 @@ export function startSuccessor(opts: {
       });
     });
   });
+}
+
+/** Gives the sockets their O_NONBLOCK back (see `_libc.ts`). */
+function restoreNonBlocking(sockets: readonly OwnSocket[]): void {
+  for (const s of sockets) setNonBlocking(s.fd);
 }
 
 /** SIGTERM, then SIGKILL after a grace; resolves once it exited. */
