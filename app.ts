@@ -44,6 +44,7 @@ import {
   type AdminSource,
   type LastReload,
   metricsCollector,
+  readiness,
   type ShardSource,
 } from "./admin/mod.ts";
 import { VERSION } from "./version.ts";
@@ -510,6 +511,11 @@ export class App {
       errors: errors.join("\n"),
     });
     return { ok: false, errors };
+  }
+
+  /** Why `/readyz` would answer 503 now (empty when ready). */
+  notReady(): readonly string[] {
+    return readiness(this.#closed, this.adminSource().shards()).reasons;
   }
 
   /**

@@ -9,8 +9,14 @@
 import { parseArgs } from "node:util";
 import { App, logListening } from "./app.ts";
 import { formatIssue, loadConfig, parseDuration, suggestKey } from "./config/mod.ts";
-import { UPGRADE_READY_TIMEOUT_MS } from "./config/defaults.ts";
-import { announceReady, closeInheritedFd, inheritedSockets, sdNotify } from "./upgrade/mod.ts";
+import { UPGRADE_READY_POLL_MS, UPGRADE_READY_TIMEOUT_MS } from "./config/defaults.ts";
+import {
+  announceReady,
+  closeInheritedFd,
+  inheritedSockets,
+  sdNotify,
+  upgradeChannel,
+} from "./upgrade/mod.ts";
 import { type LogFormat, Logger, type LogLevel } from "./telemetry/logger.ts";
 import { VERSION } from "./version.ts";
 
@@ -171,6 +177,18 @@ export async function cli(args: string[]): Promise<number> {
   for (const s of inheritedSockets.left()) {
     logger.info("upgrade: inherited listener not in the config; closed", { address: s.address });
     closeInheritedFd(s.fd);
+  }
+  if (upgradeChannel()) {
+    // Started by an upgrade: take over only once this process could serve
+    // every port (what /readyz checks); the old one stops waiting at its deadline.
+    let logged = "";
+    for (let why = app.notReady(); why.length > 0; why = app.notReady()) {
+      if (why.join("\n") !== logged) {
+        logged = why.join("\n");
+        logger.warn("upgrade: not ready yet", { reasons: logged });
+      }
+      await new Promise((r) => setTimeout(r, UPGRADE_READY_POLL_MS));
+    }
   }
   logger.info("ready", { version: VERSION, config: values.config, pid: Deno.pid });
   if (await announceReady()) {

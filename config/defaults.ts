@@ -199,3 +199,6 @@ export const UPGRADE_KILL_GRACE_MS = 2_000;
 
 /** An admin server on an inherited socket (`node:http`) closes connections still open this long after it stops. */
 export const ADMIN_SHUTDOWN_GRACE_MS = 2_000;
+
+/** Upgrade: how often a new process that is not ready yet (no primary...) checks again. */
+export const UPGRADE_READY_POLL_MS = 50;

@@ -45,7 +45,7 @@ function config(nodes: readonly string[], readers: number, writer: number, admin
     "admin:",
     `  listen: 127.0.0.1:${admin}`,
     "defaults:",
-    "  check: { interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }",
+    "  check: { interval: 250ms, timeout: 2s, rise: 1, fall: 3 }",
     "  timeouts: { drain: 5s }",
     "shards:",
     "  main:",

@@ -176,6 +176,11 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** True in a process started by an upgrade while its channel to the old process is open. */
+export function upgradeChannel(): boolean {
+  return process.send !== undefined && process.connected === true;
+}
+
 /**
  * In a process started by an upgrade: tells the old process it serves,
  * then closes the channel. False when there is no channel (not an upgrade).

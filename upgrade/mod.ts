@@ -21,5 +21,6 @@ export {
   startSuccessor,
   successorCommand,
   type SuccessorResult,
+  upgradeChannel,
 } from "./handoff.ts";
 export { sdNotify } from "./systemd.ts";
