@@ -513,6 +513,11 @@ export class App {
     return { ok: false, errors };
   }
 
+  /** Opens the shards' node connections now (a process started by an upgrade, before it takes over). */
+  warm(): void {
+    for (const u of this.#units.values()) u.shard.warm();
+  }
+
   /** Why `/readyz` would answer 503 now (empty when ready). */
   notReady(): readonly string[] {
     return readiness(this.#closed, this.adminSource().shards()).reasons;

@@ -181,6 +181,7 @@ export async function cli(args: string[]): Promise<number> {
   if (upgradeChannel()) {
     // Started by an upgrade: take over only once this process could serve
     // every port (what /readyz checks); the old one stops waiting at its deadline.
+    app.warm();
     let logged = "";
     for (let why = app.notReady(); why.length > 0; why = app.notReady()) {
       if (why.join("\n") !== logged) {

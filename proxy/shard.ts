@@ -206,6 +206,19 @@ export class Shard implements ShardRuntime {
     this.#applyRoutes();
   }
 
+  /**
+   * Opens one multiplexed connection per protocol (RESP2, RESP3) to every
+   * node now rather than on first use: a process started by an upgrade
+   * does this before it takes over, so the clients that move to it all at
+   * once do not all wait for connects.
+   */
+  warm(): void {
+    for (const b of this.#backends.values()) {
+      b.connection(2, 0);
+      b.connection(3, 0);
+    }
+  }
+
   /** Bound addresses by role (real ports). */
   bound(): { role: ListenerRole; host: string; port: number }[] {
     return this.#listeners.map((l) => ({ role: l.role, ...l.bound }));

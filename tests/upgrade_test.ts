@@ -15,6 +15,8 @@
  * - Rollback: a new binary that exits at start, and one that never says it
  *   is ready, are stopped; the old process keeps serving with no failed
  *   command and logs why; a good binary afterwards takes over.
+ * - Command boundaries: an idle client is closed at once, a client in MULTI
+ *   when its EXEC is answered, a subscriber at `timeouts.drain`.
  */
 
 import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
@@ -30,6 +32,7 @@ import {
   windowLatency,
 } from "./_upgrade_helpers.ts";
 import { rssBytes } from "./helpers/mod.ts";
+import { frame, RawConn } from "./_raw.ts";
 
 const E2E = { sanitizeOps: false, sanitizeResources: false };
 /** Upgrades in `npm test`; SHARDGATE_UPGRADES sets another count (20 for the long run). */
@@ -223,5 +226,68 @@ Deno.test(
     assertEquals(probe.counts.refused, 0, probe.counts.errors.slice(0, 5).join("\n"));
     assertEquals(io.stats.failed, 0, JSON.stringify(io.stats.errors));
     assertEquals(failedInRollbacks, 0, JSON.stringify(nr.stats.errors));
+  },
+);
+
+Deno.test(
+  "upgrade e2e: the old process closes an idle client at once, a MULTI after its EXEC, a subscriber at timeouts.drain",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    const [readers, writer, admin] = await freePorts(3);
+    const drainMs = 3_000;
+    const sg = await startShardgate(
+      config(set.addresses, readers, writer, admin).replace("drain: 5s", `drain: ${drainMs}ms`),
+      { logLevel: "info" },
+    );
+    const gens = new Generations(sg);
+    const idle = await RawConn.open(readers);
+    const tx = await RawConn.open(writer);
+    const sub = await RawConn.open(readers);
+    try {
+      await idle.send(frame("PING"));
+      assertEquals(await idle.readUntil((t) => t.endsWith("\r\n")), "+PONG\r\n");
+      await tx.send(frame("MULTI"));
+      assertEquals(await tx.readUntil((t) => t.endsWith("\r\n")), "+OK\r\n");
+      await tx.send(frame("SET", "up:tx", "1"));
+      assertEquals(await tx.readUntil((t) => t.endsWith("\r\n")), "+QUEUED\r\n");
+      await sub.send(frame("SUBSCRIBE", "up:ch"));
+      await sub.readUntil((t) => t.includes("up:ch") && t.endsWith(":1\r\n"));
+
+      const from = sg.logs().length;
+      Deno.kill(gens.current, "SIGUSR2");
+      const ready = await sg.waitForLog(
+        (l) => l.msg === "upgrade: new process ready; this one stops accepting and drains",
+        30_000,
+        { from },
+      );
+      gens.pids.push(Number(ready.pid));
+      const t0 = performance.now();
+      // Idle: closed right away, cleanly, with nothing sent.
+      assertEquals(await idle.readToEnd(2_000), { text: "", reset: false });
+      // In MULTI: still served by the old process until EXEC is answered, then closed.
+      await tx.send(frame("SET", "up:tx", "2"));
+      assertEquals(await tx.readUntil((t) => t.endsWith("\r\n")), "+QUEUED\r\n");
+      await tx.send(frame("EXEC"));
+      assertEquals(await tx.readUntil((t) => t.endsWith("+OK\r\n+OK\r\n")), "*2\r\n+OK\r\n+OK\r\n");
+      assertEquals((await tx.readToEnd(2_000)).text, "");
+      // Subscribed: pinned until the drain deadline, then closed.
+      await sub.readToEnd(drainMs + 3_000);
+      const subMs = performance.now() - t0;
+      assert(subMs >= drainMs - 500, `subscriber closed after ${subMs} ms, before timeouts.drain`);
+      await sg.waitForLog((l) => l.msg === "upgrade: handed over", 10_000, { from });
+      const c = await RawConn.open(set.primary.port);
+      try {
+        await c.send(frame("GET", "up:tx"));
+        assertEquals(await c.readUntil((t) => t.endsWith("2\r\n")), "$1\r\n2\r\n");
+      } finally {
+        c.close();
+      }
+    } finally {
+      idle.close();
+      tx.close();
+      sub.close();
+      await gens.stop();
+    }
   },
 );
