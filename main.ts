@@ -8,6 +8,8 @@
 
 import { parseArgs } from "node:util";
 import { App, logListening } from "./app.ts";
+import { loadNodeHttp } from "./admin/mod.ts";
+import { loadNodeNet } from "./proxy/mod.ts";
 import { formatIssue, loadConfig, parseDuration, suggestKey } from "./config/mod.ts";
 import { UPGRADE_READY_POLL_MS, UPGRADE_READY_TIMEOUT_MS } from "./config/defaults.ts";
 import {
@@ -125,6 +127,8 @@ export async function cli(args: string[]): Promise<number> {
   }
 
   const logger = new Logger(level as LogLevel, format as LogFormat | undefined);
+  // Inherited listeners are served with node:net and node:http, loaded only then.
+  if (inheritedSockets.any) await Promise.all([loadNodeNet(), loadNodeHttp()]);
   const app = new App(result.config, logger);
   try {
     for (const l of await app.start()) logListening(logger, l);
@@ -176,9 +180,9 @@ export async function cli(args: string[]): Promise<number> {
   // Sockets handed over for listeners this config no longer has: not ours to keep open.
   for (const s of inheritedSockets.left()) {
     logger.info("upgrade: inherited listener not in the config; closed", { address: s.address });
-    closeInheritedFd(s.fd);
+    await closeInheritedFd(s.fd);
   }
-  if (upgradeChannel()) {
+  if (await upgradeChannel()) {
     // Started by an upgrade: take over only once this process could serve
     // every port (what /readyz checks); the old one stops waiting at its deadline.
     app.warm();

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Address } from "../config/types.ts";
 import { inheritedSockets } from "../upgrade/mod.ts";
 import { ADMIN_SHUTDOWN_GRACE_MS } from "../config/defaults.ts";
@@ -32,6 +32,14 @@ const COMMON_HEADERS = {
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
 };
+
+/** `node:http`, loaded only by a process that inherited sockets ({@link loadNodeHttp}). */
+let nodeHttp: typeof import("node:http") | null = null;
+
+/** Loads `node:http` for an admin port inherited in an upgrade (a fresh process never does). */
+export async function loadNodeHttp(): Promise<void> {
+  nodeHttp ??= await import("node:http");
+}
 
 /** The bound address of a started server. */
 export interface AdminBound {
@@ -95,7 +103,8 @@ export class AdminServer {
 
   /** A `node:http` server on the inherited listening socket `fd`, answering with {@link handle}. */
   #serveFd(fd: number): { shutdown(): Promise<void> } {
-    const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (nodeHttp === null) throw new Error("node:http is not loaded (loadNodeHttp)");
+    const server: Server = nodeHttp.createServer((req: IncomingMessage, res: ServerResponse) => {
       const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
       this.handle(new Request(url, { method: req.method })).then(async (r) => {
         res.writeHead(r.status, Object.fromEntries(r.headers));

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { createServer, type Server, type Socket as NetSocket } from "node:net";
+import type { Server, Socket as NetSocket } from "node:net";
 import { CLOSE_LINGER_MS } from "../config/defaults.ts";
 import type { Address } from "../config/types.ts";
 import { inheritedSockets } from "../upgrade/mod.ts";
@@ -45,12 +45,24 @@ function denoAcceptor(
   return { acceptor: listener, done };
 }
 
+/** `node:net`, loaded only by a process that inherited sockets ({@link loadNodeNet}). */
+let nodeNet: typeof import("node:net") | null = null;
+
+/**
+ * Loads `node:net` for the listeners of a process started by an upgrade.
+ * Others never load it: a fresh process serves with Deno.listen only.
+ */
+export async function loadNodeNet(): Promise<void> {
+  nodeNet ??= await import("node:net");
+}
+
 /** Serves the inherited listening socket `fd` with `node:net`. */
 function nodeAcceptor(
   fd: number,
   onConn: (c: AcceptedConn) => void,
 ): { acceptor: Acceptor; done: Promise<void> } {
-  const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: false });
+  if (nodeNet === null) throw new Error("node:net is not loaded (loadNodeNet)");
+  const server: Server = nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: false });
   server.on("connection", (sock: NetSocket) => onConn(new NodeConn(sock)));
   // node's server.close() waits for every accepted connection to end; the
   // sessions are not the acceptor's: it is done once it stops accepting.

@@ -25,5 +25,5 @@ export {
   type NodeHandle,
   type SessionRuntime,
 } from "./_runtime.ts";
-export { ShardListener } from "./listener.ts";
+export { loadNodeNet, ShardListener } from "./listener.ts";
 export type { ServerIdentity } from "./_local.ts";

@@ -96,6 +96,16 @@ export class Generations {
   }
 }
 
+/** How long stopping a load waits for the commands in flight before closing the clients. */
+const LOAD_STOP_MS = 10_000;
+
+/** Waits for `p`, at most `ms`. */
+async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise((r) => timer = setTimeout(r, ms))]);
+  clearTimeout(timer);
+}
+
 /** Counts of one client library's load. */
 export interface ClientLoadStats {
   ok: number;
@@ -173,7 +183,7 @@ export async function ioredisLoad(
     stats,
     stop: async () => {
       running.on = false;
-      await Promise.all(loops);
+      await settleWithin(Promise.all(loops), LOAD_STOP_MS);
       for (const c of conns) c.disconnect();
     },
   };
@@ -205,7 +215,7 @@ export async function nodeRedisLoad(
     stats,
     stop: async () => {
       running.on = false;
-      await Promise.all(loops);
+      await settleWithin(Promise.all(loops), LOAD_STOP_MS);
       for (const c of conns) {
         try {
           c.destroy();
@@ -260,7 +270,9 @@ export function adminProbe(port: number): {
     for (let i = 0; running.on; i++) {
       const path = paths[i % paths.length];
       try {
-        const r = await fetch(`http://127.0.0.1:${port}${path}`);
+        const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+          signal: AbortSignal.timeout(5_000),
+        });
         await r.arrayBuffer();
         if (r.status === 200) counts.ok++;
         else {

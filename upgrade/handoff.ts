@@ -18,11 +18,10 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import process from "node:process";
+import type { ChildProcess } from "node:child_process";
 import { UPGRADE_KILL_GRACE_MS } from "../config/defaults.ts";
 import { setNonBlocking } from "./_libc.ts";
-import { type HandedSocket, UPGRADE_FDS_ENV } from "./sockets.ts";
+import { type HandedSocket, inheritedSockets, UPGRADE_FDS_ENV } from "./sockets.ts";
 
 /** The message a new process sends when it serves. */
 export interface ReadyMessage {
@@ -82,7 +81,7 @@ function readCmdline(): string[] | null {
  * or `readyTimeoutMs` pass (then it is stopped: SIGTERM, SIGKILL after a
  * grace). `onSpawn` gets its pid at once.
  */
-export function startSuccessor(opts: {
+export async function startSuccessor(opts: {
   command: string;
   args: readonly string[];
   sockets: readonly OwnSocket[];
@@ -96,6 +95,8 @@ export function startSuccessor(opts: {
     fd: 3 + i,
   }));
   const env = { ...Deno.env.toObject(), [UPGRADE_FDS_ENV]: JSON.stringify(handed) };
+  // Loaded here, not at start: a process that never upgrades does not load node's child_process.
+  const { spawn } = await import("node:child_process");
   let child: ChildProcess;
   try {
     child = spawn(opts.command, [...opts.args], {
@@ -104,11 +105,11 @@ export function startSuccessor(opts: {
     });
   } catch (err) {
     restoreNonBlocking(opts.sockets);
-    return Promise.resolve({ ok: false, pid: null, reason: `cannot start: ${err}` });
+    return { ok: false, pid: null, reason: `cannot start: ${err}` };
   }
   // Before anything else runs: spawning cleared O_NONBLOCK on the sockets.
   restoreNonBlocking(opts.sockets);
-  return new Promise((resolve) => {
+  return await new Promise((resolve) => {
     const pid = child.pid ?? null;
     if (pid !== null) opts.onSpawn?.(pid);
     let settled = false;
@@ -177,7 +178,9 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** True in a process started by an upgrade while its channel to the old process is open. */
-export function upgradeChannel(): boolean {
+export async function upgradeChannel(): Promise<boolean> {
+  if (!inheritedSockets.fromUpgrade) return false;
+  const { default: process } = await import("node:process");
   return process.send !== undefined && process.connected === true;
 }
 
@@ -185,11 +188,13 @@ export function upgradeChannel(): boolean {
  * In a process started by an upgrade: tells the old process it serves,
  * then closes the channel. False when there is no channel (not an upgrade).
  */
-export function announceReady(): Promise<boolean> {
+export async function announceReady(): Promise<boolean> {
+  if (!(await upgradeChannel())) return false;
+  const { default: process } = await import("node:process");
   const send = process.send?.bind(process);
-  if (send === undefined || !process.connected) return Promise.resolve(false);
+  if (send === undefined) return false;
   const msg: ReadyMessage = { type: "shardgate-ready", pid: Deno.pid };
-  return new Promise((resolve) => {
+  return await new Promise((resolve) => {
     send(msg, undefined, {}, (err: Error | null) => {
       try {
         process.disconnect?.();

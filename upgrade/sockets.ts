@@ -12,7 +12,6 @@
  * @module
  */
 
-import { closeSync } from "node:fs";
 import { findListeningFd } from "./_libc.ts";
 
 /** The variable naming the handed-over descriptors: JSON {@link HandedSocket}[]. */
@@ -32,10 +31,13 @@ export interface HandedSocket {
 /** The sockets this process inherited from the one it replaces. */
 export class InheritedSockets {
   #left = new Map<string, HandedSocket>();
+  /** True when this process was started by an upgrade (the variable was set). */
+  readonly fromUpgrade: boolean;
 
   /** Wraps a list (tests); see {@link InheritedSockets.fromEnv}. */
-  constructor(sockets: readonly HandedSocket[] = []) {
+  constructor(sockets: readonly HandedSocket[] = [], fromUpgrade = sockets.length > 0) {
     for (const s of sockets) this.#left.set(s.address, s);
+    this.fromUpgrade = fromUpgrade;
   }
 
   /**
@@ -51,7 +53,7 @@ export class InheritedSockets {
       return new InheritedSockets();
     }
     if (text === undefined || text === "") return new InheritedSockets();
-    return new InheritedSockets(JSON.parse(text) as HandedSocket[]);
+    return new InheritedSockets(JSON.parse(text) as HandedSocket[], true);
   }
 
   /** True when this process was started by an upgrade. */
@@ -87,8 +89,9 @@ export function listeningFd(host: string, port: number): number | null {
 }
 
 /** Closes an inherited descriptor this process will not serve. */
-export function closeInheritedFd(fd: number): void {
+export async function closeInheritedFd(fd: number): Promise<void> {
   try {
+    const { closeSync } = await import("node:fs");
     closeSync(fd);
   } catch {
     // not open
