@@ -45,9 +45,20 @@ import {
   type AdminSource,
   type LastReload,
   metricsCollector,
+  readiness,
   type ShardSource,
 } from "./admin/mod.ts";
 import { VERSION } from "./version.ts";
+import { UPGRADE_READY_TIMEOUT_MS } from "./config/defaults.ts";
+import {
+  listeningFd,
+  type OwnSocket,
+  sdNotify,
+  startSuccessor,
+  successorCommand,
+  UpgradeMachine,
+  type UpgradeOutcome,
+} from "./upgrade/mod.ts";
 
 /** A started listener, as logged in the `listening` line. */
 export interface ListeningAddress {
@@ -84,6 +95,14 @@ export class ReloadCounters {
 
 const ROLES = ["readers", "writer"] as const;
 
+/** How {@link App.upgrade} starts the new process. */
+export interface UpgradeOptions {
+  /** The binary to start with this process's arguments; null: the same command line. */
+  readonly binary: string | null;
+  /** How long the new process may take to say it is ready; default UPGRADE_READY_TIMEOUT_MS. */
+  readonly readyTimeoutMs?: number;
+}
+
 /** One shard and the parts that serve it. */
 interface ShardUnit {
   readonly shard: Shard;
@@ -108,6 +127,7 @@ export class App {
   #tracer: CommandTracer;
   #admin: AdminServer | null = null;
   #otelMetrics: OtelMetricsHandle | null = null;
+  #upgrade: UpgradeMachine | null = null;
 
   /** Creates the app for a validated config (nothing runs until {@link start}). */
   constructor(config: Config, logger: Logger) {
@@ -241,6 +261,30 @@ export class App {
     }
     const admin = this.#admin?.bound;
     if (admin) out.push({ shard: "", role: "admin", ...admin });
+    return out;
+  }
+
+  /**
+   * Every bound listener with its configured address (what an upgrade hands
+   * over and the new process matches): shards' readers and writer, routers,
+   * the admin port.
+   */
+  listenSockets(): { address: string; host: string; port: number }[] {
+    const out: { address: string; host: string; port: number }[] = [];
+    for (const u of this.#units.values()) {
+      for (const b of u.shard.bound()) {
+        const a = b.role === "writer" ? u.shard.config.writer : u.shard.config.readers;
+        if (a !== null) out.push({ address: a.text, host: b.host, port: b.port });
+      }
+    }
+    for (const r of this.#routers.values()) {
+      const b = r.bound();
+      if (b !== null) out.push({ address: r.config.listen.text, host: b.host, port: b.port });
+    }
+    const admin = this.#admin;
+    if (admin?.address && admin.bound) {
+      out.push({ address: admin.address.text, host: admin.bound.host, port: admin.bound.port });
+    }
     return out;
   }
 
@@ -470,13 +514,112 @@ export class App {
     return { ok: false, errors };
   }
 
+  /** Opens the shards' node connections now (a process started by an upgrade, before it takes over). */
+  warm(): void {
+    for (const u of this.#units.values()) u.shard.warm();
+  }
+
+  /** Why `/readyz` would answer 503 now (empty when ready). */
+  notReady(): readonly string[] {
+    return readiness(this.#closed, this.adminSource().shards()).reasons;
+  }
+
+  /**
+   * Hitless upgrade (SIGUSR2): starts the new process with every listening
+   * socket, waits until it is ready, then stops accepting and drains at
+   * command boundaries (this app is closed when it resolves with `ok`).
+   * If the new process exits, fails or is not ready in time, it is stopped
+   * and this one keeps serving (`ok: false`, the reason logged). Resolves
+   * null when no upgrade could start (one is under way, or shutting down).
+   * Each step is logged (`upgrade: …`) and traced (`shardgate upgrade`).
+   */
+  async upgrade(opts: UpgradeOptions): Promise<UpgradeOutcome | null> {
+    const timeout = opts.readyTimeoutMs ?? UPGRADE_READY_TIMEOUT_MS;
+    this.#upgrade ??= new UpgradeMachine(timeout);
+    const machine = this.#upgrade;
+    const refused = this.#closed ? "shutting down" : machine.start();
+    if (refused !== null) {
+      this.#logger.warn("upgrade: not started", { reason: refused });
+      return null;
+    }
+    const startTime = epochMs();
+    const steps: { name: string; time: number }[] = [];
+    const { command, args } = successorCommand(opts.binary);
+    const sockets: OwnSocket[] = [];
+    const missing: string[] = [];
+    for (const s of this.listenSockets()) {
+      const fd = listeningFd(s.host, s.port);
+      if (fd === null) missing.push(formatAddress(s.host, s.port));
+      else sockets.push({ ...s, fd });
+    }
+    const end = (outcome: UpgradeOutcome, pid: number | null) => {
+      this.#tracer.upgradeSpan({
+        command,
+        sockets: sockets.length,
+        pid,
+        startTime,
+        endTime: epochMs(),
+        ok: outcome.ok,
+        ...(outcome.ok ? {} : { reason: outcome.reason }),
+        steps,
+      });
+      return outcome;
+    };
+    if (missing.length > 0) {
+      const reason = `no descriptor found for the listener(s) ${missing.join(", ")}`;
+      this.#logger.error("upgrade rolled back; this process keeps serving", { reason });
+      return end(machine.fail(reason)!, null);
+    }
+    this.#logger.info("upgrade: starting the new process", {
+      command: [command, ...args].join(" "),
+      sockets: sockets.length,
+      readyTimeoutMs: timeout,
+    });
+    const r = await startSuccessor({
+      command,
+      args,
+      sockets,
+      readyTimeoutMs: timeout,
+      onSpawn: (pid) => {
+        machine.spawned(pid);
+        steps.push({ name: "spawned", time: epochMs() });
+        this.#logger.info("upgrade: new process started", { pid });
+      },
+    });
+    if (!r.ok) {
+      steps.push({ name: "rolled back", time: epochMs() });
+      this.#logger.error("upgrade rolled back; this process keeps serving", {
+        reason: r.reason,
+        pid: r.pid,
+      });
+      return end(machine.fail(r.reason)!, r.pid);
+    }
+    machine.ready();
+    steps.push({ name: "ready", time: epochMs() });
+    const t0 = Date.now();
+    this.#logger.info("upgrade: new process ready; this one stops accepting and drains", {
+      pid: r.pid,
+    });
+    const notified = await sdNotify([`MAINPID=${r.pid}`]);
+    if (notified !== null) this.#logger.warn("upgrade: systemd not told", { error: notified });
+    await this.close(undefined, true);
+    steps.push({ name: "drained", time: epochMs() });
+    this.#logger.info("upgrade: handed over", { pid: r.pid, drainMs: Date.now() - t0 });
+    return end(machine.drained()!, r.pid);
+  }
+
   /**
    * Stops accepting, lets clients finish their in-flight replies (each
    * shard for up to its `timeouts.drain`, or `drainMs` when given) and stops
    * everything. `/readyz` answers 503 from the start; the admin port closes
    * last.
+   *
+   * With `atBoundary` (an upgrade handed the sockets to a new process): the
+   * admin port stops accepting first (the new process answers it), and
+   * each client closes at a command boundary (a pinned one when its pin
+   * ends, or at the drain deadline).
    */
-  async close(drainMs?: number): Promise<void> {
+  async close(drainMs?: number, atBoundary = false): Promise<void> {
     this.#closed = true;
     this.#watcher?.close();
     this.#watcher = null;
@@ -484,9 +627,17 @@ export class App {
     const routers = [...this.#routers.values()];
     this.#routers.clear();
     const units = [...this.#units.values()];
+    const admin = atBoundary ? this.#admin : null;
+    if (admin !== null) this.#admin = null;
     await Promise.all([
-      ...routers.map((r) => r.close(drainMs)),
-      ...units.map((u) => this.#closeUnit(u, drainMs)),
+      admin?.close(),
+      ...routers.map((r) => r.close(drainMs, atBoundary)),
+      ...units.map((u) =>
+        Promise.all([
+          u.shard.close(drainMs ?? u.shard.config.timeouts.drainMs, atBoundary),
+          u.health.stop(),
+        ])
+      ),
     ]);
     this.#units.clear();
     this.#otelMetrics?.close();

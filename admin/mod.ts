@@ -12,7 +12,7 @@
  * @module
  */
 
-export { type AdminBound, AdminServer } from "./server.ts";
+export { type AdminBound, AdminServer, loadNodeHttp } from "./server.ts";
 export { metricsCollector } from "./collect.ts";
 export { type Readiness, readiness, shardProblems } from "./readiness.ts";
 export {

@@ -15,7 +15,10 @@
  * @module
  */
 
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Address } from "../config/types.ts";
+import { inheritedSockets } from "../upgrade/mod.ts";
+import { ADMIN_SHUTDOWN_GRACE_MS } from "../config/defaults.ts";
 import { type Logger, PROMETHEUS_CONTENT_TYPE, PrometheusExporter } from "../telemetry/mod.ts";
 import { STATUS_PAGE_HTML } from "./_page.ts";
 import { metricsCollector } from "./collect.ts";
@@ -30,6 +33,14 @@ const COMMON_HEADERS = {
   "x-content-type-options": "nosniff",
 };
 
+/** `node:http`, loaded only by a process that inherited sockets ({@link loadNodeHttp}). */
+let nodeHttp: typeof import("node:http") | null = null;
+
+/** Loads `node:http` for an admin port inherited in an upgrade (a fresh process never does). */
+export async function loadNodeHttp(): Promise<void> {
+  nodeHttp ??= await import("node:http");
+}
+
 /** The bound address of a started server. */
 export interface AdminBound {
   readonly host: string;
@@ -41,7 +52,7 @@ export class AdminServer {
   #src: AdminSource;
   #log: Logger;
   #exporter: PrometheusExporter;
-  #server: Deno.HttpServer<Deno.NetAddr> | null = null;
+  #server: { shutdown(): Promise<void> } | null = null;
   #bound: AdminBound | null = null;
   #address: Address | null = null;
 
@@ -62,9 +73,19 @@ export class AdminServer {
     return this.#bound;
   }
 
-  /** Binds `address` and starts serving; throws when it cannot be bound. */
+  /**
+   * Binds `address` (or serves the socket inherited for it in an upgrade,
+   * with `node:http`) and starts serving; throws when it cannot be bound.
+   */
   listen(address: Address): AdminBound {
     if (this.#server !== null) throw new Error("admin server already listening");
+    const handed = address.port === 0 ? null : inheritedSockets.take(address.text);
+    if (handed !== null) {
+      this.#server = this.#serveFd(handed.fd);
+      this.#address = address;
+      this.#bound = { host: handed.host, port: handed.port };
+      return this.#bound;
+    }
     const server = Deno.serve({
       hostname: address.host,
       port: address.port,
@@ -78,6 +99,36 @@ export class AdminServer {
     this.#address = address;
     this.#bound = { host: address.host, port: server.addr.port };
     return this.#bound;
+  }
+
+  /** A `node:http` server on the inherited listening socket `fd`, answering with {@link handle}. */
+  #serveFd(fd: number): { shutdown(): Promise<void> } {
+    if (nodeHttp === null) throw new Error("node:http is not loaded (loadNodeHttp)");
+    const server: Server = nodeHttp.createServer((req: IncomingMessage, res: ServerResponse) => {
+      const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+      this.handle(new Request(url, { method: req.method })).then(async (r) => {
+        res.writeHead(r.status, Object.fromEntries(r.headers));
+        res.end(req.method === "HEAD" ? undefined : new Uint8Array(await r.arrayBuffer()));
+      }).catch((err) => {
+        this.#log.warn("admin request failed", { error: String(err) });
+        res.writeHead(500).end("internal error\n");
+      });
+    });
+    server.on("error", (err) => this.#log.warn("admin server error", { error: String(err) }));
+    server.listen({ fd });
+    return {
+      // Stops accepting; idle keep-alive connections close now, the others
+      // once their request is answered (or after ADMIN_SHUTDOWN_GRACE_MS).
+      shutdown: () =>
+        new Promise<void>((resolve) => {
+          const cut = setTimeout(() => server.closeAllConnections(), ADMIN_SHUTDOWN_GRACE_MS);
+          server.close(() => {
+            clearTimeout(cut);
+            resolve();
+          });
+          server.closeIdleConnections();
+        }),
+    };
   }
 
   /** Answers one request (exposed for tests). */

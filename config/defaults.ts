@@ -186,3 +186,25 @@ export const JOIN_WRITE_LIMIT = 64 * 1024;
  * start only; package.json and deno.json repeat this string.
  */
 export const V8_FLAGS = "--max-semi-space-size=2";
+
+/**
+ * Unread bytes a client socket accepted by `node:net` (a listener inherited
+ * in an upgrade) buffers before it stops reading from the client.
+ */
+export const NODE_SOCKET_READ_AHEAD = 64 * 1024;
+
+/**
+ * Upgrade (SIGUSR2): how long the new process may take to load the config,
+ * run its first round of checks, take the listeners and say it is ready;
+ * past it the old process stops it and keeps serving.
+ */
+export const UPGRADE_READY_TIMEOUT_MS = 30_000;
+
+/** Upgrade rollback: a new process that ignores SIGTERM this long is killed. */
+export const UPGRADE_KILL_GRACE_MS = 2_000;
+
+/** An admin server on an inherited socket (`node:http`) closes connections still open this long after it stops. */
+export const ADMIN_SHUTDOWN_GRACE_MS = 2_000;
+
+/** Upgrade: how often a new process that is not ready yet (no primary...) checks again. */
+export const UPGRADE_READY_POLL_MS = 50;

@@ -9,14 +9,76 @@
  * listener's accept loop goes on, admitting new clients into the new
  * listener, and the old one keeps only its own sessions, to drain.
  *
+ * A process started by an upgrade serves the listening socket it inherited
+ * for its address (`upgrade/sockets.ts`) with `node:net`, whose sockets
+ * are adapted to what sessions read and write ({@link NodeConn}); every
+ * other listener is a `Deno.listen` one.
+ *
  * @module
  */
 
+import type { Server, Socket as NetSocket } from "node:net";
 import { CLOSE_LINGER_MS } from "../config/defaults.ts";
 import type { Address } from "../config/types.ts";
+import { inheritedSockets } from "../upgrade/mod.ts";
 import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
+import { type AcceptedConn, NodeConn } from "./_node_socket.ts";
 import { ClientSession } from "./client_session.ts";
 import { Replies } from "./errors.ts";
+
+/** A bound listening socket: a Deno listener, or a `node:net` server on an inherited one. */
+interface Acceptor {
+  close(): void;
+}
+
+/** Accepts from a Deno listener until it closes. */
+function denoAcceptor(
+  listener: Deno.TcpListener,
+  onConn: (c: AcceptedConn) => void,
+): { acceptor: Acceptor; done: Promise<void> } {
+  const done = (async () => {
+    try {
+      for await (const conn of listener) onConn(conn);
+    } catch {
+      // listener closed
+    }
+  })();
+  return { acceptor: listener, done };
+}
+
+/** `node:net`, loaded only by a process that inherited sockets ({@link loadNodeNet}). */
+let nodeNet: typeof import("node:net") | null = null;
+
+/**
+ * Loads `node:net` for the listeners of a process started by an upgrade.
+ * Others never load it: a fresh process serves with Deno.listen only.
+ */
+export async function loadNodeNet(): Promise<void> {
+  nodeNet ??= await import("node:net");
+}
+
+/** Serves the inherited listening socket `fd` with `node:net`. */
+function nodeAcceptor(
+  fd: number,
+  onConn: (c: AcceptedConn) => void,
+): { acceptor: Acceptor; done: Promise<void> } {
+  if (nodeNet === null) throw new Error("node:net is not loaded (loadNodeNet)");
+  const server: Server = nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: false });
+  server.on("connection", (sock: NetSocket) => onConn(new NodeConn(sock)));
+  // node's server.close() waits for every accepted connection to end; the
+  // sessions are not the acceptor's: it is done once it stops accepting.
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => stopped = resolve);
+  server.on("error", () => {
+    // a failed accept: the server goes on
+  });
+  server.listen({ fd });
+  const close = () => {
+    server.close();
+    stopped();
+  };
+  return { acceptor: { close }, done };
+}
 
 /** One bound listen address: a shard's readers or writer port, or a router port. */
 export class PortListener {
@@ -24,7 +86,7 @@ export class PortListener {
   readonly role: ListenerRole;
   /** The configured address. */
   readonly address: Address;
-  #listener: Deno.TcpListener | null = null;
+  #listener: Acceptor | null = null;
   #rt: SessionRuntime;
   #sessions = new Set<ClientSession>();
   #accepting: Promise<void> | null = null;
@@ -62,12 +124,24 @@ export class PortListener {
     return this.#sessions;
   }
 
-  /** Binds the address; throws when it cannot (in use, not local...). */
+  /**
+   * Binds the address, or takes the socket inherited for it in an upgrade;
+   * throws when it cannot (in use, not local...).
+   */
   listen(): void {
-    this.#listener = Deno.listen({ hostname: this.address.host, port: this.address.port });
-    const a = this.#listener.addr;
-    this.#bound = { host: a.hostname, port: a.port };
-    this.#accepting = this.#accept(this.#listener);
+    const handed = this.address.port === 0 ? null : inheritedSockets.take(this.address.text);
+    const onConn = (c: AcceptedConn) => this.#onConn(c);
+    let started;
+    if (handed !== null) {
+      started = nodeAcceptor(handed.fd, onConn);
+      this.#bound = { host: handed.host, port: handed.port };
+    } else {
+      const l = Deno.listen({ hostname: this.address.host, port: this.address.port });
+      this.#bound = { host: l.addr.hostname, port: l.addr.port };
+      started = denoAcceptor(l, onConn);
+    }
+    this.#listener = started.acceptor;
+    this.#accepting = started.done;
   }
 
   /**
@@ -104,23 +178,17 @@ export class PortListener {
     return Promise.resolve();
   }
 
-  async #accept(listener: Deno.TcpListener): Promise<void> {
+  #onConn(conn: AcceptedConn): void {
+    const target = this.#owner();
+    if (target.#listener !== null) {
+      target.#admit(conn);
+      return;
+    }
+    // Accepted as the socket was being closed: nobody serves it.
     try {
-      for await (const conn of listener) {
-        const target = this.#owner();
-        if (target.#listener !== null) {
-          target.#admit(conn);
-          continue;
-        }
-        // Accepted as the socket was being closed: nobody serves it.
-        try {
-          conn.close();
-        } catch {
-          // gone
-        }
-      }
+      conn.close();
     } catch {
-      // listener closed
+      // gone
     }
   }
 
@@ -129,7 +197,7 @@ export class PortListener {
     return this.#next === null ? this : this.#next.#owner();
   }
 
-  #admit(conn: Deno.TcpConn): void {
+  #admit(conn: AcceptedConn): void {
     const rt = this.#rt;
     if (this.#sessions.size >= rt.settings.maxClients) {
       rt.counters.clientsRejected++;
@@ -142,9 +210,14 @@ export class PortListener {
     const session = new ClientSession(conn, this.role, rt, (s) => {
       if (this.#sessions.delete(s)) rt.counters.clientsOpen--;
     }, this.#routing?.() ?? null);
-    const peer = conn.remoteAddr, local = conn.localAddr;
-    session.core.peer = `${peer.hostname}:${peer.port}`;
-    session.core.local = `${local.hostname}:${local.port}`;
+    if (conn instanceof NodeConn) {
+      session.core.peer = conn.peer;
+      session.core.local = conn.local;
+    } else {
+      const { remoteAddr: peer, localAddr: local } = conn as Deno.TcpConn;
+      session.core.peer = `${peer.hostname}:${peer.port}`;
+      session.core.local = `${local.hostname}:${local.port}`;
+    }
     this.#sessions.add(session);
     void session.run();
   }
@@ -175,6 +248,23 @@ export class PortListener {
     }
     for (const s of [...this.#sessions]) s.close();
   }
+
+  /**
+   * The drain of an upgrade: stops accepting (the new process accepts on
+   * the same socket), then closes each client at a command boundary: a
+   * session not pinned finishes its in-flight replies and closes; a pinned
+   * one does so once its pin ends. Whatever is left after `drainMs` is
+   * closed.
+   */
+  async drainAtBoundary(drainMs: number): Promise<void> {
+    await this.stopAccepting();
+    const deadline = Date.now() + drainMs;
+    while (this.#sessions.size > 0 && Date.now() < deadline) {
+      for (const s of this.#sessions) if (!s.pinned) s.drain();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const s of [...this.#sessions]) s.close();
+  }
 }
 
 /**
@@ -182,7 +272,7 @@ export class PortListener {
  * connection without a reset over it: write, half-close, read to the
  * client's EOF (bounded by CLOSE_LINGER_MS), close.
  */
-async function refuse(conn: Deno.TcpConn, reply: Uint8Array): Promise<void> {
+async function refuse(conn: AcceptedConn, reply: Uint8Array): Promise<void> {
   const deadline = setTimeout(() => close(conn), CLOSE_LINGER_MS);
   try {
     await conn.write(reply);
@@ -198,7 +288,7 @@ async function refuse(conn: Deno.TcpConn, reply: Uint8Array): Promise<void> {
   close(conn);
 }
 
-function close(conn: Deno.TcpConn): void {
+function close(conn: AcceptedConn): void {
   try {
     conn.close();
   } catch {

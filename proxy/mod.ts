@@ -26,6 +26,6 @@ export {
   type SessionRuntime,
   type WriterWaiter,
 } from "./_runtime.ts";
-export { PortListener } from "./listener.ts";
+export { loadNodeNet, PortListener } from "./listener.ts";
 export type { ClientView } from "./_clients.ts";
 export type { ServerIdentity } from "./_local.ts";

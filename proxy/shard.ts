@@ -208,6 +208,19 @@ export class Shard implements ShardRuntime {
     this.#applyRoutes();
   }
 
+  /**
+   * Opens one multiplexed connection per protocol (RESP2, RESP3) to every
+   * node now rather than on first use: a process started by an upgrade
+   * does this before it takes over, so the clients that move to it all at
+   * once do not all wait for connects.
+   */
+  warm(): void {
+    for (const b of this.#backends.values()) {
+      b.connection(2, 0);
+      b.connection(3, 0);
+    }
+  }
+
   /** Bound addresses by role (real ports). */
   bound(): { role: ListenerRole; host: string; port: number }[] {
     return this.#listeners.map((l) => ({ role: l.role, ...l.bound }));
@@ -524,13 +537,19 @@ export class Shard implements ShardRuntime {
     }
   }
 
-  /** Stops accepting, drains clients (bounded by drainMs), closes backends. */
-  async close(drainMs: number = this.#config.timeouts.drainMs): Promise<void> {
+  /**
+   * Stops accepting, drains clients (bounded by drainMs), closes backends;
+   * with `atBoundary` (an upgrade) a pinned client is closed only once its
+   * pin ends (or at drainMs).
+   */
+  async close(drainMs: number = this.#config.timeouts.drainMs, atBoundary = false): Promise<void> {
     if (this.#ticker !== null) clearInterval(this.#ticker);
     this.#ticker = null;
     if (this.#hedgeTimer !== null) clearTimeout(this.#hedgeTimer);
     this.#hedgeScanFn = () => {}; // no new hedge checks while draining
-    await Promise.all(this.#listeners.map((l) => l.drain(drainMs)));
+    await Promise.all(
+      this.#listeners.map((l) => atBoundary ? l.drainAtBoundary(drainMs) : l.drain(drainMs)),
+    );
     this.#listeners = [];
     for (const b of this.#backends.values()) b.close(null);
     for (const b of this.#retired) b.close(null);

@@ -189,9 +189,16 @@ export class RouterPort {
     return { resp2, resp3, pinned };
   }
 
-  /** Stops accepting, drains clients (bounded by `drainMs`). */
-  async close(drainMs: number = this.#settings().timeouts.drainMs): Promise<void> {
-    await this.#listener?.drain(drainMs);
+  /**
+   * Stops accepting, drains clients (bounded by `drainMs`); with
+   * `atBoundary` (an upgrade) a pinned client is closed only once its pin ends.
+   */
+  async close(
+    drainMs: number = this.#settings().timeouts.drainMs,
+    atBoundary = false,
+  ): Promise<void> {
+    const l = this.#listener;
+    await (atBoundary ? l?.drainAtBoundary(drainMs) : l?.drain(drainMs));
     this.#listener = null;
   }
 

@@ -4,14 +4,28 @@
  *
  * - Permissions are baked into the binary ({@link PERMISSION_FLAGS}): net
  *   (listeners, nodes, name resolution), read (the config file, its
- *   directory for the watcher, `tls.ca_file`) and env (`${VAR}` in the
- *   config). Nothing else: no writes, no subprocesses. `scripts/compile_test.ts`
- *   runs shardgate under exactly these flags against real Redis servers, so
- *   a change that needs more fails there, not in production.
- * - npm packages that only the tests, the benchmark or the toolchain use
- *   (the dev-only entries of package-lock.json: deno itself, redis,
- *   @types/node…) are excluded; otherwise `deno compile` embeds the whole
- *   local node_modules, the 90 MB deno binary included.
+ *   directory for the watcher, `tls.ca_file`, the executable's path), env
+ *   (`${VAR}` in the config), and for the upgrade (SIGUSR2) run (to start
+ *   the new binary) and ffi (libc's getsockname and fcntl on the listening
+ *   sockets, see `upgrade/_libc.ts`). No writes. run and ffi are not a
+ *   sandbox: a process that may start programs may do anything they can.
+ *   `scripts/compile_test.ts` runs shardgate under exactly these flags
+ *   against real Redis servers, so a change that needs more fails there,
+ *   not in production.
+ * - What goes into the binary is staged first in a temporary directory
+ *   ({@link stageProject}), and `deno compile` runs there, so it embeds
+ *   only that: our modules that `main.ts` imports (from `deno info`),
+ *   `deno.json`, `package.json` without its devDependencies, and the
+ *   production npm packages of package-lock.json without their test data,
+ *   examples and docs ({@link isRuntimeFile}). Run in the checkout,
+ *   `deno compile` embeds the whole local node_modules and every file of
+ *   the project it can see; one of them (bintrees' `test/perf/100k`, 2 MB of
+ *   numbers) overflowed its stack, and so would any such stray file.
+ * - With `DENORT_BIN` pointing at the `deno` CLI itself (CI, where denort
+ *   cannot be downloaded) the whole packaging runs, but the output is the
+ *   deno CLI with our payload, not a working shardgate: it is built into a
+ *   temporary directory, reported and removed, and no smoke test runs
+ *   ({@link isDenoCli}). `scripts/compile_test.ts` does this on every test run.
  * - `deno compile` needs Deno's `denort` runtime of the same version and
  *   target, which it downloads on first use and keeps in its cache. Where
  *   that download cannot happen, set `DENORT_BIN` to a `denort` binary:
@@ -33,7 +47,13 @@ import { parseArgs } from "node:util";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 
 /** Permission flags baked into the binary (and used by the permission test). */
-export const PERMISSION_FLAGS: readonly string[] = ["--allow-net", "--allow-read", "--allow-env"];
+export const PERMISSION_FLAGS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-env",
+  "--allow-run",
+  "--allow-ffi",
+];
 
 /** Where the binary goes, relative to the repo root. */
 export const DEFAULT_OUTPUT = "dist/shardgate";
@@ -62,6 +82,150 @@ export function devOnlyPaths(lock: PackageLock): string[] {
     .sort();
 }
 
+/**
+ * Folder names inside an npm package that hold no code the package runs:
+ * tests and their data, examples, benchmarks, docs.
+ */
+export const NOT_RUNTIME_DIRS: ReadonlySet<string> = new Set([
+  "test",
+  "tests",
+  "__tests__",
+  "spec",
+  "specs",
+  "example",
+  "examples",
+  "bench",
+  "benchmark",
+  "benchmarks",
+  "doc",
+  "docs",
+  "coverage",
+  ".github",
+]);
+
+/** File names inside an npm package that are not run: docs, source maps, build files, examples. */
+const NOT_RUNTIME_FILE =
+  /(\.(md|markdown|map)|^(Makefile|[Gg]runtfile\.js|\.npmignore|\.travis\.yml|example\.\w+))$/;
+
+/**
+ * True when `path`, relative to its package's folder, is a file the
+ * package may need at run time (not under a {@link NOT_RUNTIME_DIRS}
+ * folder, not a doc, map or build file).
+ */
+export function isRuntimeFile(path: string): boolean {
+  const parts = path.split("/");
+  const name = parts.pop()!;
+  if (parts.some((p) => NOT_RUNTIME_DIRS.has(p))) return false;
+  return !NOT_RUNTIME_FILE.test(name);
+}
+
+/** The `node_modules/…` paths of the packages the program needs at run time, sorted. */
+export function runtimePackagePaths(lock: PackageLock): string[] {
+  return Object.entries(lock.packages ?? {})
+    .filter(([path, entry]) => path.startsWith("node_modules/") && entry.dev !== true)
+    .map(([path]) => path)
+    .sort();
+}
+
+/** One staged file: its path relative to the stage, and its size. */
+export interface StagedFile {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/** The repo's own modules that `entry` imports (as `deno info --json` lists them), repo-relative. */
+export async function localModules(root: string, entry: string = ENTRY): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno info ${entry} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: { specifier: string }[];
+  };
+  const prefix = new URL(`file://${root}/`).href;
+  return info.modules
+    .map((m) => m.specifier)
+    .filter((s) => s.startsWith(prefix))
+    .map((s) => decodeURIComponent(s.slice(prefix.length)))
+    .filter((p) => !p.startsWith("node_modules/"))
+    .sort();
+}
+
+/**
+ * Copies into `stage` what the binary embeds, and returns the staged files:
+ * the local modules of {@link ENTRY}, `deno.json`, `package.json` without
+ * devDependencies, and of each runtime npm package the files that
+ * {@link isRuntimeFile} keeps (a package's own nested node_modules are
+ * packages of the lock in their own right).
+ */
+export async function stageProject(root: string, stage: string): Promise<StagedFile[]> {
+  const staged: StagedFile[] = [];
+  const copy = async (rel: string) => {
+    await Deno.mkdir(dirname(join(stage, rel)), { recursive: true });
+    await Deno.copyFile(join(root, rel), join(stage, rel));
+    staged.push({ path: rel, bytes: (await Deno.stat(join(stage, rel))).size });
+  };
+  for (const rel of await localModules(root)) await copy(rel);
+  await copy("deno.json");
+  const pkg = JSON.parse(await Deno.readTextFile(join(root, "package.json")));
+  delete pkg.devDependencies;
+  delete pkg.scripts;
+  const pkgText = JSON.stringify(pkg, null, 2) + "\n";
+  await Deno.writeTextFile(join(stage, "package.json"), pkgText);
+  staged.push({ path: "package.json", bytes: new TextEncoder().encode(pkgText).length });
+  const lock = JSON.parse(await Deno.readTextFile(join(root, "package-lock.json"))) as PackageLock;
+  for (const pkgPath of runtimePackagePaths(lock)) {
+    const walk = async (rel: string): Promise<void> => {
+      for await (const e of Deno.readDir(join(root, pkgPath, rel))) {
+        const sub = rel === "" ? e.name : `${rel}/${e.name}`;
+        if (e.isDirectory) {
+          if (e.name !== "node_modules" && !NOT_RUNTIME_DIRS.has(e.name)) await walk(sub);
+        } else if (e.isFile && isRuntimeFile(sub)) await copy(`${pkgPath}/${sub}`);
+      }
+    };
+    await walk("");
+  }
+  return staged;
+}
+
+/**
+ * What is in the binary, by part: our modules, each npm package, config;
+ * one line each with file count and size.
+ */
+export function describeStage(files: readonly StagedFile[]): string[] {
+  const parts = new Map<string, { files: number; bytes: number }>();
+  for (const f of files) {
+    const m = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f.path);
+    const key = m !== null
+      ? `npm ${m[1]}`
+      : f.path.includes("/") || f.path === ENTRY
+      ? "shardgate modules"
+      : f.path;
+    const p = parts.get(key) ?? { files: 0, bytes: 0 };
+    p.files++;
+    p.bytes += f.bytes;
+    parts.set(key, p);
+  }
+  return [...parts].map(([k, p]) =>
+    `${k}: ${p.files} file${p.files === 1 ? "" : "s"}, ${(p.bytes / 1024).toFixed(0)} KiB`
+  );
+}
+
+/** True when `path` is the deno CLI this script runs under (a packaging check, not a build). */
+export async function isDenoCli(path: string): Promise<boolean> {
+  try {
+    return (await Deno.realPath(path)) === (await Deno.realPath(Deno.execPath()));
+  } catch {
+    return false;
+  }
+}
+
 /** What {@link compileArgs} builds a command line from. */
 export interface CompileOptions {
   /** Output file. */
@@ -74,7 +238,8 @@ export interface CompileOptions {
 
 /** The arguments of `deno compile` (without the deno executable). */
 export function compileArgs(opts: CompileOptions): string[] {
-  const args = ["compile", ...PERMISSION_FLAGS, `--v8-flags=${V8_FLAGS}`];
+  // Type-checked in the checkout first (the stage has no @types/node).
+  const args = ["compile", "--no-check", ...PERMISSION_FLAGS, `--v8-flags=${V8_FLAGS}`];
   for (const path of opts.excludes) args.push("--exclude", path);
   if (opts.target !== null) args.push("--target", opts.target);
   args.push("--output", opts.output, ENTRY);
@@ -144,14 +309,15 @@ async function capture(
   return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
 }
 
-/** Runs `deno compile`, copying its stderr through while keeping the text. */
-async function runCompile(
+/** Runs `deno compile` in `cwd`, copying its stderr through while keeping the text. */
+export async function runCompile(
   args: string[],
   env: Record<string, string>,
+  cwd: string,
 ): Promise<{ code: number; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd: REPO_ROOT,
+    cwd,
     env,
     clearEnv: true,
     stdin: "null",
@@ -200,15 +366,6 @@ async function smokeTest(binary: string): Promise<string | null> {
   return null;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Builds the binary; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let values;
@@ -249,22 +406,49 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`compile: using denort from DENORT_BIN=${denort}`);
   }
 
-  const lock = JSON.parse(
-    await Deno.readTextFile(join(REPO_ROOT, "package-lock.json")),
-  ) as PackageLock;
-  const excludes: string[] = [];
-  for (const path of ["node_modules/.bin", ...devOnlyPaths(lock)]) {
-    if (await exists(join(REPO_ROOT, path))) excludes.push(path);
-  }
-  await Deno.mkdir(dirname(output), { recursive: true });
-
-  const result = await runCompile(compileArgs({ output, excludes, target }), env);
-  if (result.code !== 0) {
-    for (const path of await removeBroken(output)) console.error(`compile: removed ${path}`);
-    if (isDenortDownloadFailure(result.stderr)) {
-      console.error(denortHint(Deno.version.deno, target ?? Deno.build.target));
+  // DENORT_BIN=<the deno CLI>: the packaging runs in full, into a scratch
+  // directory, and its output (not a shardgate) is removed afterwards.
+  const packagingOnly = denort !== undefined && await isDenoCli(denort);
+  const stage = await Deno.makeTempDir({ prefix: "shardgate-stage-" });
+  const scratch = packagingOnly ? await Deno.makeTempDir({ prefix: "shardgate-pkg-" }) : null;
+  const built = scratch === null ? output : join(scratch, basename(output));
+  try {
+    const checked = await runCompile(["check", ENTRY], env, REPO_ROOT);
+    if (checked.code !== 0) {
+      console.error(`compile: deno check ${ENTRY} failed (exit ${checked.code})`);
+      return 1;
     }
-    return 1;
+    const files = await stageProject(REPO_ROOT, stage);
+    const total = files.reduce((n, f) => n + f.bytes, 0);
+    console.log(`compile: staged ${files.length} files (${(total / 1024).toFixed(0)} KiB):`);
+    for (const line of describeStage(files)) console.log(`  ${line}`);
+    await Deno.mkdir(dirname(built), { recursive: true });
+    const result = await runCompile(
+      compileArgs({ output: built, excludes: [], target }),
+      env,
+      stage,
+    );
+    if (result.code !== 0) {
+      for (const path of await removeBroken(built)) console.error(`compile: removed ${path}`);
+      if (isDenortDownloadFailure(result.stderr)) {
+        console.error(denortHint(Deno.version.deno, target ?? Deno.build.target));
+      }
+      console.error(`compile: deno compile failed (exit ${result.code})`);
+      return 1;
+    }
+    if (packagingOnly) {
+      const size = (await Deno.stat(built)).size;
+      const payload = size - (await Deno.stat(denort!)).size;
+      console.log(
+        `compile: packaging ok: deno compile built ${(size / 1024 / 1024).toFixed(1)} MB, ` +
+          `${(payload / 1024 / 1024).toFixed(1)} MB of it shardgate's payload. DENORT_BIN is ` +
+          `the deno CLI, so that file is not a working shardgate: removed, no smoke test.`,
+      );
+      return 0;
+    }
+  } finally {
+    await Deno.remove(stage, { recursive: true });
+    if (scratch !== null) await Deno.remove(scratch, { recursive: true });
   }
   if (target !== null && target !== Deno.build.target) {
     console.log(`compile: built ${output} for ${target} (not run: this machine is another target)`);

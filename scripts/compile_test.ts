@@ -23,9 +23,15 @@ import {
   devOnlyPaths,
   ENTRY,
   isDenortDownloadFailure,
+  isRuntimeFile,
+  localModules,
+  NOT_RUNTIME_DIRS,
   type PackageLock,
   PERMISSION_FLAGS,
   REPO_ROOT,
+  runCompile,
+  runtimePackagePaths,
+  stageProject,
 } from "./compile.ts";
 
 const SCRIPT = new URL("./compile.ts", import.meta.url).pathname;
@@ -70,7 +76,7 @@ Deno.test("devOnlyPaths() excludes every dev-only package of the lock and keeps 
   assertEquals(devOnlyPaths({}), []);
 });
 
-Deno.test("compileArgs() bakes in only net, read and env, the V8 flags, and excludes the given paths", () => {
+Deno.test("compileArgs() bakes in net, read, env, run and ffi, the V8 flags, and excludes the given paths", () => {
   const args = compileArgs({
     output: "dist/shardgate",
     excludes: ["node_modules/.bin", "node_modules/deno"],
@@ -78,9 +84,12 @@ Deno.test("compileArgs() bakes in only net, read and env, the V8 flags, and excl
   });
   assertEquals(args, [
     "compile",
+    "--no-check",
     "--allow-net",
     "--allow-read",
     "--allow-env",
+    "--allow-run",
+    "--allow-ffi",
     "--v8-flags=--max-semi-space-size=2",
     "--exclude",
     "node_modules/.bin",
@@ -322,5 +331,101 @@ Deno.test("compile.ts removes what a failed build leaves at the output path", as
     assertEquals(left, ["not-denort"], stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("isRuntimeFile() leaves out packages' tests, examples, docs and maps", () => {
+  assert(isRuntimeFile("index.js"));
+  assert(isRuntimeFile("lib/rbtree.js"));
+  assert(isRuntimeFile("dist/index.d.ts"));
+  assert(isRuntimeFile("package.json"));
+  assert(isRuntimeFile("LICENSE"));
+  assert(!isRuntimeFile("test/perf/100k"));
+  assert(!isRuntimeFile("specs/tdigest.spec.js"));
+  assert(!isRuntimeFile("examples/a.js"));
+  assert(!isRuntimeFile("README.md"));
+  assert(!isRuntimeFile("dist/index.js.map"));
+  assert(!isRuntimeFile("Makefile"));
+  assert(!isRuntimeFile("example.html"));
+});
+
+Deno.test("stageProject() stages our imported modules and the runtime packages, without test data", async () => {
+  const stage = await Deno.makeTempDir({ prefix: "shardgate-stage-test-" });
+  try {
+    const files = (await stageProject(REPO_ROOT, stage)).map((f) => f.path);
+    const lock = JSON.parse(
+      await Deno.readTextFile(`${REPO_ROOT}/package-lock.json`),
+    ) as PackageLock;
+    // Every module main.ts imports, and nothing of ours it does not (tests, scripts, bench).
+    const modules = await localModules(REPO_ROOT);
+    assert(modules.includes(ENTRY) && modules.includes("app.ts"), String(modules));
+    for (const m of modules) assert(files.includes(m), `${m} is not staged`);
+    const ours = files.filter((f) => !f.startsWith("node_modules/"));
+    assertEquals(ours.sort(), [...modules, "deno.json", "package.json"].sort());
+    assert(!ours.some((f) => /(^|\/)(tests|bench|scripts)\/|_test\.ts$/.test(f)), String(ours));
+    // npm: the runtime packages only, each with its package.json, no test data.
+    const packages = runtimePackagePaths(lock);
+    for (const p of packages) assert(files.includes(`${p}/package.json`), `${p} is not staged`);
+    for (const dev of devOnlyPaths(lock)) {
+      assert(!files.some((f) => f.startsWith(`${dev}/`)), `${dev} is dev-only but staged`);
+    }
+    for (const f of files.filter((f) => f.startsWith("node_modules/"))) {
+      const inPkg = f.split("/").slice(1);
+      assert(!inPkg.some((seg) => NOT_RUNTIME_DIRS.has(seg)), `${f} is not run`);
+    }
+    assert(!files.includes("node_modules/bintrees/test/perf/100k"));
+    const pkg = JSON.parse(await Deno.readTextFile(`${stage}/package.json`));
+    assertEquals(pkg.devDependencies, undefined);
+  } finally {
+    await Deno.remove(stage, { recursive: true });
+  }
+});
+
+/**
+ * The packaging step of `npm run compile`, as CI runs it: the real script,
+ * with DENORT_BIN pointing at the deno CLI (denort cannot be downloaded here).
+ * A packaging regression (a stray file deno compile chokes on, a dependency
+ * that does not resolve in the stage) fails this test.
+ */
+Deno.test("npm run compile packages the binary with DENORT_BIN=deno (the CI packaging check)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "shardgate-compile-test-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", SCRIPT, "--output", `${dir}/shardgate`],
+      env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, text);
+    match(text, /compile: packaging ok: deno compile built [\d.]+ MB/);
+    match(text, /npm yaml: \d+ files/);
+    assert(!text.includes("overflowed its stack"), text);
+    // The deno-CLI output is not a shardgate: it is not left behind.
+    assertEquals((await Array.fromAsync(Deno.readDir(dir))).length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno compile fails on a stray file of numbers, so the packaging check catches one", async () => {
+  const stage = await Deno.makeTempDir({ prefix: "shardgate-stage-test-" });
+  const scratch = await Deno.makeTempDir({ prefix: "shardgate-compile-test-" });
+  try {
+    await stageProject(REPO_ROOT, stage);
+    // The file that broke the build: bintrees' 2 MB test/perf/100k.
+    const stray = "node_modules/bintrees/test/perf/100k";
+    await Deno.mkdir(`${stage}/node_modules/bintrees/test/perf`, { recursive: true });
+    await Deno.copyFile(`${REPO_ROOT}/${stray}`, `${stage}/${stray}`);
+    const r = await runCompile(
+      compileArgs({ output: `${scratch}/shardgate`, excludes: [], target: null }),
+      { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+      stage,
+    );
+    assert(r.code !== 0, "deno compile built a payload with the stray file in it");
+  } finally {
+    await Deno.remove(stage, { recursive: true });
+    await Deno.remove(scratch, { recursive: true });
   }
 });

@@ -64,5 +64,6 @@ export {
   type NodeStateEvent,
   type ReloadEvent,
   tracingEnabled,
+  type UpgradeEvent,
   type WriterSwitchEvent,
 } from "./tracer.ts";

@@ -137,6 +137,25 @@ export interface ReloadEvent {
   readonly errors?: readonly string[];
 }
 
+/** One upgrade attempt (SIGUSR2), for {@link CommandTracer.upgradeSpan}. */
+export interface UpgradeEvent {
+  /** The command that started the new process. */
+  readonly command: string;
+  /** Listening sockets handed over. */
+  readonly sockets: number;
+  /** The new process's pid, once started. */
+  readonly pid: number | null;
+  /** When it started and ended (handed over and drained, or rolled back), epoch ms. */
+  readonly startTime: number;
+  readonly endTime: number;
+  /** Handed over, or rolled back. */
+  readonly ok: boolean;
+  /** Why it rolled back. */
+  readonly reason?: string;
+  /** The steps, each with its time (epoch ms): spawned, ready, drained, rolled back. */
+  readonly steps: readonly { readonly name: string; readonly time: number }[];
+}
+
 /** Options of {@link CommandTracer}. */
 export interface CommandTracerOptions {
   /** Share of commands traced, 0..1 (`telemetry.sample_ratio`). */
@@ -277,6 +296,26 @@ export class CommandTracer {
       startTime: e.time,
       attributes,
     }).end(e.time);
+  }
+
+  /** A span covering one upgrade, its steps as events; a rolled back one has an error status. */
+  upgradeSpan(e: UpgradeEvent): void {
+    if (!this.#enabled) return;
+    const attributes: Attributes = {
+      "shardgate.upgrade.command": e.command,
+      "shardgate.upgrade.sockets": e.sockets,
+      "shardgate.upgrade.result": e.ok ? "handed_over" : "rolled_back",
+    };
+    if (e.pid !== null) attributes["shardgate.upgrade.new_pid"] = e.pid;
+    const span = this.#tracer.startSpan("shardgate upgrade", {
+      kind: SpanKind.INTERNAL,
+      root: true,
+      startTime: e.startTime,
+      attributes,
+    });
+    for (const step of e.steps) span.addEvent(step.name, step.time);
+    if (!e.ok) fail(span, "upgrade_rolled_back", e.reason ?? "", e.endTime);
+    span.end(e.endTime);
   }
 
   /** A span covering one config reload; a rejected one has an error status. */
