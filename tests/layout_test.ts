@@ -25,10 +25,11 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   resp: [],
   telemetry: [],
   net: ["config", "resp"],
+  upgrade: ["config"],
   health: ["config", "resp", "net", "telemetry"],
-  proxy: ["config", "resp", "net", "telemetry"],
+  proxy: ["config", "resp", "net", "telemetry", "upgrade"],
   router: ["config", "resp", "telemetry", "proxy"],
-  admin: ["config", "telemetry", "health", "proxy"],
+  admin: ["config", "telemetry", "health", "proxy", "upgrade"],
 };
 
 /** Folders whose test code may import only the shared harness under `tests/`. */
