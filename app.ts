@@ -145,6 +145,7 @@ export class App {
         u.shard.start();
         this.#units.set(u.shard.name, u);
       }
+      this.#applyFaults(this.#config.faults);
       for (const rc of this.#config.routers) {
         const r = new RouterPort(rc, (name) => this.shard(name), this.#logger);
         this.#bindRouter(r);
@@ -208,6 +209,22 @@ export class App {
     return { shard, health, commands };
   }
 
+  /** Hands the fault injection rules to every shard, and says loudly that they are on. */
+  #applyFaults(faults: Config["faults"]): void {
+    for (const u of this.#units.values()) u.shard.setFaults(faults);
+    if (faults.length === 0) this.#logger.info("no fault injection rules");
+    for (const f of faults) {
+      this.#logger.warn("fault injection rule active (a rehearsal, not an outage)", {
+        kind: f.kind,
+        percent: f.percent,
+        shard: f.shard ?? "any",
+        role: f.role ?? "any",
+        node: f.node ?? "any",
+        commands: f.commands?.join(",") ?? "any",
+      });
+    }
+  }
+
   #traceHealth(shard: string, e: HealthEvent): void {
     if (e.kind === "node") {
       this.#tracer.nodeStateSpan({
@@ -266,6 +283,7 @@ export class App {
           stats: u.shard.stats(),
           counters: u.shard.counters,
           commands: u.commands,
+          faultRules: u.shard.faultRules(),
         })),
       routers: () =>
         [...this.#routers.values()].map((r) => {
@@ -400,6 +418,7 @@ export class App {
       void this.#closeUnit(u, sc.timeouts.drainMs);
     }
     this.#config = next;
+    if (diff.faultsChanged || added.length > 0) this.#applyFaults(next.faults);
     if (diff.telemetryChanged) this.#tracer.setSampleRatio(next.telemetry.sampleRatio);
     this.reloads.applied++;
     const at = Date.now();

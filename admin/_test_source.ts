@@ -72,10 +72,12 @@ export function shard(o: {
         inflight: 2,
         connections: { resp2: 2, resp3: 1 },
         pinnedConnections: 1,
+        faults: [0, 0, 0, 0],
       }],
     },
     counters: new ShardCounters(),
     commands: new CommandStats(),
+    faultRules: 0,
   };
 }
 

@@ -60,6 +60,8 @@ export interface ShardSource {
   readonly counters: Readonly<ShardCounters>;
   /** Per-command counters. */
   readonly commands: CommandStats;
+  /** Fault injection rules that can hit a node of the shard (0 in normal operation). */
+  readonly faultRules: number;
 }
 
 /** One router port as the admin port sees it. */

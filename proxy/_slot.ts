@@ -63,6 +63,8 @@ export const SLOT_SLOW_REPORTED = 128;
 export const SLOT_KEEP = 256;
 /** Goes to its shard's writer (a router port's write), whatever the session's port. */
 export const SLOT_WRITER = 512;
+/** An injected fault hit it (config `faults:`; its span says so). */
+export const SLOT_FAULTED = 1024;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {
@@ -138,6 +140,8 @@ export class Slot {
   group: PartGroup | null = null;
   /** The command's index in the metrics' command table (`commandIndex`). */
   cmdIndex = 0;
+  /** The `PortRole` the command came in on (fault rules scope by it). */
+  port = 0;
   /** When the command arrived (data-path ms). */
   startedAt = 0;
   /** A sampled command's sends, for its span; null when not traced. */

@@ -24,6 +24,8 @@ export interface NodeStats {
   readonly connections: ByProtocol;
   /** Open dedicated connections of pinned sessions. */
   readonly pinnedConnections: number;
+  /** Commands hit by injected faults, by kind (indexes of `FAULT_KINDS`: delay, error, drop, blackhole). */
+  readonly faults: ArrayLike<number>;
 }
 
 /** One shard's data path now. */

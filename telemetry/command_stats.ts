@@ -83,6 +83,19 @@ export class NodeCommandCounters {
   ok = 0;
   /** Commands the node failed (connection lost, timeout, error reply). */
   errors = 0;
+  /** Reply latencies (send to reply) by bucket of `LATENCY_BUCKETS_SECONDS` (+Inf last). */
+  readonly latency: Float64Array = new Float64Array(BUCKETS);
+  /** Sum of the reply latencies, µs. */
+  latencySumUs = 0;
+
+  /** Counts one reply that took `ms` from send to reply. No allocation. */
+  observe(ms: number): void {
+    const us = ms * 1000;
+    let b = 0;
+    while (b < BOUNDS_US.length && us > BOUNDS_US[b]) b++;
+    this.latency[b]++;
+    this.latencySumUs += us;
+  }
 }
 
 /** Totals of one shard, for `/status`. */

@@ -31,7 +31,8 @@
  * `redis`, `db.operation.name`, `db.namespace` = database index,
  * `server.address`, `server.port`, `db.response.status_code`, `error.type`)
  * plus `shardgate.shard`, `shardgate.port_role`, `shardgate.node`,
- * `shardgate.retries`, `shardgate.pinned` and `shardgate.outcome`.
+ * `shardgate.retries`, `shardgate.pinned` and `shardgate.outcome`, and
+ * `shardgate.fault_injected: true` on a command an injected fault hit.
  *
  * @module
  */
@@ -90,6 +91,8 @@ export interface CommandSpanData {
   readonly error?: string | null;
   /** Every send, in order (first send, retries, hedges). */
   readonly attempts?: readonly CommandAttempt[];
+  /** An injected fault (config `faults:`) hit one of its sends: a rehearsal, not an outage. */
+  readonly fault?: boolean;
 }
 
 /** A node whose state changed (health checks or passive ejection). */
@@ -211,6 +214,7 @@ export class CommandTracer {
       "shardgate.pinned": c.pinned,
       "shardgate.outcome": c.outcome,
     };
+    if (c.fault === true) attributes["shardgate.fault_injected"] = true;
     if (c.node !== null) {
       const { host, port } = splitNode(c.node);
       attributes["server.address"] = host;

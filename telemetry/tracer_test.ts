@@ -214,3 +214,25 @@ Deno.test("operationName(), splitNode() and errorPrefix() name things as the con
   assertEquals(errorPrefix("MOVED 3999 127.0.0.1:6381"), "MOVED");
   assertEquals(errorPrefix("oops"), "ERR");
 });
+
+Deno.test("CommandTracer.commandSpan() marks a command an injected fault hit, and only that one", () => {
+  const { tracer, spans } = fakeTracer();
+  const t = new CommandTracer({ sampleRatio: 1, tracer, enabled: true });
+  const base = {
+    command: "get",
+    shard: "users",
+    role: "readers" as const,
+    node: "10.0.0.1:6379",
+    db: 0,
+    startTime: 1,
+    endTime: 2,
+    retries: 0,
+    pinned: false,
+    outcome: "error" as const,
+    error: "ERR rehearsal",
+  };
+  t.commandSpan({ ...base, fault: true });
+  t.commandSpan(base);
+  assertEquals(spans[0].attributes["shardgate.fault_injected"], true);
+  assertEquals(spans[1].attributes["shardgate.fault_injected"], undefined);
+});
