@@ -42,6 +42,7 @@ import {
 import {
   AdminServer,
   type AdminSource,
+  History,
   type LastReload,
   metricsCollector,
   type ShardSource,
@@ -107,6 +108,8 @@ export class App {
   #tracer: CommandTracer;
   #admin: AdminServer | null = null;
   #otelMetrics: OtelMetricsHandle | null = null;
+  /** The last minutes of every shard and node, for the status page's charts. */
+  #history: History = new History(() => this.adminSource().shards());
 
   /** Creates the app for a validated config (nothing runs until {@link start}). */
   constructor(config: Config, logger: Logger) {
@@ -161,6 +164,7 @@ export class App {
       throw err instanceof ListenError ? new Error(await this.#describe(err)) : err;
     }
     this.#otelMetrics = registerOtelMetrics(metricsCollector(this.adminSource()), VERSION);
+    this.#history.start();
     return this.listening();
   }
 
@@ -226,6 +230,27 @@ export class App {
   }
 
   #traceHealth(shard: string, e: HealthEvent): void {
+    this.#history.event(
+      e.kind === "node"
+        ? {
+          at: Date.now(),
+          shard,
+          kind: "node",
+          node: e.node.id,
+          from: e.from,
+          to: e.node.status,
+          reason: e.node.reason,
+        }
+        : {
+          at: Date.now(),
+          shard,
+          kind: "writer",
+          node: null,
+          from: e.from,
+          to: e.to,
+          reason: e.reason,
+        },
+    );
     if (e.kind === "node") {
       this.#tracer.nodeStateSpan({
         shard,
@@ -273,6 +298,7 @@ export class App {
         lastSuccessAt: this.reloads.lastAppliedAt || this.#startedAt,
         last: this.reloads.last,
       }),
+      history: () => this.#history.doc(),
       shards: () =>
         [...this.#units.values()].map((u): ShardSource => ({
           name: u.shard.name,
@@ -508,6 +534,7 @@ export class App {
     ]);
     this.#units.clear();
     this.#otelMetrics?.close();
+    this.#history.stop();
     this.#otelMetrics = null;
     await this.#admin?.close();
     this.#admin = null;

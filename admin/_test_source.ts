@@ -72,6 +72,7 @@ export function shard(o: {
         inflight: 2,
         connections: { resp2: 2, resp3: 1 },
         pinnedConnections: 1,
+        oldestMs: 0,
         faults: [0, 0, 0, 0],
       }],
     },

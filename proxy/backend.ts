@@ -306,11 +306,19 @@ export class Backend implements BalancerNode, ConnectionHost {
     }
     let idle = 0;
     for (const list of this.#idlePinned.values()) idle += list.length;
+    let oldest = Infinity;
+    for (const mux of this.#pools.values()) {
+      for (const c of mux) {
+        const t = c === null || c.closed ? -1 : c.oldestSentAt();
+        if (t >= 0 && t < oldest) oldest = t;
+      }
+    }
     return {
       id: this.id,
       inflight: this.pending,
       connections: { resp2, resp3 },
       pinnedConnections: this.#pinned.size + idle,
+      oldestMs: oldest === Infinity ? 0 : Math.max(0, this.#rt.now() - oldest),
       faults: this.faultCounts,
     };
   }

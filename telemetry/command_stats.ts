@@ -166,6 +166,12 @@ export class CommandStats {
     return this.#nodes.get(id);
   }
 
+  /** Adds the latency histogram of every command, by bucket (+Inf last), into `into`. */
+  addLatency(into: Float64Array): void {
+    const l = this.#latency;
+    for (let i = 0; i < l.length; i++) into[i % BUCKETS] += l[i];
+  }
+
   /** Commands answered with `outcome`, over every command and role. */
   count(outcome: Outcome): number {
     let n = 0;
