@@ -47,6 +47,7 @@ import {
   metricsCollector,
   type ShardSource,
 } from "./admin/mod.ts";
+import { SPAN_BATCH_MS } from "./config/defaults.ts";
 import { VERSION } from "./version.ts";
 
 /** A started listener, as logged in the `listening` line. */
@@ -119,6 +120,7 @@ export class App {
     this.#tracer = new CommandTracer({
       sampleRatio: config.telemetry.sampleRatio,
       version: VERSION,
+      batchMs: SPAN_BATCH_MS,
     });
   }
 
@@ -534,6 +536,7 @@ export class App {
     ]);
     this.#units.clear();
     this.#otelMetrics?.close();
+    this.#tracer.flush();
     this.#history.stop();
     this.#otelMetrics = null;
     await this.#admin?.close();

@@ -76,6 +76,12 @@ export const HISTORY_SAMPLE_MS = 2_000;
 export const HISTORY_WINDOW_MS = 15 * 60_000;
 /** Node state changes and writer switches the history keeps (the newest). */
 export const HISTORY_EVENTS = 100;
+/**
+ * Sampled command spans are made in batches this often (ms), not one by one
+ * in the command's turn: Deno's exporter thread is then woken per batch,
+ * not per span (see README, Observability: tracing's cost).
+ */
+export const SPAN_BATCH_MS = 200;
 /** Longest duration the config accepts (timers overflow past 2^31-1 ms, about 24.8 days). */
 export const MAX_DURATION_MS = 2_147_483_647;
 /** Debounce of config file change events before a reload. */
