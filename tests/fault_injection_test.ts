@@ -7,7 +7,11 @@
  * without a failed read.
  */
 
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+  rejects as assertRejects,
+} from "node:assert/strict";
 import {
   parsePrometheus,
   type PromFamily,
@@ -200,5 +204,54 @@ Deno.test(
       (sampleValue(m, "shardgate_hedges_total", { shard: SHARD }) ?? 0) > 0,
       "and were hedged",
     );
+  },
+);
+
+Deno.test(
+  "faults e2e: a drop closes the node connection: its reads are retried on another node, a write says it was lost",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    await using sg = await startShardgate(
+      adminYaml(set.addresses, { shard: ["passive: { errors: 100000 }"] }) +
+        `faults:\n  - { node: "${set.replicas[0].address}", role: readers, commands: [get], ` +
+        `kind: drop, percent: 5 }\n` +
+        `  - { role: writer, commands: [set], kind: drop }\n`,
+    );
+    const w = await redisClient(sg.ports[SHARD].writer!);
+    try {
+      await assertRejects(() => w.set(KEY, VALUE), /connection lost on .* before the reply/);
+    } finally {
+      w.destroy();
+    }
+    const r = await withClients(10, sg.ports[SHARD].readers, async (cs) => {
+      let ok = 0;
+      const errors: string[] = [];
+      await Promise.all(cs.map(async (c) => {
+        for (let i = 0; i < 200; i++) {
+          try {
+            await c.get(KEY);
+            ok++;
+          } catch (e) {
+            errors.push(e instanceof Error ? e.message : String(e));
+          }
+        }
+      }));
+      return { ok, errors };
+    });
+    assertEquals(r.errors, [], "every dropped read was retried on another node");
+    assertEquals(r.ok, 2_000);
+    const m = await scrape(adminPort(sg));
+    let dropped = 0;
+    for (const n of set.nodes) {
+      dropped += sampleValue(m, "shardgate_faults_injected_total", {
+        node: n.address,
+        kind: "drop",
+      }) ?? 0;
+    }
+    // Each drop makes the replica back off for a moment (as a real broken connection does).
+    assert(dropped >= 1, `${dropped} commands dropped`);
+    const retries = sampleValue(m, "shardgate_retries_total", { shard: SHARD }) ?? 0;
+    assert(retries >= dropped, `${retries} reads retried for ${dropped} dropped`);
   },
 );
