@@ -60,7 +60,7 @@ export function metricNames(expr: string): string[] {
 function expressions(dashboard: Record<string, unknown>): string[] {
   const out: string[] = [];
   const visit = (v: unknown, key: string): void => {
-    if (Array.isArray(v)) for (const x of v) visit(x, key);
+    if (Array.isArray(v)) { for (const x of v) visit(x, key); }
     else if (v !== null && typeof v === "object") {
       for (const [k, x] of Object.entries(v)) visit(x, k);
     } else if (typeof v === "string" && (key === "expr" || key === "query")) {
@@ -119,7 +119,11 @@ Deno.test(
       }
     }
     const missing = [...used].filter((m) => !exported.has(m));
-    assertEquals(missing, [], `the dashboard queries metrics /metrics lacks: ${missing.join(", ")}`);
+    assertEquals(
+      missing,
+      [],
+      `the dashboard queries metrics /metrics lacks: ${missing.join(", ")}`,
+    );
     assert(!exported.has("shardgate_no_such_metric"), "the check can fail");
   },
 );
