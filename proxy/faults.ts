@@ -13,7 +13,9 @@
  * Configured but inactive costs one null check per command: a node that no
  * rule names has `faults === null` (see {@link faultsForNode}). Pinned
  * sessions are left out: their commands go through `sendRaw`, never
- * through a rule.
+ * through a rule; so are the parts of a router port's split multi-key
+ * commands (they carry no command index or port of their own). A hedge's
+ * copy counts as a readers-port command.
  *
  * @module
  */

@@ -238,7 +238,9 @@ export class NodeConnection {
     slot.nodeId = this.host.id;
     this.host.pending++;
     const faults = this.host.faults;
-    if (faults !== null) {
+    // A router's fan-out parts (a split MGET's per-shard commands) carry no command or port of
+    // their own in the session core: they are out of the faults' scope.
+    if (faults !== null && slot.group === null) {
       const rule = pickFault(faults, slot.port, slot.cmdIndex);
       if (rule !== null && this.#inject(rule, slot)) return;
     }
