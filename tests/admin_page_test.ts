@@ -180,7 +180,17 @@ Deno.test(
       assert(Date.now() < deadline, "the ops/s chart never showed five samples of load");
       await page.waitForTimeout(250);
     }
-    const victim = set.replicas[0];
+    // The victim is a replica serving reads now (on a loaded machine one may be ejected for
+    // slowness for a while: a replica that reads nothing has nothing to stall).
+    const serving = async (address: string) =>
+      await page.locator(`tr[data-node="${address}"] [data-state="up"]`).count() === 1 &&
+      await page.locator(`tr[data-node="${address}"] td`).nth(3).textContent() === "yes";
+    let victim = set.replicas[0];
+    while (!(await serving(victim.address))) {
+      assert(Date.now() < deadline, "no replica served reads before the stop");
+      victim = victim === set.replicas[0] ? set.replicas[1] : set.replicas[0];
+      await page.waitForTimeout(250);
+    }
     const line: [string, string, string] = [SHARD, "latency", victim.address];
     const before = await page.evaluate(readLine, line);
     // The node's usual p99: the median of its samples so far (the first ones include warm-up).
