@@ -231,7 +231,7 @@ Deno.test(
         seen = { spike: peakSince(p99, stoppedAt), hedges: peakSince(hedges, stoppedAt), marked };
         if (
           seen.spike > Math.max(100, 5 * baseline) &&
-          seen.hedges > Math.max(2, 2 * hedgeBaseline) && seen.marked
+          seen.hedges > Math.max(2, 1.5 * hedgeBaseline) && seen.marked
         ) break;
         assert(
           Date.now() - stoppedAt < 12_000,
