@@ -43,11 +43,13 @@ import {
 import {
   AdminServer,
   type AdminSource,
+  History,
   type LastReload,
   metricsCollector,
   readiness,
   type ShardSource,
 } from "./admin/mod.ts";
+import { SPAN_BATCH_MS } from "./config/defaults.ts";
 import { VERSION } from "./version.ts";
 import { UPGRADE_READY_TIMEOUT_MS } from "./config/defaults.ts";
 import {
@@ -128,6 +130,8 @@ export class App {
   #admin: AdminServer | null = null;
   #otelMetrics: OtelMetricsHandle | null = null;
   #upgrade: UpgradeMachine | null = null;
+  /** The last minutes of every shard and node, for the status page's charts. */
+  #history: History = new History(() => this.adminSource().shards());
 
   /** Creates the app for a validated config (nothing runs until {@link start}). */
   constructor(config: Config, logger: Logger) {
@@ -137,6 +141,7 @@ export class App {
     this.#tracer = new CommandTracer({
       sampleRatio: config.telemetry.sampleRatio,
       version: VERSION,
+      batchMs: SPAN_BATCH_MS,
     });
   }
 
@@ -166,6 +171,7 @@ export class App {
         u.shard.start();
         this.#units.set(u.shard.name, u);
       }
+      this.#applyFaults(this.#config.faults);
       for (const rc of this.#config.routers) {
         const r = new RouterPort(rc, (name) => this.shard(name), this.#logger);
         this.#bindRouter(r);
@@ -181,6 +187,7 @@ export class App {
       throw err instanceof ListenError ? new Error(await this.#describe(err)) : err;
     }
     this.#otelMetrics = registerOtelMetrics(metricsCollector(this.adminSource()), VERSION);
+    this.#history.start();
     return this.listening();
   }
 
@@ -229,7 +236,44 @@ export class App {
     return { shard, health, commands };
   }
 
+  /** Hands the fault injection rules to every shard, and says loudly that they are on. */
+  #applyFaults(faults: Config["faults"]): void {
+    for (const u of this.#units.values()) u.shard.setFaults(faults);
+    if (faults.length === 0) this.#logger.info("no fault injection rules");
+    for (const f of faults) {
+      this.#logger.warn("fault injection rule active (a rehearsal, not an outage)", {
+        kind: f.kind,
+        percent: f.percent,
+        shard: f.shard ?? "any",
+        role: f.role ?? "any",
+        node: f.node ?? "any",
+        commands: f.commands?.join(",") ?? "any",
+      });
+    }
+  }
+
   #traceHealth(shard: string, e: HealthEvent): void {
+    this.#history.event(
+      e.kind === "node"
+        ? {
+          at: Date.now(),
+          shard,
+          kind: "node",
+          node: e.node.id,
+          from: e.from,
+          to: e.node.status,
+          reason: e.node.reason,
+        }
+        : {
+          at: Date.now(),
+          shard,
+          kind: "writer",
+          node: null,
+          from: e.from,
+          to: e.to,
+          reason: e.reason,
+        },
+    );
     if (e.kind === "node") {
       this.#tracer.nodeStateSpan({
         shard,
@@ -301,6 +345,7 @@ export class App {
         lastSuccessAt: this.reloads.lastAppliedAt || this.#startedAt,
         last: this.reloads.last,
       }),
+      history: () => this.#history.doc(),
       shards: () =>
         [...this.#units.values()].map((u): ShardSource => ({
           name: u.shard.name,
@@ -311,6 +356,7 @@ export class App {
           stats: u.shard.stats(),
           counters: u.shard.counters,
           commands: u.commands,
+          faultRules: u.shard.faultRules(),
         })),
       routers: () =>
         [...this.#routers.values()].map((r) => {
@@ -445,6 +491,7 @@ export class App {
       void this.#closeUnit(u, sc.timeouts.drainMs);
     }
     this.#config = next;
+    if (diff.faultsChanged || added.length > 0) this.#applyFaults(next.faults);
     if (diff.telemetryChanged) this.#tracer.setSampleRatio(next.telemetry.sampleRatio);
     this.reloads.applied++;
     const at = Date.now();
@@ -641,6 +688,8 @@ export class App {
     ]);
     this.#units.clear();
     this.#otelMetrics?.close();
+    this.#tracer.flush();
+    this.#history.stop();
     this.#otelMetrics = null;
     await this.#admin?.close();
     this.#admin = null;

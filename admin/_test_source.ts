@@ -73,10 +73,13 @@ export function shard(o: {
         inflight: 2,
         connections: { resp2: 2, resp3: 1 },
         pinnedConnections: 1,
+        oldestMs: 0,
+        faults: [0, 0, 0, 0],
       }],
     },
     counters: new ShardCounters(),
     commands: new CommandStats(COMMAND_NAMES),
+    faultRules: 0,
   };
 }
 

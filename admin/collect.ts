@@ -7,6 +7,7 @@
 
 import { publicRole } from "../health/mod.ts";
 import type { MetricCollector, MetricWriter } from "../telemetry/mod.ts";
+import { FAULT_KINDS } from "../proxy/mod.ts";
 import { readiness } from "./readiness.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
 
@@ -32,7 +33,11 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
     w.value("backendConnections", { shard, node, protocol: "resp2" }, n.connections.resp2);
     w.value("backendConnections", { shard, node, protocol: "resp3" }, n.connections.resp3);
     w.value("backendPinnedConnections", { shard, node }, n.pinnedConnections);
+    for (let k = 0; k < FAULT_KINDS.length; k++) {
+      w.value("faultsInjected", { shard, node, kind: FAULT_KINDS[k] }, n.faults[k] ?? 0);
+    }
   }
+  w.value("faultRules", { shard }, s.faultRules);
   for (const n of s.nodes) {
     const node = n.id;
     for (const state of STATES) w.value("nodeState", { shard, node, state }, +(n.status === state));
@@ -45,6 +50,12 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
     const counted = s.commands.peekNode(node);
     w.value("nodeCommands", { shard, node, outcome: "ok" }, counted?.ok ?? 0);
     w.value("nodeCommands", { shard, node, outcome: "error" }, counted?.errors ?? 0);
+    if (counted !== undefined) {
+      w.histogram("nodeReplyDuration", { shard, node }, {
+        counts: counted.latency,
+        sum: counted.latencySumUs / 1e6,
+      });
+    }
   }
   s.commands.collect(shard, w);
 }

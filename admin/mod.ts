@@ -14,6 +14,13 @@
 
 export { type AdminBound, AdminServer, loadNodeHttp } from "./server.ts";
 export { metricsCollector } from "./collect.ts";
+export {
+  histogramQuantile,
+  History,
+  type HistoryDoc,
+  type HistoryEvent,
+  type HistoryOptions,
+} from "./history.ts";
 export { type Readiness, readiness, shardProblems } from "./readiness.ts";
 export {
   buildStatus,

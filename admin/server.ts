@@ -25,8 +25,9 @@ import { metricsCollector } from "./collect.ts";
 import { readiness } from "./readiness.ts";
 import type { AdminSource } from "./source.ts";
 import { buildStatus, type StatusDoc } from "./status.ts";
+import type { HistoryDoc } from "./history.ts";
 
-export type { StatusDoc };
+export type { HistoryDoc, StatusDoc };
 
 const COMMON_HEADERS = {
   "cache-control": "no-store",
@@ -151,6 +152,13 @@ export class AdminServer {
       }
       case "/status": {
         const doc = buildStatus(this.#src, this.#src.shards());
+        return new Response(JSON.stringify(doc) + "\n", {
+          headers: { ...COMMON_HEADERS, "content-type": "application/json; charset=utf-8" },
+        });
+      }
+      case "/history": {
+        const doc = this.#src.history?.() ?? null;
+        if (doc === null) return text("no history kept\n", 404);
         return new Response(JSON.stringify(doc) + "\n", {
           headers: { ...COMMON_HEADERS, "content-type": "application/json; charset=utf-8" },
         });

@@ -10,6 +10,7 @@ import type { Routes, ShardConfig } from "../config/types.ts";
 import type { NodeSnapshot } from "../health/mod.ts";
 import type { ShardCounters, ShardStats } from "../proxy/mod.ts";
 import type { CommandStats } from "../telemetry/mod.ts";
+import type { HistoryDoc } from "./history.ts";
 
 /** How the last reload went. */
 export interface LastReload {
@@ -60,6 +61,8 @@ export interface ShardSource {
   readonly counters: Readonly<ShardCounters>;
   /** Per-command counters. */
   readonly commands: CommandStats;
+  /** Fault injection rules that can hit a node of the shard (0 in normal operation). */
+  readonly faultRules: number;
 }
 
 /** One router port as the admin port sees it. */
@@ -93,4 +96,6 @@ export interface AdminSource {
   shards(): readonly ShardSource[];
   /** Every router port, in config order (absent: none). */
   routers?(): readonly RouterSource[];
+  /** The last minutes of every shard and node (absent: no history kept). */
+  history?(): HistoryDoc;
 }

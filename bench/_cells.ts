@@ -29,6 +29,7 @@ export type CellId =
   | "get_50c_traced"
   | "get_50c_scraped"
   | "get_50c_nohedge"
+  | "get_50c_faults"
   | "router_get_50c"
   | "router_mget10_50c";
 
@@ -104,7 +105,7 @@ export interface Cell {
    * `/metrics` every {@link SCRAPE_INTERVAL_MS} while it runs. Compare with
    * shardgate's `get_50c`.
    */
-  readonly telemetry?: "traced" | "scraped" | "nohedge";
+  readonly telemetry?: "traced" | "scraped" | "nohedge" | "faults";
   /**
    * Runs against the router setup only ({@link ROUTER_TARGETS}): a
    * twemproxy pool and a shardgate router port over the same
@@ -213,6 +214,12 @@ export const CELLS: readonly Cell[] = [
     id: "get_50c_nohedge",
     title: "GET, 50 clients, hedged reads off (`hedge: false`; shardgate only)",
     telemetry: "nohedge",
+  },
+  {
+    ...GET_50C,
+    id: "get_50c_faults",
+    title: "GET, 50 clients, a fault rule configured that hits no GET (shardgate only)",
+    telemetry: "faults",
   },
   {
     ...GET_50C,

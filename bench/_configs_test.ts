@@ -82,6 +82,22 @@ Deno.test("shardgateSetup() adds the admin port and the sample ratio of the tele
   assert.equal(plain.config?.admin, null);
 });
 
+Deno.test("shardgateSetup() with faultsOff adds one valid fault rule that no GET matches", () => {
+  const setup = shardgateSetup(BACKENDS, { readers: 9001, writer: 9003 }, "127.0.0.1", {
+    faultsOff: true,
+  });
+  const result = parseConfig(setup.yaml, "bench.yaml", {});
+  assert.deepEqual(result.issues, []);
+  assert.equal(result.config!.faults.length, 1);
+  assert.deepEqual(result.config!.faults[0].commands, ["flushall"]);
+  assert.equal(result.config!.faults[0].shard, "bench");
+  assert.equal(
+    parseConfig(shardgateSetup(BACKENDS, { readers: 1, writer: 2 }).yaml, "b", {})
+      .config?.faults.length,
+    0,
+  );
+});
+
 Deno.test("parseStartupLine() recognises listening and ready lines only", () => {
   assert.deepEqual(
     parseStartupLine(

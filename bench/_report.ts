@@ -243,6 +243,8 @@ export const TARGETS = {
   telemetryKeeps: 0.95,
   /** Hedged reads on (get_50c) keep this share of hedging off's throughput (issue 10). */
   hedgeKeeps: 0.97,
+  /** Fault rules configured but hitting nothing keep this share of get_50c (paired runs). */
+  faultsOffKeeps: 0.97,
 } as const;
 
 /** Outcome of one target. */
@@ -312,6 +314,14 @@ export function evaluateTargets(
     const r = s.paired ?? ratio(s.median.shardgate?.rps, plain);
     atLeast(`${label} costs < 5% (${id} ÷ shardgate get_50c, paired runs)`, [
       [r, TARGETS.telemetryKeeps, "of get_50c"],
+    ]);
+  }
+
+  const faults = byCell("get_50c_faults");
+  if (faults !== undefined) {
+    const r = faults.paired ?? ratio(faults.median.shardgate?.rps, plain);
+    atLeast("fault rules configured but off cost < 3% (get_50c_faults ÷ get_50c, paired runs)", [
+      [r, TARGETS.faultsOffKeeps, "of get_50c"],
     ]);
   }
 

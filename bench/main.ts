@@ -901,6 +901,7 @@ async function runBench(
   let shardgateReadNodes = 1;
   let traced: ShardgateRun | null = null;
   let nohedge: ShardgateRun | null = null;
+  let faulted: ShardgateRun | null = null;
   let otlpSink: ReturnType<typeof startOtlpSink> | null = null;
   let scrapes = 0;
   const setup: string[] = [];
@@ -954,6 +955,17 @@ async function runBench(
         setup.push(
           "`get_50c_nohedge` runs against a second shardgate with the same config plus" +
             " `hedge: false`: hedging's steady-state cost is `get_50c` ÷ `get_50c_nohedge`.",
+        );
+      }
+      if (opts.cells.some((c) => cellById(c).telemetry === "faults")) {
+        faulted = await startShardgate(sup, workDir, backends, {
+          name: "shardgate-faults",
+          telemetry: { faultsOff: true },
+        });
+        setup.push(
+          "`get_50c_faults` runs against a second shardgate with the same config plus a" +
+            " `faults:` rule on its shard for a command the benchmark never sends" +
+            " (`commands: [flushall]`): fault injection configured but hitting nothing.",
         );
       }
       if (opts.cells.some((c) => cellById(c).telemetry === "traced")) {
@@ -1022,6 +1034,8 @@ async function runBench(
           ? traced!
           : cell.telemetry === "nohedge"
           ? nohedge!
+          : cell.telemetry === "faults"
+          ? faulted!
           : endpoints.get(target);
         if (ep === undefined) continue;
         const addr = cell.write ? ep.write : ep.read;

@@ -68,6 +68,24 @@ export const DEFAULT_DNS_REFRESH_MS = 30_000;
 export const DEFAULT_WEIGHT = 1;
 /** Default telemetry sample ratio. */
 export const DEFAULT_SAMPLE_RATIO = 0.01;
+/** Share of matching commands a fault rule hits when it gives no `percent`. */
+export const DEFAULT_FAULT_PERCENT = 100;
+/** A node logs injected faults at most this often (each line counts all since start). */
+export const FAULT_LOG_INTERVAL_MS = 1_000;
+/** The error text of an `error` fault rule that gives none. */
+export const DEFAULT_FAULT_ERROR = "ERR shardgate injected fault";
+/** The status page's history (`/history`): one sample of every shard and node this often. */
+export const HISTORY_SAMPLE_MS = 2_000;
+/** The history's window: the charts show the last 15 minutes. */
+export const HISTORY_WINDOW_MS = 15 * 60_000;
+/** Node state changes and writer switches the history keeps (the newest). */
+export const HISTORY_EVENTS = 100;
+/**
+ * Sampled command spans are made in batches this often (ms), not one by one
+ * in the command's turn: Deno's exporter thread is then woken per batch,
+ * not per span (see README, Observability: tracing's cost).
+ */
+export const SPAN_BATCH_MS = 200;
 /** Longest duration the config accepts (timers overflow past 2^31-1 ms, about 24.8 days). */
 export const MAX_DURATION_MS = 2_147_483_647;
 /** Debounce of config file change events before a reload. */

@@ -65,6 +65,8 @@ export interface ConfigDiff {
   readonly changedRouters: readonly RouterChange[];
   readonly adminChanged: boolean;
   readonly telemetryChanged: boolean;
+  /** The fault injection rules differ (any rule added, removed or changed). */
+  readonly faultsChanged: boolean;
   /**
    * One line for the reload log, e.g.
    * `shard users: +node 10.0.0.3:6379, weight 10.0.0.2:6379 1→3; router cache: +shard orders`; `no change`
@@ -281,6 +283,8 @@ export function diffConfigs(prev: Config, next: Config): ConfigDiff {
       `telemetry.sample_ratio ${prev.telemetry.sampleRatio}→${next.telemetry.sampleRatio}`,
     );
   }
+  const faultsChanged = JSON.stringify(prev.faults) !== JSON.stringify(next.faults);
+  if (faultsChanged) lines.push(`faults ${prev.faults.length}→${next.faults.length} rules`);
   return {
     addedShards: shards.added,
     removedShards: shards.removed,
@@ -290,6 +294,7 @@ export function diffConfigs(prev: Config, next: Config): ConfigDiff {
     changedRouters: routers.changed,
     adminChanged,
     telemetryChanged,
+    faultsChanged,
     summary: lines.length === 0 ? "no change" : lines.join("; "),
   };
 }

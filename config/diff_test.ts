@@ -34,6 +34,7 @@ Deno.test("diffConfigs() of equal configs is empty", () => {
     changedRouters: [],
     adminChanged: false,
     telemetryChanged: false,
+    faultsChanged: false,
     summary: "no change",
   });
 });

@@ -70,6 +70,7 @@ import {
   Source,
 } from "./_yaml.ts";
 import { formatDuration } from "./duration.ts";
+import { readFaults } from "./_faults.ts";
 import { readRouters } from "./_routers.ts";
 
 /** The outcome of parsing a config: a config and no issues, or issues and no config. */
@@ -132,7 +133,7 @@ const SETTING_KEYS: readonly string[] = [
   "auth",
   "tls",
 ];
-const TOP_KEYS = ["admin", "telemetry", "defaults", "shards", "routers"];
+const TOP_KEYS = ["admin", "telemetry", "defaults", "shards", "routers", "faults"];
 const ADMIN_KEYS = ["listen", "allow_remote"];
 const TELEMETRY_KEYS = ["sample_ratio"];
 const SHARD_OWN_KEYS = ["readers", "writer", "nodes"];
@@ -636,10 +637,13 @@ export function parseConfig(
     ? readRouters(src, routersEntry, shards, shardsEntry, listeners)
     : [];
   checkListeners(src, listeners);
+  // Fault injection rules (config/_faults.ts): after the shards and nodes they name.
+  const faultsEntry = top.get("faults");
+  const faults = faultsEntry ? readFaults(src, faultsEntry, shards) : [];
 
   const issues = src.issues();
   if (issues.length > 0) return { config: null, issues };
-  return { config: freeze({ file, admin, telemetry, shards, routers }), issues: [] };
+  return { config: freeze({ file, admin, telemetry, shards, routers, faults }), issues: [] };
 }
 
 /**

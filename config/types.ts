@@ -210,6 +210,38 @@ export interface RouterConfig {
   readonly shards: readonly RouterShardConfig[];
 }
 
+/** What an injected fault does to a command (see {@link FaultConfig}). */
+export type FaultKind = "delay" | "error" | "drop" | "blackhole";
+
+/** The port a faulted command came in on. */
+export type FaultRole = "readers" | "writer" | "router";
+
+/**
+ * One fault injection rule (top-level `faults:`), for rehearsing failures:
+ * commands it matches are, `percent` of the time, delayed, answered with an
+ * error, sent into a connection that is then dropped, or never answered
+ * (blackholed: they meet the server timeout and hedging). Null scope fields
+ * match everything.
+ */
+export interface FaultConfig {
+  /** Shard name, or null for every shard. */
+  readonly shard: string | null;
+  /** Port role the command came in on, or null for any. */
+  readonly role: FaultRole | null;
+  /** Node id (`host:port` as in the shard's nodes), or null for every node. */
+  readonly node: string | null;
+  /** Lower-case command names (`get`, `client|setname`), or null for every command. */
+  readonly commands: readonly string[] | null;
+  readonly kind: FaultKind;
+  /** Share of matching commands it hits, 0..100. */
+  readonly percent: number;
+  /** `delay`: the shortest and longest delay in ms (equal for a fixed delay); else 0. */
+  readonly delayMs: number;
+  readonly delayMaxMs: number;
+  /** `error`: the error reply's text without the `-` (`ERR injected`); else null. */
+  readonly error: string | null;
+}
+
 /** A whole validated config. */
 export interface Config {
   /** Path of the file it was read from (for messages). */
@@ -220,6 +252,8 @@ export interface Config {
   readonly shards: readonly ShardConfig[];
   /** Router ports in file order (none when the file has no `routers`). */
   readonly routers: readonly RouterConfig[];
+  /** Fault injection rules in file order (none when the file has no `faults`). */
+  readonly faults: readonly FaultConfig[];
 }
 
 // ---- vocabulary shared by the proxy and the health checker ----

@@ -26,7 +26,7 @@ import { turn } from "./_io.ts";
 import type { CommandTag } from "./_pin.ts";
 import type { SessionRuntime } from "./_runtime.ts";
 import { SHARDGATE_ERROR_PREFIX } from "./errors.ts";
-import type { Attempt, Slot } from "./_slot.ts";
+import { type Attempt, type Slot, SLOT_FAULTED } from "./_slot.ts";
 
 const MINUS = 45;
 const te = new TextEncoder();
@@ -64,6 +64,7 @@ export class CommandRecorder {
   /** Marks `slot` as the command at hand's, arrived at `now`. */
   stamp(slot: Slot, now: number): void {
     slot.cmdIndex = this.cmd;
+    slot.port = this.#role;
     slot.startedAt = now;
     slot.trace = this.traced ? [] : null;
   }
@@ -110,6 +111,8 @@ export class CommandRecorder {
       retries,
       false,
       attempts,
+      (slot.flags & SLOT_FAULTED) !== 0 ||
+        (slot.peer !== null && (slot.peer.flags & SLOT_FAULTED) !== 0),
     );
   }
 
@@ -126,7 +129,21 @@ export class CommandRecorder {
     const outcome = outcomeOf(reply, start, end);
     rt.commandStats?.record(tag.cmd, this.#role, outcome, (turn.now - tag.at) * 1000);
     if (tag.traced) {
-      this.#span(tag.cmd, rt, node, db, tag.at, outcome, reply, start, end, 0, true, undefined);
+      this.#span(
+        tag.cmd,
+        rt,
+        node,
+        db,
+        tag.at,
+        outcome,
+        reply,
+        start,
+        end,
+        0,
+        true,
+        undefined,
+        false,
+      );
     }
   }
 
@@ -143,6 +160,7 @@ export class CommandRecorder {
     retries: number,
     pinned: boolean,
     attempts: Attempt[] | undefined,
+    fault: boolean,
   ): void {
     this.#tracer?.commandSpan({
       command: cmd === OTHER_COMMAND ? undefined : commandName(cmd),
@@ -157,6 +175,7 @@ export class CommandRecorder {
       outcome: OUTCOME_NAMES[outcome],
       error: outcome === Outcome.ok ? null : errorLine(reply, start, end),
       attempts,
+      fault,
     });
   }
 }

@@ -68,6 +68,8 @@ export const SLOT_WRITER = 512;
 export const SLOT_LOGIN = 1024;
 /** CLIENT LIST: the node's reply is rewritten to show client sessions (`_clients.ts`). */
 export const SLOT_CLIENT_LIST = 2048;
+/** An injected fault hit it (config `faults:`; its span says so). */
+export const SLOT_FAULTED = 4096;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {
@@ -155,6 +157,8 @@ export class Slot {
   group: PartGroup | null = null;
   /** The command's index in the metrics' command table (`commandIndex`). */
   cmdIndex = 0;
+  /** The `PortRole` the command came in on (fault rules scope by it). */
+  port = 0;
   /** When the command arrived (data-path ms). */
   startedAt = 0;
   /** A sampled command's sends, for its span; null when not traced. */

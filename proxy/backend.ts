@@ -10,6 +10,7 @@
 
 import {
   CONNECT_BACKOFF_MS,
+  FAULT_LOG_INTERVAL_MS,
   HEDGE_AVOID_MS,
   JOIN_WRITE_LIMIT,
   PINNED_IDLE_PER_NODE,
@@ -28,6 +29,7 @@ import {
 import type { PinnedLink, ShardRuntime } from "./_runtime.ts";
 import type { NodeStats } from "./stats.ts";
 import type { Credential } from "./_credential.ts";
+import { FAULT_KINDS, type FaultRule } from "./faults.ts";
 import type { NodeCommandCounters } from "../telemetry/mod.ts";
 import { Route } from "../resp/mod.ts";
 
@@ -45,6 +47,11 @@ export class Backend implements BalancerNode, ConnectionHost {
   auth: Uint8Array | null;
   /** True once removed by a reload: no new commands, closes when idle. */
   retired = false;
+  /** Fault rules that can hit this node (config `faults:`), or null: the data path's one check. */
+  faults: FaultRule[] | null = null;
+  /** Commands hit by injected faults, by kind index (`FAULT_KINDS`); kept across reloads. */
+  readonly faultCounts: Float64Array = new Float64Array(FAULT_KINDS.length);
+  #faultLogAt = -Infinity;
   #rt: ShardRuntime;
   /** The RESP2, database 0 pool: what most commands use. */
   #mux: (NodeConnection | null)[];
@@ -247,12 +254,14 @@ export class Backend implements BalancerNode, ConnectionHost {
    */
   replied(slot: Slot, at: number, error: boolean): void {
     this.pending--;
-    if (slot.route === READ) this.#rt.recordLatency(at - slot.sentAt);
+    const ms = at - slot.sentAt;
+    if (slot.route === READ) this.#rt.recordLatency(ms);
     this.#avoidUntil = 0;
     const n = this.#counts;
     if (n !== null) {
       if (error) n.errors++;
       else n.ok++;
+      n.observe(ms);
     }
   }
 
@@ -295,6 +304,27 @@ export class Backend implements BalancerNode, ConnectionHost {
     this.#rt.nodeError(this.id, kind);
   }
 
+  /**
+   * An injected fault hit a command of this node: counted, and logged (at
+   * most once per FAULT_LOG_INTERVAL_MS per node) so a rehearsal is never
+   * taken for an outage.
+   */
+  faultInjected(rule: FaultRule): void {
+    this.faultCounts[rule.kind]++;
+    const now = this.#rt.now();
+    if (now - this.#faultLogAt < FAULT_LOG_INTERVAL_MS) return;
+    this.#faultLogAt = now;
+    const c = rule.config;
+    this.#rt.logger.warn("fault injected (config faults: a rehearsal, not an outage)", {
+      node: this.id,
+      kind: c.kind,
+      percent: c.percent,
+      role: c.role ?? "any",
+      commands: c.commands?.join(",") ?? "any",
+      injected: this.faultCounts[rule.kind],
+    });
+  }
+
   /** A snapshot for the admin port. */
   stats(): NodeStats {
     let resp2 = 0, resp3 = 0;
@@ -307,11 +337,20 @@ export class Backend implements BalancerNode, ConnectionHost {
     }
     let idle = 0;
     for (const list of this.#idlePinned.values()) idle += list.length;
+    let oldest = Infinity;
+    for (const mux of this.#pools.values()) {
+      for (const c of mux) {
+        const t = c === null || c.closed ? -1 : c.oldestSentAt();
+        if (t >= 0 && t < oldest) oldest = t;
+      }
+    }
     return {
       id: this.id,
       inflight: this.pending,
       connections: { resp2, resp3 },
       pinnedConnections: this.#pinned.size + idle,
+      oldestMs: oldest === Infinity ? 0 : Math.max(0, this.#rt.now() - oldest),
+      faults: this.faultCounts,
     };
   }
 
@@ -342,6 +381,7 @@ export class Backend implements BalancerNode, ConnectionHost {
   }
 
   #timeOut(c: NodeConnection, now: number, serverMs: number, writerMs: number): void {
+    if (serverMs > 0) c.expireHeld(now, serverMs);
     const oldest = c.oldest();
     const limit = oldest === undefined || boundAsRead(oldest) ? serverMs : writerMs;
     if (limit <= 0) return;

@@ -14,6 +14,7 @@ export {
   SmoothRoundRobin,
 } from "./balancer.ts";
 export { ErrorText } from "./errors.ts";
+export { FAULT_KINDS, FaultKindIndex, FaultRule, faultsForNode, pickFault } from "./faults.ts";
 export { ShardCounters } from "./metrics.ts";
 export type { ByProtocol, NodeStats, ShardStats } from "./stats.ts";
 export {

@@ -19,6 +19,15 @@
  * and pushes alike ({@link PinSink.onFrame}); the session does the counting.
  * Raw mode (a replication stream after SYNC/PSYNC): bytes, unframed.
  *
+ * Injected faults (config `faults:`, decided in `faults.ts`) act here, in
+ * {@link NodeConnection.send}, on multiplexed commands only: an `error` is
+ * answered on the next turn without sending; a `delay` holds the reply
+ * back (other replies of the connection are not held: a session reorders
+ * by its own FIFO); a `drop` closes the connection before the command is
+ * written; a `blackhole` keeps the command aside unwritten, where the
+ * hedge scan and the server timeout find it as they find any command in
+ * flight (it fails with `timeout`; the connection stays open).
+ *
  * @module
  */
 
@@ -27,7 +36,8 @@ import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError } from "../r
 import type { NodeSocket } from "../net/mod.ts";
 import { ByteWriter, Gate, ReadBuffer, turn } from "./_io.ts";
 import type { Credential } from "./_credential.ts";
-import { type FailReason, type Slot, SlotQueue } from "./_slot.ts";
+import { type FailReason, type Slot, SLOT_FAULTED, SlotQueue } from "./_slot.ts";
+import { FaultKindIndex, type FaultRule, pickFault } from "./faults.ts";
 
 /** The protocol and database a connection is set up for (a session's own). */
 export interface ConnectionSetup {
@@ -69,6 +79,10 @@ export interface ConnectionHost {
   connectionClosed(conn: NodeConnection, reason: FailReason | null): void;
   /** A passive error was seen on this node. */
   reportError(kind: PassiveErrorKind): void;
+  /** Fault rules that can hit this node's commands; null (nearly always) when none can. */
+  readonly faults: readonly FaultRule[] | null;
+  /** `rule` hit a command sent to this node (metrics, logs). */
+  faultInjected(rule: FaultRule): void;
 }
 
 /** Receives a pinned connection's frames (a client session). */
@@ -130,6 +144,8 @@ function errorText(buf: Uint8Array, start: number, end: number): string {
 }
 
 const CONNECTING = 0, READY = 1, CLOSED = 2;
+const F_DELAY = FaultKindIndex.delay, F_ERROR = FaultKindIndex.error;
+const F_DROP = FaultKindIndex.drop;
 /** Setup steps, in the order they are sent. */
 const STEP_AUTH = 1, STEP_OTHER = 2;
 
@@ -161,6 +177,12 @@ export class NodeConnection {
   remoteIp: string | null = null;
   /** Our end's port, once connected (to tell our connections in the node's CLIENT LIST). */
   localPort: number | null = null;
+  /** Injected `delay` faults: in-flight slots whose reply is held back (ms), or null. */
+  #delayed: Map<Slot, number> | null = null;
+  /** Injected `blackhole` faults: slots never written, waiting for their timeout, or null. */
+  #held: SlotQueue | null = null;
+  /** An injected `drop` will close the connection at the end of this turn. */
+  #dropping = false;
 
   /**
    * Starts connecting to `host` and queues the setup; commands sent
@@ -203,9 +225,9 @@ export class NodeConnection {
     return this.#state === CLOSED;
   }
 
-  /** Commands waiting for a reply (multiplexed mode). */
+  /** Commands waiting for a reply (multiplexed mode), blackholed ones included. */
   get inflight(): number {
-    return this.#inflight.length;
+    return this.#held === null ? this.#inflight.length : this.#inflight.length + this.#held.length;
   }
 
   /** Bytes not yet written to the node. */
@@ -228,6 +250,7 @@ export class NodeConnection {
   /** Calls `fn` with each in-flight slot, oldest first, until it returns false. */
   scanInflight(fn: (slot: Slot) => boolean): void {
     this.#inflight.scan(fn);
+    this.#held?.scan(fn);
   }
 
   /** Sends one command frame `src[start, end)` for `slot` (multiplexed mode). */
@@ -236,9 +259,68 @@ export class NodeConnection {
     slot.attempts++;
     slot.nodeId = this.host.id;
     this.host.pending++;
+    const faults = this.host.faults;
+    // A router's fan-out parts (a split MGET's per-shard commands) carry no command or port of
+    // their own in the session core: they are out of the faults' scope.
+    if (faults !== null && slot.group === null) {
+      const rule = pickFault(faults, slot.port, slot.cmdIndex);
+      if (rule !== null && this.#inject(rule, slot)) return;
+    }
     this.#inflight.push(slot);
     if (this.#untilSetup !== null) this.#untilSetup.push(src.slice(start, end));
     else this.#writer.write(src, start, end);
+  }
+
+  /** Acts on an injected fault; true when the command is not to be written. */
+  #inject(rule: FaultRule, slot: Slot): boolean {
+    slot.flags |= SLOT_FAULTED;
+    this.host.faultInjected(rule);
+    switch (rule.kind) {
+      case F_DELAY:
+        (this.#delayed ??= new Map()).set(slot, rule.delay());
+        return false;
+      case F_ERROR:
+        queueMicrotask(() => this.#answer(slot, rule.frame, 0, rule.frame.length));
+        return true;
+      case F_DROP:
+        // In flight but never written: the close at the end of this turn fails it.
+        this.#inflight.push(slot);
+        if (!this.#dropping) {
+          this.#dropping = true;
+          queueMicrotask(() => {
+            if (this.#state === CLOSED) return;
+            this.host.reportError("closed");
+            this.close("connection lost");
+          });
+        }
+        return true;
+      default: // blackhole
+        (this.#held ??= new SlotQueue()).push(slot);
+        return true;
+    }
+  }
+
+  /** Delivers `buf[start, end)` as the reply of `slot`, timed now (a fault's reply). */
+  #answer(slot: Slot, buf: Uint8Array, start: number, end: number): void {
+    const now = turn.now = performance.now();
+    this.host.replied(slot, now, buf[start] === MINUS);
+    slot.owner.onReply(slot, buf, start, end);
+  }
+
+  /**
+   * Fails blackholed commands sent more than `serverMs` ago with `timeout`,
+   * as the server timeout fails a connection's commands, but leaves the
+   * connection open (what it owes is unaffected).
+   */
+  expireHeld(now: number, serverMs: number): void {
+    const held = this.#held;
+    if (held === null) return;
+    for (let s = held.peek(); s !== undefined && now - s.sentAt > serverMs; s = held.peek()) {
+      held.shift();
+      this.host.failed(1);
+      this.host.reportError("timeout");
+      s.owner.onFail(s, "timeout", this.host.id, true, null);
+    }
   }
 
   /** Sends bytes as they are (pinned and raw modes). */
@@ -305,6 +387,7 @@ export class NodeConnection {
       // already closed by the peer
     }
     const failed = this.#inflight.drain();
+    if (this.#held !== null) failed.push(...this.#held.drain());
     if (failed.length > 0) this.host.failed(failed.length);
     this.host.connectionClosed(this, reason);
     const why = reason ?? "connection lost";
@@ -409,6 +492,17 @@ export class NodeConnection {
         this.host.reportError("protocol");
         this.close("protocol error");
         return end;
+      }
+      if (this.#delayed !== null && this.#delayed.size > 0) {
+        const ms = this.#delayed.get(slot);
+        if (ms !== undefined) {
+          // An injected delay: the reply reaches its owner later, as if the node were slow.
+          this.#delayed.delete(slot);
+          const frame = buf.slice(pos, next);
+          setTimeout(() => this.#answer(slot, frame, 0, frame.length), ms);
+          pos = next;
+          continue;
+        }
       }
       this.host.replied(slot, this.#readAt, buf[pos] === MINUS);
       if (buf[pos] === MINUS) {

@@ -12,6 +12,7 @@
 import { PINNED_IDLE_MS, TIMEOUT_TICK_MS, USER_POOL_IDLE_MS } from "../config/defaults.ts";
 import type {
   Address,
+  FaultConfig,
   PassiveErrorKind,
   Routes,
   ShardConfig,
@@ -29,6 +30,7 @@ import { turn } from "./_io.ts";
 import { SCAN_TAGS } from "./_scan.ts";
 import { SLOT_HEDGE, SLOT_HEDGED, SLOT_SLOW_REPORTED } from "./_slot.ts";
 import { Backend } from "./backend.ts";
+import { faultsForNode } from "./faults.ts";
 import { type Balancer, createBalancer } from "./balancer.ts";
 import { ErrorText } from "./errors.ts";
 import type { ClientSession } from "./client_session.ts";
@@ -105,6 +107,8 @@ export class Shard implements ShardRuntime {
   #exclude = "";
   #skip = (b: Backend): boolean => !b.available || b.id === this.#exclude;
   #skipUnreachable = (b: Backend): boolean => !b.reachable || b.id === this.#exclude;
+  /** The config's fault injection rules (every shard's; each node keeps those that hit it). */
+  #faults: readonly FaultConfig[] = [];
 
   /** Creates a shard (nothing is bound until {@link start}). */
   constructor(config: ShardConfig, opts: ShardOptions) {
@@ -199,8 +203,11 @@ export class Shard implements ShardRuntime {
     }
     for (const n of next.nodes) {
       const b = this.#backends.get(n.id);
-      if (b === undefined || b.retired) this.#backends.set(n.id, new Backend(n, this));
-      else {
+      if (b === undefined || b.retired) {
+        const added = new Backend(n, this);
+        added.faults = faultsForNode(this.#faults, this.name, n.id);
+        this.#backends.set(n.id, added);
+      } else {
         b.config = n;
         b.resize();
       }
@@ -219,6 +226,35 @@ export class Shard implements ShardRuntime {
       b.connection(2, 0);
       b.connection(3, 0);
     }
+  }
+
+  /**
+   * Applies the config's fault injection rules (start and every reload):
+   * each node keeps the rules that can hit it, or none (null).
+   */
+  setFaults(faults: readonly FaultConfig[]): void {
+    this.#faults = faults;
+    for (const b of this.#backends.values()) {
+      b.faults = faultsForNode(faults, this.name, b.id);
+      for (const r of b.faults ?? []) {
+        if (r.unknownCommands.length === 0) continue;
+        this.logger.warn("fault rule names commands the command table lacks; they never match", {
+          node: b.id,
+          commands: r.unknownCommands.join(","),
+        });
+      }
+    }
+  }
+
+  /** Fault injection rules that can hit some node of this shard now. */
+  faultRules(): number {
+    let n = 0;
+    for (const f of this.#faults) {
+      if (f.shard !== null && f.shard !== this.name) continue;
+      if (f.node !== null && !this.#backends.has(f.node)) continue;
+      if (f.percent > 0) n++;
+    }
+    return n;
   }
 
   /** Bound addresses by role (real ports). */

@@ -24,6 +24,10 @@ export interface NodeStats {
   readonly connections: ByProtocol;
   /** Open dedicated connections of pinned sessions. */
   readonly pinnedConnections: number;
+  /** How long the oldest command in flight on its multiplexed connections has waited (ms), or 0. */
+  readonly oldestMs: number;
+  /** Commands hit by injected faults, by kind (indexes of `FAULT_KINDS`: delay, error, drop, blackhole). */
+  readonly faults: ArrayLike<number>;
 }
 
 /** One shard's data path now. */

@@ -83,6 +83,19 @@ export class NodeCommandCounters {
   ok = 0;
   /** Commands the node failed (connection lost, timeout, error reply). */
   errors = 0;
+  /** Reply latencies (send to reply) by bucket of `LATENCY_BUCKETS_SECONDS` (+Inf last). */
+  readonly latency: Float64Array = new Float64Array(BUCKETS);
+  /** Sum of the reply latencies, µs. */
+  latencySumUs = 0;
+
+  /** Counts one reply that took `ms` from send to reply. No allocation. */
+  observe(ms: number): void {
+    const us = ms * 1000;
+    let b = 0;
+    while (b < BOUNDS_US.length && us > BOUNDS_US[b]) b++;
+    this.latency[b]++;
+    this.latencySumUs += us;
+  }
 }
 
 /** Totals of one shard, for `/status`. */
@@ -168,6 +181,12 @@ export class CommandStats {
   /** The counters of node `id` if the data path ever asked for them. */
   peekNode(id: string): NodeCommandCounters | undefined {
     return this.#nodes.get(id);
+  }
+
+  /** Adds the latency histogram of every command, by bucket (+Inf last), into `into`. */
+  addLatency(into: Float64Array): void {
+    const l = this.#latency;
+    for (let i = 0; i < l.length; i++) into[i % BUCKETS] += l[i];
   }
 
   /** Commands answered with `outcome`, over every command and role. */

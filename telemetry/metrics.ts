@@ -223,6 +223,29 @@ export const METRICS = {
     labels: ["shard", "node"],
     help: "Open dedicated connections of pinned sessions to the node.",
   },
+  nodeReplyDuration: {
+    name: "shardgate_node_reply_duration_seconds",
+    type: "histogram",
+    labels: ["shard", "node"],
+    help:
+      "Time from sending a multiplexed command to the node to its reply (each copy of a hedged or retried read counts).",
+    buckets: LATENCY_BUCKETS_SECONDS,
+  },
+  // ---- fault injection (config faults:) ----
+  faultsInjected: {
+    name: "shardgate_faults_injected_total",
+    type: "counter",
+    labels: ["shard", "node", "kind"],
+    help:
+      "Commands hit by an injected fault (config faults:; kind delay, error, drop, blackhole): a rehearsal, not an outage.",
+  },
+  faultRules: {
+    name: "shardgate_fault_rules",
+    type: "gauge",
+    labels: ["shard"],
+    help:
+      "Fault injection rules configured that can hit a node of the shard (0 in normal operation).",
+  },
   // ---- process ----
   reloads: {
     name: "shardgate_config_reloads_total",

@@ -31,7 +31,8 @@
  * `redis`, `db.operation.name`, `db.namespace` = database index,
  * `server.address`, `server.port`, `db.response.status_code`, `error.type`)
  * plus `shardgate.shard`, `shardgate.port_role`, `shardgate.node`,
- * `shardgate.retries`, `shardgate.pinned` and `shardgate.outcome`.
+ * `shardgate.retries`, `shardgate.pinned` and `shardgate.outcome`, and
+ * `shardgate.fault_injected: true` on a command an injected fault hit.
  *
  * @module
  */
@@ -90,6 +91,8 @@ export interface CommandSpanData {
   readonly error?: string | null;
   /** Every send, in order (first send, retries, hedges). */
   readonly attempts?: readonly CommandAttempt[];
+  /** An injected fault (config `faults:`) hit one of its sends: a rehearsal, not an outage. */
+  readonly fault?: boolean;
 }
 
 /** A node whose state changed (health checks or passive ejection). */
@@ -158,6 +161,13 @@ export interface UpgradeEvent {
 
 /** Options of {@link CommandTracer}. */
 export interface CommandTracerOptions {
+  /**
+   * Command spans are made in batches at most this often (ms), off the
+   * command's own turn; 0 makes each at once. See {@link CommandTracer.commandSpan}.
+   */
+  readonly batchMs?: number;
+  /** A batch is made at once when it holds this many commands (default 256). */
+  readonly batchMax?: number;
   /** Share of commands traced, 0..1 (`telemetry.sample_ratio`). */
   readonly sampleRatio: number;
   /** Build version (instrumentation scope version). */
@@ -183,11 +193,20 @@ export class CommandTracer {
   #enabled: boolean;
   #ratio = 0;
   #effective = 0;
+  #batchMs: number;
+  #batchMax: number;
+  #queue: CommandSpanData[] = [];
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #flushFn = (): void => this.flush();
+  /** `server.address` and `server.port` by node id (a handful of nodes; split once). */
+  #nodes = new Map<string, { host: string; port: number }>();
 
   /** Creates the tracer; spans are exported only when OpenTelemetry is on. */
   constructor(opts: CommandTracerOptions) {
     this.#tracer = opts.tracer ?? trace.getTracer(INSTRUMENTATION_SCOPE, opts.version);
     this.#enabled = opts.enabled ?? tracingEnabled(this.#tracer);
+    this.#batchMs = opts.batchMs ?? 0;
+    this.#batchMax = opts.batchMax ?? 256;
     this.setSampleRatio(opts.sampleRatio);
   }
 
@@ -216,9 +235,47 @@ export class CommandTracer {
     return r > 0 && (r >= 1 || Math.random() < r);
   }
 
-  /** Creates and ends the span of a sampled command (see the module doc). */
+  /**
+   * The span of a sampled command (see the module doc). With `batchMs`,
+   * its data is queued and the spans are made together on a timer (or when
+   * `batchMax` are queued): the command's own turn pays one array push, and
+   * Deno's exporter thread is handed spans in bursts instead of being woken
+   * for each one. Times are the recorded ones, so a span is the same either way.
+   */
   commandSpan(c: CommandSpanData): void {
     if (!this.#enabled) return;
+    if (this.#batchMs <= 0) {
+      this.#commandSpan(c);
+      return;
+    }
+    const q = this.#queue;
+    q.push(c);
+    if (q.length >= this.#batchMax) this.flush();
+    else if (this.#timer === null) {
+      this.#timer = setTimeout(this.#flushFn, this.#batchMs);
+    }
+  }
+
+  /** Makes the spans of every queued command now (a timer does; so does shutdown). */
+  flush(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const q = this.#queue;
+    if (q.length === 0) return;
+    this.#queue = [];
+    for (let i = 0; i < q.length; i++) this.#commandSpan(q[i]);
+  }
+
+  #node(id: string): { host: string; port: number } {
+    let n = this.#nodes.get(id);
+    if (n === undefined) {
+      n = splitNode(id);
+      if (this.#nodes.size < 1024) this.#nodes.set(id, n);
+    }
+    return n;
+  }
+
+  #commandSpan(c: CommandSpanData): void {
     const op = operationName(c.command);
     const attributes: Attributes = {
       "db.system.name": "redis",
@@ -230,8 +287,9 @@ export class CommandTracer {
       "shardgate.pinned": c.pinned,
       "shardgate.outcome": c.outcome,
     };
+    if (c.fault === true) attributes["shardgate.fault_injected"] = true;
     if (c.node !== null) {
-      const { host, port } = splitNode(c.node);
+      const { host, port } = this.#node(c.node);
       attributes["server.address"] = host;
       attributes["server.port"] = port;
       attributes["shardgate.node"] = c.node;
@@ -243,7 +301,7 @@ export class CommandTracer {
       attributes,
     });
     for (const a of c.attempts ?? []) {
-      const { host, port } = splitNode(a.node);
+      const { host, port } = this.#node(a.node);
       span.addEvent(a.kind, {
         "shardgate.node": a.node,
         "server.address": host,

@@ -214,3 +214,63 @@ Deno.test("operationName(), splitNode() and errorPrefix() name things as the con
   assertEquals(errorPrefix("MOVED 3999 127.0.0.1:6381"), "MOVED");
   assertEquals(errorPrefix("oops"), "ERR");
 });
+
+Deno.test("CommandTracer.commandSpan() marks a command an injected fault hit, and only that one", () => {
+  const { tracer, spans } = fakeTracer();
+  const t = new CommandTracer({ sampleRatio: 1, tracer, enabled: true });
+  const base = {
+    command: "get",
+    shard: "users",
+    role: "readers" as const,
+    node: "10.0.0.1:6379",
+    db: 0,
+    startTime: 1,
+    endTime: 2,
+    retries: 0,
+    pinned: false,
+    outcome: "error" as const,
+    error: "ERR rehearsal",
+  };
+  t.commandSpan({ ...base, fault: true });
+  t.commandSpan(base);
+  assertEquals(spans[0].attributes["shardgate.fault_injected"], true);
+  assertEquals(spans[1].attributes["shardgate.fault_injected"], undefined);
+});
+
+Deno.test("CommandTracer with batchMs makes command spans in batches, the same spans", () => {
+  const { tracer, spans } = fakeTracer();
+  const t = new CommandTracer({
+    sampleRatio: 1,
+    tracer,
+    enabled: true,
+    batchMs: 1000,
+    batchMax: 3,
+  });
+  const c = {
+    command: "get",
+    shard: "users",
+    role: "readers" as const,
+    node: "10.0.0.1:6379",
+    db: 0,
+    startTime: 1,
+    endTime: 2,
+    retries: 0,
+    pinned: false,
+    outcome: "ok" as const,
+    attempts: [{ kind: "send" as const, node: "10.0.0.1:6379", time: 1, result: "ok" }],
+  };
+  t.commandSpan(c);
+  t.commandSpan(c);
+  assertEquals(spans.length, 0, "queued, not made in the command's turn");
+  t.commandSpan(c); // the third fills the batch
+  assertEquals(spans.length, 3);
+  t.commandSpan(c);
+  t.flush(); // as the timer (or shutdown) does
+  assertEquals(spans.length, 4);
+  assertEquals(spans[3].options.startTime, 1);
+  assertEquals(spans[3].end, 2);
+  assertEquals(spans[3].attributes["server.port"], 6379);
+  assertEquals(spans[3].events.length, 1);
+  t.flush();
+  assertEquals(spans.length, 4, "a flush with nothing queued makes nothing");
+});

@@ -1,8 +1,11 @@
 /**
  * End-to-end: the status page in headless Chromium (Debian's `chromium`,
- * driven by `playwright-core`): one row per node, state by colour and by
- * word; a killed replica turns DOWN without the page being reloaded. A
- * screenshot is saved to `tests/artifacts/status_page.png`.
+ * driven by `playwright-core`) in a 1280-pixel window: one row per node,
+ * state by colour and by word; a killed replica turns DOWN without the page
+ * being reloaded; under load the charts fill, and a replica stopped with
+ * SIGSTOP shows on them as a latency spike, a hedge rise and a state
+ * change within seconds. Screenshots go to `tests/artifacts/`
+ * (`status_page_history.png` is committed).
  */
 
 import {
@@ -11,7 +14,13 @@ import {
   ok as assert,
 } from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
-import { REPO_ROOT, startReplicaSet, startShardgate } from "./helpers/mod.ts";
+import {
+  loadLoop,
+  REPO_ROOT,
+  startReplicaSet,
+  startShardgate,
+  type TestClient,
+} from "./helpers/mod.ts";
 import { adminPort, adminYaml, E2E, SHARD } from "./_admin_helpers.ts";
 
 /** Debian's Chromium (`apt-get install chromium`; scripts/ensure_deps.mjs installs it). */
@@ -28,6 +37,13 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 const ARTIFACTS = `${REPO_ROOT}/tests/artifacts`;
+/** The window the page must fit (issue 20). */
+const VIEWPORT = { width: 1280, height: 900 };
+
+/** The page's width past which it scrolls sideways (runs in the page; self-contained). */
+const scrollWidth = (): number =>
+  (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } })
+    .document.documentElement.scrollWidth;
 
 /** An element's computed background colour (runs in the page; self-contained). */
 const background = (e: unknown): string =>
@@ -47,7 +63,7 @@ Deno.test(
     await using sg = await startShardgate(adminYaml(set.addresses));
     const url = `http://127.0.0.1:${adminPort(sg)}/`;
     await using browser = await launch();
-    const page = await browser.newPage({ viewport: { width: 1500, height: 560 } });
+    const page = await browser.newPage({ viewport: VIEWPORT });
     const failed: string[] = [];
     page.on("requestfailed", (r) => failed.push(r.url()));
     let navigations = 0;
@@ -82,10 +98,170 @@ Deno.test(
     assert((reason ?? "").length > 0, "the reason is shown");
     assertEquals(navigations, 1, "the page updated itself; it was not reloaded");
     assertEquals(failed, [], "every request the page made succeeded");
+    const width = await page.evaluate(scrollWidth);
+    assert(width <= VIEWPORT.width, `the page is ${width} px wide, wider than its window`);
 
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}/status_page.png`, fullPage: true });
     const size = (await Deno.stat(`${ARTIFACTS}/status_page.png`)).size;
     assert(size > 10_000, `screenshot of ${size} bytes`);
+  },
+);
+
+/** A chart line as the page draws it: its values by sample, and the sample times. */
+interface Drawn {
+  times: number[];
+  values: (number | null)[];
+}
+
+/** Reads line `series` of chart `chart` in shard `shard`'s section (runs in the page). */
+const readLine = (
+  [shard, chart, series]: [string, string, string],
+): Drawn | null => {
+  const doc = (globalThis as unknown as {
+    document: { querySelector(s: string): { getAttribute(n: string): string | null } | null };
+  }).document;
+  const svg = doc.querySelector(`section[data-shard="${shard}"] svg[data-chart="${chart}"]`);
+  const path = doc.querySelector(
+    `section[data-shard="${shard}"] svg[data-chart="${chart}"] path[data-series="${series}"]`,
+  );
+  if (svg === null || path === null) return null;
+  const times = (svg.getAttribute("data-times") ?? "").split(",").filter((t) => t !== "")
+    .map(Number);
+  const values = (path.getAttribute("data-values") ?? "").split(",").map((v) =>
+    v === "" ? null : Number(v)
+  );
+  return { times, values };
+};
+
+/** The largest value drawn at or after `since` (epoch ms), or -1. */
+function peakSince(d: Drawn | null, since: number): number {
+  if (d === null) return -1;
+  let peak = -1;
+  d.times.forEach((t, i) => {
+    const v = d.values[i];
+    if (t >= since && v !== null && v !== undefined && v > peak) peak = v;
+  });
+  return peak;
+}
+
+Deno.test(
+  "status page e2e: charts fill under load; a SIGSTOPped replica shows as a latency spike, hedges and a state change, live",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    // A hedge waits at least 20 ms here: this shared machine's normal jitter (p99 ~10 ms) then
+    // hedges next to nothing, so the hedges the stopped replica causes stand out.
+    await using sg = await startShardgate(
+      adminYaml(set.addresses, { shard: ["hedge: { min_delay: 20ms }"] }),
+    );
+    const url = `http://127.0.0.1:${adminPort(sg)}/`;
+    await using browser = await launch();
+    const page = await browser.newPage({ viewport: VIEWPORT });
+    let navigations = 0;
+    page.on("framenavigated", (f) => {
+      if (f === page.mainFrame()) navigations++;
+    });
+    await using load = await loadLoop({
+      port: sg.ports[SHARD].readers,
+      clients: 20,
+      op: async (c: TestClient, w: number, i: number) => {
+        await c.get(`k:${w}:${i % 100}`);
+      },
+    });
+    await page.goto(url);
+    // Charts with data: at least five samples of ops/s above zero.
+    const opsDrawn = async () => {
+      const d = await page.evaluate(readLine, [SHARD, "ops", "shard"] as [string, string, string]);
+      return d === null ? 0 : d.values.filter((v) => v !== null && v > 0).length;
+    };
+    const deadline = Date.now() + 30_000;
+    while ((await opsDrawn()) < 5) {
+      assert(Date.now() < deadline, "the ops/s chart never showed five samples of load");
+      await page.waitForTimeout(250);
+    }
+    // The victim is a replica serving reads now (on a loaded machine one may be ejected for
+    // slowness for a while: a replica that reads nothing has nothing to stall).
+    const serving = async (address: string) =>
+      await page.locator(`tr[data-node="${address}"] [data-state="up"]`).count() === 1 &&
+      await page.locator(`tr[data-node="${address}"] td`).nth(3).textContent() === "yes";
+    let victim = set.replicas[0];
+    while (!(await serving(victim.address))) {
+      assert(Date.now() < deadline, "no replica served reads before the stop");
+      victim = victim === set.replicas[0] ? set.replicas[1] : set.replicas[0];
+      await page.waitForTimeout(250);
+    }
+    const line: [string, string, string] = [SHARD, "latency", victim.address];
+    const before = await page.evaluate(readLine, line);
+    // The node's usual p99: the median of its samples so far (the first ones include warm-up).
+    const drawn = (before?.values ?? []).filter((v): v is number => v !== null).sort((a, b) =>
+      a - b
+    );
+    const baseline = drawn[Math.floor(drawn.length / 2)] ?? 0;
+    // The table's ops/s comes from the history too: a number, and above 0 for the replicas together.
+    let replicaOps = 0;
+    for (const r of set.replicas) {
+      const text = await page.locator(`tr[data-node="${r.address}"] td.num`).nth(2).textContent();
+      assert(text !== null && text !== "–", `ops/s of ${r.address}: ${text}`);
+      replicaOps += Number(text.replace(/,/g, ""));
+    }
+    assert(replicaOps > 0, "the replicas' ops/s");
+
+    const hedgesBefore = await page.evaluate(
+      readLine,
+      [SHARD, "hedges", "hedges"] as [string, string, string],
+    );
+    const usual = (hedgesBefore?.values ?? []).filter((v): v is number => v !== null)
+      .sort((a, b) => a - b);
+    const hedgeBaseline = usual[Math.floor(usual.length / 2)] ?? 0;
+    const stoppedAt = Date.now();
+    victim.pause();
+    try {
+      // Within a few seconds, without a reload: the state change is marked, hedges rise, p99 spikes.
+      let seen = { spike: -1, hedges: -1, marked: false };
+      while (true) {
+        const p99 = await page.evaluate(readLine, line);
+        const hedges = await page.evaluate(
+          readLine,
+          [SHARD, "hedges", "hedges"] as [string, string, string],
+        );
+        const marked = await page.locator(
+          `section[data-shard="${SHARD}"] svg[data-chart="latency"] line[data-event="node"]:not([data-to="up"])`,
+        ).count() > 0;
+        seen = { spike: peakSince(p99, stoppedAt), hedges: peakSince(hedges, stoppedAt), marked };
+        if (
+          seen.spike > Math.max(100, 5 * baseline) &&
+          seen.hedges > Math.max(2, 1.5 * hedgeBaseline) && seen.marked
+        ) break;
+        assert(
+          Date.now() - stoppedAt < 12_000,
+          `after 12 s: the node's p99 peak ${seen.spike} ms (before ${baseline} ms), ` +
+            `hedges ${seen.hedges}/s (before ${hedgeBaseline}/s), ` +
+            `state change marked: ${seen.marked}`,
+        );
+        await page.waitForTimeout(250);
+      }
+      const took = Date.now() - stoppedAt;
+      assertEquals(navigations, 1, "the page updated itself; it was not reloaded");
+      const listed = await page.locator(`ol[data-events="${SHARD}"] li[data-kind="node"]`).first()
+        .textContent();
+      assert((listed ?? "").includes(victim.address), `the event list names the node: ${listed}`);
+      const width = await page.evaluate(scrollWidth);
+      assert(width <= VIEWPORT.width, `the page is ${width} px wide, wider than its window`);
+      // One more sample so the spike and the marker sit inside the drawn lines.
+      await page.waitForTimeout(2_500);
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      const shot = `${ARTIFACTS}/status_page_history.png`;
+      await page.screenshot({ path: shot, fullPage: true });
+      assert((await Deno.stat(shot)).size > 20_000, "a screenshot with charts");
+      console.log(
+        `SIGSTOP shown after ${took} ms: the node's p99 peak ${seen.spike} ms (before ${baseline} ms), ` +
+          `hedges ${seen.hedges}/s (before ${hedgeBaseline}/s)`,
+      );
+    } finally {
+      victim.resume();
+    }
+    const stats = await load.stop();
+    assertEquals(stats.failed, 0, `failed reads: ${stats.errors.join("; ")}`);
   },
 );
