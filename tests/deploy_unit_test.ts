@@ -32,7 +32,7 @@ Deno.test("deploy unit: Type=notify with NotifyAccess=all, SIGHUP reload, the up
   assert(s.get("RestrictAddressFamilies")![0].includes("AF_UNIX"), "notify and IPC use AF_UNIX");
 });
 
-Deno.test("deploy unit: systemd-analyze verify accepts it", async (t) => {
+Deno.test("deploy unit: systemd-analyze verify accepts it", async () => {
   let analyze: string | null = null;
   for (const p of ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]) {
     try {
@@ -47,10 +47,8 @@ Deno.test("deploy unit: systemd-analyze verify accepts it", async (t) => {
   } catch {
     // no systemd units here
   }
-  if (analyze === null || !units) {
-    await t.step({ name: "systemd is not installed: skipped", ignore: true, fn: () => {} });
-    return;
-  }
+  // .ci/run installs Debian's systemd for this (it needs no running systemd).
+  assert(analyze !== null && units, "systemd-analyze and /lib/systemd/system are needed");
   const root = await Deno.makeTempDir({ prefix: "shardgate-unit-" });
   try {
     await Deno.mkdir(`${root}/usr/local/bin`, { recursive: true });
