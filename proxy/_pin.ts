@@ -363,7 +363,15 @@ export class PinTracker {
       silent = !confirmed;
     }
     // A command without a reply still takes effect in its turn (takeQuiet()).
-    if (silent) frames = 0;
+    if (silent) {
+      frames = 0;
+      if (kind === PinKind.SELECT || kind === PinKind.HELLO || kind === PinKind.SETNAME) {
+        // Whether the node took it is not known (SELECT 99 fails silently):
+        // the session stays on this connection, whose state the node keeps.
+        this.#reasons |= REASON_FOR_LIFE;
+        kind = PinKind.OTHER;
+      }
+    }
     this.#owe(kind, frames, arg, name, internal, tag, now, blocking, pushes, uncounts);
   }
 
@@ -421,9 +429,12 @@ export class PinTracker {
   onFrame(buf: Uint8Array, start: number, end: number): PinOutcome | null {
     if (this.uncounted) {
       if (this.#resetsOwed > 0 && sameBytes(buf, start, end, RESET_REPLY)) {
-        // Replies before the RESET went out uncounted with the monitor's lines.
+        // Replies before the RESET went out uncounted with the monitor's
+        // lines (a RESET without a reply of its own, after SKIP, among them).
         let o: Owed | undefined;
-        while ((o = this.#owed.shift()) !== undefined && o.kind !== PinKind.RESET);
+        while (
+          (o = this.#owed.shift()) !== undefined && !(o.kind === PinKind.RESET && o.frames > 0)
+        );
         this.#resetsOwed--;
         return this.#resetReplySide(o?.tag ?? null);
       }
@@ -452,6 +463,9 @@ export class PinTracker {
       case PinKind.EXEC:
       case PinKind.DISCARD:
         // (Queuing ended when it was sent: a MULTI after it may be queuing again.)
+        // Without a MULTI ("EXEC without MULTI") nothing changes: WATCHed
+        // keys stay watched, and the connection may not be shared yet.
+        if ((this.#reasons & REASON_MULTI) === 0) break;
         this.#reasons &= ~(REASON_MULTI | REASON_WATCH);
         if (o.uncounts) this.#reasons |= REASON_UNCOUNTED;
         break;

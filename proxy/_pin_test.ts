@@ -104,3 +104,30 @@ Deno.test("PinTracker stops counting after an EXEC that ran a state change, unti
   assert.equal(frame(t, "+OK\r\n"), PinKind.OTHER);
   assert.equal(t.idle, true);
 });
+
+Deno.test("PinTracker under MONITOR: a RESET without a reply (after SKIP) is passed over for the one answered", () => {
+  const t = new PinTracker();
+  t.sent(PinKind.MONITOR, [], 0, false);
+  t.sent(PinKind.REPLY, ["SKIP"], 0, false);
+  t.sent(PinKind.RESET, [], 0, false); // skipped: no reply
+  t.sent(PinKind.RESET, [], 0, false);
+  t.sent(PinKind.OTHER, [], 0, false);
+  assert.equal(frame(t, "+OK\r\n"), PinKind.MONITOR);
+  assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
+  assert.equal(t.uncounted, false);
+  assert.equal(t.owed, 1, "only the command after the answered RESET");
+  assert.equal(frame(t, "+PONG\r\n"), PinKind.OTHER);
+  assert.equal(t.idle, true);
+});
+
+Deno.test("PinTracker: EXEC without MULTI leaves a WATCH in place (the connection stays the session's)", () => {
+  const t = new PinTracker();
+  t.sent(PinKind.WATCH, ["k"], 0, false);
+  t.sent(PinKind.EXEC, [], 0, false);
+  assert.equal(frame(t, "+OK\r\n"), PinKind.WATCH);
+  assert.equal(frame(t, "-ERR EXEC without MULTI\r\n"), PinKind.EXEC);
+  assert.equal(t.idle, false, "k is still watched on the node");
+  t.sent(PinKind.UNWATCH, [], 0, false);
+  assert.equal(frame(t, "+OK\r\n"), PinKind.UNWATCH);
+  assert.equal(t.idle, true);
+});

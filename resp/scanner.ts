@@ -219,18 +219,28 @@ export class ReplyScanner {
           case 37: { // % map
             const n = readLength(buf, p + 1, end, "multibulk");
             if (n === LEN_INCOMPLETE) break;
+            // A message push inside an aggregate is out of band (Redis sends
+            // a pub/sub message between EXEC's array header and its
+            // elements): it takes no element's place. A (un)subscribe
+            // confirmation there is an element (SUBSCRIBE run by EXEC).
+            let slot = owe;
+            if (type === 62 && p !== pos) {
+              const kind = pushKind(buf, lineCr + 2, end);
+              if (kind === PUSH_UNKNOWN) break; // more bytes needed to tell
+              if (kind === PUSH_MESSAGE) slot = 0;
+            }
             p = lineCr + 2;
             if (n === LEN_STREAMED) {
-              stack.push(pending - owe);
+              stack.push(pending - slot);
               depth++;
               pending = 0;
               continue;
             }
             if (n === LEN_NULL) {
-              pending -= owe;
+              pending -= slot;
               continue;
             }
-            pending += (type === 37 ? 2 * n : n) - owe;
+            pending += (type === 37 ? 2 * n : n) - slot;
             continue;
           }
           case 124: { // | attribute: n pairs, then the value it describes
@@ -298,6 +308,39 @@ export class ReplyScanner {
     this.#inChunks = inChunks;
     return INCOMPLETE;
   }
+}
+
+const PUSH_UNKNOWN = 0, PUSH_MESSAGE = 1, PUSH_OTHER = 2;
+const MESSAGE_KINDS = ["message", "pmessage", "smessage", "invalidate"].map((s) =>
+  new TextEncoder().encode(s)
+);
+
+/**
+ * What a push whose elements start at `p` carries: a message (out of band),
+ * something else, or unknown yet (its first element is not all in).
+ */
+function pushKind(buf: Uint8Array, p: number, end: number): number {
+  if (p >= end) return PUSH_UNKNOWN;
+  if (buf[p] !== 36 && buf[p] !== 43) return PUSH_OTHER; // $bulk or +simple
+  let q = p + 1, len = 0;
+  if (buf[p] === 36) {
+    while (q < end && buf[q] !== CR) len = len * 10 + (buf[q++] - DIGIT_0);
+    if (q + 1 >= end) return PUSH_UNKNOWN;
+    q += 2;
+  } else {
+    let e = q;
+    while (e < end && buf[e] !== CR) e++;
+    if (e >= end) return PUSH_UNKNOWN;
+    len = e - q;
+  }
+  if (q + len > end) return PUSH_UNKNOWN;
+  for (const name of MESSAGE_KINDS) {
+    if (name.length !== len) continue;
+    let same = true;
+    for (let i = 0; i < len && same; i++) same = (buf[q + i] | 0x20) === name[i];
+    if (same) return PUSH_MESSAGE;
+  }
+  return PUSH_OTHER;
 }
 
 /** Validates the payload of the line types whose syntax is cheap to check. */

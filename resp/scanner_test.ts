@@ -192,3 +192,20 @@ Deno.test("ReplyScanner resumes a long simple line without rescanning it", () =>
   const scanned = feedInChunks(frame, 1024);
   assert.ok(scanned <= frame.length, `scanned ${scanned} of ${frame.length}`);
 });
+
+Deno.test("scanReply() takes a push inside an aggregate as out of band (EXEC of a PUBLISH to itself)", () => {
+  const reply = te.encode("*1\r\n>3\r\n$7\r\nmessage\r\n$2\r\nc0\r\n$1\r\nx\r\n:1\r\n");
+  assert.equal(scanReply(reply, 0, reply.length), reply.length);
+  const top = te.encode(">3\r\n$7\r\nmessage\r\n$2\r\nc0\r\n$1\r\nx\r\n:1\r\n");
+  assert.equal(scanReply(top, 0, top.length), top.length - 4, "a push at the top is one value");
+});
+
+Deno.test("scanReply() counts a subscribe confirmation pushed inside EXEC's reply as its element", () => {
+  const exec = te.encode("*1\r\n>3\r\n$9\r\nsubscribe\r\n$2\r\nc0\r\n:1\r\n");
+  const next = te.encode("_\r\n");
+  const both = new Uint8Array([...exec, ...next]);
+  assert.equal(scanReply(both, 0, both.length), exec.length);
+  for (let cut = 1; cut < exec.length; cut++) {
+    assert.equal(scanReply(both, 0, cut), INCOMPLETE, `cut at ${cut}`);
+  }
+});

@@ -147,7 +147,9 @@ export function plainCommand(r: Prng, ns: string): StreamCommand {
 /**
  * A random stream of `length` commands (half of them speak RESP3 from the
  * start). No CLIENT REPLY inside MULTI: there Redis's own reply stream
- * breaks (EXEC's array header counts replies it then leaves out).
+ * breaks (EXEC's array header counts replies it then leaves out). None
+ * under MONITOR either: a RESET that SKIP silences there ends MONITOR at a
+ * moment shardgate cannot see (a known gap, in the README).
  */
 export function randomStream(
   r: Prng,
@@ -157,13 +159,15 @@ export function randomStream(
 ): StreamCommand[] {
   const out: StreamCommand[] = [];
   if (r.chance(0.5)) out.push({ args: ["HELLO", "3"], inline: false });
-  let inMulti = false;
+  let inMulti = false, monitor = false;
   while (out.length < length) {
     const c = plain ? plainCommand(r, ns) : randomCommand(r, ns);
     const name = c.args[0];
-    if (inMulti && name === "CLIENT" && c.args[1] === "REPLY") continue;
+    if ((inMulti || monitor) && name === "CLIENT" && c.args[1] === "REPLY") continue;
     if (name === "MULTI") inMulti = true;
-    else if (name === "EXEC" || name === "DISCARD" || name === "RESET") inMulti = false;
+    else if (name === "MONITOR") monitor = true;
+    else if (name === "EXEC" || name === "DISCARD") inMulti = false;
+    else if (name === "RESET") inMulti = monitor = false;
     out.push(c);
   }
   return out;
