@@ -92,6 +92,8 @@ const RESET_BATCHES: { name: string; cmds: string[][] }[] = [
     name: "WATCH + MULTI",
     cmds: [["WATCH", "k"], ["MULTI"], ["INCR", "n"], ["RESET"], ["INCR", "n"], ["GET", "n"]],
   },
+  // Redis refuses SHUTDOWN inside MULTI in its own words (no-multi), never shardgate.
+  { name: "SHUTDOWN in MULTI", cmds: [["MULTI"], ["SHUTDOWN"], ["EXEC"], ["PING"]] },
   {
     name: "CLIENT REPLY OFF",
     cmds: [["CLIENT", "REPLY", "OFF"], ["PING"], ["RESET"], ["SET", "k", "v4"], ["GET", "k"]],
