@@ -229,8 +229,10 @@ Deno.test(
           `section[data-shard="${SHARD}"] svg[data-chart="latency"] line[data-event="node"]:not([data-to="up"])`,
         ).count() > 0;
         seen = { spike: peakSince(p99, stoppedAt), hedges: peakSince(hedges, stoppedAt), marked };
+        // A spike: 5× the usual p99, or 100 ms above it where the usual p99 is
+        // itself high (the whole suite loading the machine); 100 ms at least.
         if (
-          seen.spike > Math.max(100, 5 * baseline) &&
+          seen.spike > Math.max(100, Math.min(5 * baseline, baseline + 100)) &&
           seen.hedges > Math.max(2, 1.5 * hedgeBaseline) && seen.marked
         ) break;
         assert(
