@@ -234,7 +234,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   /** The shard the pinned connection belongs to. */
   #pinRt: SessionRuntime | null = null;
   /** The login whose reply is awaited (see #login). */
-  #login_: { cred: Credential; hello: HelloRequest & { ok: true } | null } | null = null;
+  #pendingLogin: { cred: Credential; hello: HelloRequest & { ok: true } | null } | null = null;
   /** Writes waiting for the shard's next primary, in send order (see #hold). */
   #heldWrites: Slot[] = [];
   /** The node that refused the first held write ("" when no primary was known). */
@@ -859,7 +859,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
       const words = reason === "handshake refused" && detail !== null
         ? detail
         : ErrorText.writeLost(nodeId, reason);
-      this.#login_ = null;
+      this.#pendingLogin = null;
       return this.#fill(slot, errorReply(words));
     }
     rt.counters.failedCommands++;
@@ -1114,8 +1114,13 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
       this.#batchUse = null; // the rest of this batch goes to connections of the new protocol
     }
     if (req.name !== null) this.name = req.name;
-    const role = this.role === "writer" || !this.#rt.hasReplicas() ? "master" : "replica";
-    return helloReply(this.proto, this.id, this.#rt.server(), role);
+    return this.#helloReply(this.#rt);
+  }
+
+  /** HELLO's reply: the nodes' fields of shard `rt`, the session's protocol and id. */
+  #helloReply(rt: SessionRuntime): Uint8Array {
+    const role = this.role === "writer" || !rt.hasReplicas() ? "master" : "replica";
+    return helloReply(this.proto, this.id, rt.server(), role);
   }
 
   /**
@@ -1156,7 +1161,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     const slot = this.#slot(Route.WRITE);
     slot.flags = SLOT_LOGIN;
     slot.rt = rt;
-    this.#login_ = { cred, hello };
+    this.#pendingLogin = { cred, hello };
     this.#fifo.push(slot);
     this.#sendOn(this.#use(node, this.db, cred), slot, cred.frame, 0, cred.frame.length, this.#now);
     if (!slot.done) {
@@ -1168,8 +1173,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
 
   /** The node took (or refused) a login: the session's user, and the client's reply. */
   #loggedIn(slot: Slot, ok: boolean, buf: Uint8Array, start: number, end: number): Uint8Array {
-    const login = this.#login_!;
-    this.#login_ = null;
+    const login = this.#pendingLogin!;
+    this.#pendingLogin = null;
     if (!ok) return slabCopy(buf, start, end);
     this.user = login.cred;
     this.#authed = true;
@@ -1178,10 +1183,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     if (h === null) return slabCopy(buf, start, end);
     if (h.proto !== null) this.proto = h.proto;
     if (h.name !== null) this.name = h.name;
-    const role = this.role === "writer" || !(slot.rt ?? this.#rt).hasReplicas()
-      ? "master"
-      : "replica";
-    return helloReply(this.proto, this.id, (slot.rt ?? this.#rt).server(), role);
+    return this.#helloReply(slot.rt ?? this.#rt);
   }
 
   /**
@@ -1509,11 +1511,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
    */
   #toPinned(): boolean {
     this.#parser.reset(); // the command is parsed again in the next state
-    if (this.#fifo.length > 0) {
-      this.#state = S.MUX_WAIT;
-      this.#io.pause();
-      return false;
-    }
+    if (!this.#quietFifo()) return false;
     const rt = this.#tRt;
     const node = this.#tWriter ? rt.writer() : rt.pickReader("");
     if (node === null) {

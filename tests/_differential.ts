@@ -199,6 +199,11 @@ export function streamBytes(stream: readonly StreamCommand[], marker: string): U
     args: ["ECHO", marker],
     inline: false,
   }].map(commandBytes);
+  return concatBytes(parts);
+}
+
+/** `parts` one after another in one array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

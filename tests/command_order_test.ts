@@ -16,6 +16,7 @@ import { loadLoop, startReplicaSet, startShardgate, withTimeout } from "./helper
 import { E2E, shardYaml } from "./_health_helpers.ts";
 
 import { RawConn } from "./_raw.ts";
+import { concatBytes } from "./_differential.ts";
 
 /** RPUSH probes per run and runs (the issue's bar: 20 runs of 3,000). */
 const PUSHES = 3_000;
@@ -126,7 +127,7 @@ Deno.test(
     const conn = await RawConn.open(sg.ports.main.writer!);
     try {
       const batch = [["MONITOR"], ["RESET"], ["SET", "mk", "1"], ["PING"], ["GET", "mk"]];
-      await conn.send(concat(batch.map((c) => encodeCommand(c))));
+      await conn.send(concatBytes(batch.map((c) => encodeCommand(c))));
       const text = await conn.readUntil((t) => t.includes("$1\r\n1\r\n"), 5000);
       const lines = text.split("\r\n").filter((l) => l !== "");
       // +OK (MONITOR), monitor lines, +RESET, then the three replies in order.
@@ -145,28 +146,12 @@ Deno.test(
 /** Sends `cmds` in one write to `port`, then a marker ECHO; returns the replies before it. */
 async function exchange(port: number, cmds: string[][]): Promise<string> {
   const marker = `end-${Math.random().toString(36).slice(2)}`;
-  const frames = [...cmds, ["ECHO", marker]];
-  const replies = await pipelineText(port, frames, marker);
-  return replies;
-}
-
-async function pipelineText(port: number, cmds: string[][], marker: string): Promise<string> {
   const conn = await RawConn.open(port);
   try {
-    await conn.send(concat(cmds.map((c) => encodeCommand(c))));
+    await conn.send(concatBytes([...cmds, ["ECHO", marker]].map((c) => encodeCommand(c))));
     const text = await conn.readUntil((t) => t.includes(`${marker}\r\n`), 5000);
     return text.slice(0, text.lastIndexOf(`$${marker.length}\r\n${marker}\r\n`));
   } finally {
     conn.close();
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
