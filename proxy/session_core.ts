@@ -1199,8 +1199,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     if (name === "client|list") {
       const args = this.#args(buf, start, end);
       if (args.length > 2) return false; // TYPE / ID filters: the node's own answer
-      const slot = this.#forward(Route.WRITE, SLOT_CLIENT_LIST, buf, start, end);
-      if (this.role === "readers") slot.flags &= ~SLOT_WRITER;
+      this.#forward(Route.WRITE, SLOT_CLIENT_LIST, buf, start, end);
       return true;
     }
     if (name === "client|kill") {
