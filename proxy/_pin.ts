@@ -115,6 +115,30 @@ export interface PinOutcome {
   readonly error: boolean;
 }
 
+/** What else a command sent on the pinned connection carries ({@link PinTracker.sent}). */
+export interface PinSend {
+  /**
+   * Its arguments after the name: channel names matter for the subscription
+   * family, the mode for CLIENT REPLY. Default none.
+   */
+  readonly args?: readonly string[];
+  /** A blocking command: exempt from the server timeout. Default false. */
+  readonly blocking?: boolean;
+  /** Kept for the outcome: the database (SELECT) or protocol (HELLO). Default null. */
+  readonly arg?: string | number | null;
+  /** Kept for the outcome: the client name (HELLO SETNAME, CLIENT SETNAME). Default null. */
+  readonly name?: string | null;
+  /** Sent by shardgate itself: its reply is not the client's. Default false. */
+  readonly internal?: boolean;
+  /** The command's metrics tag. Default null. */
+  readonly tag?: CommandTag | null;
+}
+
+/** A command of shardgate's own on the pinned connection (its reply is not the client's). */
+export const INTERNAL: PinSend = { internal: true };
+const NOTHING_MORE: PinSend = {};
+const NO_ARGS: readonly string[] = [];
+
 interface Owed {
   kind: PinKind;
   frames: number;
@@ -246,22 +270,12 @@ export class PinTracker {
   }
 
   /**
-   * Records a command sent on the pinned connection. `args` are its
-   * arguments after the name (channel names matter for the subscription
-   * family, the subcommand for CLIENT REPLY); `blocking` exempts it from
-   * the server timeout; `arg` and `name` are kept for the outcome
-   * (database or protocol, client name).
+   * Records a command of `kind` sent on the pinned connection at `now`
+   * (see {@link PinSend} for what else it may carry).
    */
-  sent(
-    kind: PinKind,
-    args: readonly string[],
-    now: number,
-    blocking: boolean,
-    arg: string | number | null = null,
-    name: string | null = null,
-    internal = false,
-    tag: CommandTag | null = null,
-  ): void {
+  sent(kind: PinKind, now: number, o: PinSend = NOTHING_MORE): void {
+    const args = o.args ?? NO_ARGS;
+    const arg = o.arg ?? null;
     // What the node is when it runs this command: the state the commands
     // sent before it leave (Redis runs them in order), whatever their
     // replies have said so far.
@@ -274,7 +288,7 @@ export class PinTracker {
       const frames = this.#skip ? 0 : 1;
       this.#resetSendSide();
       if (frames > 0) this.#resetsOwed++;
-      this.#owe(kind, frames, arg, name, internal, tag, now, blocking, pushes);
+      this.#owe(kind, frames, o, now, pushes);
       return;
     }
     // Replies cannot be counted under MONITOR, but those after a RESET can.
@@ -347,7 +361,7 @@ export class PinTracker {
               this.#replyOff = true;
               this.#skip = false;
             } else if (!this.#replyOff) this.#skip = true;
-            this.#owe(kind, 0, arg, name, internal, tag, now, blocking, pushes);
+            this.#owe(kind, 0, o, now, pushes);
             return;
           }
           break;
@@ -372,32 +386,28 @@ export class PinTracker {
         kind = PinKind.OTHER;
       }
     }
-    this.#owe(kind, frames, arg, name, internal, tag, now, blocking, pushes, uncounts);
+    this.#owe(kind, frames, o, now, pushes, uncounts);
   }
 
   #owe(
     kind: PinKind,
     frames: number,
-    arg: string | number | null,
-    name: string | null,
-    internal: boolean,
-    tag: CommandTag | null,
+    o: PinSend,
     sentAt: number,
-    blocking: boolean,
     pushes: boolean,
     uncounts = false,
-  ): void {
+  ) {
     this.#owed.push({
       kind,
       frames,
-      arg,
-      name,
-      internal,
-      tag,
+      arg: o.arg ?? null,
+      name: o.name ?? null,
+      internal: o.internal ?? false,
+      tag: o.tag ?? null,
       error: false,
       first: true,
       sentAt,
-      blocking,
+      blocking: o.blocking ?? false,
       pushes,
       uncounts,
     });

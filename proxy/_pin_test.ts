@@ -11,9 +11,9 @@ function frame(t: PinTracker, text: string): number | null {
 
 Deno.test("PinTracker keeps what is owed after a RESET sent in the same write", () => {
   const t = new PinTracker();
-  t.sent(PinKind.MULTI, [], 0, false);
-  t.sent(PinKind.RESET, [], 0, false);
-  t.sent(PinKind.OTHER, [], 0, false); // SET after RESET: not queued
+  t.sent(PinKind.MULTI, 0);
+  t.sent(PinKind.RESET, 0);
+  t.sent(PinKind.OTHER, 0); // SET after RESET: not queued
   assert.equal(t.queuing, false);
   assert.equal(frame(t, "+OK\r\n"), PinKind.MULTI);
   assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
@@ -25,10 +25,10 @@ Deno.test("PinTracker keeps what is owed after a RESET sent in the same write", 
 
 Deno.test("PinTracker under MONITOR counts again from RESET's reply", () => {
   const t = new PinTracker();
-  t.sent(PinKind.MONITOR, [], 0, false);
-  t.sent(PinKind.OTHER, [], 0, false); // PING: its reply comes uncounted
-  t.sent(PinKind.RESET, [], 0, false);
-  t.sent(PinKind.OTHER, [], 0, false); // GET after RESET
+  t.sent(PinKind.MONITOR, 0);
+  t.sent(PinKind.OTHER, 0); // PING: its reply comes uncounted
+  t.sent(PinKind.RESET, 0);
+  t.sent(PinKind.OTHER, 0); // GET after RESET
   assert.equal(frame(t, "+OK\r\n"), PinKind.MONITOR);
   assert.equal(t.uncounted, true);
   assert.equal(frame(t, "+PONG\r\n"), null);
@@ -42,10 +42,10 @@ Deno.test("PinTracker under MONITOR counts again from RESET's reply", () => {
 
 Deno.test("PinTracker: a RESET after CLIENT REPLY SKIP gets no reply and takes effect in its turn", () => {
   const t = new PinTracker();
-  t.sent(PinKind.WATCH, [], 0, false);
-  t.sent(PinKind.REPLY, ["SKIP"], 0, false);
-  t.sent(PinKind.RESET, [], 0, false);
-  t.sent(PinKind.OTHER, [], 0, false);
+  t.sent(PinKind.WATCH, 0);
+  t.sent(PinKind.REPLY, 0, { args: ["SKIP"] });
+  t.sent(PinKind.RESET, 0);
+  t.sent(PinKind.OTHER, 0);
   assert.equal(t.takeQuiet(), null, "WATCH's reply comes first");
   assert.equal(frame(t, "+OK\r\n"), PinKind.WATCH);
   assert.equal(t.takeQuiet()?.kind, PinKind.REPLY);
@@ -58,9 +58,9 @@ Deno.test("PinTracker: a RESET after CLIENT REPLY SKIP gets no reply and takes e
 
 Deno.test("PinTracker owes (un)subscribe confirmations even under CLIENT REPLY OFF", () => {
   const t = new PinTracker();
-  t.sent(PinKind.REPLY, ["OFF"], 0, false);
-  t.sent(PinKind.OTHER, [], 0, false); // no reply
-  t.sent(PinKind.SUBSCRIBE, ["a", "b"], 0, false);
+  t.sent(PinKind.REPLY, 0, { args: ["OFF"] });
+  t.sent(PinKind.OTHER, 0); // no reply
+  t.sent(PinKind.SUBSCRIBE, 0, { args: ["a", "b"] });
   assert.equal(t.takeQuiet()?.kind, PinKind.REPLY);
   assert.equal(t.takeQuiet()?.kind, PinKind.OTHER);
   assert.equal(t.owed, 1);
@@ -72,25 +72,25 @@ Deno.test("PinTracker owes (un)subscribe confirmations even under CLIENT REPLY O
 
 Deno.test("PinTracker: a RESP2 subscriber's refused commands change nothing", () => {
   const t = new PinTracker(2);
-  t.sent(PinKind.SUBSCRIBE, ["a"], 0, false);
+  t.sent(PinKind.SUBSCRIBE, 0, { args: ["a"] });
   assert.equal(t.restricted, true);
-  t.sent(PinKind.REPLY, ["SKIP"], 0, false); // refused by the node: an error reply
-  t.sent(PinKind.MULTI, [], 0, false); // refused too
+  t.sent(PinKind.REPLY, 0, { args: ["SKIP"] }); // refused by the node: an error reply
+  t.sent(PinKind.MULTI, 0); // refused too
   assert.equal(t.silencing, false);
   assert.equal(t.queuing, false);
   assert.equal(t.owed, 3);
   const r3 = new PinTracker(3);
-  r3.sent(PinKind.SUBSCRIBE, ["a"], 0, false);
+  r3.sent(PinKind.SUBSCRIBE, 0, { args: ["a"] });
   assert.equal(r3.restricted, false, "RESP3 subscribers may send anything");
 });
 
 Deno.test("PinTracker stops counting after an EXEC that ran a state change, until RESET", () => {
   const t = new PinTracker();
-  t.sent(PinKind.MULTI, [], 0, false);
-  t.sent(PinKind.SUBSCRIBE, ["a", "b"], 0, false); // queued
-  t.sent(PinKind.EXEC, [], 0, false);
-  t.sent(PinKind.RESET, [], 0, false);
-  t.sent(PinKind.OTHER, [], 0, false);
+  t.sent(PinKind.MULTI, 0);
+  t.sent(PinKind.SUBSCRIBE, 0, { args: ["a", "b"] }); // queued
+  t.sent(PinKind.EXEC, 0);
+  t.sent(PinKind.RESET, 0);
+  t.sent(PinKind.OTHER, 0);
   frame(t, "+OK\r\n");
   frame(t, "+QUEUED\r\n");
   assert.equal(frame(t, "*1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"), PinKind.EXEC);
@@ -107,11 +107,11 @@ Deno.test("PinTracker stops counting after an EXEC that ran a state change, unti
 
 Deno.test("PinTracker under MONITOR: a RESET without a reply (after SKIP) is passed over for the one answered", () => {
   const t = new PinTracker();
-  t.sent(PinKind.MONITOR, [], 0, false);
-  t.sent(PinKind.REPLY, ["SKIP"], 0, false);
-  t.sent(PinKind.RESET, [], 0, false); // skipped: no reply
-  t.sent(PinKind.RESET, [], 0, false);
-  t.sent(PinKind.OTHER, [], 0, false);
+  t.sent(PinKind.MONITOR, 0);
+  t.sent(PinKind.REPLY, 0, { args: ["SKIP"] });
+  t.sent(PinKind.RESET, 0); // skipped: no reply
+  t.sent(PinKind.RESET, 0);
+  t.sent(PinKind.OTHER, 0);
   assert.equal(frame(t, "+OK\r\n"), PinKind.MONITOR);
   assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
   assert.equal(t.uncounted, false);
@@ -122,12 +122,12 @@ Deno.test("PinTracker under MONITOR: a RESET without a reply (after SKIP) is pas
 
 Deno.test("PinTracker: EXEC without MULTI leaves a WATCH in place (the connection stays the session's)", () => {
   const t = new PinTracker();
-  t.sent(PinKind.WATCH, ["k"], 0, false);
-  t.sent(PinKind.EXEC, [], 0, false);
+  t.sent(PinKind.WATCH, 0, { args: ["k"] });
+  t.sent(PinKind.EXEC, 0);
   assert.equal(frame(t, "+OK\r\n"), PinKind.WATCH);
   assert.equal(frame(t, "-ERR EXEC without MULTI\r\n"), PinKind.EXEC);
   assert.equal(t.idle, false, "k is still watched on the node");
-  t.sent(PinKind.UNWATCH, [], 0, false);
+  t.sent(PinKind.UNWATCH, 0);
   assert.equal(frame(t, "+OK\r\n"), PinKind.UNWATCH);
   assert.equal(t.idle, true);
 });

@@ -112,7 +112,7 @@ export class CommandRecorder {
       false,
       attempts,
       (slot.flags & SLOT_FAULTED) !== 0 ||
-        (slot.peer !== null && (slot.peer.flags & SLOT_FAULTED) !== 0),
+        (slot.hedged !== null && (slot.hedged.other(slot).flags & SLOT_FAULTED) !== 0),
     );
   }
 

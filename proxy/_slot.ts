@@ -6,6 +6,7 @@
  */
 
 import { Route } from "../resp/mod.ts";
+import type { HedgedRead } from "./_hedged_read.ts";
 import type { LinkUse, SessionRuntime } from "./_runtime.ts";
 
 /** Why a node connection gave up on its in-flight commands. */
@@ -52,24 +53,16 @@ export const SLOT_SCAN = 2;
 export const SLOT_NOSCRIPT_RETRY = 4;
 /** Already re-sent to the primary after NOSCRIPT. */
 export const SLOT_NOSCRIPT_RETRIED = 8;
-/** A hedge: the copy of a read sent to a second node (`peer` is the original, in the FIFO). */
-export const SLOT_HEDGE = 16;
-/** A read that was hedged (`peer` is its copy). */
-export const SLOT_HEDGED = 32;
-/** One copy of a hedged read got its reply or failed. */
-export const SLOT_SETTLED = 64;
-/** Counted once as a `slow` passive error against its node. */
-export const SLOT_SLOW_REPORTED = 128;
 /** Never reused: a late copy may still look at it after its reply went out. */
-export const SLOT_KEEP = 256;
+export const SLOT_KEEP = 16;
 /** Goes to its shard's writer (a router port's write), whatever the session's port. */
-export const SLOT_WRITER = 512;
+export const SLOT_WRITER = 32;
 /** A client's own AUTH, checked by the node (see the session's login). */
-export const SLOT_LOGIN = 1024;
+export const SLOT_LOGIN = 64;
 /** CLIENT LIST: the node's reply is rewritten to show client sessions (`_clients.ts`). */
-export const SLOT_CLIENT_LIST = 2048;
+export const SLOT_CLIENT_LIST = 128;
 /** An injected fault hit it (config `faults:`; its span says so). */
-export const SLOT_FAULTED = 4096;
+export const SLOT_FAULTED = 256;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {
@@ -141,19 +134,21 @@ export class Slot {
   route: number;
   /** Extra facts of this command (`SLOT_*` bits). */
   flags = 0;
-  /** A number the route needs: the database of a SELECT, the cursor argument of a SCAN. */
-  aux = 0;
+  /** A SELECT's database (the session moves there once the node accepts it). */
+  selectDb = 0;
+  /** A fan-out part's index in its {@link group}. */
+  part = 0;
   /** Times the command was sent (1 on the first try). */
   attempts = 0;
   /** Monotonic ms when last sent (server timeout). */
   sentAt = 0;
   /** Id of the node it was last sent to. */
   nodeId = "";
-  /** The other copy of a hedged read, or null. */
-  peer: Slot | null = null;
+  /** The hedged pair this read (or its copy) is part of, or null: never hedged. */
+  hedged: HedgedRead | null = null;
   /** The shard the command goes to (a router port picks one per command); null: the session's. */
   rt: SessionRuntime | null = null;
-  /** The group this slot is one part of (`aux` is its index), or null. */
+  /** The group this slot is one part of (`part` is its index), or null. */
   group: PartGroup | null = null;
   /** The command's index in the metrics' command table (`commandIndex`). */
   cmdIndex = 0;

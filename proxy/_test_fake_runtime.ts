@@ -23,7 +23,7 @@ import type {
 import type { Slot } from "./_slot.ts";
 import { ShardCounters } from "./metrics.ts";
 import type { ConnectionSetup, PinSink } from "./node_connection.ts";
-import { SessionCore, type SessionIO } from "./session_core.ts";
+import { SessionCore, type SessionIO } from "./session/mod.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -13,7 +13,7 @@
 import { CLIENT_READ_BUFFER_SIZE, CLOSE_LINGER_MS } from "../config/defaults.ts";
 import { ByteWriter, Gate, ReadBuffer, type Socket } from "./_io.ts";
 import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
-import { SessionCore, type SessionIO } from "./session_core.ts";
+import { SessionCore, type SessionIO } from "./session/mod.ts";
 import { PortRole } from "../telemetry/mod.ts";
 
 /** A client socket: a byte stream that can also be half-closed. */

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { FakeClient, FakeRuntime, resp } from "./_test_fake_runtime.ts";
-import { SessionState } from "./session_core.ts";
 
 Deno.test("SessionCore keeps the client's order when replies come back from two nodes out of order", () => {
   const rt = new FakeRuntime();
@@ -44,17 +43,17 @@ Deno.test("SessionCore pins for MULTI after earlier replies are out, and goes ba
   c.send(
     resp("GET", "a") + resp("MULTI") + resp("SET", "k", "v") + resp("EXEC") + resp("GET", "b"),
   );
-  assert.equal(c.core.state, SessionState.MUX_WAIT, "MULTI waits for GET a's reply");
+  assert.equal(c.core.modeKind, "waiting", "MULTI waits for GET a's reply");
   assert.equal(p.pinned.length, 0);
   p.main.reply("$1\r\nA\r\n");
-  assert.equal(c.core.state, SessionState.PINNED);
+  assert.equal(c.core.modeKind, "pinned");
   assert.equal(p.pinned.length, 1);
   const pin = p.pinned[0];
   assert.equal(pin.text, resp("MULTI") + resp("SET", "k", "v") + resp("EXEC") + resp("GET", "b"));
   pin.frames("+OK\r\n", "+QUEUED\r\n", "*1\r\n+OK\r\n");
-  assert.equal(c.core.state, SessionState.PINNED, "GET b's reply is still owed");
+  assert.equal(c.core.modeKind, "pinned", "GET b's reply is still owed");
   pin.frames("$1\r\nB\r\n");
-  assert.equal(c.core.state, SessionState.MUX);
+  assert.equal(c.core.modeKind, "mux");
   assert.equal(pin.closed, true, "the freed connection is closed");
   assert.equal(c.take(), "$1\r\nA\r\n+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n$1\r\nB\r\n");
   c.command("GET", "c");
@@ -67,10 +66,10 @@ Deno.test("SessionCore keeps a WATCH pinned until EXEC, and a subscriber until i
   w.command("WATCH", "k");
   const pin = rt.primary!.pinned[0];
   pin.frames("+OK\r\n");
-  assert.equal(w.core.state, SessionState.PINNED, "a watch holds the pin");
+  assert.equal(w.core.modeKind, "pinned", "a watch holds the pin");
   w.command("UNWATCH");
   pin.frames("+OK\r\n");
-  assert.equal(w.core.state, SessionState.MUX);
+  assert.equal(w.core.modeKind, "mux");
 
   const s = new FakeClient(rt, "readers");
   s.command("SUBSCRIBE", "a", "b");
@@ -82,10 +81,10 @@ Deno.test("SessionCore keeps a WATCH pinned until EXEC, and a subscriber until i
   sp.frames("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n");
   s.command("UNSUBSCRIBE", "a");
   sp.frames("*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n");
-  assert.equal(s.core.state, SessionState.PINNED, "still subscribed to b");
+  assert.equal(s.core.modeKind, "pinned", "still subscribed to b");
   s.command("UNSUBSCRIBE");
   sp.frames("*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n");
-  assert.equal(s.core.state, SessionState.MUX);
+  assert.equal(s.core.modeKind, "mux");
   assert.equal(sp.closed, true);
   assert.match(s.take(), /message\r\n\$1\r\na\r\n\$2\r\nhi/);
 });
@@ -97,15 +96,15 @@ Deno.test("SessionCore un-pins after a blocking command's reply and after CLIENT
   const pin = rt.primary!.pinned[0];
   assert.equal(c.core.pendingSince(), -1, "a blocking command has no server timeout");
   pin.frames("*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
-  assert.equal(c.core.state, SessionState.MUX);
+  assert.equal(c.core.modeKind, "mux");
 
   c.command("CLIENT", "REPLY", "OFF");
   const pin2 = rt.primary!.pinned[1];
   c.command("SET", "a", "1");
-  assert.equal(c.core.state, SessionState.PINNED, "replies off: nothing owed, still pinned");
+  assert.equal(c.core.modeKind, "pinned", "replies off: nothing owed, still pinned");
   c.command("CLIENT", "REPLY", "ON");
   pin2.frames("+OK\r\n");
-  assert.equal(c.core.state, SessionState.MUX);
+  assert.equal(c.core.modeKind, "mux");
 });
 
 Deno.test("SessionCore switches protocol mid-pipeline: HELLO 3 then commands on RESP3 connections", () => {
@@ -140,7 +139,7 @@ Deno.test("SessionCore moves to a database's connections with SELECT, waiting fo
   c.send(resp("SELECT", "2") + resp("GET", "k"));
   const db2 = p.connection(2, 2);
   assert.equal(db2.sent.length, 1, "SELECT goes to a database 2 connection");
-  assert.equal(c.core.state, SessionState.MUX_WAIT);
+  assert.equal(c.core.modeKind, "waiting");
   db2.reply("+OK\r\n");
   assert.equal(c.core.db, 2);
   assert.equal(db2.sent.length, 2, "GET follows on database 2");
@@ -272,7 +271,7 @@ Deno.test("SessionCore relays SYNC on the writer port raw and refuses it on the 
   const pin = rt.primary!.pinned[0];
   assert.equal(pin.raw, true);
   assert.equal(pin.text, resp("SYNC"));
-  assert.equal(w.core.state, SessionState.RAW);
+  assert.equal(w.core.modeKind, "raw");
   w.send("REPLCONF ACK 0\r\n");
   assert.equal(pin.text, resp("SYNC") + "REPLCONF ACK 0\r\n", "bytes as they are");
 });
@@ -363,14 +362,14 @@ Deno.test("SessionCore runs HELLO and RESET after the replies before them, whate
   const c = new FakeClient(rt, "writer");
   const p = rt.primary!;
   c.send(resp("SET", "k", "v") + resp("HELLO", "3") + resp("GET", "k"));
-  assert.equal(c.core.state, SessionState.MUX_WAIT, "HELLO waits for SET's reply");
+  assert.equal(c.core.modeKind, "waiting", "HELLO waits for SET's reply");
   assert.equal(p.connection(3, 0).sent.length, 0, "GET k not sent on RESP3 before SET ran");
   p.main.reply("+OK\r\n");
   assert.equal(c.core.proto, 3);
   assert.equal(p.connection(3, 0).sent.length, 1);
   p.connection(3, 0).reply("$1\r\nv\r\n");
   c.send(resp("SET", "k", "w") + resp("RESET") + resp("GET", "k"));
-  assert.equal(c.core.state, SessionState.MUX_WAIT, "RESET waits for SET's reply");
+  assert.equal(c.core.modeKind, "waiting", "RESET waits for SET's reply");
   p.connection(3, 0).reply("+OK\r\n");
   assert.equal(c.core.proto, 2);
   p.main.reply("$1\r\nw\r\n");
@@ -390,9 +389,9 @@ Deno.test("SessionCore answers every command after a pinned RESET in the same wr
       ? "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
       : "+OK\r\n";
     pin.frames(first, "+RESET\r\n", "+OK\r\n");
-    assert.equal(c.core.state, SessionState.PINNED, `${opener}: PING's reply still owed`);
+    assert.equal(c.core.modeKind, "pinned", `${opener}: PING's reply still owed`);
     pin.frames("+PONG\r\n");
-    assert.equal(c.core.state, SessionState.MUX, `${opener}: back to shared connections`);
+    assert.equal(c.core.modeKind, "mux", `${opener}: back to shared connections`);
     assert.equal(c.take(), `${first}+RESET\r\n+OK\r\n+PONG\r\n`);
   }
 });
@@ -413,10 +412,10 @@ Deno.test("SessionCore leaves the node's replies to the node inside MULTI, under
   c.send(resp("DISCARD") + resp("CLIENT", "REPLY", "SKIP") + resp("CLIENT", "GETNAME"));
   assert.ok(pin.text.endsWith(resp("CLIENT", "GETNAME")), "skipped by the node, in its turn");
   pin.frames("+OK\r\n");
-  assert.equal(c.core.state, SessionState.PINNED, "GETNAME may not have run: a PING says when");
+  assert.equal(c.core.modeKind, "pinned", "GETNAME may not have run: a PING says when");
   assert.ok(pin.text.endsWith(resp("PING")));
   pin.frames("+PONG\r\n");
-  assert.equal(c.core.state, SessionState.MUX);
+  assert.equal(c.core.modeKind, "mux");
   assert.equal(
     c.take(),
     "+OK\r\n+QUEUED\r\n-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n+OK\r\n",

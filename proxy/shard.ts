@@ -28,7 +28,6 @@ import { HedgePolicy } from "./_hedge.ts";
 import { type ClientView, rewriteClientList } from "./_clients.ts";
 import { turn } from "./_io.ts";
 import { SCAN_TAGS } from "./_scan.ts";
-import { SLOT_HEDGE, SLOT_HEDGED, SLOT_SLOW_REPORTED } from "./_slot.ts";
 import { Backend } from "./backend.ts";
 import { faultsForNode } from "./faults.ts";
 import { type Balancer, createBalancer } from "./balancer.ts";
@@ -489,14 +488,12 @@ export class Shard implements ShardRuntime {
       b.scanInflight((slot) => {
         const age = now - slot.sentAt;
         if (age < delay) return false;
-        const paired = slot.flags & (SLOT_HEDGE | SLOT_HEDGED);
-        if (paired === 0) {
+        const pair = slot.hedged;
+        if (pair === null) {
           // A node silent for longer than a hedged read may take is stalled, not slow:
           // its reads are hedged even when the budget is spent.
           if (slot.owner.hedge?.(slot, now, this.#stalled(b, now))) b.avoid(now);
-        } else if (age > slowAfter && (slot.flags & SLOT_SLOW_REPORTED) === 0) {
-          slot.flags |= SLOT_SLOW_REPORTED;
-          this.counters.slowReads++;
+        } else if (age > slowAfter && pair.reportSlow(slot)) {
           b.reportError("slow");
         }
         return true;
