@@ -7,7 +7,7 @@
 
 import { publicRole } from "../health/mod.ts";
 import type { MetricCollector, MetricWriter } from "../telemetry/mod.ts";
-import { FAULT_KINDS } from "../proxy/mod.ts";
+import { FAULT_KINDS, SHARD_COUNTERS } from "../proxy/mod.ts";
 import { readiness } from "./readiness.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
 
@@ -17,13 +17,7 @@ const ROLES = ["primary", "replica", "unknown"] as const;
 function collectShard(s: ShardSource, w: MetricWriter): void {
   const shard = s.name;
   const c = s.counters;
-  w.value("retries", { shard }, c.retries);
-  w.value("backpressurePauses", { shard }, c.backpressurePauses);
-  w.value("heldWrites", { shard }, c.heldWrites);
-  w.value("protocolErrors", { shard }, c.protocolErrors);
-  w.value("clientsAccepted", { shard }, c.clientsAccepted);
-  w.value("clientsRejected", { shard }, c.clientsRejected);
-  w.value("clientsIdleClosed", { shard }, c.idleClosed);
+  for (const id of SHARD_COUNTERS) w.value(id, { shard }, c[id]);
   w.value("clientConnections", { shard, protocol: "resp2" }, s.stats.clients.resp2);
   w.value("clientConnections", { shard, protocol: "resp3" }, s.stats.clients.resp3);
   w.value("pinnedSessions", { shard }, s.stats.pinned);

@@ -22,6 +22,8 @@ import type {
 } from "./_runtime.ts";
 import type { Slot } from "./_slot.ts";
 import { ShardCounters } from "./metrics.ts";
+import { COMMAND_NAMES } from "../resp/mod.ts";
+import { CommandStats } from "../telemetry/mod.ts";
 import type { ConnectionSetup, PinSink } from "./node_connection.ts";
 import { SessionCore, type SessionIO } from "./session/mod.ts";
 
@@ -168,7 +170,7 @@ export class FakeNodeHandle implements NodeHandle {
 export class FakeRuntime implements SessionRuntime {
   readonly name = "fake";
   readonly counters = new ShardCounters();
-  readonly commandStats = null;
+  readonly commandStats: CommandStats = new CommandStats(COMMAND_NAMES);
   readonly tracer = null;
   readonly nodes: FakeNodeHandle[];
   settings: ShardSettings;

@@ -206,9 +206,8 @@ export class PortListener {
     }
     conn.setNoDelay(true);
     rt.counters.clientsAccepted++;
-    rt.counters.clientsOpen++;
     const session = new ClientSession(conn, this.role, rt, (s) => {
-      if (this.#sessions.delete(s)) rt.counters.clientsOpen--;
+      this.#sessions.delete(s);
     }, this.#routing?.() ?? null);
     if (conn instanceof NodeConn) {
       session.core.peer = conn.peer;

@@ -15,7 +15,7 @@ export {
 } from "./balancer.ts";
 export { ErrorText } from "./errors.ts";
 export { FAULT_KINDS, FaultKindIndex, FaultRule, faultsForNode, pickFault } from "./faults.ts";
-export { ShardCounters } from "./metrics.ts";
+export { SHARD_COUNTERS, type ShardCounterId, ShardCounters } from "./metrics.ts";
 export type { ByProtocol, NodeStats, ShardStats } from "./stats.ts";
 export {
   type CursorNode,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClient, FakeRuntime, resp } from "./_test_fake_runtime.ts";
+import { encodeCursor } from "./_scan.ts";
 
 Deno.test("SessionCore keeps the client's order when replies come back from two nodes out of order", () => {
   const rt = new FakeRuntime();
@@ -284,21 +285,37 @@ Deno.test("SessionCore hedges a slow read: the first reply wins, the late one is
   const [, n1, n2] = rt.nodes;
   const slotA = n1.main.sent[0].slot;
   c.core.hedge(slotA, rt.clock);
-  assert.equal(rt.counters.hedges, 1);
+  assert.equal(rt.commandStats.hedges, 1);
   assert.equal(n2.main.sent.length, 2, "GET a's copy went to the other replica");
   assert.equal(n2.main.sent[1].text, resp("GET", "a"));
   n2.main.reply("$1\r\nB\r\n"); // GET b
   n2.main.reply("$1\r\nA\r\n"); // the copy of GET a wins
   assert.equal(c.take(), "$1\r\nA\r\n$1\r\nB\r\n");
-  assert.equal(rt.counters.hedgeWins, 1);
+  assert.equal(rt.commandStats.hedgeWins, 1);
   n1.main.reply("$4\r\nlate\r\n"); // the original, late: dropped
   c.command("GET", "c");
   const next = rt.nodes.find((n) => n.main.sent.some((s) => s.text === resp("GET", "c")))!;
   next.main.reply("$1\r\nC\r\n");
   assert.equal(c.take(), "$1\r\nC\r\n");
-  // A hedge is never hedged again, and the budget is respected.
-  c.core.hedge(slotA, rt.clock);
-  assert.equal(rt.counters.hedges, 1);
+});
+
+Deno.test("SessionCore hedges a read once: neither the read nor its copy is hedged again", () => {
+  const rt = new FakeRuntime(4);
+  const c = new FakeClient(rt);
+  c.command("GET", "a");
+  const first = rt.nodes.find((n) => n.main.sent.length === 1)!;
+  const slot = first.main.sent[0].slot;
+  assert.equal(c.core.hedge(slot, rt.clock), true);
+  const second = rt.nodes.find((n) => n !== first && n.main.sent.length === 1)!;
+  const copy = second.main.sent[0].slot;
+  assert.equal(c.core.hedge(slot, rt.clock), false, "the read is still unanswered");
+  assert.equal(c.core.hedge(copy, rt.clock), false, "nor is its copy hedged");
+  assert.equal(rt.nodes.reduce((n, x) => n + x.main.sent.length, 0), 2, "no third copy");
+  first.main.fail(); // one copy failed: the pair is still waiting for the other
+  assert.equal(c.core.hedge(slot, rt.clock), false);
+  assert.equal(rt.commandStats.hedges, 1);
+  second.main.reply("$1\r\nA\r\n");
+  assert.equal(c.take(), "$1\r\nA\r\n");
 });
 
 Deno.test("SessionCore waits for both copies of a hedged read before retrying or failing", () => {
@@ -318,7 +335,7 @@ Deno.test("SessionCore waits for both copies of a hedged read before retrying or
   assert.equal(c.take(), "$1\r\nA\r\n");
 });
 
-Deno.test("SessionCore does not hedge writes, pinned reads, SCAN continuations, or past the budget", () => {
+Deno.test("SessionCore does not hedge writes, reads on the writer port, SCAN continuations, or past the budget", () => {
   const rt = new FakeRuntime();
   const w = new FakeClient(rt, "writer");
   w.command("GET", "k");
@@ -327,12 +344,18 @@ Deno.test("SessionCore does not hedge writes, pinned reads, SCAN continuations, 
   c.command("SET", "k", "v");
   const set = rt.nodes.flatMap((n) => n.main.sent).find((s) => s.text.includes("SET"))!;
   c.core.hedge(set.slot, rt.clock);
-  assert.equal(rt.counters.hedges, 0);
+  assert.equal(rt.commandStats.hedges, 0);
+  // A SCAN continuation must stay on the node whose cursor it carries.
+  const node = rt.nodes[1];
+  c.command("SCAN", encodeCursor("17", rt.scanTag(node.id)));
+  const cont = node.main.sent.find((s) => s.text === resp("SCAN", "17"))!;
+  assert.equal(c.core.hedge(cont.slot, rt.clock), false);
+  assert.equal(rt.commandStats.hedges, 0);
   rt.hedgeBudget = 0;
   c.command("GET", "k");
   const get = rt.nodes.flatMap((n) => n.main.sent).find((s) => s.text.includes("GET"))!;
   c.core.hedge(get.slot, rt.clock);
-  assert.equal(rt.counters.hedges, 0);
+  assert.equal(rt.commandStats.hedges, 0);
 });
 
 Deno.test("SessionCore sends a session's commands to one node down the connection that has its unanswered ones", () => {
@@ -461,4 +484,16 @@ Deno.test("SessionCore holds writes while no primary is known, and fails them cl
   const out = c.take();
   assert.match(out, /^-ERR shardgate: no primary for shard 'fake' took the write within \d+ ms/);
   assert.equal(out.split("\r\n").length - 1, 2, "both answered");
+});
+
+Deno.test("SessionCore asks the pinned node for the name after a SETNAME whose reply was skipped", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt, "writer");
+  c.send(
+    resp("CLIENT", "REPLY", "SKIP") + resp("CLIENT", "SETNAME", "n1") + resp("CLIENT", "GETNAME"),
+  );
+  const pin = rt.primary!.pinned[0];
+  assert.ok(pin.text.endsWith(resp("CLIENT", "GETNAME")), "the node knows whether SETNAME took");
+  pin.frames("$2\r\nn1\r\n");
+  assert.equal(c.take(), "$2\r\nn1\r\n");
 });

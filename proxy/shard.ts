@@ -463,7 +463,7 @@ export class Shard implements ShardRuntime {
   /** Takes one hedge from the budget (past it for a read on a stalled node). */
   takeHedge(stalled = false): boolean {
     const h = this.#config.hedge;
-    return h.enabled && this.#hedge.take(h, this.counters.readerCommands, stalled);
+    return h.enabled && this.#hedge.take(h, this.counters.readsSent, stalled);
   }
 
   /**
@@ -478,7 +478,7 @@ export class Shard implements ShardRuntime {
     if (!h.enabled) return;
     const now = turn.now = this.now(); // a timer's turn: replies completed here are timed now
     const policy = this.#hedge;
-    policy.tick(now, h, this.counters.readerCommands);
+    policy.tick(now, h, this.counters.readsSent);
     const delay = policy.delayMs;
     const slowAfter = policy.slowAfterMs;
     let pending = false;
@@ -562,7 +562,7 @@ export class Shard implements ShardRuntime {
       for (const l of this.#listeners) {
         for (const s of l.sessions) {
           if (!s.pinned && s.inflight === 0 && now - s.lastActive > t.clientIdleMs) {
-            this.counters.idleClosed++;
+            this.counters.clientsIdleClosed++;
             s.close();
           }
         }

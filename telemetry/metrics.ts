@@ -82,6 +82,13 @@ export const METRICS = {
     help: "Time from a command's arrival to its reply being ready, by command name.",
     buckets: LATENCY_BUCKETS_SECONDS,
   },
+  readsSent: {
+    name: "shardgate_reads_sent_total",
+    type: "counter",
+    labels: ["shard"],
+    help:
+      "Commands sent to the shard's readers (replicas) on shared connections; hedges are budgeted against them.",
+  },
   retries: {
     name: "shardgate_retries_total",
     type: "counter",

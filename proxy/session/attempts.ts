@@ -73,7 +73,6 @@ export function onReply(
         return;
       case Settle.WON: {
         const rt = main.rt ?? s.rt;
-        rt.counters.hedgeWins++;
         rt.commandStats?.recordHedge(true);
         attemptEnded(main.trace, slot.nodeId, "won");
         break;
@@ -158,7 +157,6 @@ export function onFail(
     s.pendingLogin = null;
     return fill(s, slot, errorReply(words));
   }
-  rt.counters.failedCommands++;
   if (reason === "handshake refused" && s.user !== null && detail !== null) {
     // The node no longer takes this client's credentials (user deleted,
     // password changed): its words, and the session ends, as Redis ends
@@ -201,7 +199,6 @@ export function hedge(s: SessionCore, slot: Slot, now: number, stalled: boolean)
   copy.rt = slot.rt;
   slot.flags |= SLOT_KEEP;
   new HedgedRead(slot, copy);
-  rt.counters.hedges++;
   rt.commandStats?.recordHedge(false);
   sendOn(linkFor(s, node, s.db), copy, slot.cmd, slot.cmdStart, slot.cmdEnd, now);
   slot.trace?.push({

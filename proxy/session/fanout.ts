@@ -39,7 +39,6 @@ export function scan(
   const target = to.rt.cursorNode(decoded.tag);
   if (target === null) return local(s, errorReply(ErrorText.invalidCursor));
   if (target.node === null) {
-    to.rt.counters.failedCommands++;
     return local(s, errorReply(ErrorText.scanRestart(target.id)));
   }
   a[at] = te.encode(decoded.cursor);
@@ -64,7 +63,6 @@ export function broadcast(
   const rt = to.rt;
   const nodes = rt.broadcastNodes();
   if (nodes.length === 0) {
-    rt.counters.failedCommands++;
     return local(s, errorReply(rt.noNodeError(s.role)));
   }
   const frame = frameOf(s, buf, start, end);
@@ -104,9 +102,9 @@ export function fanout(
       part.cmd = p.frame;
       part.cmdStart = 0;
       part.cmdEnd = p.frame.length;
-      p.shard.counters.readerCommands++;
+      p.shard.counters.readsSent++;
       p.shard.armHedge();
-    } else p.shard.counters.writerCommands++;
+    }
     if (p.node !== null) {
       sendOn(linkFor(s, p.node, s.db), part, p.frame, 0, p.frame.length, s.now);
       continue;

@@ -60,11 +60,9 @@ export function feedMux(s: SessionCore, buf: Uint8Array, start: number, end: num
     }
   }
   batch.use = null;
-  if (batch.sent > 0) {
-    if (s.role === "readers") {
-      s.rt.counters.readerCommands += batch.sent;
-      s.rt.armHedge();
-    } else s.rt.counters.writerCommands += batch.sent;
+  if (batch.sent > 0 && s.role === "readers") {
+    s.rt.counters.readsSent += batch.sent;
+    s.rt.armHedge();
   }
   if (
     s.mode.kind === "mux" &&
@@ -216,9 +214,8 @@ function routed(s: SessionCore, route: Route, buf: Uint8Array, start: number, en
     return consumed;
   }
   forwardByRoute(s, to, route, buf, start, end);
-  if (to.writer) rt.counters.writerCommands++;
-  else {
-    rt.counters.readerCommands++;
+  if (!to.writer) {
+    rt.counters.readsSent++;
     rt.armHedge();
   }
   return true;

@@ -46,10 +46,13 @@ const PING = encodeCommand(["PING"]);
 /** Sent before WAIT/WAITAOF on a pinned primary connection (see pinnedCommand). */
 const WAIT_MARK = encodeCommand(["PUBLISH", "__shardgate__:wait", ""]);
 
-/** Routes a pinned session answers itself (when its replies can be counted, outside MULTI). */
+/**
+ * Routes a pinned session answers itself (when its replies can be counted,
+ * outside MULTI). Not CLIENT GETNAME: its own connection has the session's
+ * name, and knows it after a SETNAME whose reply CLIENT REPLY SKIP dropped.
+ */
 const ANSWERED_HERE: ReadonlySet<Route> = new Set([
   Route.AUTH,
-  Route.CLIENT_GETNAME,
   Route.CLIENT_SETINFO,
   Route.REFUSE,
 ]);
@@ -68,12 +71,10 @@ export function toPinned(s: SessionCore, to: Target): boolean {
   const rt = to.rt;
   const node = to.writer ? rt.writer() : rt.pickReader("");
   if (node === null) {
-    rt.counters.failedCommands++;
     local(s, errorReply(rt.noNodeError(to.writer ? "writer" : "readers")));
     if (s.decision !== null) s.decision.held = [];
     return true;
   }
-  rt.counters.pinnedSessions++;
   const tracker = new PinTracker(s.proto);
   const link = node.openPinned(s, { proto: s.proto, db: s.db, name: s.name, user: s.user });
   const pin: PinnedMode = {
@@ -175,7 +176,6 @@ function pinnedCommand(
       if (!quietOrWait(s, m)) return false;
       pinnedLocal(s, pin, auth(s, buf, start, end));
       return true;
-    case Route.CLIENT_GETNAME:
     case Route.CLIENT_SETINFO:
       if (!quietOrWait(s, m)) return false;
       pinnedLocal(s, pin, clientState(s, route, buf, start, end));

@@ -181,7 +181,6 @@ export function send(
   if (dispatch(s, slot, src, start, end, "")) return;
   if (holdable(s, slot)) return hold(s, slot, ""); // no primary known yet
   const rt = slot.rt ?? s.rt;
-  rt.counters.failedCommands++;
   fill(s, slot, errorReply(rt.noNodeError(toPrimary(slot) ? "writer" : "readers")));
 }
 
@@ -271,7 +270,6 @@ export function failHeldWrites(s: SessionCore): void {
   if (rt === null || s.mode.kind === "closed") return;
   const waited = rt.now() - held.since;
   for (const slot of slots) {
-    rt.counters.failedCommands++;
     fill(s, slot, errorReply(ErrorText.heldTooLong(rt.name, Math.round(waited))));
   }
 }
