@@ -14,7 +14,13 @@
  * @module
  */
 
-import type { Slot } from "./_slot.ts";
+/** One copy of a hedged read, as the pair sees it (a `Slot`). */
+export interface HedgeLeg {
+  /** The reply (or an error) is known. */
+  readonly done: boolean;
+  /** The pair it belongs to, or null: never hedged. */
+  hedged: unknown;
+}
 
 /** What to do with one copy's reply or failure ({@link HedgedRead.settle}). */
 export const Settle = {
@@ -33,18 +39,18 @@ export const Settle = {
 export type Settle = typeof Settle[keyof typeof Settle];
 
 /** A read and its copy on a second node. */
-export class HedgedRead {
+export class HedgedRead<L extends HedgeLeg> {
   /** The read in the client's FIFO. */
-  readonly main: Slot;
+  readonly main: L;
   /** Its copy, sent to another node. */
-  readonly copy: Slot;
+  readonly copy: L;
   #mainIn = false;
   #copyIn = false;
   #mainSlow = false;
   #copySlow = false;
 
   /** Pairs `main` with `copy`; both point at the pair, and neither is reused while a copy may answer. */
-  constructor(main: Slot, copy: Slot) {
+  constructor(main: L, copy: L) {
     this.main = main;
     this.copy = copy;
     main.hedged = this;
@@ -52,12 +58,12 @@ export class HedgedRead {
   }
 
   /** Whether `slot` may be hedged: a read is hedged at most once. */
-  static mayHedge(slot: Slot): boolean {
+  static mayHedge(slot: HedgeLeg): boolean {
     return slot.hedged === null;
   }
 
   /** The other copy of `slot`. */
-  other(slot: Slot): Slot {
+  other(slot: L): L {
     return slot === this.main ? this.copy : this.main;
   }
 
@@ -66,7 +72,7 @@ export class HedgedRead {
    * reply that says "not now" (the node is loading, a script it lacks) or
    * a failure; the other copy may still answer.
    */
-  settle(slot: Slot, notNow: boolean): Settle {
+  settle(slot: L, notNow: boolean): Settle {
     const isMain = slot === this.main;
     if (isMain) this.#mainIn = true;
     else this.#copyIn = true;
@@ -82,7 +88,7 @@ export class HedgedRead {
    * counts as a `slow` passive error against its node (the caller checks
    * the age).
    */
-  reportSlow(slot: Slot): boolean {
+  reportSlow(slot: L): boolean {
     if (slot === this.main) {
       if (this.#mainSlow || this.#mainIn) return false;
       return this.#mainSlow = true;

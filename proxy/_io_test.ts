@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { READ_BUFFER_SIZE } from "../config/defaults.ts";
 import { ByteWriter, ReadBuffer, type Socket } from "./_io.ts";
-import { Slot, SlotQueue } from "./_slot.ts";
+import { Slot, SlotQueue } from "./_runtime.ts";
 
 /** A socket that records writes and accepts at most `max` bytes per write. */
 class RecordingSocket implements Socket {

@@ -24,9 +24,9 @@ import {
 } from "../telemetry/mod.ts";
 import { turn } from "./_io.ts";
 import type { CommandTag } from "./_pin.ts";
-import type { SessionRuntime } from "./_runtime.ts";
+import type { PortContext } from "./_runtime.ts";
 import { SHARDGATE_ERROR_PREFIX } from "./errors.ts";
-import { type Attempt, type Slot, SLOT_FAULTED } from "./_slot.ts";
+import { type Attempt, type Slot, SLOT_FAULTED } from "./_runtime.ts";
 
 const MINUS = 45;
 const te = new TextEncoder();
@@ -80,7 +80,7 @@ export class CommandRecorder {
    */
   finished(
     slot: Slot,
-    rt: SessionRuntime,
+    rt: PortContext,
     db: number,
     reply: Uint8Array,
     start: number,
@@ -119,7 +119,7 @@ export class CommandRecorder {
   /** A pinned command's reply is final, from `node` of shard `rt`. */
   pinnedFinished(
     tag: CommandTag,
-    rt: SessionRuntime,
+    rt: PortContext,
     node: string,
     db: number,
     reply: Uint8Array,
@@ -149,7 +149,7 @@ export class CommandRecorder {
 
   #span(
     cmd: number,
-    rt: SessionRuntime,
+    rt: PortContext,
     node: string | null,
     db: number,
     startedAt: number,

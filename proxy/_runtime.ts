@@ -1,22 +1,29 @@
 /**
- * The narrow views the client sessions use of their shard, its nodes and
- * their connections, so a session depends on interfaces (and its core can
- * be tested against fakes without sockets).
+ * The contract between client sessions and the shards and node connections
+ * they use: a command in flight (a {@link Slot}), the views a session has of
+ * a node and its connections, its port ({@link PortContext}) and a shard's
+ * routes ({@link ShardRoutes}), and a router port's per-command routing. A
+ * session depends on these interfaces only (its core is tested against
+ * fakes without sockets); they refer to one another, so they live in one
+ * file and no import loop runs through the proxy's files.
+ *
+ * ```
+ *  SessionCore ── port: PortContext (settings, counters, clock, HELLO's view)
+ *      │── routing: KeyRouting ─▶ a ShardRoutes per command (a shard port: always its own)
+ *      └── Slot ─▶ ShardRoutes.pickReader()/writer() ─▶ NodeHandle ─▶ MuxLink.send(slot)
+ * ```
  *
  * @module
  */
 
-import type { PassiveErrorKind, ShardSettings } from "../config/types.ts";
-import type { RequestParser, Route } from "../resp/mod.ts";
+import type { ShardSettings } from "../config/types.ts";
+import { type RequestParser, Route } from "../resp/mod.ts";
 import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
-import type { Logger } from "../telemetry/logger.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { Credential } from "./_credential.ts";
 import type { ClientView } from "./_clients.ts";
-import type { Slot } from "./_slot.ts";
-import type { Backend } from "./backend.ts";
+import type { HedgedRead } from "./_hedged_read.ts";
 import type { ShardCounters } from "./metrics.ts";
-import type { ConnectionSetup, PinSink } from "./node_connection.ts";
 
 /** Listener role: readers spread over replicas, writer follows the primary. */
 export type ListenerRole = "readers" | "writer";
@@ -79,6 +86,37 @@ export interface LinkUse {
   owed: number;
 }
 
+/** The protocol and database a connection is set up for (a session's own). */
+export interface ConnectionSetup {
+  /** RESP version the connection speaks: 2, or 3 after `HELLO 3`. */
+  readonly proto: 2 | 3;
+  /** Database selected at setup. */
+  readonly db: number;
+  /** Client name given to the node (pinned sessions only), or null. */
+  readonly name: string | null;
+  /**
+   * A client's own credentials to set the connection up with instead of
+   * the shard's `auth` (the node's refusal then reaches that client), or
+   * absent/null for the shard's.
+   */
+  readonly user?: Credential | null;
+}
+
+/** Receives a pinned connection's frames (a client session). */
+export interface PinSink {
+  /** One complete frame from the node (a reply or a push): valid only during the call. */
+  onFrame(buf: Uint8Array, start: number, end: number): void;
+  /** Raw mode: bytes from the node, valid only during the call. */
+  onData(buf: Uint8Array, start: number, end: number): void;
+  /** The connection ended (node closed it, failed, or timed out). */
+  onClosed(reason: FailReason | null, detail: string | null): void;
+  /**
+   * When the oldest command still owed a reply was sent, or -1 when none is
+   * owed or it may take as long as it likes (a blocking command).
+   */
+  pendingSince(): number;
+}
+
 /** A node, as a session uses it. */
 export interface NodeHandle {
   /** Node id (`host:port`). */
@@ -100,7 +138,7 @@ export interface CursorNode {
   readonly node: NodeHandle | null;
 }
 
-/** A session holding writes for the shard's next primary (see {@link SessionRuntime.awaitWriter}). */
+/** A session holding writes for the shard's next primary (see {@link ShardRoutes.awaitWriter}). */
 export interface WriterWaiter {
   /** When its oldest held write was held (data-path ms), or -1 when none is. */
   readonly heldSince: number;
@@ -110,9 +148,14 @@ export interface WriterWaiter {
   holdExpired(): void;
 }
 
-/** What client sessions need from their shard. */
-export interface SessionRuntime {
-  /** Shard name. */
+/**
+ * What a port's sessions share, whatever shard each command goes to: its
+ * settings, counters and telemetry, the clock, and what HELLO and CLIENT
+ * show of the port. A shard is the context of its own ports; a router port
+ * has one of its own.
+ */
+export interface PortContext {
+  /** Shard (or router) name. */
   readonly name: string;
   /** Current settings (replaced in place on reload). */
   readonly settings: ShardSettings;
@@ -124,6 +167,16 @@ export interface SessionRuntime {
   readonly tracer: CommandTracer | null;
   /** Milliseconds on the data path's monotonic clock (`performance.now()`). */
   now(): number;
+  /** What HELLO reports about the servers behind the port. */
+  server(): ServerIdentity;
+  /** True when some replica serves reads now (HELLO's role on a readers port). */
+  hasReplicas(): boolean;
+  /** The client sessions of the port's shard(s) (CLIENT KILL). */
+  clientSessions(): Iterable<ClientView>;
+}
+
+/** Where one shard's commands go: its readers, its writer, cursors, hedges. */
+export interface ShardRoutes extends PortContext {
   /** The node for a read, avoiding `excludeId`; null when none can serve. */
   pickReader(excludeId: string): NodeHandle | null;
   /** The node writes go to, or null. */
@@ -136,10 +189,6 @@ export interface SessionRuntime {
   scanTag(nodeId: string): number;
   /** The node a cursor tag names, or null for a tag never handed out. */
   cursorNode(tag: number): CursorNode | null;
-  /** What HELLO reports about the servers behind the shard. */
-  server(): ServerIdentity;
-  /** True when some replica serves reads now (HELLO's role on the readers port). */
-  hasReplicas(): boolean;
   /**
    * Calls `waiter.writerChanged()` once, at the next routes update with a
    * primary, or `holdExpired()` once its oldest write was held longer than
@@ -151,8 +200,6 @@ export interface SessionRuntime {
    * see it: shardgate's own connections left out, its sessions put in.
    */
   clientList(nodeId: string, text: string): string;
-  /** The client sessions of this shard's ports (CLIENT KILL). */
-  clientSessions(): Iterable<ClientView>;
   /** Reads were sent: make sure a hedge check runs after the hedge delay. */
   armHedge(): void;
   /**
@@ -161,18 +208,6 @@ export interface SessionRuntime {
    * hedge is taken even past the budget (counted all the same).
    */
   takeHedge(stalled?: boolean): boolean;
-}
-
-/** What backends need from their shard. */
-export interface ShardRuntime extends SessionRuntime {
-  /** Shard logger. */
-  readonly logger: Logger;
-  /** Reports a passive error for a node to the health checker. */
-  nodeError(nodeId: string, kind: PassiveErrorKind): void;
-  /** A retired backend has nothing in flight any more. */
-  backendIdle(backend: Backend): void;
-  /** A read's latency (ms), for the hedge delay. */
-  recordLatency(ms: number): void;
 }
 
 /** What a router port's decision asks of the session core (see {@link KeyRouting}). */
@@ -203,7 +238,7 @@ export type KeyVerdict = typeof KeyVerdict[keyof typeof KeyVerdict];
 /** One part of a command sent to several shards or nodes. */
 export interface FanPart {
   /** The shard it goes to. */
-  readonly shard: SessionRuntime;
+  readonly shard: ShardRoutes;
   /** A specific node of it (a script load to every node), or null for the shard's route. */
   readonly node: NodeHandle | null;
   /** To the shard's writer (else its readers). */
@@ -224,7 +259,7 @@ export interface KeyRouting {
    */
   decide(parser: RequestParser, buf: Uint8Array, route: Route): KeyVerdict;
   /** SEND: the shard. */
-  readonly shard: SessionRuntime | null;
+  readonly shard: ShardRoutes | null;
   /** SEND: to the shard's writer. */
   readonly toWriter: boolean;
   /** SEND: part of a transaction bound to {@link shard} (it pins there). */
@@ -241,6 +276,257 @@ export interface KeyRouting {
   readonly merge: (replies: readonly Uint8Array[]) => Uint8Array;
   /** ABORT: MULTI had reached the shard; a DISCARD must end it there. */
   readonly discardOnShard: boolean;
-  /** The shard that answers for the session itself (a SELECT's database index check). */
-  readonly firstShard: SessionRuntime;
+  /**
+   * The shard connection state goes to that a node decides (a client's own
+   * AUTH, a SELECT's database index): a shard port's own, a router port's first.
+   */
+  readonly firstShard: ShardRoutes;
+  /** Connection state goes to {@link firstShard}'s writer (else a reader). */
+  readonly stateToWriter: boolean;
+  /** CLIENT LIST / INFO / KILL show the port's client sessions (a shard port's do). */
+  readonly introspects: boolean;
+}
+
+/**
+ * A shard port's routing: every command to its shard, to the writer on the
+ * writer port and to the readers on the readers port.
+ */
+export class ShardPortRouting implements KeyRouting {
+  readonly shard: ShardRoutes;
+  readonly toWriter: boolean;
+  readonly transaction = false;
+  readonly reply = null;
+  readonly parts: readonly FanPart[] = [];
+  readonly discardOnShard = false;
+  readonly firstShard: ShardRoutes;
+  readonly stateToWriter: boolean;
+  readonly introspects = true;
+
+  /** The routing of `shard`'s port of `role`. */
+  constructor(shard: ShardRoutes, role: ListenerRole) {
+    this.shard = this.firstShard = shard;
+    this.toWriter = this.stateToWriter = role === "writer";
+  }
+
+  /** Always its shard. */
+  decide(_parser: RequestParser, _buf: Uint8Array, _route: Route): KeyVerdict {
+    return KeyVerdict.SEND;
+  }
+
+  /** Never called: nothing is split. */
+  merge(): Uint8Array {
+    throw new Error("a shard port splits nothing");
+  }
+}
+
+// ---- commands in flight ----
+
+/** Why a node connection gave up on its in-flight commands. */
+export type FailReason =
+  | "connect failed"
+  | "connection lost"
+  | "timeout"
+  | "protocol error"
+  | "removed"
+  | "handshake refused";
+
+/** Who gets a slot's reply (a client session, or a handshake). */
+export interface SlotOwner {
+  /** A reply frame arrived: `buf[start, end)` is valid only during the call. */
+  onReply(slot: Slot, buf: Uint8Array, start: number, end: number): void;
+  /**
+   * The slot's node connection failed before its reply. `sent` is false when
+   * the command never left shardgate (a failed connect), so replaying it is
+   * safe whatever the command. `detail` is the node's own error text when
+   * it refused the connection's setup (e.g. `ERR DB index is out of range`).
+   */
+  onFail(
+    slot: Slot,
+    reason: FailReason,
+    nodeId: string,
+    sent: boolean,
+    detail: string | null,
+  ): void;
+  /**
+   * The slot's read has waited longer than the hedge delay: the owner may
+   * send a copy to another node (absent: never hedged). True when it is a
+   * read that could be hedged (whether or not the budget allowed it).
+   * `stalled`: its node has answered nothing for a while (see
+   * `SessionRuntime.takeHedge`).
+   */
+  hedge?(slot: Slot, now: number, stalled?: boolean): boolean;
+}
+
+/** The command may not move to another node (a SCAN continuation). */
+export const SLOT_BOUND = 1;
+/** The reply's cursor is rewritten to name the node that made it (SCAN on the readers port). */
+export const SLOT_SCAN = 2;
+/** A NOSCRIPT reply is retried once on the primary (EVALSHA on the readers port). */
+export const SLOT_NOSCRIPT_RETRY = 4;
+/** Already re-sent to the primary after NOSCRIPT. */
+export const SLOT_NOSCRIPT_RETRIED = 8;
+/** Never reused: a late copy may still look at it after its reply went out. */
+export const SLOT_KEEP = 16;
+/** Goes to its shard's writer (a router port's write), whatever the session's port. */
+export const SLOT_WRITER = 32;
+/** A client's own AUTH, checked by the node (see the session's login). */
+export const SLOT_LOGIN = 64;
+/** CLIENT LIST: the node's reply is rewritten to show client sessions (`_clients.ts`). */
+export const SLOT_CLIENT_LIST = 128;
+/** An injected fault hit it (config `faults:`; its span says so). */
+export const SLOT_FAULTED = 256;
+
+/** The parts of one client command sent to several shards or nodes, merged into one reply. */
+export class PartGroup {
+  /** The client's slot, in its FIFO. */
+  readonly slot: Slot;
+  /** Each part's reply frame (errors included), by part index. */
+  readonly replies: Uint8Array[];
+  /** Builds the client's reply from the parts' replies. */
+  readonly merge: (replies: readonly Uint8Array[]) => Uint8Array;
+  #left: number;
+
+  /** A group of `parts` parts for the client slot `slot`, merged by `merge`. */
+  constructor(slot: Slot, parts: number, merge: (replies: readonly Uint8Array[]) => Uint8Array) {
+    this.slot = slot;
+    this.replies = new Array(parts);
+    this.merge = merge;
+    this.#left = parts;
+  }
+
+  /** Part `index` is answered; true when it was the last one. */
+  settle(index: number, reply: Uint8Array): boolean {
+    this.replies[index] = reply;
+    return --this.#left === 0;
+  }
+}
+
+/** One send of a traced command (a span event). */
+export interface Attempt {
+  /** First send, a retry after a failure, or a hedge (a second node for a slow read). */
+  kind: "send" | "retry" | "hedge";
+  /** Node id. */
+  node: string;
+  /** When it was sent, epoch ms. */
+  time: number;
+  /** How it ended: ok, error, won, lost, or the failure (`timeout`, `connection lost`…). */
+  result: string;
+}
+
+/**
+ * True for a read on the readers side (a shard's readers port, a router's
+ * read): bound by `timeouts.server`, since another node can answer it.
+ * Everything else waits for its node by `timeouts.writer` (default: as long
+ * as the node takes), as it would directly.
+ */
+export function boundAsRead(slot: Slot): boolean {
+  const r = slot.route;
+  return (slot.flags & SLOT_WRITER) === 0 &&
+    (r === Route.READ || r === Route.SCAN || r === Route.SCRIPT_READ);
+}
+
+/** One command in flight. */
+export class Slot {
+  /** Who receives the reply. */
+  owner: SlotOwner;
+  /** The reply bytes once filled out of order; null while pending or when written directly. */
+  reply: Uint8Array | null = null;
+  /** True once the reply (or an error reply) is known. */
+  done = false;
+  /**
+   * Where the command's bytes are kept so it can be replayed: `cmd[cmdStart,
+   * cmdEnd)` in the session's command arena; null when it may not be replayed.
+   */
+  cmd: Uint8Array | null = null;
+  /** Start of the command in `cmd`. */
+  cmdStart = 0;
+  /** End of the command in `cmd`. */
+  cmdEnd = 0;
+  /** Route class from the command table (a `Route` of resp). */
+  route: number;
+  /** Extra facts of this command (`SLOT_*` bits). */
+  flags = 0;
+  /** A SELECT's database (the session moves there once the node accepts it). */
+  selectDb = 0;
+  /** A fan-out part's index in its {@link group}. */
+  part = 0;
+  /** Times the command was sent (1 on the first try). */
+  attempts = 0;
+  /** Monotonic ms when last sent (server timeout). */
+  sentAt = 0;
+  /** Id of the node it was last sent to. */
+  nodeId = "";
+  /** The hedged pair this read (or its copy) is part of, or null: never hedged. */
+  hedged: HedgedRead<Slot> | null = null;
+  /** The shard the command goes to (a router port picks one per command); null: the session's. */
+  rt: ShardRoutes | null = null;
+  /** The group this slot is one part of (`part` is its index), or null. */
+  group: PartGroup | null = null;
+  /** The command's index in the metrics' command table (`commandIndex`). */
+  cmdIndex = 0;
+  /** The `PortRole` the command came in on (fault rules scope by it). */
+  port = 0;
+  /** When the command arrived (data-path ms). */
+  startedAt = 0;
+  /** A sampled command's sends, for its span; null when not traced. */
+  trace: Attempt[] | null = null;
+  /** The session's use of the node connection it was sent on, until answered; null otherwise. */
+  use: LinkUse | null = null;
+
+  /** Creates a slot for `owner`. */
+  constructor(owner: SlotOwner, route: number) {
+    this.owner = owner;
+    this.route = route;
+  }
+}
+
+/** A FIFO of slots backed by an array with a moving head (no shift() copies). */
+export class SlotQueue {
+  #items: (Slot | undefined)[] = [];
+  #head = 0;
+
+  /** Number of queued slots. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Appends a slot. */
+  push(slot: Slot): void {
+    this.#items.push(slot);
+  }
+
+  /** The oldest slot, or undefined. */
+  peek(): Slot | undefined {
+    return this.#items[this.#head];
+  }
+
+  /** Removes and returns the oldest slot. */
+  shift(): Slot | undefined {
+    const items = this.#items;
+    if (this.#head >= items.length) return undefined;
+    const s = items[this.#head];
+    items[this.#head++] = undefined;
+    if (this.#head === items.length) {
+      items.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > items.length) {
+      this.#items = items.slice(this.#head);
+      this.#head = 0;
+    }
+    return s;
+  }
+
+  /** Calls `fn` with each slot, oldest first, until it returns false. */
+  scan(fn: (slot: Slot) => boolean): void {
+    const items = this.#items;
+    for (let i = this.#head; i < items.length; i++) if (!fn(items[i]!)) return;
+  }
+
+  /** Removes every slot and returns them oldest first. */
+  drain(): Slot[] {
+    const out = this.#items.slice(this.#head) as Slot[];
+    this.#items = [];
+    this.#head = 0;
+    return out;
+  }
 }

@@ -11,16 +11,17 @@ import { parseConfig } from "../config/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
 import type { Credential } from "./_credential.ts";
 import { type ClientView, rewriteClientList } from "./_clients.ts";
-import type {
-  CursorNode,
-  ListenerRole,
-  MuxLink,
-  NodeHandle,
-  PinnedLink,
-  SessionRuntime,
-  WriterWaiter,
+import {
+  type CursorNode,
+  type ListenerRole,
+  type MuxLink,
+  type NodeHandle,
+  type PinnedLink,
+  ShardPortRouting,
+  type ShardRoutes,
+  type Slot,
+  type WriterWaiter,
 } from "./_runtime.ts";
-import type { Slot } from "./_slot.ts";
 import { ShardCounters } from "./metrics.ts";
 import { COMMAND_NAMES } from "../resp/mod.ts";
 import { CommandStats } from "../telemetry/mod.ts";
@@ -167,7 +168,7 @@ export class FakeNodeHandle implements NodeHandle {
 }
 
 /** A shard of fake nodes: the first is the primary, readers round-robin over the rest. */
-export class FakeRuntime implements SessionRuntime {
+export class FakeRuntime implements ShardRoutes {
   readonly name = "fake";
   readonly counters = new ShardCounters();
   readonly commandStats: CommandStats = new CommandStats(COMMAND_NAMES);
@@ -275,7 +276,7 @@ export class FakeClient implements SessionIO {
   #input = new Uint8Array(0);
 
   constructor(readonly rt: FakeRuntime, role: ListenerRole = "readers") {
-    this.core = new SessionCore(this, role, rt);
+    this.core = new SessionCore(this, role, rt, new ShardPortRouting(rt, role));
   }
 
   get pending(): number {

@@ -15,9 +15,9 @@ import {
   JOIN_WRITE_LIMIT,
   PINNED_IDLE_PER_NODE,
 } from "../config/defaults.ts";
-import type { NodeConfig, PassiveErrorKind } from "../config/types.ts";
+import type { NodeConfig, PassiveErrorKind, ShardSettings } from "../config/types.ts";
 import { authCommand, dialNode, isIpLiteral, type NodeSocket, type Resolver } from "../net/mod.ts";
-import { boundAsRead, type FailReason, type Slot } from "./_slot.ts";
+import { boundAsRead, type FailReason, type Slot } from "./_runtime.ts";
 import type { BalancerNode } from "./balancer.ts";
 import {
   type ConnectionHost,
@@ -26,14 +26,33 @@ import {
   NodeConnection,
   type PinSink,
 } from "./node_connection.ts";
-import type { PinnedLink, ShardRuntime } from "./_runtime.ts";
+import type { PinnedLink } from "./_runtime.ts";
+import type { Logger } from "../telemetry/logger.ts";
 import type { NodeStats } from "./stats.ts";
 import type { Credential } from "./_credential.ts";
 import { FAULT_KINDS, type FaultRule } from "./faults.ts";
-import type { NodeCommandCounters } from "../telemetry/mod.ts";
+import type { CommandStats, NodeCommandCounters } from "../telemetry/mod.ts";
 import { Route } from "../resp/mod.ts";
 
 const READ = Route.READ;
+
+/** What a backend needs from its shard. */
+export interface BackendShard {
+  /** Current settings (replaced in place on reload). */
+  readonly settings: ShardSettings;
+  /** Shard logger. */
+  readonly logger: Logger;
+  /** Per-command counters (metrics), or null. */
+  readonly commandStats: CommandStats | null;
+  /** Milliseconds on the data path's monotonic clock. */
+  now(): number;
+  /** Reports a passive error for a node to the health checker. */
+  nodeError(nodeId: string, kind: PassiveErrorKind): void;
+  /** A retired backend has nothing in flight any more. */
+  backendIdle(backend: Backend): void;
+  /** A read's latency (ms), for the hedge delay. */
+  recordLatency(ms: number): void;
+}
 
 /** One Redis node of a shard. */
 export class Backend implements BalancerNode, ConnectionHost {
@@ -52,7 +71,7 @@ export class Backend implements BalancerNode, ConnectionHost {
   /** Commands hit by injected faults, by kind index (`FAULT_KINDS`); kept across reloads. */
   readonly faultCounts: Float64Array = new Float64Array(FAULT_KINDS.length);
   #faultLogAt = -Infinity;
-  #rt: ShardRuntime;
+  #rt: BackendShard;
   /** The RESP2, database 0 pool: what most commands use. */
   #mux: (NodeConnection | null)[];
   /** Every pool by {@link poolKey}, the default one included. */
@@ -72,7 +91,7 @@ export class Backend implements BalancerNode, ConnectionHost {
   #leaving = new Set<NodeConnection>();
 
   /** Creates the backend for `config` in the shard runtime `rt`. */
-  constructor(config: NodeConfig, rt: ShardRuntime) {
+  constructor(config: NodeConfig, rt: BackendShard) {
     this.id = config.id;
     this.config = config;
     this.#rt = rt;

@@ -12,7 +12,7 @@
 
 import { CLIENT_READ_BUFFER_SIZE, CLOSE_LINGER_MS } from "../config/defaults.ts";
 import { ByteWriter, Gate, ReadBuffer, type Socket } from "./_io.ts";
-import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
+import type { KeyRouting, ListenerRole, PortContext } from "./_runtime.ts";
 import { SessionCore, type SessionIO } from "./session/mod.ts";
 import { PortRole } from "../telemetry/mod.ts";
 
@@ -40,9 +40,9 @@ export class ClientSession {
   constructor(
     sock: ClientSocket,
     role: ListenerRole,
-    rt: SessionRuntime,
+    rt: PortContext,
+    routing: KeyRouting,
     onClose: (s: ClientSession) => void,
-    router: KeyRouting | null = null,
   ) {
     this.#sock = sock;
     this.#writer = new ByteWriter(sock);
@@ -54,7 +54,7 @@ export class ClientSession {
     const gate = this.#gate;
     const writer = this.#writer;
     const stats = rt.commandStats;
-    const statsRole = router !== null
+    const statsRole = !routing.introspects
       ? PortRole.router
       : role === "writer"
       ? PortRole.writer
@@ -78,7 +78,7 @@ export class ClientSession {
       finish: () => this.#finish(),
       close: () => this.#closeSocket(),
     };
-    this.core = new SessionCore(io, role, rt, () => onClose(this), router);
+    this.core = new SessionCore(io, role, rt, routing, () => onClose(this));
   }
 
   /** Listener role this client connected to. */

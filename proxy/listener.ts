@@ -21,7 +21,7 @@ import type { Server, Socket as NetSocket } from "node:net";
 import { CLOSE_LINGER_MS } from "../config/defaults.ts";
 import type { Address } from "../config/types.ts";
 import { inheritedSockets } from "../upgrade/mod.ts";
-import type { KeyRouting, ListenerRole, SessionRuntime } from "./_runtime.ts";
+import type { KeyRouting, ListenerRole, PortContext } from "./_runtime.ts";
 import { type AcceptedConn, NodeConn } from "./_node_socket.ts";
 import { ClientSession } from "./client_session.ts";
 import { Replies } from "./errors.ts";
@@ -87,7 +87,7 @@ export class PortListener {
   /** The configured address. */
   readonly address: Address;
   #listener: Acceptor | null = null;
-  #rt: SessionRuntime;
+  #rt: PortContext;
   #sessions = new Set<ClientSession>();
   #accepting: Promise<void> | null = null;
   #bound: { host: string; port: number } = { host: "", port: 0 };
@@ -95,18 +95,18 @@ export class PortListener {
   #next: PortListener | null = null;
   /** The listener this one took its socket from (to give it back if the reload fails). */
   #from: PortListener | null = null;
-  /** A router port's per-session shard choice, or null for a shard's port. */
-  #routing: (() => KeyRouting) | null;
+  /** Each new session's routing (a shard port's: its shard, see `ShardPortRouting`). */
+  #routing: () => KeyRouting;
 
   /**
-   * Creates (does not bind) a listener; with `routing`, a router port whose
-   * sessions pick a shard per command.
+   * Creates (does not bind) a listener for `role` of the port `rt`, whose
+   * sessions route their commands as `routing` makes them.
    */
   constructor(
     role: ListenerRole,
     address: Address,
-    rt: SessionRuntime,
-    routing: (() => KeyRouting) | null = null,
+    rt: PortContext,
+    routing: () => KeyRouting,
   ) {
     this.role = role;
     this.address = address;
@@ -150,8 +150,13 @@ export class PortListener {
    * sessions and no longer owns the socket (drain it). Undo with
    * {@link PortListener.giveBack} on the returned listener.
    */
-  handOver(role: ListenerRole, address: Address, rt: SessionRuntime): PortListener {
-    const next = new PortListener(role, address, rt);
+  handOver(
+    role: ListenerRole,
+    address: Address,
+    rt: PortContext,
+    routing: () => KeyRouting,
+  ): PortListener {
+    const next = new PortListener(role, address, rt, routing);
     next.#listener = this.#listener;
     next.#accepting = this.#accepting;
     next.#bound = this.#bound;
@@ -206,9 +211,9 @@ export class PortListener {
     }
     conn.setNoDelay(true);
     rt.counters.clientsAccepted++;
-    const session = new ClientSession(conn, this.role, rt, (s) => {
+    const session = new ClientSession(conn, this.role, rt, this.#routing(), (s) => {
       this.#sessions.delete(s);
-    }, this.#routing?.() ?? null);
+    });
     if (conn instanceof NodeConn) {
       session.core.peer = conn.peer;
       session.core.local = conn.local;

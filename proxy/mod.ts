@@ -24,7 +24,9 @@ export {
   KeyVerdict,
   type ListenerRole,
   type NodeHandle,
-  type SessionRuntime,
+  type PortContext,
+  ShardPortRouting,
+  type ShardRoutes,
   type WriterWaiter,
 } from "./_runtime.ts";
 export { loadNodeNet, PortListener } from "./listener.ts";

@@ -35,25 +35,11 @@ import type { PassiveErrorKind } from "../config/types.ts";
 import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError } from "../resp/mod.ts";
 import type { NodeSocket } from "../net/mod.ts";
 import { ByteWriter, Gate, ReadBuffer, turn } from "./_io.ts";
-import type { Credential } from "./_credential.ts";
-import { type FailReason, type Slot, SLOT_FAULTED, SlotQueue } from "./_slot.ts";
+import { type FailReason, type Slot, SLOT_FAULTED, SlotQueue } from "./_runtime.ts";
 import { FaultKindIndex, type FaultRule, pickFault } from "./faults.ts";
+import type { ConnectionSetup, PinSink } from "./_runtime.ts";
 
-/** The protocol and database a connection is set up for (a session's own). */
-export interface ConnectionSetup {
-  /** RESP version the connection speaks: 2, or 3 after `HELLO 3`. */
-  readonly proto: 2 | 3;
-  /** Database selected at setup. */
-  readonly db: number;
-  /** Client name given to the node (pinned sessions only), or null. */
-  readonly name: string | null;
-  /**
-   * A client's own credentials to set the connection up with instead of
-   * the shard's `auth` (the node's refusal then reaches that client), or
-   * absent/null for the shard's.
-   */
-  readonly user?: Credential | null;
-}
+export type { ConnectionSetup, PinSink } from "./_runtime.ts";
 
 /** The setup of the connections most commands use. */
 export const DEFAULT_SETUP: ConnectionSetup = { proto: 2, db: 0, name: null };
@@ -83,21 +69,6 @@ export interface ConnectionHost {
   readonly faults: readonly FaultRule[] | null;
   /** `rule` hit a command sent to this node (metrics, logs). */
   faultInjected(rule: FaultRule): void;
-}
-
-/** Receives a pinned connection's frames (a client session). */
-export interface PinSink {
-  /** One complete frame from the node (a reply or a push): valid only during the call. */
-  onFrame(buf: Uint8Array, start: number, end: number): void;
-  /** Raw mode: bytes from the node, valid only during the call. */
-  onData(buf: Uint8Array, start: number, end: number): void;
-  /** The connection ended (node closed it, failed, or timed out). */
-  onClosed(reason: FailReason | null, detail: string | null): void;
-  /**
-   * When the oldest command still owed a reply was sent, or -1 when none is
-   * owed or it may take as long as it likes (a blocking command).
-   */
-  pendingSince(): number;
 }
 
 const MINUS = 45; // '-'

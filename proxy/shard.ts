@@ -23,12 +23,18 @@ import { COMMAND_TABLE_VERSION } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { CommandStats, CommandTracer } from "../telemetry/mod.ts";
 import type { ServerIdentity } from "./_local.ts";
-import type { CursorNode, ListenerRole, ShardRuntime, WriterWaiter } from "./_runtime.ts";
+import {
+  type CursorNode,
+  type ListenerRole,
+  ShardPortRouting,
+  type ShardRoutes,
+  type WriterWaiter,
+} from "./_runtime.ts";
 import { HedgePolicy } from "./_hedge.ts";
 import { type ClientView, rewriteClientList } from "./_clients.ts";
 import { turn } from "./_io.ts";
 import { SCAN_TAGS } from "./_scan.ts";
-import { Backend } from "./backend.ts";
+import { Backend, type BackendShard } from "./backend.ts";
 import { faultsForNode } from "./faults.ts";
 import { type Balancer, createBalancer } from "./balancer.ts";
 import { ErrorText } from "./errors.ts";
@@ -70,7 +76,7 @@ export function staticRoutes(config: ShardConfig): Routes {
 }
 
 /** One shard of the proxy. */
-export class Shard implements ShardRuntime {
+export class Shard implements ShardRoutes, BackendShard {
   /** Shard name. */
   readonly name: string;
   /** Counters for /metrics. */
@@ -321,7 +327,7 @@ export class Shard implements ShardRuntime {
       (this.#readers.length === 0 ? this.#config.fallback === "primary" : true);
   }
 
-  // ---- ShardRuntime ----
+  // ---- ShardRoutes, BackendShard ----
 
   /** Milliseconds on the data path's monotonic clock (`performance.now()`; only differences are used). */
   now(): number {
@@ -646,18 +652,20 @@ export class ReleasedSockets {
  */
 function bindAll(
   wanted: [ListenerRole, Address | null][],
-  rt: ShardRuntime,
+  rt: Shard,
   released?: ReleasedSockets,
 ): PortListener[] {
   const bound: PortListener[] = [];
   for (const [role, address] of wanted) {
     if (address === null) continue;
+    const routing = new ShardPortRouting(rt, role); // the same for every session of the port
+    const routes = () => routing;
     const from = released?.take(address) ?? null;
     if (from !== null) {
-      bound.push(from.handOver(role, address, rt));
+      bound.push(from.handOver(role, address, rt, routes));
       continue;
     }
-    const l = new PortListener(role, address, rt);
+    const l = new PortListener(role, address, rt, routes);
     try {
       l.listen();
     } catch (err) {

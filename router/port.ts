@@ -8,7 +8,7 @@
  * ```
  *  client ─▶ SessionCore ──decide()──▶ RouterRouting ─ CommandRouter (keys → shard index)
  *                │                         └─ TransactionBinding (MULTI … EXEC on one shard)
- *                └─ slot.rt = that shard ─▶ its readers (balancer) or writer (primary)
+ *                └─ slot.rt = that shard's ShardRoutes ─▶ its readers (balancer) or writer (primary)
  * ```
  *
  * @module
@@ -17,19 +17,17 @@
 import type { RouterConfig, ShardSettings } from "../config/types.ts";
 import {
   type ClientView,
-  type CursorNode,
   ErrorText,
   type FanPart,
   type KeyRouting,
   KeyVerdict,
   type ListenerRole,
-  type NodeHandle,
+  PortContext,
   PortListener,
   type ServerIdentity,
-  type SessionRuntime,
   type Shard,
   ShardCounters,
-  type WriterWaiter,
+  type ShardRoutes,
 } from "../proxy/mod.ts";
 import { encodeCommand, encodeError, type RequestParser, Route } from "../resp/mod.ts";
 import type { Logger } from "../telemetry/logger.ts";
@@ -203,7 +201,7 @@ export class RouterPort {
   }
 
   /** The router's own runtime (tests). */
-  get runtime(): SessionRuntime {
+  get runtime(): PortContext {
     return this.#runtime;
   }
 
@@ -214,10 +212,10 @@ export class RouterPort {
 }
 
 /**
- * The runtime a router session belongs to: its settings and counters.
- * Commands never use its routes: each goes to its shard's.
+ * The port a router session belongs to: its settings, counters, clock and
+ * what HELLO and CLIENT show; commands go to their shards' routes.
  */
-class RouterRuntime implements SessionRuntime {
+class RouterRuntime implements PortContext {
   readonly #port: RouterPort;
 
   constructor(port: RouterPort) {
@@ -240,43 +238,14 @@ class RouterRuntime implements SessionRuntime {
   now(): number {
     return performance.now();
   }
-  pickReader(): NodeHandle | null {
-    return null;
-  }
-  writer(): NodeHandle | null {
-    return null;
-  }
-  noNodeError(): string {
-    return ErrorText.refused("this command");
-  }
-  broadcastNodes(): readonly NodeHandle[] {
-    return [];
-  }
-  scanTag(): number {
-    return 0;
-  }
-  cursorNode(): CursorNode | null {
-    return null;
-  }
   server(): ServerIdentity {
     return this.#port.shards[0].server();
   }
   hasReplicas(): boolean {
     return this.#port.shards.some((s) => s.hasReplicas());
   }
-  armHedge(): void {}
-  clientList(_nodeId: string, text: string): string {
-    return text;
-  }
   clientSessions(): Iterable<ClientView> {
     return [];
-  }
-  /** A router port's own writes go through its shards, which hold them: nothing waits here. */
-  awaitWriter(waiter: WriterWaiter): void {
-    waiter.holdExpired();
-  }
-  takeHedge(): boolean {
-    return false;
   }
 }
 
@@ -288,7 +257,7 @@ function toWriter(route: Route, reads: "readers" | "writer"): boolean {
 
 /** One session's routing by key, with its transaction's binding to one shard. */
 class RouterRouting implements KeyRouting {
-  shard: SessionRuntime | null = null;
+  shard: ShardRoutes | null = null;
   toWriter = false;
   transaction = false;
   reply: Uint8Array | null = null;
@@ -297,7 +266,7 @@ class RouterRouting implements KeyRouting {
   #port: RouterPort;
   #binding: TransactionBinding;
   /** Reused part objects of split commands, and the list handed to the core. */
-  #splitParts: { shard: SessionRuntime; node: null; toWriter: boolean; frame: Uint8Array }[] = [];
+  #splitParts: { shard: ShardRoutes; node: null; toWriter: boolean; frame: Uint8Array }[] = [];
   #splitList: FanPart[] = [];
   merge: (replies: readonly Uint8Array[]) => Uint8Array = () => OK;
 
@@ -306,7 +275,12 @@ class RouterRouting implements KeyRouting {
     this.#binding = new TransactionBinding(port.shards.map((s) => s.name));
   }
 
-  get firstShard(): SessionRuntime {
+  /** Connection state (a client's own AUTH, SELECT) goes to the first shard's primary. */
+  readonly stateToWriter = true;
+  /** CLIENT LIST / INFO / KILL are the router's to decide. */
+  readonly introspects = false;
+
+  get firstShard(): ShardRoutes {
     return this.#port.shards[0];
   }
 

@@ -25,7 +25,7 @@ import {
   SLOT_NOSCRIPT_RETRY,
   SLOT_SCAN,
   SLOT_WRITER,
-} from "../_slot.ts";
+} from "../_runtime.ts";
 import { errorReply, ErrorText } from "../errors.ts";
 import { startsWith, unavailableReply } from "../node_connection.ts";
 import type { SessionCore } from "./core.ts";
@@ -72,7 +72,7 @@ export function onReply(
         attemptEnded(main.trace, slot.nodeId, "error");
         return;
       case Settle.WON: {
-        const rt = main.rt ?? s.rt;
+        const rt = main.rt!;
         rt.commandStats?.recordHedge(true);
         attemptEnded(main.trace, slot.nodeId, "won");
         break;
@@ -84,7 +84,7 @@ export function onReply(
   }
   if ((main.flags & SLOT_CLIENT_LIST) !== 0 && buf[start] !== MINUS) {
     const text = replyText(buf, start, end);
-    const rt = main.rt ?? s.rt;
+    const rt = main.rt!;
     if (text !== null) return fill(s, main, textReply(s.proto, rt.clientList(slot.nodeId, text)));
   }
   if ((main.flags & SLOT_LOGIN) !== 0) {
@@ -111,7 +111,7 @@ export function onReply(
   } else if (main.route === Route.SELECT) {
     s.db = main.selectDb;
   } else if ((main.flags & SLOT_SCAN) !== 0) {
-    const out = rewriteScanReply(buf, start, end, (main.rt ?? s.rt).scanTag(slot.nodeId));
+    const out = rewriteScanReply(buf, start, end, main.rt!.scanTag(slot.nodeId));
     if (out !== null) return fill(s, main, out);
   }
   if (main.group !== null) return fill(s, main, slabCopy(buf, start, end));
@@ -138,7 +138,7 @@ export function onFail(
     attemptEnded(slot.trace, nodeId, reason);
     if (settled === Settle.WAIT) return; // the other copy may answer
   } else attemptEnded(slot.trace, nodeId, reason);
-  const rt = slot.rt ?? s.rt;
+  const rt = slot.rt!;
   const bound = (slot.flags & SLOT_BOUND) !== 0;
   // A write that never reached the primary (it could not be connected to)
   // waits for a primary that can take it.
@@ -191,7 +191,7 @@ export function hedge(s: SessionCore, slot: Slot, now: number, stalled: boolean)
   ) {
     return false;
   }
-  const rt = slot.rt ?? s.rt;
+  const rt = slot.rt!;
   const node = rt.pickReader(slot.nodeId);
   if (node === null || node.id === slot.nodeId || !rt.takeHedge(stalled)) return true;
   const copy = new Slot(s, slot.route);

@@ -19,8 +19,8 @@ import {
 } from "../_local.ts";
 import { Credential } from "../_credential.ts";
 import { clientLine, killFilter, textReply } from "../_clients.ts";
-import type { SessionRuntime } from "../_runtime.ts";
-import { type Slot, SLOT_CLIENT_LIST, SLOT_LOGIN } from "../_slot.ts";
+import type { PortContext } from "../_runtime.ts";
+import { type Slot, SLOT_CLIENT_LIST, SLOT_LOGIN } from "../_runtime.ts";
 import { errorReply, ErrorText, Replies } from "../errors.ts";
 import type { SessionCore, Target } from "./core.ts";
 import { local, newSlot } from "./fifo.ts";
@@ -91,7 +91,7 @@ export function hello(s: SessionCore, buf: Uint8Array, start: number, end: numbe
 }
 
 /** HELLO's reply: the nodes' fields of shard `rt`, the session's protocol and id. */
-function helloReplyOf(s: SessionCore, rt: SessionRuntime): Uint8Array {
+function helloReplyOf(s: SessionCore, rt: PortContext): Uint8Array {
   const role = s.role === "writer" || !rt.hasReplicas() ? "master" : "replica";
   return helloReply(s.proto, s.id, rt.server(), role);
 }
@@ -161,7 +161,7 @@ export function loggedIn(
   if (h === null) return slabCopy(buf, start, end);
   if (h.proto !== null) s.proto = h.proto;
   if (h.name !== null) s.name = h.name;
-  return helloReplyOf(s, slot.rt ?? s.rt);
+  return helloReplyOf(s, slot.rt!);
 }
 
 /**

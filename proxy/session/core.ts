@@ -24,14 +24,17 @@ import type { HelloRequest } from "../_local.ts";
 import type { Credential } from "../_credential.ts";
 import type { ClientView } from "../_clients.ts";
 import type {
+  FailReason,
   KeyRouting,
   LinkUse,
   ListenerRole,
-  SessionRuntime,
+  PinSink,
+  PortContext,
+  ShardRoutes,
+  Slot,
+  SlotOwner,
   WriterWaiter,
 } from "../_runtime.ts";
-import type { FailReason, Slot, SlotOwner } from "../_slot.ts";
-import type { PinSink } from "../node_connection.ts";
 import { hedge, onFail, onReply } from "./attempts.ts";
 import { Decision } from "./decision.ts";
 import { ReplyFifo } from "./fifo.ts";
@@ -70,7 +73,7 @@ export interface SessionIO {
 /** Where a command goes: a shard, and its writer (else its readers). */
 export interface Target {
   /** The shard. */
-  rt: SessionRuntime;
+  rt: ShardRoutes;
   /** To its writer (the primary). */
   writer: boolean;
 }
@@ -80,11 +83,9 @@ export interface Batch {
   /** The connection, or null: pick afresh. */
   use: LinkUse | null;
   /** The shard of {@link use}. */
-  rt: SessionRuntime | null;
+  rt: ShardRoutes | null;
   /** {@link use} is to the shard's writer. */
   writer: boolean;
-  /** Commands sent in this batch (counted for the port when it ends). */
-  sent: number;
 }
 
 let lastClientId = 0;
@@ -126,13 +127,11 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   onTransition: ((from: ModeKind, to: ModeKind) => void) | null = null;
   /** The socket. */
   readonly io: SessionIO;
-  /** The port's shard (a router port's: its own settings and counters). */
-  readonly rt: SessionRuntime;
-  /** Where a shard port's commands go: its shard, by the port's role. */
-  readonly home: Target;
-  /** A router port's per-command routing, or null on a shard's own port. */
-  readonly decision: Decision | null;
-  /** The target a router port's decision picked for the command at hand (reused). */
+  /** The port: settings, counters, clock (a shard's own, or a router port's). */
+  readonly rt: PortContext;
+  /** Where each command goes: the port's routing and the decision at hand. */
+  readonly decision: Decision;
+  /** The target the decision picked for the command at hand (reused). */
   readonly routed: Target;
   /** The client's input parser. */
   readonly parser: RequestParser = new RequestParser();
@@ -141,7 +140,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   /** The listener's password was given (or there is none). */
   authed: boolean;
   /** The connection this batch of input goes to (`send.ts`). */
-  readonly batch: Batch = { use: null, rt: null, writer: false, sent: 0 };
+  readonly batch: Batch = { use: null, rt: null, writer: false };
   /** Per node and pool: the connection carrying the session's unanswered commands there. */
   readonly uses: LinkUse[] = [];
   /** Data-path ms of the input or timer turn at hand. */
@@ -158,26 +157,28 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   readonly onCloseFn: (core: SessionCore) => void;
 
   /**
-   * A session for a client of `role` on the shard `rt`, writing to `io`. On a
-   * router port, `router` picks a shard per command and `rt` is the router's
-   * own runtime (settings, counters).
+   * A session for a client of `role` on the port `port`, writing to `io`;
+   * `routing` picks each command's shard (a shard port's: always its own,
+   * see `ShardPortRouting`).
    */
   constructor(
     io: SessionIO,
     role: ListenerRole,
-    rt: SessionRuntime,
+    port: PortContext,
+    routing: KeyRouting,
     onClose: (core: SessionCore) => void = () => {},
-    router: KeyRouting | null = null,
   ) {
+    const rt = port;
     this.io = io;
     this.role = role;
     this.rt = rt;
-    this.home = { rt, writer: role === "writer" };
-    this.routed = { rt, writer: false };
+    this.routed = { rt: routing.firstShard, writer: false };
     this.onCloseFn = onClose;
-    this.decision = router === null ? null : new Decision(router);
+    this.decision = new Decision(routing);
     this.rec = new CommandRecorder(
-      router !== null ? PortRole.router : role === "writer" ? PortRole.writer : PortRole.readers,
+      routing.introspects
+        ? (role === "writer" ? PortRole.writer : PortRole.readers)
+        : PortRole.router,
       rt.tracer,
     );
     this.authed = rt.settings.clientPassword === null;
@@ -189,8 +190,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
    * SELECT): the port's shard, or a router port's first shard's primary.
    */
   get stateShard(): Target {
-    const d = this.decision;
-    return d === null ? this.home : { rt: d.routing.firstShard, writer: true };
+    const r = this.decision.routing;
+    return { rt: r.firstShard, writer: r.stateToWriter };
   }
 
   /** The ACL user the session runs as, as introspection shows it. */
@@ -199,7 +200,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   }
 
   /** The shard of the pinned connection (router ports: the one the session pinned to), or null. */
-  get pinnedShard(): SessionRuntime | null {
+  get pinnedShard(): ShardRoutes | null {
     const m = this.mode;
     if (m.kind === "pinned" || m.kind === "raw") return m.shard;
     return m.kind === "closing" && m.link !== null ? m.pin?.shard ?? null : null;
@@ -323,7 +324,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     return hedge(this, slot, now, stalled);
   }
 
-  /** The shard named a primary (see {@link SessionRuntime.awaitWriter}): send what was held. */
+  /** The shard named a primary (see {@link ShardRoutes.awaitWriter}): send what was held. */
   writerChanged(): void {
     sendHeldWrites(this);
   }

@@ -12,7 +12,7 @@ import { Outcome } from "../../telemetry/mod.ts";
 import { outcomeOf, traceSend } from "../_record.ts";
 import type { FanPart } from "../_runtime.ts";
 import { decodeCursor } from "../_scan.ts";
-import { PartGroup, Slot, SLOT_BOUND, SLOT_SCAN, SLOT_WRITER } from "../_slot.ts";
+import { PartGroup, Slot, SLOT_BOUND, SLOT_SCAN, SLOT_WRITER } from "../_runtime.ts";
 import { bareReason, errorReply, ErrorText } from "../errors.ts";
 import type { SessionCore, Target } from "./core.ts";
 import { args } from "./conn_state.ts";
@@ -47,7 +47,8 @@ export function scan(
   slot.flags = SLOT_SCAN | SLOT_BOUND;
   slot.rt = to.rt;
   s.fifo.push(slot);
-  s.batch.sent++;
+  to.rt.counters.readsSent++;
+  to.rt.armHedge();
   sendOn(linkFor(s, target.node, s.db), slot, frame, 0, frame.length, s.now);
   if (slot.trace !== null) traceSend(slot, "send", s.now);
 }
@@ -68,7 +69,6 @@ export function broadcast(
   const frame = frameOf(s, buf, start, end);
   const primary = rt.writer()?.id;
   const preferred = nodes.findIndex((n) => n.id === primary);
-  s.batch.sent++;
   fanout(
     s,
     nodes.map((n) => ({ shard: rt, node: n, toWriter: true, frame })),

@@ -9,7 +9,7 @@
 
 import { CLIENT_MAX_INFLIGHT } from "../../config/defaults.ts";
 import { copyBytes, Route, slabCopy } from "../../resp/mod.ts";
-import { Slot, SLOT_KEEP, SlotQueue } from "../_slot.ts";
+import { Slot, SLOT_KEEP, SlotQueue } from "../_runtime.ts";
 import { errorReply, ErrorText } from "../errors.ts";
 import type { SessionCore } from "./core.ts";
 import { fifoEmptied, maybeResume } from "./flow.ts";

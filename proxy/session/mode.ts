@@ -27,7 +27,7 @@
  */
 
 import type { PinTracker } from "../_pin.ts";
-import type { PinnedLink, SessionRuntime } from "../_runtime.ts";
+import type { PinnedLink, ShardRoutes } from "../_runtime.ts";
 
 /** Commands go to shared node connections. */
 export interface MuxMode {
@@ -57,7 +57,7 @@ export interface PinnedMode {
   /** Counts what the node owes on it. */
   readonly tracker: PinTracker;
   /** The shard it belongs to (a router port's: the one the session pinned to). */
-  readonly shard: SessionRuntime;
+  readonly shard: ShardRoutes;
   /** Its node's id. */
   readonly node: string;
   /** It is to the shard's writer (the primary). */
@@ -77,7 +77,7 @@ export interface RawMode {
   /** Its node's id. */
   readonly node: string;
   /** Its shard. */
-  readonly shard: SessionRuntime;
+  readonly shard: ShardRoutes;
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * The multiplexed path: each parsed command is answered here (connection
- * state), sent to a shared node connection by its route, or starts a pin.
- * A router port's commands go where its decision says (a shard's readers
- * or writer, several shards, a held transaction).
+ * state), or goes where the port's routing decides — a shard's readers or
+ * writer on a shared node connection, by its route, or a pin; a router
+ * port's also to several shards, or held for a transaction.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import {
 import { INCOMPLETE, Route, routeOf } from "../../resp/mod.ts";
 import { parseHello } from "../_local.ts";
 import { KeyVerdict, type LinkUse } from "../_runtime.ts";
-import { SLOT_NOSCRIPT_RETRY } from "../_slot.ts";
+import { SLOT_NOSCRIPT_RETRY } from "../_runtime.ts";
 import { errorReply, ErrorText, Replies } from "../errors.ts";
 import type { SessionCore, Target } from "./core.ts";
 import {
@@ -45,7 +45,6 @@ export function feedMux(s: SessionCore, buf: Uint8Array, start: number, end: num
   const batch = s.batch;
   let pos = start;
   batch.use = null;
-  batch.sent = 0;
   while (pos < end && s.mode.kind === "mux" && fifo.length < CLIENT_MAX_INFLIGHT) {
     const next = frame(s, buf, pos, end);
     if (next === BROKEN) return end;
@@ -60,10 +59,6 @@ export function feedMux(s: SessionCore, buf: Uint8Array, start: number, end: num
     }
   }
   batch.use = null;
-  if (batch.sent > 0 && s.role === "readers") {
-    s.rt.counters.readsSent += batch.sent;
-    s.rt.armHedge();
-  }
   if (
     s.mode.kind === "mux" &&
     (fifo.length >= CLIENT_MAX_INFLIGHT || s.io.pending > CLIENT_OUTPUT_HIGH_WATER)
@@ -86,33 +81,23 @@ function muxCommand(s: SessionCore, buf: Uint8Array, start: number, end: number)
     local(s, Replies.noAuth);
     return true;
   }
-  if (s.decision !== null && !SESSION_ROUTES.has(route)) return routed(s, route, buf, start, end);
-  const to = s.home;
-  if (
-    route === Route.WRITE && parser.argc >= 2 && isClientCommand(s, buf) &&
-    introspection(s, to, buf, start, end)
-  ) {
-    return true;
+  if (!SESSION_ROUTES.has(route)) {
+    if (
+      route === Route.WRITE && s.decision.routing.introspects && parser.argc >= 2 &&
+      isClientCommand(s, buf) && introspection(s, s.stateShard, buf, start, end)
+    ) {
+      return true;
+    }
+    return routed(s, route, buf, start, end);
   }
   switch (route) {
-    case Route.READ:
-    case Route.WRITE:
-    case Route.PRIMARY:
-    case Route.SCRIPT_READ:
-    case Route.SCRIPT_WRITE:
-    case Route.SCAN:
-    case Route.BROADCAST:
-      forwardByRoute(s, to, route, buf, start, end);
-      return true;
     case Route.SYNC:
     case Route.REPLCONF:
-      if (!to.writer) {
+      if (s.role !== "writer") {
         local(s, errorReply(ErrorText.replicationOnReaders(commandName(s, buf))));
         return true;
       }
-      return toPinned(s, to);
-    case Route.PIN:
-      return toPinned(s, to);
+      return toPinned(s, s.stateShard);
     case Route.QUIT:
       local(s, Replies.ok);
       startClosing(s);
@@ -179,9 +164,12 @@ function forwardByRoute(
   }
 }
 
-/** A router port's command on the multiplexed path; false when not consumed. */
+/**
+ * A command that goes where the port's routing decides (a shard port's:
+ * always its shard); false when not consumed.
+ */
 function routed(s: SessionCore, route: Route, buf: Uint8Array, start: number, end: number) {
-  const decision = s.decision!;
+  const decision = s.decision;
   const routing = decision.routing;
   const verdict = decision.decide(s.parser, buf, route);
   switch (verdict) {
@@ -203,21 +191,15 @@ function routed(s: SessionCore, route: Route, buf: Uint8Array, start: number, en
       fanout(s, routing.parts, routing.merge);
       return true;
   }
-  const rt = routing.shard!;
   const to = s.routed;
-  to.rt = rt;
+  to.rt = routing.shard!;
   to.writer = routing.toWriter;
   if (routing.transaction || route === Route.PIN) {
-    to.writer = true;
     const consumed = toPinned(s, to);
     if (!consumed) decision.keep(verdict);
     return consumed;
   }
   forwardByRoute(s, to, route, buf, start, end);
-  if (!to.writer) {
-    rt.counters.readsSent++;
-    rt.armHedge();
-  }
   return true;
 }
 

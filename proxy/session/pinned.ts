@@ -21,7 +21,7 @@ import {
 import { parseHello } from "../_local.ts";
 import { INTERNAL, PIN_KINDS, PinKind, type PinOutcome, PinTracker } from "../_pin.ts";
 import { KeyVerdict, type PinnedLink } from "../_runtime.ts";
-import type { FailReason } from "../_slot.ts";
+import type { FailReason } from "../_runtime.ts";
 import { errorReply, ErrorText, Replies } from "../errors.ts";
 import type { SessionCore, Target } from "./core.ts";
 import { SESSION_ROUTES } from "./decision.ts";
@@ -72,7 +72,7 @@ export function toPinned(s: SessionCore, to: Target): boolean {
   const node = to.writer ? rt.writer() : rt.pickReader("");
   if (node === null) {
     local(s, errorReply(rt.noNodeError(to.writer ? "writer" : "readers")));
-    if (s.decision !== null) s.decision.held = [];
+    s.decision.held = [];
     return true;
   }
   const tracker = new PinTracker(s.proto);
@@ -89,10 +89,8 @@ export function toPinned(s: SessionCore, to: Target): boolean {
   };
   enter(s, pin);
   // A router port's transaction: what was held until its shard was known goes first.
-  if (s.decision !== null) {
-    for (const frame of s.decision.held) sendHeld(s, pin, frame);
-    s.decision.held = [];
-  }
+  for (const frame of s.decision.held) sendHeld(s, pin, frame);
+  s.decision.held = [];
   return false;
 }
 
@@ -149,7 +147,7 @@ function pinnedCommand(
     pinnedLocal(s, pin, Replies.noAuth);
     return true;
   }
-  if (s.decision !== null && !SESSION_ROUTES.has(route)) {
+  if (!SESSION_ROUTES.has(route)) {
     const handled = routedPinned(s, m, route, buf);
     if (handled !== CONTINUE) return handled === CONSUMED;
   }
@@ -270,7 +268,7 @@ function pinnedCommand(
  * here) or WAIT (handled again later, after the owed replies or un-pinned).
  */
 function routedPinned(s: SessionCore, m: PinnedMode, route: Route, buf: Uint8Array): number {
-  const decision = s.decision!;
+  const decision = s.decision;
   const routing = decision.routing;
   const pin = m.tracker;
   const verdict = decision.decide(s.parser, buf, route);

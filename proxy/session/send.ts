@@ -10,9 +10,9 @@
 
 import { encodeCommand, Route } from "../../resp/mod.ts";
 import { traceSend } from "../_record.ts";
-import type { LinkUse, NodeHandle, SessionRuntime } from "../_runtime.ts";
+import type { LinkUse, NodeHandle, ShardRoutes } from "../_runtime.ts";
 import type { Credential } from "../_credential.ts";
-import { Slot, SLOT_BOUND, SLOT_NOSCRIPT_RETRIED, SLOT_WRITER } from "../_slot.ts";
+import { Slot, SLOT_BOUND, SLOT_NOSCRIPT_RETRIED, SLOT_WRITER } from "../_runtime.ts";
 import { errorReply, ErrorText } from "../errors.ts";
 import type { SessionCore, Target } from "./core.ts";
 import { fill, newSlot } from "./fifo.ts";
@@ -52,14 +52,17 @@ export function forward(
     b = slot.cmdStart;
     e = slot.cmdEnd;
   }
-  s.batch.sent++;
+  if (!to.writer) {
+    to.rt.counters.readsSent++;
+    to.rt.armHedge();
+  }
   send(s, slot, src, b, e);
   return slot;
 }
 
 /** The node a new command (or a retry, `excludeId` set) goes to. */
-function target(s: SessionCore, slot: Slot, excludeId: string): NodeHandle | null {
-  const rt = slot.rt ?? s.rt;
+function target(slot: Slot, excludeId: string): NodeHandle | null {
+  const rt = slot.rt!;
   if (
     slot.route === Route.PRIMARY ||
     (slot.flags & (SLOT_NOSCRIPT_RETRIED | SLOT_WRITER)) !== 0
@@ -89,7 +92,7 @@ export function dispatch(
     use === null || use.link.closed || excludeId !== "" || slot.route === Route.PRIMARY ||
     batch.rt !== slot.rt || batch.writer !== ((slot.flags & SLOT_WRITER) !== 0)
   ) {
-    const node = target(s, slot, excludeId);
+    const node = target(slot, excludeId);
     if (node === null) return false;
     use = linkFor(s, node, slot.route === Route.SELECT ? slot.selectDb : s.db);
     if (excludeId === "" && slot.route !== Route.PRIMARY) {
@@ -180,7 +183,7 @@ export function send(
   }
   if (dispatch(s, slot, src, start, end, "")) return;
   if (holdable(s, slot)) return hold(s, slot, ""); // no primary known yet
-  const rt = slot.rt ?? s.rt;
+  const rt = slot.rt!;
   fill(s, slot, errorReply(rt.noNodeError(toPrimary(slot) ? "writer" : "readers")));
 }
 
@@ -188,13 +191,13 @@ export function send(
 export function retry(s: SessionCore, slot: Slot): boolean {
   s.now = s.rt.now();
   if (!dispatch(s, slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, slot.nodeId)) return false;
-  (slot.rt ?? s.rt).counters.retries++;
+  slot.rt!.counters.retries++;
   return true;
 }
 
 /** Re-sends a script call that met NOSCRIPT on a replica to the primary, once. */
 export function retryOnPrimary(s: SessionCore, slot: Slot): boolean {
-  const primary = (slot.rt ?? s.rt).writer();
+  const primary = slot.rt!.writer();
   if (primary === null || primary.id === slot.nodeId) return false;
   slot.flags |= SLOT_NOSCRIPT_RETRIED; // target() now picks the primary
   return retry(s, slot);
@@ -211,7 +214,7 @@ export class HeldWrites {
   /** When the first held write was held. */
   since = 0;
   /** The shard they wait on, or null when none is held. */
-  rt: SessionRuntime | null = null;
+  rt: ShardRoutes | null = null;
 }
 
 /** Whether `slot` is a write to the primary that can wait for a new one (kept, not yet run). */
@@ -227,7 +230,7 @@ export function holdable(s: SessionCore, slot: Slot): boolean {
  * or fail with a clear error past `timeouts.failover`.
  */
 export function hold(s: SessionCore, slot: Slot, from: string): void {
-  const rt = slot.rt ?? s.rt;
+  const rt = slot.rt!;
   const held = s.held;
   if (held.slots.length === 0) {
     held.from = from;
