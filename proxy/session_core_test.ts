@@ -497,3 +497,16 @@ Deno.test("SessionCore asks the pinned node for the name after a SETNAME whose r
   pin.frames("$2\r\nn1\r\n");
   assert.equal(c.take(), "$2\r\nn1\r\n");
 });
+
+Deno.test("SessionCore sends a write refused READONLY at once when the shard already routes to a new primary", () => {
+  const rt = new FakeRuntime();
+  const c = new FakeClient(rt, "writer");
+  const [old, next] = rt.nodes;
+  c.command("SET", "k", "v");
+  rt.primary = next; // the routes switched while the SET was in flight; no update follows
+  old.main.reply("-READONLY You can't write against a read only replica.\r\n");
+  assert.equal(next.main.sent.length, 1, "re-sent to the new primary without waiting");
+  assert.equal(rt.writerWaiters.length, 0, "nothing waits for a routes update");
+  next.main.reply("+OK\r\n");
+  assert.equal(c.take(), "+OK\r\n");
+});

@@ -233,6 +233,13 @@ export function hold(s: SessionCore, slot: Slot, from: string): void {
   const rt = slot.rt!;
   const held = s.held;
   if (held.slots.length === 0) {
+    const w = from === "" ? null : rt.writer();
+    if (w !== null && w.id !== from) {
+      // The shard routed writes elsewhere before this refusal came back (no
+      // routes update will follow for it): the new primary takes it now.
+      s.batch.use = null;
+      if (dispatch(s, slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, "")) return;
+    }
     held.from = from;
     held.since = rt.now();
     held.rt = rt;
