@@ -123,7 +123,7 @@ Deno.test(
         lazy.close();
       }
       const stats = await load.stop();
-      assertEquals(stats.failed, 0);
+      assertEquals(stats.failed, 0, JSON.stringify(stats.errorCounts));
     });
   },
 );
