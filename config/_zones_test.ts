@@ -82,3 +82,18 @@ Deno.test("diffConfigs() reports zone changes as an in-place shard change", () =
   assert.equal(node.summary, "shard s: zone 10.0.0.1:6379 none→a, zone 10.0.0.2:6379 b→none");
   assert.equal(node.changedShards[0].addedNodes.length, 0);
 });
+
+Deno.test("parseConfig() points a zone: in a shard or defaults to the top level and the node form", () => {
+  const hint =
+    `unknown key "zone" (the sidecar's zone is the top-level "zone:"; a node's is { address, zone })`;
+  assert.deepEqual(
+    bad("shards:\n  s:\n    readers: 127.0.0.1:7001\n    nodes: [10.0.0.1:6379]\n    zone: a\n"),
+    [`5:5: shards.s.zone: ${hint}`],
+  );
+  assert.deepEqual(
+    bad(
+      "defaults:\n  zone: a\nshards:\n  s: { readers: 127.0.0.1:7001, nodes: [10.0.0.1:6379] }\n",
+    ),
+    [`2:3: defaults.zone: ${hint}`],
+  );
+});

@@ -152,7 +152,10 @@ function nestedHints(): Record<string, string> {
   return hints;
 }
 
-const SETTINGS_HINTS = nestedHints();
+const SETTINGS_HINTS: Record<string, string> = {
+  ...nestedHints(),
+  zone: `the sidecar's zone is the top-level "zone:"; a node's is { address, zone }`,
+};
 const DEFAULTS_HINTS: Record<string, string> = {
   ...SETTINGS_HINTS,
   readers: "only valid inside a shard",
