@@ -20,6 +20,7 @@ import {
   parsePrometheus,
   redisClient,
   type RedisProcess,
+  runShardgateCli,
   sampleValue,
   startReplicaSet,
   startShardgate,
@@ -245,6 +246,37 @@ Deno.test(
       assert(shard.zoneReads.same >= 200, JSON.stringify(shard.zoneReads));
     } finally {
       await fake.close();
+    }
+  },
+);
+
+Deno.test(
+  "zones e2e: shardgate check takes zone: from the environment, with positioned errors",
+  E2E,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "shardgate-zone-" });
+    try {
+      const file = `${dir}/shardgate.yaml`;
+      await Deno.writeTextFile(
+        file,
+        "zone: ${SG_TEST_ZONE_17}\nshards:\n  s:\n    readers: 127.0.0.1:7001\n" +
+          "    nodes: [{ address: 10.0.0.1:6379, zone: use1-az1 }]\n",
+      );
+      const check = (env: Record<string, string>) =>
+        runShardgateCli(["check", "--config", file], { env });
+      const ok = await check({ SG_TEST_ZONE_17: "use1-az1" });
+      assertEquals([ok.code, ok.stdout.trim()], [0, `${file}: ok (1 shard)`]);
+      const unset = await check({});
+      assertEquals(unset.code, 2);
+      assert(
+        unset.stderr.includes(`${file}:1:7: zone: environment variable SG_TEST_ZONE_17 is not set`),
+        unset.stderr,
+      );
+      const bad = await check({ SG_TEST_ZONE_17: "a b" });
+      assertEquals(bad.code, 2);
+      assert(bad.stderr.includes(`${file}:1:7: zone: expected a zone name`), bad.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 );
