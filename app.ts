@@ -221,6 +221,10 @@ export class App {
         for (const r of this.#routers.values()) r.followHealth();
       },
       onEvent: (e) => this.#traceHealth(config.name, e),
+      // A node's reported availability_zone places it (when the config gives it none).
+      onZone: (id, zone) => {
+        if (shard?.zones.learn(id, zone)) shard.setRoutes(shard.routes);
+      },
     });
     const commands = new CommandStats(COMMAND_NAMES);
     const options: ShardOptions = {
@@ -357,6 +361,7 @@ export class App {
           counters: u.shard.counters,
           commands: u.commands,
           faultRules: u.shard.faultRules(),
+          zones: u.shard.zones.snapshot(u.shard.config.nodes, u.shard.config.zone),
         })),
       routers: () =>
         [...this.#routers.values()].map((r) => {

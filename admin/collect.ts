@@ -7,7 +7,7 @@
 
 import { publicRole } from "../health/mod.ts";
 import type { MetricCollector, MetricWriter } from "../telemetry/mod.ts";
-import { FAULT_KINDS, SHARD_COUNTERS } from "../proxy/mod.ts";
+import { FAULT_KINDS, LOCALITY_NAMES, SHARD_COUNTERS, type ZoneSnapshot } from "../proxy/mod.ts";
 import { readiness } from "./readiness.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
 
@@ -32,6 +32,7 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
     }
   }
   w.value("faultRules", { shard }, s.faultRules);
+  if (s.zones !== undefined) collectZones(shard, s.zones, w);
   for (const n of s.nodes) {
     const node = n.id;
     for (const state of STATES) w.value("nodeState", { shard, node, state }, +(n.status === state));
@@ -52,6 +53,17 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
     }
   }
   s.commands.collect(shard, w);
+}
+
+/** Reads and bytes by locality, and each node's zone. */
+function collectZones(shard: string, z: ZoneSnapshot, w: MetricWriter): void {
+  for (const locality of LOCALITY_NAMES) {
+    w.value("zoneReads", { shard, locality }, z.reads[locality]);
+    w.value("zoneReadBytes", { shard, locality }, z.bytes[locality]);
+  }
+  for (const n of z.nodes) {
+    w.value("nodeZone", { shard, node: n.id, zone: n.zone ?? "none", locality: n.locality }, 1);
+  }
 }
 
 /** The collector of every metric of the table, reading `src` at each call. */

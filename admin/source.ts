@@ -8,7 +8,7 @@
 
 import type { Routes, ShardConfig } from "../config/types.ts";
 import type { NodeSnapshot } from "../health/mod.ts";
-import type { ShardCounters, ShardStats } from "../proxy/mod.ts";
+import type { ShardCounters, ShardStats, ZoneSnapshot } from "../proxy/mod.ts";
 import type { CommandStats } from "../telemetry/mod.ts";
 import type { HistoryDoc } from "./history.ts";
 
@@ -63,6 +63,8 @@ export interface ShardSource {
   readonly commands: CommandStats;
   /** Fault injection rules that can hit a node of the shard (0 in normal operation). */
   readonly faultRules: number;
+  /** The sidecar's zone, each node's zone and reads by locality (absent: not tracked). */
+  readonly zones?: ZoneSnapshot;
 }
 
 /** One router port as the admin port sees it. */

@@ -11,6 +11,7 @@
 import { publicRole } from "../health/mod.ts";
 import { readiness, shardProblems } from "./readiness.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
+import type { NodeZone } from "../proxy/mod.ts";
 
 /** Session counts by protocol. */
 export interface SessionCounts {
@@ -55,6 +56,12 @@ export interface NodeStatusDoc {
   readonly commands: number;
   /** Commands it failed (a counter). */
   readonly errors: number;
+  /** Its zone (configured, else the `availability_zone` it reports), or null. */
+  readonly zone: string | null;
+  /** Where the zone comes from: `config`, `learned`, or null. */
+  readonly zoneSource: "config" | "learned" | null;
+  /** Relative to the sidecar's zone: same, cross, or unknown. */
+  readonly locality: "same" | "cross" | "unknown";
 }
 
 /** One shard in `/status`. */
@@ -82,6 +89,18 @@ export interface ShardStatusDoc {
     readonly retries: number;
   };
   readonly nodes: readonly NodeStatusDoc[];
+  /** The sidecar's zone (`zone:`), or null: reads ignore zones. */
+  readonly zone: string | null;
+  /** Replies to reads, and their bytes, by the answering node's locality (counters). */
+  readonly zoneReads: ZoneCounts;
+  readonly zoneBytes: ZoneCounts;
+}
+
+/** Counters by locality. */
+export interface ZoneCounts {
+  readonly same: number;
+  readonly cross: number;
+  readonly unknown: number;
 }
 
 /** The whole `/status` document. */
@@ -127,10 +146,15 @@ export interface RouterStatusDoc {
   readonly sessions: SessionCounts;
 }
 
+const NO_COUNTS: ZoneCounts = { same: 0, cross: 0, unknown: 0 };
+
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+const NO_ZONE = { zone: null, source: null, locality: "unknown" } as const;
 
 function nodeDocs(s: ShardSource): NodeStatusDoc[] {
   const weights = new Map(s.config.nodes.map((n) => [n.id, n.weight]));
+  const zones = new Map(s.zones?.nodes.map((z) => [z.id, z]));
   const stats = new Map(s.stats.nodes.map((n) => [n.id, n]));
   return s.nodes.map((n) => {
     const st = stats.get(n.id);
@@ -153,8 +177,17 @@ function nodeDocs(s: ShardSource): NodeStatusDoc[] {
       ejections: n.ejections,
       commands: counted?.ok ?? 0,
       errors: counted?.errors ?? 0,
+      ...zoneDoc(zones.get(n.id) ?? NO_ZONE),
     };
   });
+}
+
+function zoneDoc(z: Pick<NodeZone, "zone" | "source" | "locality">): {
+  zone: string | null;
+  zoneSource: NodeZone["source"];
+  locality: NodeZone["locality"];
+} {
+  return { zone: z.zone, zoneSource: z.source, locality: z.locality };
 }
 
 /** The `/status` document of `src` now (`shards` as `src.shards()` returned them). */
@@ -186,6 +219,9 @@ export function buildStatus(
       sessions,
       commands: { ...s.commands.totals(), retries: s.counters.retries },
       nodes: nodeDocs(s),
+      zone: s.zones?.zone ?? null,
+      zoneReads: { ...(s.zones?.reads ?? NO_COUNTS) },
+      zoneBytes: { ...(s.zones?.bytes ?? NO_COUNTS) },
     };
   });
   const routers = (src.routers?.() ?? []).map((r): RouterStatusDoc => {

@@ -66,6 +66,8 @@ export const DEFAULT_HEDGE_BUDGET_PERCENT = 5;
 export const DEFAULT_DNS_REFRESH_MS = 30_000;
 /** Default node weight. */
 export const DEFAULT_WEIGHT = 1;
+/** Longest zone name accepted (`zone:`, a node's `zone`, a learned `availability_zone`). */
+export const MAX_ZONE_LENGTH = 64;
 /** Default telemetry sample ratio. */
 export const DEFAULT_SAMPLE_RATIO = 0.01;
 /** Share of matching commands a fault rule hits when it gives no `percent`. */

@@ -18,6 +18,7 @@ import type {
   SlotRange,
 } from "./types.ts";
 import { formatDuration } from "./duration.ts";
+import { zoneChanges } from "./_zones.ts";
 
 /** How one shard that exists in both configs changed. */
 export interface ShardChange {
@@ -147,6 +148,7 @@ function diffShard(prev: ShardConfig, next: ShardConfig): { change: ShardChange;
     parts.push(`weight ${n.id} ${prevNodes.get(n.id)?.weight}→${n.weight}`);
   }
 
+  parts.push(...zoneChanges(prev, next));
   const settingsChanged: string[] = [];
   for (const [name, read, show] of SETTINGS) {
     const a = read(prev);

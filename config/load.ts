@@ -45,6 +45,7 @@ import {
   DEFAULT_WEIGHT,
   DEFAULT_WRITER_TIMEOUT_MS,
 } from "./defaults.ts";
+import { readZone } from "./_zones.ts";
 import type {
   Address,
   AdminConfig,
@@ -133,12 +134,12 @@ const SETTING_KEYS: readonly string[] = [
   "auth",
   "tls",
 ];
-const TOP_KEYS = ["admin", "telemetry", "defaults", "shards", "routers", "faults"];
+const TOP_KEYS = ["admin", "telemetry", "zone", "defaults", "shards", "routers", "faults"];
 const ADMIN_KEYS = ["listen", "allow_remote"];
 const TELEMETRY_KEYS = ["sample_ratio"];
 const SHARD_OWN_KEYS = ["readers", "writer", "nodes"];
 const SHARD_KEYS = [...SHARD_OWN_KEYS, ...SETTING_KEYS];
-const NODE_KEYS = ["address", "weight"];
+const NODE_KEYS = ["address", "weight", "zone"];
 const AUTH_KEYS = ["username", "password"];
 const TLS_KEYS = ["servername", "ca_file", "insecure"];
 
@@ -151,7 +152,10 @@ function nestedHints(): Record<string, string> {
   return hints;
 }
 
-const SETTINGS_HINTS = nestedHints();
+const SETTINGS_HINTS: Record<string, string> = {
+  ...nestedHints(),
+  zone: `the sidecar's zone is the top-level "zone:"; a node's is { address, zone }`,
+};
 const DEFAULTS_HINTS: Record<string, string> = {
   ...SETTINGS_HINTS,
   readers: "only valid inside a shard",
@@ -437,13 +441,20 @@ function readNode(src: Source, slot: Slot): Located<NodeConfig> | undefined {
     const address = addressEntry && src.readAddress(addressEntry, false);
     const weightEntry = map.get("weight");
     const weight = weightEntry && src.readInt(weightEntry, 0);
-    if (address === undefined || (weightEntry !== undefined && weight === undefined)) {
+    const zoneEntry = map.get("zone");
+    const zone = zoneEntry && readZone(src, zoneEntry);
+    if (
+      address === undefined || (weightEntry !== undefined && weight === undefined) ||
+      (zoneEntry !== undefined && zone === undefined)
+    ) {
       return undefined;
     }
     const node = {
       id: address.value.text,
       address: address.value,
       weight: weight?.value ?? DEFAULT_WEIGHT,
+      // Only a node with a zone carries the key (absent means none).
+      ...(zone?.value ? { zone: zone.value } : {}),
     };
     return { value: node, pos: slot.pos, path: slot.path };
   }
@@ -451,7 +462,7 @@ function readNode(src: Source, slot: Slot): Located<NodeConfig> | undefined {
     src.issue(
       slot.pos,
       slot.path,
-      `expected "host:port" or { address, weight }, got a list (quote IPv6 addresses: "[::1]:6379")`,
+      `expected "host:port" or { address, weight, zone }, got a list (quote IPv6 addresses: "[::1]:6379")`,
     );
     return undefined;
   }
@@ -462,7 +473,7 @@ function readNode(src: Source, slot: Slot): Located<NodeConfig> | undefined {
 }
 
 function readNodes(src: Source, entry: Entry): NodeConfig[] {
-  const items = src.readList(entry, `a list of nodes ("host:port" or { address, weight })`);
+  const items = src.readList(entry, `a list of nodes ("host:port" or { address, weight, zone })`);
   if (items === undefined) return [];
   if (items.length === 0) {
     src.issue(entry.pos, entry.path, "must list at least one node");
@@ -612,6 +623,8 @@ export function parseConfig(
   const adminEntry = top.get("admin");
   const admin = adminEntry ? readAdmin(src, adminEntry, listeners) : null;
   const telemetry = readTelemetry(src, top.get("telemetry"));
+  const zoneEntry = top.get("zone");
+  const zone = (zoneEntry && readZone(src, zoneEntry)?.value) ?? null;
   const defaultsEntry = top.get("defaults");
   const defaultsMap = defaultsEntry &&
     src.readMap(defaultsEntry, { keys: SETTING_KEYS, hints: DEFAULTS_HINTS });
@@ -628,7 +641,9 @@ export function parseConfig(
     }
     for (const entry of map?.values() ?? []) {
       const shard = readShard(src, entry, defaults, listeners);
-      if (shard !== undefined) shards.push(shard);
+      // The sidecar's zone reaches every shard (absent when none): a reload that changes it
+      // updates each shard in place.
+      if (shard !== undefined) shards.push(zone === null ? shard : { ...shard, zone });
     }
   }
   // Router ports (config/_routers.ts): after the shards they name, before the listener checks.
@@ -643,7 +658,18 @@ export function parseConfig(
 
   const issues = src.issues();
   if (issues.length > 0) return { config: null, issues };
-  return { config: freeze({ file, admin, telemetry, shards, routers, faults }), issues: [] };
+  return {
+    config: freeze({
+      file,
+      admin,
+      telemetry,
+      shards,
+      routers,
+      faults,
+      ...(zone === null ? {} : { zone }),
+    }),
+    issues: [],
+  };
 }
 
 /**

@@ -481,10 +481,10 @@ Deno.test("parseConfig() checks telemetry, node ports and weights", () => {
     "4:44: shards.s.nodes[0].weight: -1 is out of range (expected an integer >= 0)",
   ]);
   assert.deepEqual(nodes("[[a, b]]"), [
-    `4:13: shards.s.nodes[0]: expected "host:port" or { address, weight }, got a list (quote IPv6 addresses: "[::1]:6379")`,
+    `4:13: shards.s.nodes[0]: expected "host:port" or { address, weight, zone }, got a list (quote IPv6 addresses: "[::1]:6379")`,
   ]);
   assert.deepEqual(nodes("10.0.0.1:6379"), [
-    `4:12: shards.s.nodes: expected a list of nodes ("host:port" or { address, weight }), got a scalar`,
+    `4:12: shards.s.nodes: expected a list of nodes ("host:port" or { address, weight, zone }), got a scalar`,
   ]);
   assert.deepEqual(nodes(`["::1:6379"]`), [
     `4:13: shards.s.nodes[0]: "::1:6379": write IPv6 addresses in brackets, e.g. "[::1]:6379" (quoted in YAML)`,

@@ -25,6 +25,8 @@ export interface NodeConfig {
   readonly address: Address;
   /** Relative share of reads; 0 drains the node. */
   readonly weight: number;
+  /** The node's zone as configured (`{ address, zone }`), or null/absent: learned if it reports one. */
+  readonly zone?: string | null;
 }
 
 /** Read balancing algorithm. */
@@ -132,6 +134,8 @@ export interface ShardConfig extends ShardSettings {
   readonly readers: Address;
   readonly writer: Address | null;
   readonly nodes: readonly NodeConfig[];
+  /** The sidecar's own zone (top-level `zone:`, copied into every shard), or null/absent: none. */
+  readonly zone?: string | null;
 }
 
 /** Admin HTTP server settings. */
@@ -254,6 +258,8 @@ export interface Config {
   readonly routers: readonly RouterConfig[];
   /** Fault injection rules in file order (none when the file has no `faults`). */
   readonly faults: readonly FaultConfig[];
+  /** The sidecar's zone (top-level `zone:`), or null/absent: reads ignore zones. */
+  readonly zone?: string | null;
 }
 
 // ---- vocabulary shared by the proxy and the health checker ----

@@ -9,6 +9,7 @@
  */
 
 import type { CheckConfig } from "../config/types.ts";
+import { MAX_ZONE_LENGTH } from "../config/defaults.ts";
 
 /** A node's role as the routing table sees it. */
 export type NodeRole = "master" | "replica" | "unknown";
@@ -66,6 +67,8 @@ export interface NodeInfo {
   readonly connectedReplicas: number;
   /** Primaries only: the replica lines. */
   readonly replicas: readonly ReplicaLine[];
+  /** `availability_zone` (Valkey 8.1+), or null/absent when the node reports none. */
+  readonly availabilityZone?: string | null;
 }
 
 /** Splits INFO text into its `key:value` fields (section headers and blank lines skipped). */
@@ -144,7 +147,14 @@ export function parseNodeInfo(text: string): NodeInfo {
     linkDownSinceSeconds: isReplica ? int(f, "master_link_down_since_seconds") : null,
     connectedReplicas: int(f, "connected_slaves") ?? 0,
     replicas,
+    availabilityZone: reportedZone(f.get("availability_zone")),
   };
+}
+
+/** A reported `availability_zone`: trimmed, null when empty or longer than a zone name may be. */
+function reportedZone(value: string | undefined): string | null {
+  const z = value?.trim() ?? "";
+  return z === "" || z.length > MAX_ZONE_LENGTH ? null : z;
 }
 
 /**

@@ -49,6 +49,11 @@ export interface ShardHealthOptions {
   connect?: ConnectFn;
   /** Told of node status changes and writer switches after start()'s first round (tracing). */
   onEvent?: (e: HealthEvent) => void;
+  /**
+   * Told when a node's reported `availability_zone` (INFO server, Valkey
+   * 8.1+) changes, first sight included; null when it stops reporting one.
+   */
+  onZone?: (nodeId: string, zone: string | null) => void;
 }
 
 /** Active and passive health of one shard's nodes, and the routes they imply. */
@@ -58,6 +63,9 @@ export class ShardHealth {
   #log: Logger;
   #onChange: (u: RouteUpdate) => void;
   #onEvent: ((e: HealthEvent) => void) | null;
+  #onZone: ((nodeId: string, zone: string | null) => void) | null;
+  /** The zone each node reported last (absent: none). */
+  #zones = new Map<string, string>();
   #statuses = new Map<string, NodeStatus>();
   /** Set after the first publish: events describe changes, not the initial state. */
   #eventsOn = false;
@@ -73,6 +81,7 @@ export class ShardHealth {
     this.#log = opts.logger.child({ shard: shard.name });
     this.#onChange = opts.onChange;
     this.#onEvent = opts.onEvent ?? null;
+    this.#onZone = opts.onZone ?? null;
     this.#connect = opts.connect ?? realConnect;
     this.#state = new ShardState(shard, { logger: this.#log, now: opts.now ?? Date.now });
     this.#published = this.#state.routes();
@@ -162,6 +171,7 @@ export class ShardHealth {
       connect: this.#connect,
       onResult: (r) => {
         if (this.#stopped || this.#checkers.get(id) !== checker) return;
+        if (r.ok) this.#noticeZone(id, r.info.availabilityZone ?? null);
         this.#state.applyCheck(id, r);
         this.#publish();
       },
@@ -174,6 +184,19 @@ export class ShardHealth {
     });
     this.#checkers.set(id, checker);
     return checker;
+  }
+
+  /** The zone a node reports: told to onZone when it differs from the last one. */
+  #noticeZone(id: string, zone: string | null): void {
+    if ((this.#zones.get(id) ?? null) === zone) return;
+    if (zone === null) this.#zones.delete(id);
+    else this.#zones.set(id, zone);
+    this.#onZone?.(id, zone);
+  }
+
+  /** The zone each node reported last (nodes that report none are absent). */
+  reportedZones(): ReadonlyMap<string, string> {
+    return this.#zones;
   }
 
   /** Reports each node whose status differs from the last one seen (first sight: none). */

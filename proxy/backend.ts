@@ -33,6 +33,7 @@ import type { Credential } from "./_credential.ts";
 import { FAULT_KINDS, type FaultRule } from "./faults.ts";
 import type { CommandStats, NodeCommandCounters } from "../telemetry/mod.ts";
 import { Route } from "../resp/mod.ts";
+import { Locality, LocalityCounter, type PlacedNode } from "./zones.ts";
 
 const READ = Route.READ;
 
@@ -55,7 +56,7 @@ export interface BackendShard {
 }
 
 /** One Redis node of a shard. */
-export class Backend implements BalancerNode, ConnectionHost {
+export class Backend implements BalancerNode, ConnectionHost, PlacedNode {
   /** Node id (`host:port`). */
   readonly id: string;
   /** The node's config entry (replaced on reload). */
@@ -70,6 +71,11 @@ export class Backend implements BalancerNode, ConnectionHost {
   faults: FaultRule[] | null = null;
   /** Commands hit by injected faults, by kind index (`FAULT_KINDS`); kept across reloads. */
   readonly faultCounts: Float64Array = new Float64Array(FAULT_KINDS.length);
+  /**
+   * Its shard's counter for its zone relative to the sidecar's (same, cross,
+   * unknown), set whenever routes are applied (`zones.ts`); its reads count there.
+   */
+  locality: LocalityCounter = new LocalityCounter(Locality.unknown);
   #faultLogAt = -Infinity;
   #rt: BackendShard;
   /** The RESP2, database 0 pool: what most commands use. */
@@ -271,10 +277,15 @@ export class Backend implements BalancerNode, ConnectionHost {
    * A reply arrived: one fewer in flight; a read's latency feeds the shard's
    * hedge delay; the node answers, so it is avoided no more.
    */
-  replied(slot: Slot, at: number, error: boolean): void {
+  replied(slot: Slot, at: number, error: boolean, bytes: number): void {
     this.pending--;
     const ms = at - slot.sentAt;
-    if (slot.route === READ) this.#rt.recordLatency(ms);
+    if (slot.route === READ) {
+      this.#rt.recordLatency(ms);
+      const z = this.locality;
+      z.reads++;
+      z.bytes += bytes;
+    }
     this.#avoidUntil = 0;
     const n = this.#counts;
     if (n !== null) {

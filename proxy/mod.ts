@@ -14,6 +14,17 @@ export {
   SmoothRoundRobin,
 } from "./balancer.ts";
 export { ErrorText } from "./errors.ts";
+export {
+  Locality,
+  LOCALITY_NAMES,
+  LocalityCounter,
+  type LocalityName,
+  type NodeZone,
+  ShardZones,
+  ZonedBalancer,
+  type ZoneSnapshot,
+  type ZoneSource,
+} from "./zones.ts";
 export { FAULT_KINDS, FaultKindIndex, FaultRule, faultsForNode, pickFault } from "./faults.ts";
 export { SHARD_COUNTERS, type ShardCounterId, ShardCounters } from "./metrics.ts";
 export type { ByProtocol, NodeStats, ShardStats } from "./stats.ts";

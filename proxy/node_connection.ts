@@ -52,9 +52,10 @@ export interface ConnectionHost {
   pending: number;
   /**
    * A reply for `slot` arrived at `at` (data-path ms; an `error` reply):
-   * one fewer in flight, a read's latency, the node's counters.
+   * one fewer in flight, a read's latency, the node's counters; `bytes`:
+   * the reply's size.
    */
-  replied(slot: Slot, at: number, error: boolean): void;
+  replied(slot: Slot, at: number, error: boolean, bytes: number): void;
   /** `n` in-flight commands failed with their connection. */
   failed(n: number): void;
   /** The AUTH frame to send first, or null. */
@@ -274,7 +275,7 @@ export class NodeConnection {
   /** Delivers `buf[start, end)` as the reply of `slot`, timed now (a fault's reply). */
   #answer(slot: Slot, buf: Uint8Array, start: number, end: number): void {
     const now = turn.now = performance.now();
-    this.host.replied(slot, now, buf[start] === MINUS);
+    this.host.replied(slot, now, buf[start] === MINUS, end - start);
     slot.owner.onReply(slot, buf, start, end);
   }
 
@@ -475,7 +476,7 @@ export class NodeConnection {
           continue;
         }
       }
-      this.host.replied(slot, this.#readAt, buf[pos] === MINUS);
+      this.host.replied(slot, this.#readAt, buf[pos] === MINUS, next - pos);
       if (buf[pos] === MINUS) {
         const kind = unavailableReply(buf, pos, next);
         if (kind !== null) this.host.reportError(kind);

@@ -36,7 +36,8 @@ import { turn } from "./_io.ts";
 import { SCAN_TAGS } from "./_scan.ts";
 import { Backend, type BackendShard } from "./backend.ts";
 import { faultsForNode } from "./faults.ts";
-import { type Balancer, createBalancer } from "./balancer.ts";
+import type { Balancer } from "./balancer.ts";
+import { ShardZones, ZonedBalancer } from "./zones.ts";
 import { ErrorText } from "./errors.ts";
 import type { ClientSession } from "./client_session.ts";
 import { PortListener } from "./listener.ts";
@@ -81,6 +82,8 @@ export class Shard implements ShardRoutes, BackendShard {
   readonly name: string;
   /** Counters for /metrics. */
   readonly counters: ShardCounters = new ShardCounters();
+  /** Nodes' zones and reads by locality (zone affinity, see `zones.ts`). */
+  readonly zones: ShardZones = new ShardZones();
   /** Shard logger. */
   readonly logger: Logger;
   /** Per-command counters and latencies (metrics), or null. */
@@ -123,7 +126,7 @@ export class Shard implements ShardRoutes, BackendShard {
     this.logger = opts.logger.child({ shard: config.name });
     this.commandStats = opts.commandStats ?? null;
     this.tracer = opts.tracer ?? null;
-    this.#balancer = createBalancer<Backend>(config.balance);
+    this.#balancer = new ZonedBalancer<Backend>(config.balance);
     this.#hedge = new HedgePolicy(config.hedge);
     for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
     this.#routes = staticRoutes(config);
@@ -189,7 +192,7 @@ export class Shard implements ShardRoutes, BackendShard {
   #commit(next: ShardConfig, moved: ListenerRole[], opened: PortListener[]): void {
     const prev = this.#config;
     this.#config = next;
-    if (prev.balance !== next.balance) this.#balancer = createBalancer<Backend>(next.balance);
+    if (prev.balance !== next.balance) this.#balancer = new ZonedBalancer<Backend>(next.balance);
     // Listeners: the new ones serve at once; the old ones drain.
     const drainMs = next.timeouts.drainMs;
     this.#listeners = this.#listeners.filter((l) => {
@@ -294,6 +297,7 @@ export class Shard implements ShardRoutes, BackendShard {
       const b = this.#backends.get(id);
       if (b !== undefined && !b.retired) this.#readers.push(b);
     }
+    this.zones.place(this.#backends.values(), this.#config.zone); // before the zoned split
     this.#balancer.reset(this.#readers);
     const p = r.primary === null ? undefined : this.#backends.get(r.primary);
     this.#primary = p !== undefined && !p.retired ? p : null;

@@ -182,6 +182,26 @@ export const METRICS = {
     labels: ["shard", "node", "role"],
     help: "1 for the role the node last reported (primary, replica, unknown), 0 for the others.",
   },
+  zoneReads: {
+    name: "shardgate_zone_reads_total",
+    type: "counter",
+    labels: ["shard", "locality"],
+    help:
+      "Replies to read-only commands by where the answering node is: in the sidecar's zone (same), another (cross), or unknown.",
+  },
+  zoneReadBytes: {
+    name: "shardgate_zone_read_bytes_total",
+    type: "counter",
+    labels: ["shard", "locality"],
+    help: "Bytes of those replies, by locality (same, cross, unknown).",
+  },
+  nodeZone: {
+    name: "shardgate_node_zone",
+    type: "gauge",
+    labels: ["shard", "node", "zone", "locality"],
+    help:
+      "1, labelled with the node's zone (configured, else reported availability_zone; none) and its locality.",
+  },
   nodeServesReads: {
     name: "shardgate_node_serves_reads",
     type: "gauge",

@@ -350,6 +350,7 @@ function nodeRow(n: NodeStatusDoc, h: ShardHistoryDoc | undefined): HTMLTableRow
       title: `${conns} multiplexed, ${n.pinnedConnections} pinned`,
     }),
     el("td", { text: String(n.ejections), className: "num" }),
+    zoneCell(n),
     el("td", {
       text: `${n.reason} (since ${clock(n.since)})`,
       className: "reason",
@@ -357,6 +358,29 @@ function nodeRow(n: NodeStatusDoc, h: ShardHistoryDoc | undefined): HTMLTableRow
     }),
   );
   return row;
+}
+
+/** A node's zone and where it is relative to the sidecar's (same, cross, unknown). */
+function zoneCell(n: NodeStatusDoc): HTMLTableCellElement {
+  const cell = el("td", {
+    text: n.zone === null ? "–" : `${n.zone}${n.locality === "unknown" ? "" : ` (${n.locality})`}`,
+    title: n.zoneSource === null
+      ? "no zone configured or reported"
+      : n.zoneSource === "config"
+      ? "zone from the config"
+      : "zone the node reports (availability_zone)",
+  });
+  cell.dataset.locality = n.locality;
+  return cell;
+}
+
+/** The shard's reads by locality, e.g. ` · zone a: reads 98.1% same (1,234 same, 23 cross)`. */
+function zoneMeta(s: ShardStatusDoc): string {
+  if (s.zone === null) return "";
+  const r = s.zoneReads;
+  const total = r.same + r.cross + r.unknown;
+  const share = total === 0 ? "–" : `${(r.same / total * 100).toFixed(1)}%`;
+  return ` · zone ${s.zone}: reads ${share} same (${r.same} same, ${r.cross} cross, ${r.unknown} unknown)`;
 }
 
 function shardSection(s: ShardStatusDoc): HTMLElement {
@@ -376,6 +400,7 @@ function shardSection(s: ShardStatusDoc): HTMLElement {
       s.commands.errors + s.commands.failed
     } errors · ${s.commands.retries} retries`,
     ` · ${s.balance}, fallback ${s.fallback}`,
+    zoneMeta(s),
   );
   section.append(el("h2", { text: `shard ${s.name}` }), meta);
   for (const p of s.problems) section.append(el("p", { text: p, className: "problems" }));
@@ -393,6 +418,7 @@ function shardSection(s: ShardStatusDoc): HTMLElement {
     ["in flight", true],
     ["conns", true],
     ["ejections", true],
+    ["zone", false],
     ["reason", false],
   ];
   for (const [name, num] of cols) {

@@ -34,6 +34,8 @@ export interface FakeReplicaOptions {
   primaryPort: number;
   /** How to answer commands other than PING and INFO. */
   policy: FakePolicy;
+  /** The `availability_zone` it reports in INFO and HELLO, as Valkey 8.1+ does (default none). */
+  availabilityZone?: string;
 }
 
 /** A RESP bulk string frame, as text. */
@@ -58,11 +60,14 @@ export class FakeReplica extends LoopbackServer {
   readonly #runId = crypto.randomUUID().replaceAll("-", "").padEnd(40, "0");
   readonly #started = Date.now();
   #nextId = 0;
+  /** The `availability_zone` it reports now (null: none); tests may change it. */
+  availabilityZone: string | null;
 
   /** Listens on 127.0.0.1 (a free port) and serves every connection. */
   constructor(opts: FakeReplicaOptions) {
     super();
     this.#opts = opts;
+    this.availabilityZone = opts.availabilityZone ?? null;
     this.listen();
   }
 
@@ -148,6 +153,8 @@ export class FakeReplica extends LoopbackServer {
       ["role", bulkText("replica")],
       ["modules", "*0\r\n"],
     ];
+    const zone = this.availabilityZone;
+    if (zone !== null) fields.push(["availability_zone", bulkText(zone)]);
     const head = proto === 3 ? `%${fields.length}\r\n` : `*${fields.length * 2}\r\n`;
     return te.encode(head + fields.map(([k, v]) => bulkText(k) + v).join(""));
   }
@@ -160,6 +167,7 @@ export class FakeReplica extends LoopbackServer {
       `run_id:${this.#runId}`,
       `tcp_port:${this.port}`,
       `uptime_in_seconds:${uptime}`,
+      ...(this.availabilityZone === null ? [] : [`availability_zone:${this.availabilityZone}`]),
       "# Replication",
       "role:slave",
       "master_host:127.0.0.1",
