@@ -17,6 +17,7 @@ import type { Slot } from "./_slot.ts";
 import type { Backend } from "./backend.ts";
 import type { ShardCounters } from "./metrics.ts";
 import type { ConnectionSetup, PinSink } from "./node_connection.ts";
+import type { NearCache } from "../cache/mod.ts";
 
 /** Listener role: readers spread over replicas, writer follows the primary. */
 export type ListenerRole = "readers" | "writer";
@@ -122,6 +123,8 @@ export interface SessionRuntime {
   readonly commandStats: CommandStats | null;
   /** Sampled command spans (OpenTelemetry), or null. */
   readonly tracer: CommandTracer | null;
+  /** The shard's near cache (`cache:` on), or null/absent. */
+  readonly cache?: NearCache | null;
   /** Milliseconds on the data path's monotonic clock (`performance.now()`). */
   now(): number;
   /** The node for a read, avoiding `excludeId`; null when none can serve. */

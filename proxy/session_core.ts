@@ -460,6 +460,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     ) {
       return true;
     }
+    const hit = route === Route.READ ? this.#rt.cache?.lookup(parser, buf, this, this.#now) : null;
+    if (hit != null) return this.#local(hit), true; // near cache (cache/): answered in order
     switch (route) {
       case Route.READ:
       case Route.WRITE:
@@ -538,6 +540,9 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     slot.flags = this.#tWriter ? flags | SLOT_WRITER : flags;
     slot.aux = aux;
     slot.rt = this.#tRt;
+    if ((slot.flags & SLOT_WRITER) !== 0 && route !== Route.READ) {
+      this.#tRt.cache?.written(parser, buf, slot);
+    }
     this.#fifo.push(slot);
     let src = buf, s = start, e = end;
     if (parser.inline) {
@@ -768,6 +773,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
       const out = rewriteScanReply(buf, start, end, (main.rt ?? this.#rt).scanTag(slot.nodeId));
       if (out !== null) return this.#fill(main, out);
     }
+    if ((main.flags & SLOT_WRITER) !== 0) (main.rt ?? this.#rt).cache?.acked(main); // before the client sees it
     if (main.group !== null) return this.#fill(main, slabCopy(buf, start, end));
     this.#finished(main, buf, start, end);
     const fifo = this.#fifo;

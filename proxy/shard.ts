@@ -36,6 +36,7 @@ import { ErrorText } from "./errors.ts";
 import type { ClientSession } from "./client_session.ts";
 import { PortListener } from "./listener.ts";
 import { ShardCounters } from "./metrics.ts";
+import { type NearCache, updateCache } from "../cache/mod.ts";
 import type { ShardStats } from "./stats.ts";
 
 /** What a shard needs from the rest of the program. */
@@ -109,6 +110,8 @@ export class Shard implements ShardRuntime {
   #skipUnreachable = (b: Backend): boolean => !b.reachable || b.id === this.#exclude;
   /** The config's fault injection rules (every shard's; each node keeps those that hit it). */
   #faults: readonly FaultConfig[] = [];
+  /** The near cache (`cache:` on), or null. */
+  cache: NearCache | null = null;
 
   /** Creates a shard (nothing is bound until {@link start}). */
   constructor(config: ShardConfig, opts: ShardOptions) {
@@ -121,6 +124,7 @@ export class Shard implements ShardRuntime {
     this.#balancer = createBalancer<Backend>(config.balance);
     this.#hedge = new HedgePolicy(config.hedge);
     for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
+    this.cache = updateCache(null, config.cache);
     this.#routes = staticRoutes(config);
     this.#applyRoutes();
   }
@@ -212,6 +216,7 @@ export class Shard implements ShardRuntime {
         b.resize();
       }
     }
+    this.cache = updateCache(this.cache, next.cache);
     this.#applyRoutes();
   }
 
@@ -292,6 +297,9 @@ export class Shard implements ShardRuntime {
     this.#balancer.reset(this.#readers);
     const p = r.primary === null ? undefined : this.#backends.get(r.primary);
     this.#primary = p !== undefined && !p.retired ? p : null;
+    this.cache?.serving(
+      this.#readers.length > 0 ? this.#readers : this.#primary ? [this.#primary] : [],
+    );
     this.#followHealth();
     this.#wakeWriterWaiters();
   }
@@ -590,6 +598,7 @@ export class Shard implements ShardRuntime {
     for (const b of this.#backends.values()) b.close(null);
     for (const b of this.#retired) b.close(null);
     this.#retired.clear();
+    this.cache?.close();
   }
 }
 
