@@ -357,6 +357,7 @@ export class App {
           counters: u.shard.counters,
           commands: u.commands,
           faultRules: u.shard.faultRules(),
+          cache: u.shard.cache?.stats() ?? null,
         })),
       routers: () =>
         [...this.#routers.values()].map((r) => {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { CacheStats } from "../cache/mod.ts";
 import type { Routes, ShardConfig } from "../config/types.ts";
 import type { NodeSnapshot } from "../health/mod.ts";
 import type { ShardCounters, ShardStats } from "../proxy/mod.ts";
@@ -63,6 +64,8 @@ export interface ShardSource {
   readonly commands: CommandStats;
   /** Fault injection rules that can hit a node of the shard (0 in normal operation). */
   readonly faultRules: number;
+  /** The near cache's figures, or null/absent when `cache:` is off. */
+  readonly cache?: CacheStats | null;
 }
 
 /** One router port as the admin port sees it. */

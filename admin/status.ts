@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { CacheStats } from "../cache/mod.ts";
 import { publicRole } from "../health/mod.ts";
 import { readiness, shardProblems } from "./readiness.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
@@ -82,6 +83,8 @@ export interface ShardStatusDoc {
     readonly retries: number;
   };
   readonly nodes: readonly NodeStatusDoc[];
+  /** The near cache's figures (`cache:` on), or null. */
+  readonly cache: CacheStats | null;
 }
 
 /** The whole `/status` document. */
@@ -186,6 +189,7 @@ export function buildStatus(
       sessions,
       commands: { ...s.commands.totals(), retries: s.counters.retries },
       nodes: nodeDocs(s),
+      cache: s.cache ?? null,
     };
   });
   const routers = (src.routers?.() ?? []).map((r): RouterStatusDoc => {

@@ -460,8 +460,9 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     ) {
       return true;
     }
+    // The near cache (cache/) answers a cached read in order, with no node.
     const hit = route === Route.READ ? this.#rt.cache?.lookup(parser, buf, this, this.#now) : null;
-    if (hit != null) return this.#local(hit), true; // near cache (cache/): answered in order
+    if (hit !== null && hit !== undefined) return this.#cached(hit);
     switch (route) {
       case Route.READ:
       case Route.WRITE:
@@ -993,6 +994,13 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     this.#finished(slot, reply, 0, reply.length);
     this.#fifo.push(slot);
     if (this.#fifo.length === 1) this.#flushReady();
+  }
+
+  /** A near cache hit: answered in order, like a reply of the proxy's own. */
+  #cached(reply: Uint8Array): true {
+    this.#rec.cacheHit = true;
+    this.#local(reply);
+    return true;
   }
 
   /** Writes every finished slot at the head of the FIFO. */

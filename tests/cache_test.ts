@@ -8,7 +8,7 @@
  * what the cache may answer.
  */
 
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { encodeCommand } from "../resp/mod.ts";
 import {
   closeClient,
@@ -19,6 +19,8 @@ import {
 } from "./helpers/mod.ts";
 import { E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
 import { RawConn } from "./_raw.ts";
+import { adminGet, adminPort } from "./_admin_helpers.ts";
+import { parsePrometheus, sampleValue } from "./helpers/mod.ts";
 
 const CHECK = "check: { interval: 100ms, timeout: 500ms, rise: 1, fall: 1, max_lag: 60s }";
 const CACHE = "cache: { min_reads: 1, max_age: 30s }";
@@ -33,7 +35,9 @@ Deno.test("cache: a hot key is answered by shardgate, in each protocol's bytes",
   await using set = await startReplicaSet({ replicas: 1 });
   await set.primary.cli("SET", "hot", "v1");
   await set.waitSynced();
-  await using sg = await startShardgate(shardYaml(set.addresses, [CHECK, CACHE]));
+  await using sg = await startShardgate(
+    "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+  );
   const c = await redisClient(sg.ports[SHARD].readers);
   const raw = await RawConn.open(sg.ports[SHARD].readers);
   try {
@@ -59,6 +63,25 @@ Deno.test("cache: a hot key is answered by shardgate, in each protocol's bytes",
       await ask(raw, ["MGET", "hot", "nokey"], (t) => t.length >= 15),
       "*2\r\n$2\r\nv1\r\n_\r\n",
     );
+    // Visible: /metrics and /status.
+    const port = adminPort(sg);
+    const m = parsePrometheus((await adminGet(port, "/metrics")).body);
+    const shard = { shard: SHARD };
+    assert((sampleValue(m, "shardgate_cache_hits_total", shard) ?? 0) >= 40);
+    assert((sampleValue(m, "shardgate_cache_misses_total", shard) ?? 0) >= 2);
+    assertEquals(sampleValue(m, "shardgate_cache_keys", shard), 2);
+    assert((sampleValue(m, "shardgate_cache_bytes", shard) ?? 0) > 0);
+    assert((sampleValue(m, "shardgate_cache_admissions_total", shard) ?? 0) >= 2);
+    assertEquals(
+      sampleValue(m, "shardgate_cache_evictions_total", { ...shard, reason: "flush" }),
+      0,
+    );
+    const status = JSON.parse((await adminGet(port, "/status")).body);
+    const cache = status.shards[0].cache;
+    assertEquals(cache.node, set.replicas[0].address);
+    assertEquals(cache.tracking, true);
+    assertEquals(cache.keys, 2);
+    assert(cache.hits >= 40);
   } finally {
     raw.close();
     await closeClient(c);
