@@ -47,6 +47,8 @@ interface Load {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** zipf_get.ts: GETs of its warm-up second (also seen by the replica). */
+  warmupOps?: number;
 }
 
 const sup = new Supervisor();
@@ -152,6 +154,45 @@ async function load(port: number, clients: number, zipf: number, keys = HOT_KEYS
   return JSON.parse(new TextDecoder().decode(r.stdout).trim());
 }
 
+/** One `redis-benchmark -t get` run over a uniform key space of `keys` keys. */
+async function benchmark(port: number, clients: number, keys: number, n: number): Promise<Load> {
+  const t0 = performance.now();
+  const r = await new Deno.Command("redis-benchmark", {
+    args: [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-t",
+      "get",
+      "-c",
+      String(clients),
+      "-n",
+      String(n),
+      "-r",
+      String(keys),
+      "--precision",
+      "3",
+      "--csv",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - t0) / 1000;
+  const text = new TextDecoder().decode(r.stdout).trim().split("\n");
+  // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+  const row = text[text.length - 1].split(",").map((x) => x.replace(/"/g, ""));
+  return {
+    clients,
+    seconds,
+    ops: n,
+    opsPerSec: Number(row[1]),
+    p50Ms: Number(row[4]),
+    p99Ms: Number(row[6]),
+    errors: 0,
+  };
+}
+
 async function cacheStatus(admin: number): Promise<Record<string, unknown>> {
   const r = await fetch(`http://127.0.0.1:${admin}/status`);
   return (await r.json()).shards[0].cache;
@@ -181,21 +222,36 @@ try {
 
   const runs: Record<string, Record<string, Load[]>> = {};
   const gets_: Record<string, Record<string, number[]>> = {};
-  const cell = async (name: string, order: string[], clients: number, zipf: number) => {
+  const cell = async (
+    name: string,
+    order: string[],
+    clients: number,
+    zipf: number,
+    rb?: { keys: number; n: number },
+  ) => {
     for (let round = 0; round < ROUNDS; round++) {
       const rot = order.map((_, i) => order[(i + round) % order.length]);
       for (const t of rot) {
         const before = await gets(replica);
-        const res = await load(targets[t], clients, zipf);
+        const res = rb === undefined
+          ? await load(targets[t], clients, zipf)
+          : await benchmark(targets[t], clients, rb.keys, rb.n);
         const replicaGets = (await gets(replica)) - before;
         ((runs[name] ??= {})[t] ??= []).push(res);
-        ((gets_[name] ??= {})[t] ??= []).push(replicaGets / Math.max(1, res.ops));
+        const sent = res.ops + (res.warmupOps ?? 0);
+        ((gets_[name] ??= {})[t] ??= []).push(replicaGets / Math.max(1, sent));
         record({ cell: name, round, target: t, ...res, replicaGets });
       }
     }
   };
-  await cell("hot_get_50c", ["direct", "cache_on", "cache_off"], 50, 0.99);
-  await cell("hot_get_1c", ["direct", "cache_on", "cache_off"], 1, 0.99);
+  const all = ["direct", "cache_on", "cache_off"];
+  // redis-benchmark (C, light on the shared CPU): a hot set of 1,000 keys, and 100,000 cold ones.
+  await cell("rb_hot1k_get_50c", all, 50, 0, { keys: 1000, n: 40 * 5000 });
+  await cell("rb_hot1k_get_1c", all, 1, 0, { keys: 1000, n: 20000 });
+  await cell("rb_cold_get_50c", ["cache_on", "cache_off"], 50, 0, { keys: HOT_KEYS, n: 200000 });
+  // zipf_get.ts (Deno): Zipf 0.99 over 100,000 keys.
+  await cell("hot_get_50c", all, 50, 0.99);
+  await cell("hot_get_1c", all, 1, 0.99);
   await cell("cold_get_50c", ["cache_on", "cache_off"], 50, 0);
   record({ cell: "cache_status_after", ...(await cacheStatus(on.admin)) });
 
@@ -217,6 +273,10 @@ try {
   const memLoad = await load(mem.port, 50, 0, HOT_KEYS + BIG_KEYS);
   const st = await cacheStatus(mem.admin);
   const rssAfter = rssKb(mem.pid);
+  // The same load on the shardgate without a cache: its RSS is the baseline.
+  const offBefore = rssKb(off.pid);
+  await load(off.port, 50, 0, HOT_KEYS + BIG_KEYS);
+  const offAfter = rssKb(off.pid);
   record({
     cell: "memory_bound",
     boundBytes: bound,
@@ -226,12 +286,40 @@ try {
     sizeEvictions: (st.evictions as Record<string, number>).size,
     rssKbIdle: rssBefore,
     rssKbAfter: rssAfter,
+    cacheOffRssKbBefore: offBefore,
+    cacheOffRssKbAfter: offAfter,
     ...memLoad,
   });
 
   // Summary (medians over rounds).
   const med = (c: string, t: string, f: (l: Load) => number) => median(runs[c][t].map(f));
+  const paired = (c: string) =>
+    median(runs[c].cache_on.map((l, i) => l.opsPerSec / runs[c].cache_off[i].opsPerSec));
   const summary = {
+    rb_hot1k_get_50c_ops: {
+      direct: med("rb_hot1k_get_50c", "direct", (l) => l.opsPerSec),
+      cache_on: med("rb_hot1k_get_50c", "cache_on", (l) => l.opsPerSec),
+      cache_off: med("rb_hot1k_get_50c", "cache_off", (l) => l.opsPerSec),
+      on_vs_direct_paired: median(
+        runs.rb_hot1k_get_50c.cache_on.map((l, i) =>
+          l.opsPerSec / runs.rb_hot1k_get_50c.direct[i].opsPerSec
+        ),
+      ),
+    },
+    rb_hot1k_get_1c_p50_ms: {
+      direct: med("rb_hot1k_get_1c", "direct", (l) => l.p50Ms),
+      cache_on: med("rb_hot1k_get_1c", "cache_on", (l) => l.p50Ms),
+      cache_off: med("rb_hot1k_get_1c", "cache_off", (l) => l.p50Ms),
+    },
+    rb_hot1k_replica_gets_per_op_50c: {
+      cache_on: median(gets_.rb_hot1k_get_50c.cache_on),
+      cache_off: median(gets_.rb_hot1k_get_50c.cache_off),
+    },
+    rb_cold_get_50c_ops: {
+      cache_on: med("rb_cold_get_50c", "cache_on", (l) => l.opsPerSec),
+      cache_off: med("rb_cold_get_50c", "cache_off", (l) => l.opsPerSec),
+      paired_ratio_median: paired("rb_cold_get_50c"),
+    },
     hot_get_50c_ops: {
       direct: med("hot_get_50c", "direct", (l) => l.opsPerSec),
       cache_on: med("hot_get_50c", "cache_on", (l) => l.opsPerSec),

@@ -10,7 +10,7 @@
  * deno run -A bench/zipf_get.ts --port 6379 --clients 50 --seconds 5 --keys 100000 --zipf 0.99
  * ```
  *
- * Prints one JSON line: `{"clients","seconds","ops","opsPerSec","p50Ms","p99Ms","errors"}`.
+ * Prints one JSON line: `{"clients","seconds","ops","opsPerSec","p50Ms","p99Ms","errors","warmupOps"}`.
  *
  * @module
  */
@@ -113,7 +113,9 @@ if (import.meta.main) {
   const frames = Array.from({ length: keys }, (_, i) => getFrame(i));
   // Warm-up (fills the cache, opens the pools), not counted.
   const warm = performance.now() + Number(values.warmup) * 1000;
-  await Promise.all(Array.from({ length: clients }, () => client(port, frames, cdf, warm, [])));
+  const warmed = await Promise.all(
+    Array.from({ length: clients }, () => client(port, frames, cdf, warm, [])),
+  );
   const lat: number[] = [];
   const start = performance.now();
   const until = start + seconds * 1000;
@@ -132,5 +134,6 @@ if (import.meta.main) {
     p50Ms: +q(0.5).toFixed(4),
     p99Ms: +q(0.99).toFixed(4),
     errors: res.reduce((a, r) => a + r.errors, 0),
+    warmupOps: warmed.reduce((a, r) => a + r.ops, 0),
   }));
 }
