@@ -25,7 +25,7 @@ import type { CacheConfig } from "../config/types.ts";
 import { CommandKeys, commandNameOf, findKeys, type RequestParser } from "../resp/mod.ts";
 import { Admission } from "./admission.ts";
 import { CacheStore, Evict, EVICT_REASONS, type EvictReason } from "./store.ts";
-import { keyDecoder, Tracker, type TrackerSink, type TrackerTarget } from "./tracker.ts";
+import { keyString, Tracker, type TrackerSink, type TrackerTarget } from "./tracker.ts";
 
 /** What the cache needs to know of a client session. */
 export interface CacheClient {
@@ -123,7 +123,7 @@ export class NearCache implements TrackerSink {
       (buf[s + 2] | 32) === T
     ) {
       const ks = parser.argStart[1], ke = parser.argEnd[1];
-      const key = keyDecoder.decode(buf.subarray(ks, ke));
+      const key = keyString(buf, ks, ke);
       const e = this.#store.get(key, now);
       if (e !== undefined) {
         this.hits++;
@@ -148,17 +148,22 @@ export class NearCache implements TrackerSink {
     client: CacheClient,
     now: number,
   ): Uint8Array | null {
-    const keys = findKeys(parser, buf, this.#keys);
-    const n = keys.count;
+    // MGET's arguments after its name are all keys: walked in place (`$len\r\nkey\r\n` each).
+    const n = parser.argc - 1;
     const parts: Uint8Array[] = [];
     let missed = false;
     let size = 0;
+    let p = parser.argEnd[0] + 2;
     for (let i = 0; i < n; i++) {
-      const key = keyDecoder.decode(keys.buf.subarray(keys.start[i], keys.end[i]));
+      let len = 0;
+      for (p++; buf[p] !== 13; p++) len = len * 10 + buf[p] - 48;
+      const ks = p + 2, ke = ks + len;
+      p = ke + 2;
+      const key = keyString(buf, ks, ke);
       const e = this.#store.get(key, now);
       if (e === undefined) {
         missed = true;
-        this.#miss(keys.buf, keys.start[i], keys.end[i], key, now);
+        this.#miss(buf, ks, ke, key, now);
         continue;
       }
       const r = e.reply ?? (client.proto === 3 ? NIL3 : NIL2);
@@ -206,7 +211,7 @@ export class NearCache implements TrackerSink {
     }
     const list: string[] = [];
     for (let i = 0; i < keys.count; i++) {
-      const key = keyDecoder.decode(keys.buf.subarray(keys.start[i], keys.end[i]));
+      const key = keyString(keys.buf, keys.start[i], keys.end[i]);
       list.push(key);
       this.#store.invalidate(key, Evict.write);
     }

@@ -65,8 +65,21 @@ export interface TrackerSink {
 }
 
 const te = new TextEncoder();
-/** Keys as strings, one UTF-16 unit per byte (windows-1252 decoding is injective). */
-export const keyDecoder: TextDecoder = new TextDecoder("latin1");
+/**
+ * Key bytes `buf[start, end)` as a string of one UTF-16 unit per byte
+ * (U+0000..U+00FF, so distinct keys stay distinct), without an op call.
+ */
+export function keyString(buf: Uint8Array, start: number, end: number): string {
+  if (end - start <= 8192) {
+    return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+  }
+  let s = "";
+  for (let i = start; i < end; i += 8192) {
+    const part = buf.subarray(i, Math.min(end, i + 8192));
+    s += String.fromCharCode.apply(null, part as unknown as number[]);
+  }
+  return s;
+}
 const HELLO3 = encodeCommand(["HELLO", "3"]);
 const TRACKING_ON = encodeCommand(["CLIENT", "TRACKING", "on"]);
 const SETNAME = encodeCommand(["CLIENT", "SETNAME", "shardgate-cache"]);
@@ -117,7 +130,7 @@ export function parseInvalidation(
   let e = lineEnd(buf, p, end);
   const n = intAt(buf, p + 1, e);
   p = e + 2;
-  if (keyDecoder.decode(buf.subarray(p, p + n)) !== "invalidate") return undefined;
+  if (keyString(buf, p, p + n) !== "invalidate") return undefined;
   p += n + 2;
   if (buf[p] === UNDERSCORE) return null;
   if (buf[p] !== STAR) return undefined;
@@ -130,7 +143,7 @@ export function parseInvalidation(
     e = lineEnd(buf, p, end);
     const len = intAt(buf, p + 1, e);
     p = e + 2;
-    keys.push(keyDecoder.decode(buf.subarray(p, p + len)));
+    keys.push(keyString(buf, p, p + len));
     p += len + 2;
   }
   return keys;
