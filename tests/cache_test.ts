@@ -205,3 +205,49 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "cache: a failover promoting the tracked replica drops its entries; writes to the new primary show",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    await set.primary.cli("SET", "k", "0");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+    );
+    const port = adminPort(sg);
+    const cacheDoc = async () => JSON.parse((await adminGet(port, "/status")).body).shards[0].cache;
+    const c = await redisClient(sg.ports[SHARD].readers);
+    try {
+      await waitFor(async () => {
+        for (let i = 0; i < 5; i++) await c.get("k");
+        return (await cacheDoc()).keys === 1;
+      }, { message: "k cached" });
+      const node = (await cacheDoc()).node;
+      const tracked = set.replicas.find((r) => r.address === node);
+      assert(tracked !== undefined, "the cache tracks a replica");
+      await set.failover(tracked);
+      // The tracked node is the primary now: it no longer serves reads, so everything it fed goes.
+      await waitFor(async () => (await cacheDoc()).evictions.node >= 1, {
+        message: "entries dropped when the tracked node stopped serving reads",
+      });
+      const p = await redisClient(set.primary.port);
+      try {
+        for (let i = 1; i <= 10; i++) {
+          await p.set("k", `after-${i}`);
+          await waitFor(async () => (await c.get("k")) === `after-${i}`, {
+            timeoutMs: 3000,
+            message: `write ${i} to the new primary seen through shardgate`,
+          });
+        }
+      } finally {
+        await closeClient(p);
+      }
+      const after = await cacheDoc();
+      assert(after.node !== tracked.address, `tracking moved off the new primary (${after.node})`);
+    } finally {
+      await closeClient(c);
+    }
+  },
+);
