@@ -362,6 +362,7 @@ export class App {
           commands: u.commands,
           faultRules: u.shard.faultRules(),
           zones: u.shard.zones.snapshot(u.shard.config.nodes, u.shard.config.zone),
+          cache: u.shard.cache?.stats() ?? null,
         })),
       routers: () =>
         [...this.#routers.values()].map((r) => {

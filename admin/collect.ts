@@ -9,10 +9,23 @@ import { publicRole } from "../health/mod.ts";
 import type { MetricCollector, MetricWriter } from "../telemetry/mod.ts";
 import { FAULT_KINDS, LOCALITY_NAMES, SHARD_COUNTERS, type ZoneSnapshot } from "../proxy/mod.ts";
 import { readiness } from "./readiness.ts";
+import { type CacheStats, EVICT_REASONS } from "../cache/mod.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
 
 const STATES = ["up", "down", "ejected", "draining"] as const;
 const ROLES = ["primary", "replica", "unknown"] as const;
+
+function collectCache(shard: string, c: CacheStats, w: MetricWriter): void {
+  w.value("cacheHits", { shard }, c.hits);
+  w.value("cacheMisses", { shard }, c.misses);
+  w.value("cacheAdmissions", { shard }, c.admissions);
+  w.value("cacheInvalidations", { shard }, c.invalidations + c.flushes);
+  for (const reason of EVICT_REASONS) {
+    w.value("cacheEvictions", { shard, reason }, c.evictions[reason]);
+  }
+  w.value("cacheKeys", { shard }, c.keys);
+  w.value("cacheBytes", { shard }, c.bytes);
+}
 
 function collectShard(s: ShardSource, w: MetricWriter): void {
   const shard = s.name;
@@ -33,6 +46,7 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
   }
   w.value("faultRules", { shard }, s.faultRules);
   if (s.zones !== undefined) collectZones(shard, s.zones, w);
+  if (s.cache) collectCache(shard, s.cache, w);
   for (const n of s.nodes) {
     const node = n.id;
     for (const state of STATES) w.value("nodeState", { shard, node, state }, +(n.status === state));

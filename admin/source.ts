@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { CacheStats } from "../cache/mod.ts";
 import type { Routes, ShardConfig } from "../config/types.ts";
 import type { NodeSnapshot } from "../health/mod.ts";
 import type { ShardCounters, ShardStats, ZoneSnapshot } from "../proxy/mod.ts";
@@ -65,6 +66,8 @@ export interface ShardSource {
   readonly faultRules: number;
   /** The sidecar's zone, each node's zone and reads by locality (absent: not tracked). */
   readonly zones?: ZoneSnapshot;
+  /** The near cache's figures, or null/absent when `cache:` is off. */
+  readonly cache?: CacheStats | null;
 }
 
 /** One router port as the admin port sees it. */

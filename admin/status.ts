@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { CacheStats } from "../cache/mod.ts";
 import { publicRole } from "../health/mod.ts";
 import { readiness, shardProblems } from "./readiness.ts";
 import type { AdminSource, ShardSource } from "./source.ts";
@@ -94,6 +95,8 @@ export interface ShardStatusDoc {
   /** Replies to reads, and their bytes, by the answering node's locality (counters). */
   readonly zoneReads: ZoneCounts;
   readonly zoneBytes: ZoneCounts;
+  /** The near cache's figures (`cache:` on), or null. */
+  readonly cache: CacheStats | null;
 }
 
 /** Counters by locality. */
@@ -222,6 +225,7 @@ export function buildStatus(
       zone: s.zones?.zone ?? null,
       zoneReads: { ...(s.zones?.reads ?? NO_COUNTS) },
       zoneBytes: { ...(s.zones?.bytes ?? NO_COUNTS) },
+      cache: s.cache ?? null,
     };
   });
   const routers = (src.routers?.() ?? []).map((r): RouterStatusDoc => {

@@ -62,6 +62,22 @@ export const DEFAULT_HEDGE_MIN_DELAY_MS = 5;
 export const DEFAULT_HEDGE_MAX_DELAY_MS = 50;
 /** Hedges allowed per 100 reads over the budget window (gRPC-style throttling). */
 export const DEFAULT_HEDGE_BUDGET_PERCENT = 5;
+/** The near cache is off unless a shard (or `defaults`) turns it on. */
+export const DEFAULT_CACHE_ENABLED = false;
+/** Near cache bound in keys. */
+export const DEFAULT_CACHE_MAX_KEYS = 10_000;
+/** Near cache bound in bytes (keys, replies and a per-entry overhead). */
+export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+/** Near cache admission: reads of a key within one second before it is cached. */
+export const DEFAULT_CACHE_MIN_READS = 3;
+/** Near cache safety net: no entry is served longer than this after its fill. */
+export const DEFAULT_CACHE_MAX_AGE_MS = 60_000;
+/** Bytes counted per near cache entry besides its key and reply: V8 heap and ArrayBuffer overhead measured at ~320 B. */
+export const CACHE_ENTRY_OVERHEAD = 320;
+/** Near cache fills in flight on the tracking connection at most (more wait for the next read). */
+export const CACHE_MAX_PENDING_FILLS = 256;
+/** Delay before a broken near cache tracking connection is opened again. */
+export const CACHE_RECONNECT_MS = 100;
 /** Node host name re-resolution interval. */
 export const DEFAULT_DNS_REFRESH_MS = 30_000;
 /** Default node weight. */

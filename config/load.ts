@@ -15,6 +15,11 @@
 
 import {
   DEFAULT_BALANCE,
+  DEFAULT_CACHE_ENABLED,
+  DEFAULT_CACHE_MAX_AGE_MS,
+  DEFAULT_CACHE_MAX_BYTES,
+  DEFAULT_CACHE_MAX_KEYS,
+  DEFAULT_CACHE_MIN_READS,
   DEFAULT_CHECK_FALL,
   DEFAULT_CHECK_INTERVAL_MS,
   DEFAULT_CHECK_RISE,
@@ -90,6 +95,7 @@ const GROUPS: Readonly<Record<string, readonly string[]>> = {
   check: ["interval", "timeout", "rise", "fall", "max_lag", "serve_when_link_down"],
   passive: ["errors", "window", "cooldown", "max_cooldown", "max_ejected_percent"],
   hedge: ["percentile", "min_delay", "max_delay", "budget"],
+  cache: ["max_keys", "max_bytes", "min_reads", "max_age"],
 };
 
 type Reader = (src: Source, slot: Slot) => Located<unknown> | undefined;
@@ -122,6 +128,10 @@ const SCALARS: Readonly<Record<string, Reader>> = {
   "hedge.min_delay": (s, e) => s.readDuration(e, true),
   "hedge.max_delay": (s, e) => s.readDuration(e, true),
   "hedge.budget": (s, e) => s.readNumber(e, 0, 100),
+  "cache.max_keys": (s, e) => s.readInt(e, 1),
+  "cache.max_bytes": (s, e) => s.readInt(e, 1024),
+  "cache.min_reads": (s, e) => s.readInt(e, 1),
+  "cache.max_age": (s, e) => s.readDuration(e, true),
   client_password: (s, e) =>
     s.readScalar(e, "a string", nonEmpty, { nullable: true, secret: true }),
   allow_remote: (s, e) => s.readBool(e),
@@ -206,13 +216,13 @@ function readLayer(src: Source, entries: Map<string, Entry>): Layer {
       layer.auth = readAuth(src, entry);
     } else if (key === "tls") {
       layer.tls = readTls(src, entry);
-    } else if (key === "hedge" && src.kindOf(entry) !== "map") {
-      // `hedge: false` turns hedging off, `hedge: true` on with the defaults.
+    } else if ((key === "hedge" || key === "cache") && src.kindOf(entry) !== "map") {
+      // `hedge: false` turns hedging off, `hedge: true` on with the defaults (`cache` alike).
       const on = src.readBool(entry);
-      if (on !== undefined) layer.values.set("hedge.enabled", on);
+      if (on !== undefined) layer.values.set(`${key}.enabled`, on);
     } else if (key in GROUPS) {
-      if (key === "hedge") {
-        layer.values.set("hedge.enabled", { value: true, pos: entry.pos, path: entry.path });
+      if (key === "hedge" || key === "cache") {
+        layer.values.set(`${key}.enabled`, { value: true, pos: entry.pos, path: entry.path });
       }
       const group = src.readMap(entry, { keys: GROUPS[key] });
       for (const [sub, subEntry] of group ?? []) {
@@ -367,6 +377,13 @@ function resolveSettings(src: Source, layers: readonly Layer[]): ShardSettings {
       minDelayMs,
       maxDelayMs,
       budgetPercent: get("hedge.budget", DEFAULT_HEDGE_BUDGET_PERCENT),
+    },
+    cache: {
+      enabled: get("cache.enabled", DEFAULT_CACHE_ENABLED),
+      maxKeys: get("cache.max_keys", DEFAULT_CACHE_MAX_KEYS),
+      maxBytes: get("cache.max_bytes", DEFAULT_CACHE_MAX_BYTES),
+      minReads: get("cache.min_reads", DEFAULT_CACHE_MIN_READS),
+      maxAgeMs: get("cache.max_age", DEFAULT_CACHE_MAX_AGE_MS),
     },
     auth: resolveAuth(src, layers),
     tls: resolveTls(layers),

@@ -92,6 +92,13 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
   assert.deepEqual(config.telemetry, { sampleRatio: 0.5 });
   const [users, orders] = config.shards;
   const common = {
+    cache: {
+      enabled: false,
+      maxKeys: 10_000,
+      maxBytes: 64 * 1024 * 1024,
+      minReads: 3,
+      maxAgeMs: 60_000,
+    },
     balance: "least-pending",
     fallback: "none",
     connectionsPerNode: 4,
@@ -350,7 +357,7 @@ Deno.test("parseConfig() reports unknown keys at every level with the nearest kn
     `11:1: retries: unknown key "retries" (settings belong under "defaults" or a shard)`,
     `15:36: shards.s.nodes[0].wieght: unknown key "wieght" (did you mean "weight"?)`,
     `16:5: shards.s.max-clients: unknown key "max-clients" (did you mean "max_clients"?)`,
-    `17:5: shards.s.zzz: unknown key "zzz" (expected one of: readers, writer, nodes, balance, fallback, connections_per_node, max_clients, retries, client_password, allow_remote, dns_refresh, timeouts, check, passive, hedge, auth, tls)`,
+    `17:5: shards.s.zzz: unknown key "zzz" (expected one of: readers, writer, nodes, balance, fallback, connections_per_node, max_clients, retries, client_password, allow_remote, dns_refresh, timeouts, check, passive, hedge, cache, auth, tls)`,
   ]);
 });
 

@@ -91,6 +91,24 @@ export interface HedgeConfig {
   readonly budgetPercent: number;
 }
 
+/**
+ * The near cache (`cache:`): hot reads answered by shardgate itself, filled
+ * only from a node connection with `CLIENT TRACKING` on and evicted by that
+ * node's invalidations (see `cache/`).
+ */
+export interface CacheConfig {
+  /** False unless the shard (or `defaults`) says `cache: true` or gives a map. */
+  readonly enabled: boolean;
+  /** At most this many keys are cached. */
+  readonly maxKeys: number;
+  /** At most this many bytes (keys, replies and a per-entry overhead) are cached. */
+  readonly maxBytes: number;
+  /** Admission: a key gets in once it is read this many times within one second. */
+  readonly minReads: number;
+  /** An entry is never served longer than this after it was filled (a safety net). */
+  readonly maxAgeMs: number;
+}
+
 /** Credentials sent to backends (AUTH). Secrets come from `${ENV}` only. */
 export interface AuthConfig {
   readonly username: string | null;
@@ -118,6 +136,7 @@ export interface ShardSettings {
   readonly check: CheckConfig;
   readonly passive: PassiveConfig;
   readonly hedge: HedgeConfig;
+  readonly cache: CacheConfig;
   readonly auth: AuthConfig | null;
   readonly tls: TlsConfig | null;
   /** Password clients must send with AUTH on this shard's listeners, or null. */

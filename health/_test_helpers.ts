@@ -73,6 +73,7 @@ export function testShard(nodes: NodeConfig[], o: TestShardOverrides = {}): Shar
       ...o.passive,
     },
     hedge: { enabled: false, percentile: 99, minDelayMs: 5, maxDelayMs: 50, budgetPercent: 5 },
+    cache: { enabled: false, maxKeys: 1, maxBytes: 1024, minReads: 1, maxAgeMs: 1000 },
     auth: o.auth ?? null,
     tls: null,
     clientPassword: null,

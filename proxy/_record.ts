@@ -39,6 +39,8 @@ export class CommandRecorder {
   cmd = 0;
   /** The command at hand is sampled for a span. */
   traced = false;
+  /** The command at hand was answered by the near cache (read and cleared by {@link finished}). */
+  cacheHit = false;
   #lastName: string | undefined = undefined;
   #lastCmd = 0;
   #role: PortRole;
@@ -88,6 +90,8 @@ export class CommandRecorder {
   ): void {
     const outcome = outcomeOf(reply, start, end);
     rt.commandStats?.record(slot.cmdIndex, this.#role, outcome, (turn.now - slot.startedAt) * 1000);
+    const cache = this.cacheHit;
+    this.cacheHit = false;
     const attempts = slot.trace;
     if (attempts === null) return;
     let retries = 0;
@@ -113,6 +117,7 @@ export class CommandRecorder {
       attempts,
       (slot.flags & SLOT_FAULTED) !== 0 ||
         (slot.hedged !== null && (slot.hedged.other(slot).flags & SLOT_FAULTED) !== 0),
+      cache,
     );
   }
 
@@ -161,6 +166,7 @@ export class CommandRecorder {
     pinned: boolean,
     attempts: Attempt[] | undefined,
     fault: boolean,
+    cache = false,
   ): void {
     this.#tracer?.commandSpan({
       command: cmd === OTHER_COMMAND ? undefined : commandName(cmd),
@@ -176,6 +182,7 @@ export class CommandRecorder {
       error: outcome === Outcome.ok ? null : errorLine(reply, start, end),
       attempts,
       fault,
+      cache,
     });
   }
 }

@@ -24,6 +24,7 @@ import type { Credential } from "./_credential.ts";
 import type { ClientView } from "./_clients.ts";
 import type { HedgedRead } from "./_hedged_read.ts";
 import type { ShardCounters } from "./metrics.ts";
+import type { NearCache } from "../cache/mod.ts";
 
 /** Listener role: readers spread over replicas, writer follows the primary. */
 export type ListenerRole = "readers" | "writer";
@@ -177,6 +178,8 @@ export interface PortContext {
 
 /** Where one shard's commands go: its readers, its writer, cursors, hedges. */
 export interface ShardRoutes extends PortContext {
+  /** The shard's near cache (`cache:` on), or null/absent. */
+  readonly cache?: NearCache | null;
   /** The node for a read, avoiding `excludeId`; null when none can serve. */
   pickReader(excludeId: string): NodeHandle | null;
   /** The node writes go to, or null. */

@@ -42,6 +42,7 @@ import { ErrorText } from "./errors.ts";
 import type { ClientSession } from "./client_session.ts";
 import { PortListener } from "./listener.ts";
 import { ShardCounters } from "./metrics.ts";
+import { type NearCache, updateCache } from "../cache/mod.ts";
 import type { ShardStats } from "./stats.ts";
 
 /** What a shard needs from the rest of the program. */
@@ -117,6 +118,8 @@ export class Shard implements ShardRoutes, BackendShard {
   #skipUnreachable = (b: Backend): boolean => !b.reachable || b.id === this.#exclude;
   /** The config's fault injection rules (every shard's; each node keeps those that hit it). */
   #faults: readonly FaultConfig[] = [];
+  /** The near cache (`cache:` on), or null. */
+  cache: NearCache | null = null;
 
   /** Creates a shard (nothing is bound until {@link start}). */
   constructor(config: ShardConfig, opts: ShardOptions) {
@@ -129,6 +132,7 @@ export class Shard implements ShardRoutes, BackendShard {
     this.#balancer = new ZonedBalancer<Backend>(config.balance);
     this.#hedge = new HedgePolicy(config.hedge);
     for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
+    this.cache = updateCache(null, config.cache);
     this.#routes = staticRoutes(config);
     this.#applyRoutes();
   }
@@ -220,6 +224,7 @@ export class Shard implements ShardRoutes, BackendShard {
         b.resize();
       }
     }
+    this.cache = updateCache(this.cache, next.cache);
     this.#applyRoutes();
   }
 
@@ -301,6 +306,9 @@ export class Shard implements ShardRoutes, BackendShard {
     this.#balancer.reset(this.#readers);
     const p = r.primary === null ? undefined : this.#backends.get(r.primary);
     this.#primary = p !== undefined && !p.retired ? p : null;
+    this.cache?.serving(
+      this.#readers.length > 0 ? this.#readers : this.#primary ? [this.#primary] : [],
+    );
     this.#followHealth();
     this.#wakeWriterWaiters();
   }
@@ -597,6 +605,7 @@ export class Shard implements ShardRoutes, BackendShard {
     for (const b of this.#backends.values()) b.close(null);
     for (const b of this.#retired) b.close(null);
     this.#retired.clear();
+    this.cache?.close();
   }
 }
 

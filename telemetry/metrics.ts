@@ -107,6 +107,49 @@ export const METRICS = {
     labels: ["shard"],
     help: "Hedged reads whose second node answered first.",
   },
+  cacheHits: {
+    name: "shardgate_cache_hits_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "Reads answered by the near cache (GET, MGET with every key cached).",
+  },
+  cacheMisses: {
+    name: "shardgate_cache_misses_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "Cacheable reads the near cache could not answer (forwarded to a node).",
+  },
+  cacheAdmissions: {
+    name: "shardgate_cache_admissions_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "Keys filled into the near cache (read often enough to be admitted).",
+  },
+  cacheInvalidations: {
+    name: "shardgate_cache_invalidations_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "Keys the tracked node invalidated (CLIENT TRACKING pushes; a flush counts once).",
+  },
+  cacheEvictions: {
+    name: "shardgate_cache_evictions_total",
+    type: "counter",
+    labels: ["shard", "reason"],
+    help:
+      "Near cache entries evicted, by reason (invalidated, write, expired, size, flush, connection, node, config).",
+  },
+  cacheKeys: {
+    name: "shardgate_cache_keys",
+    type: "gauge",
+    labels: ["shard"],
+    help: "Keys held by the near cache.",
+  },
+  cacheBytes: {
+    name: "shardgate_cache_bytes",
+    type: "gauge",
+    labels: ["shard"],
+    help: "Bytes held by the near cache (keys, replies and a per-entry overhead).",
+  },
   bytesReceived: {
     name: "shardgate_client_bytes_received_total",
     type: "counter",

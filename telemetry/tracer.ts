@@ -93,6 +93,8 @@ export interface CommandSpanData {
   readonly attempts?: readonly CommandAttempt[];
   /** An injected fault (config `faults:`) hit one of its sends: a rehearsal, not an outage. */
   readonly fault?: boolean;
+  /** Answered by the near cache (no node involved). */
+  readonly cache?: boolean;
 }
 
 /** A node whose state changed (health checks or passive ejection). */
@@ -288,6 +290,7 @@ export class CommandTracer {
       "shardgate.outcome": c.outcome,
     };
     if (c.fault === true) attributes["shardgate.fault_injected"] = true;
+    if (c.cache === true) attributes["shardgate.cache"] = "hit";
     if (c.node !== null) {
       const { host, port } = this.#node(c.node);
       attributes["server.address"] = host;

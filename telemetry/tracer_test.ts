@@ -237,6 +237,28 @@ Deno.test("CommandTracer.commandSpan() marks a command an injected fault hit, an
   assertEquals(spans[1].attributes["shardgate.fault_injected"], undefined);
 });
 
+Deno.test("CommandTracer.commandSpan() marks a near cache hit, and only that one", () => {
+  const { tracer, spans } = fakeTracer();
+  const t = new CommandTracer({ sampleRatio: 1, tracer, enabled: true });
+  const base = {
+    command: "get",
+    shard: "users",
+    role: "readers" as const,
+    node: null,
+    db: 0,
+    startTime: 1,
+    endTime: 2,
+    retries: 0,
+    pinned: false,
+    outcome: "ok" as const,
+    error: null,
+  };
+  t.commandSpan({ ...base, cache: true });
+  t.commandSpan(base);
+  assertEquals(spans[0].attributes["shardgate.cache"], "hit");
+  assertEquals(spans[1].attributes["shardgate.cache"], undefined);
+});
+
 Deno.test("CommandTracer with batchMs makes command spans in batches, the same spans", () => {
   const { tracer, spans } = fakeTracer();
   const t = new CommandTracer({

@@ -26,10 +26,11 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   telemetry: [],
   net: ["config", "resp"],
   upgrade: ["config"],
+  cache: ["config", "resp"],
   health: ["config", "resp", "net", "telemetry"],
-  proxy: ["config", "resp", "net", "telemetry", "upgrade"],
+  proxy: ["config", "resp", "net", "telemetry", "upgrade", "cache"],
   router: ["config", "resp", "telemetry", "proxy"],
-  admin: ["config", "telemetry", "health", "proxy", "upgrade"],
+  admin: ["config", "telemetry", "health", "proxy", "upgrade", "cache"],
 };
 
 /** Folders whose test code may import only the shared harness under `tests/`. */

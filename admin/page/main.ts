@@ -383,6 +383,15 @@ function zoneMeta(s: ShardStatusDoc): string {
   return ` · zone ${s.zone}: reads ${share} same (${r.same} same, ${r.cross} cross, ${r.unknown} unknown)`;
 }
 
+/** The near cache's line: hit ratio, size, tracked node. */
+function cacheText(c: NonNullable<ShardStatusDoc["cache"]>): string {
+  const reads = c.hits + c.misses;
+  const ratio = reads === 0 ? "–" : `${(100 * c.hits / reads).toFixed(1)}%`;
+  const mb = (c.bytes / (1024 * 1024)).toFixed(1);
+  return `cache ${ratio} hits (${c.hits} hits, ${c.misses} misses), ${c.keys} keys, ${mb} MiB, ` +
+    `${c.invalidations} invalidations, tracking ${c.tracking ? c.node : "none"}`;
+}
+
 function shardSection(s: ShardStatusDoc): HTMLElement {
   const h = history?.shards.find((x) => x.name === s.name);
   const section = el("section");
@@ -401,6 +410,7 @@ function shardSection(s: ShardStatusDoc): HTMLElement {
     } errors · ${s.commands.retries} retries`,
     ` · ${s.balance}, fallback ${s.fallback}`,
     zoneMeta(s),
+    s.cache ? ` · ${cacheText(s.cache)}` : "",
   );
   section.append(el("h2", { text: `shard ${s.name}` }), meta);
   for (const p of s.problems) section.append(el("p", { text: p, className: "problems" }));

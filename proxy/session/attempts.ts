@@ -114,6 +114,7 @@ export function onReply(
     const out = rewriteScanReply(buf, start, end, main.rt!.scanTag(slot.nodeId));
     if (out !== null) return fill(s, main, out);
   }
+  if ((main.flags & SLOT_WRITER) !== 0) main.rt!.cache?.acked(main); // before the client sees it
   if (main.group !== null) return fill(s, main, slabCopy(buf, start, end));
   deliver(s, main, buf, start, end);
 }

@@ -194,6 +194,15 @@ function routed(s: SessionCore, route: Route, buf: Uint8Array, start: number, en
   const to = s.routed;
   to.rt = routing.shard!;
   to.writer = routing.toWriter;
+  if (route === Route.READ && !to.writer && routing.introspects) {
+    // The near cache (cache/) answers a shard port's cached read in order, with no node.
+    const hit = to.rt.cache?.lookup(s.parser, buf, s, s.now);
+    if (hit !== null && hit !== undefined) {
+      s.rec.cacheHit = true;
+      local(s, hit);
+      return true;
+    }
+  }
   if (routing.transaction || route === Route.PIN) {
     const consumed = toPinned(s, to);
     if (!consumed) decision.keep(verdict);

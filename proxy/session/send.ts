@@ -39,6 +39,8 @@ export function forward(
   slot.flags = to.writer ? flags | SLOT_WRITER : flags;
   slot.selectDb = selectDb;
   slot.rt = to.rt;
+  // A write evicts its keys from the near cache when sent, and again when acknowledged.
+  if (to.writer && route !== Route.READ) to.rt.cache?.written(parser, buf, slot);
   s.fifo.push(slot);
   let src = buf, b = start, e = end;
   if (parser.inline) {

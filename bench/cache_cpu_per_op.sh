@@ -1,0 +1,41 @@
+#!/bin/bash
+# CPU per operation of shardgate with `cache: true` against without, one checkout, side by side on
+# one redis-server, over a cold uniform keyspace (redis-benchmark -r 100000): what the near cache's
+# lookup and admission cost when they find nothing hot (issue 19's "cold keyspace" cell).
+#
+#   bash bench/cache_cpu_per_op.sh <checkout> [rounds=5] [commands=200000]
+#
+# Prints the same lines as cpu_per_op.sh, `off` and `on` in place of base and head.
+# Ports: $PORT_BASE (default 7521) for Redis, +10 and +11 for the two proxies.
+set -euo pipefail
+HEAD=$(cd "$1" && pwd); ROUNDS=${2:-5}; N=${3:-200000}
+P0=${PORT_BASE:-7521}; POFF_PORT=$((P0 + 10)); PON_PORT=$((P0 + 11))
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  redis-cli -p "$P0" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+redis-server --port "$P0" --save "" --daemonize yes >/dev/null
+until redis-cli -p "$P0" ping >/dev/null 2>&1; do sleep 0.1; done
+redis-benchmark -p "$P0" -n 100000 -r 100000 -q SET key:__rand_int__ xxx >/dev/null 2>&1
+
+start() { # port extra-shard-settings -> pid
+  cat >"$TMP/$1.yaml" <<EOT
+shards:
+  s: { readers: 127.0.0.1:$1, nodes: [127.0.0.1:$P0]$2 }
+EOT
+  (cd "$HEAD" && exec node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=2 \
+    main.ts run --config "$TMP/$1.yaml" >"$TMP/$1.log" 2>&1) &
+  echo $!
+}
+POFF=$(start "$POFF_PORT" ""); PIDS+=("$POFF")
+PON=$(start "$PON_PORT" ", cache: true"); PIDS+=("$PON")
+for port in "$POFF_PORT" "$PON_PORT"; do
+  until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
+done
+. "$(dirname "$0")/_cpu_rounds.sh"
+cpu_rounds "$ROUNDS" "$N" off "$POFF" "$POFF_PORT" on "$PON" "$PON_PORT"

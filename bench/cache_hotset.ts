@@ -1,0 +1,354 @@
+/**
+ * The near cache's benchmark (issue 19): GET over a Zipf-skewed hot set of
+ * 100,000 keys (`zipf_get.ts`, its own load generator) against the replica
+ * directly, shardgate with `cache: true` and shardgate without a cache; the
+ * replica's GET calls during each run; the cache on over a cold uniform
+ * keyspace against off (paired); and the RSS of a shardgate whose cache is
+ * bounded below a keyspace larger than it.
+ *
+ * ```sh
+ * node_modules/.bin/deno run -A bench/cache_hotset.ts [--rounds 3] [--seconds 5] [--out FILE]
+ * ```
+ *
+ * Cells rotate their target order per round; raw results are JSON lines in
+ * `--out` (default `bench/data/19/hotset-<time>.jsonl`), a summary of medians
+ * goes to stdout.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { freePort, rssKb, Supervisor, waitFor } from "./_procs.ts";
+import { MiniRedis, parseInfo } from "./_redis.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const DENO = Deno.execPath();
+const HOT_KEYS = 100_000;
+/** Keys of 100 B past the hot set, for the memory cell (a keyspace larger than the cache). */
+const BIG_KEYS = 200_000;
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    seconds: { type: "string", default: "5" },
+    out: { type: "string" },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const SECONDS = Number(values.seconds);
+const OUT = values.out ??
+  `${ROOT}bench/data/19/hotset-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
+
+interface Load {
+  clients: number;
+  seconds: number;
+  ops: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  /** zipf_get.ts: GETs of its warm-up second (also seen by the replica). */
+  warmupOps?: number;
+}
+
+const sup = new Supervisor();
+const lines: string[] = [];
+
+function record(row: Record<string, unknown>): void {
+  const line = JSON.stringify(row);
+  lines.push(line);
+  console.error(line);
+}
+
+async function startRedis(port: number, extra: string[] = []): Promise<MiniRedis> {
+  sup.spawn(`redis-${port}`, "redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    ...extra,
+  ]);
+  return await waitFor(`redis ${port}`, 30_000, async () => {
+    try {
+      return await MiniRedis.connect("127.0.0.1", port);
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+async function populate(r: MiniRedis, from: number, to: number, value: string): Promise<void> {
+  for (let start = from; start < to; start += 1000) {
+    const args = ["MSET"];
+    for (let i = start; i < Math.min(to, start + 1000); i++) {
+      args.push(`key:${String(i).padStart(12, "0")}`, value);
+    }
+    await r.command(...args);
+  }
+}
+
+async function gets(r: MiniRedis): Promise<number> {
+  const info = parseInfo(String(await r.command("INFO", "commandstats")));
+  const m = /calls=(\d+)/.exec(info.get("cmdstat_get") ?? "");
+  return Number(m?.[1] ?? 0);
+}
+
+async function startShardgate(
+  name: string,
+  primary: number,
+  replica: number,
+  cache: string,
+): Promise<{ port: number; admin: number; pid: number }> {
+  const port = freePort(), admin = freePort();
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    file,
+    `admin:
+  listen: 127.0.0.1:${admin}
+shards:
+  main:
+    readers: 127.0.0.1:${port}
+    nodes: [127.0.0.1:${primary}, 127.0.0.1:${replica}]
+${cache === "" ? "" : `    cache: ${cache}\n`}`,
+  );
+  const p = sup.spawn(name, DENO, ["run", "-A", `${ROOT}main.ts`, "run", "--config", file], {
+    env: { NO_COLOR: "1" },
+  });
+  await waitFor(`${name} ready`, 60_000, async () => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${admin}/readyz`);
+      await r.body?.cancel();
+      return r.status === 200 ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  return { port, admin, pid: p.pid };
+}
+
+async function load(port: number, clients: number, zipf: number, keys = HOT_KEYS): Promise<Load> {
+  const r = await new Deno.Command(DENO, {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}bench/zipf_get.ts`,
+      "--port",
+      String(port),
+      "--clients",
+      String(clients),
+      "--seconds",
+      String(SECONDS),
+      "--keys",
+      String(keys),
+      "--zipf",
+      String(zipf),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!r.success) throw new Error(`zipf_get failed on port ${port}`);
+  return JSON.parse(new TextDecoder().decode(r.stdout).trim());
+}
+
+/** One `redis-benchmark -t get` run over a uniform key space of `keys` keys. */
+async function benchmark(port: number, clients: number, keys: number, n: number): Promise<Load> {
+  const t0 = performance.now();
+  const r = await new Deno.Command("redis-benchmark", {
+    args: [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-t",
+      "get",
+      "-c",
+      String(clients),
+      "-n",
+      String(n),
+      "-r",
+      String(keys),
+      "--precision",
+      "3",
+      "--csv",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - t0) / 1000;
+  const text = new TextDecoder().decode(r.stdout).trim().split("\n");
+  // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+  const row = text[text.length - 1].split(",").map((x) => x.replace(/"/g, ""));
+  return {
+    clients,
+    seconds,
+    ops: n,
+    opsPerSec: Number(row[1]),
+    p50Ms: Number(row[4]),
+    p99Ms: Number(row[6]),
+    errors: 0,
+  };
+}
+
+async function cacheStatus(admin: number): Promise<Record<string, unknown>> {
+  const r = await fetch(`http://127.0.0.1:${admin}/status`);
+  return (await r.json()).shards[0].cache;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+try {
+  const pPort = freePort(), rPort = freePort();
+  const primary = await startRedis(pPort);
+  const replica = await startRedis(rPort, ["--replicaof", "127.0.0.1", String(pPort)]);
+  await populate(primary, 0, HOT_KEYS, "abc");
+  await waitFor("replica synced", 60_000, async () => {
+    const p = parseInfo(String(await primary.command("INFO", "replication")));
+    const r = parseInfo(String(await replica.command("INFO", "replication")));
+    return r.get("master_link_status") === "up" &&
+        r.get("slave_repl_offset") === p.get("master_repl_offset")
+      ? true
+      : undefined;
+  });
+  const on = await startShardgate("sg-cache-on", pPort, rPort, "true");
+  const off = await startShardgate("sg-cache-off", pPort, rPort, "");
+  const targets: Record<string, number> = { direct: rPort, cache_on: on.port, cache_off: off.port };
+
+  const runs: Record<string, Record<string, Load[]>> = {};
+  const gets_: Record<string, Record<string, number[]>> = {};
+  const cell = async (
+    name: string,
+    order: string[],
+    clients: number,
+    zipf: number,
+    rb?: { keys: number; n: number },
+  ) => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const rot = order.map((_, i) => order[(i + round) % order.length]);
+      for (const t of rot) {
+        const before = await gets(replica);
+        const res = rb === undefined
+          ? await load(targets[t], clients, zipf)
+          : await benchmark(targets[t], clients, rb.keys, rb.n);
+        const replicaGets = (await gets(replica)) - before;
+        ((runs[name] ??= {})[t] ??= []).push(res);
+        const sent = res.ops + (res.warmupOps ?? 0);
+        ((gets_[name] ??= {})[t] ??= []).push(replicaGets / Math.max(1, sent));
+        record({ cell: name, round, target: t, ...res, replicaGets });
+      }
+    }
+  };
+  const all = ["direct", "cache_on", "cache_off"];
+  // redis-benchmark (C, light on the shared CPU): a hot set of 1,000 keys, and 100,000 cold ones.
+  await cell("rb_hot1k_get_50c", all, 50, 0, { keys: 1000, n: 40 * 5000 });
+  await cell("rb_hot1k_get_1c", all, 1, 0, { keys: 1000, n: 20000 });
+  await cell("rb_cold_get_50c", ["cache_on", "cache_off"], 50, 0, { keys: HOT_KEYS, n: 200000 });
+  // zipf_get.ts (Deno): Zipf 0.99 over 100,000 keys.
+  await cell("hot_get_50c", all, 50, 0.99);
+  await cell("hot_get_1c", all, 1, 0.99);
+  await cell("cold_get_50c", ["cache_on", "cache_off"], 50, 0);
+  record({ cell: "cache_status_after", ...(await cacheStatus(on.admin)) });
+
+  // Memory: a cache bounded at 8 MiB under 300,000 keys read uniformly, every read admitted.
+  await populate(primary, HOT_KEYS, HOT_KEYS + BIG_KEYS, "v".repeat(100));
+  await waitFor("replica synced", 60_000, async () => {
+    const p = parseInfo(String(await primary.command("INFO", "replication")));
+    const r = parseInfo(String(await replica.command("INFO", "replication")));
+    return r.get("slave_repl_offset") === p.get("master_repl_offset") ? true : undefined;
+  });
+  const bound = 8 * 1024 * 1024;
+  const mem = await startShardgate(
+    "sg-cache-mem",
+    pPort,
+    rPort,
+    `{ min_reads: 1, max_keys: 1000000, max_bytes: ${bound} }`,
+  );
+  const rssBefore = rssKb(mem.pid);
+  const memLoad = await load(mem.port, 50, 0, HOT_KEYS + BIG_KEYS);
+  const st = await cacheStatus(mem.admin);
+  const rssAfter = rssKb(mem.pid);
+  // The same load on the shardgate without a cache: its RSS is the baseline.
+  const offBefore = rssKb(off.pid);
+  await load(off.port, 50, 0, HOT_KEYS + BIG_KEYS);
+  const offAfter = rssKb(off.pid);
+  record({
+    cell: "memory_bound",
+    boundBytes: bound,
+    keyspace: HOT_KEYS + BIG_KEYS,
+    cacheBytes: st.bytes,
+    cacheKeys: st.keys,
+    sizeEvictions: (st.evictions as Record<string, number>).size,
+    rssKbIdle: rssBefore,
+    rssKbAfter: rssAfter,
+    cacheOffRssKbBefore: offBefore,
+    cacheOffRssKbAfter: offAfter,
+    ...memLoad,
+  });
+
+  // Summary (medians over rounds).
+  const med = (c: string, t: string, f: (l: Load) => number) => median(runs[c][t].map(f));
+  const paired = (c: string) =>
+    median(runs[c].cache_on.map((l, i) => l.opsPerSec / runs[c].cache_off[i].opsPerSec));
+  const summary = {
+    rb_hot1k_get_50c_ops: {
+      direct: med("rb_hot1k_get_50c", "direct", (l) => l.opsPerSec),
+      cache_on: med("rb_hot1k_get_50c", "cache_on", (l) => l.opsPerSec),
+      cache_off: med("rb_hot1k_get_50c", "cache_off", (l) => l.opsPerSec),
+      on_vs_direct_paired: median(
+        runs.rb_hot1k_get_50c.cache_on.map((l, i) =>
+          l.opsPerSec / runs.rb_hot1k_get_50c.direct[i].opsPerSec
+        ),
+      ),
+    },
+    rb_hot1k_get_1c_p50_ms: {
+      direct: med("rb_hot1k_get_1c", "direct", (l) => l.p50Ms),
+      cache_on: med("rb_hot1k_get_1c", "cache_on", (l) => l.p50Ms),
+      cache_off: med("rb_hot1k_get_1c", "cache_off", (l) => l.p50Ms),
+    },
+    rb_hot1k_replica_gets_per_op_50c: {
+      cache_on: median(gets_.rb_hot1k_get_50c.cache_on),
+      cache_off: median(gets_.rb_hot1k_get_50c.cache_off),
+    },
+    rb_cold_get_50c_ops: {
+      cache_on: med("rb_cold_get_50c", "cache_on", (l) => l.opsPerSec),
+      cache_off: med("rb_cold_get_50c", "cache_off", (l) => l.opsPerSec),
+      paired_ratio_median: paired("rb_cold_get_50c"),
+    },
+    hot_get_50c_ops: {
+      direct: med("hot_get_50c", "direct", (l) => l.opsPerSec),
+      cache_on: med("hot_get_50c", "cache_on", (l) => l.opsPerSec),
+      cache_off: med("hot_get_50c", "cache_off", (l) => l.opsPerSec),
+    },
+    hot_get_1c_p50_ms: {
+      direct: med("hot_get_1c", "direct", (l) => l.p50Ms),
+      cache_on: med("hot_get_1c", "cache_on", (l) => l.p50Ms),
+      cache_off: med("hot_get_1c", "cache_off", (l) => l.p50Ms),
+    },
+    replica_gets_per_op_hot_50c: {
+      cache_on: median(gets_.hot_get_50c.cache_on),
+      cache_off: median(gets_.hot_get_50c.cache_off),
+    },
+    cold_get_50c_ops: {
+      cache_on: med("cold_get_50c", "cache_on", (l) => l.opsPerSec),
+      cache_off: med("cold_get_50c", "cache_off", (l) => l.opsPerSec),
+      paired_ratio_median: median(
+        runs.cold_get_50c.cache_on.map((l, i) =>
+          l.opsPerSec / runs.cold_get_50c.cache_off[i].opsPerSec
+        ),
+      ),
+    },
+  };
+  record({ cell: "summary", ...summary });
+  console.log(JSON.stringify(summary, null, 2));
+} finally {
+  await sup.stopAll();
+  await Deno.mkdir(OUT.slice(0, OUT.lastIndexOf("/")), { recursive: true });
+  await Deno.writeTextFile(OUT, lines.join("\n") + "\n");
+  console.error(`raw results: ${OUT}`);
+}

@@ -1,0 +1,360 @@
+/**
+ * One shard's near cache: answers GET and MGET from entries filled over its
+ * tracking connection ({@link Tracker}) and evicted by that node's
+ * invalidations, by writes passing through this sidecar, by their own
+ * deadline, and wholesale when what fed them can no longer be trusted.
+ *
+ * ```
+ *  session: GET k ─▶ lookup() ─ hit ─▶ reply bytes (the session answers in order)
+ *                          └─ miss ─▶ forwarded as usual; admission counts k;
+ *                                     once hot: tracker.fill(k) ─▶ completeFill()
+ *  session: write k (writer port) ─▶ written(): evict k ─▶ … reply ─▶ acked(): evict k again
+ *  tracker: invalidate k ─▶ evict k, void its fill │ invalidate null (FLUSHALL) ─▶ evict all
+ *  tracker closed / its node stops serving / reload turns it off ─▶ evict all
+ * ```
+ *
+ * Only sessions of the readers port, on database 0, running as the shard's
+ * own user are answered (the tracking connection is that user's: a client
+ * with its own ACL user must be checked by the node).
+ *
+ * @module
+ */
+
+import { CACHE_MAX_PENDING_FILLS, CACHE_RECONNECT_MS } from "../config/defaults.ts";
+import type { CacheConfig } from "../config/types.ts";
+import { CommandKeys, commandNameOf, findKeys, type RequestParser } from "../resp/mod.ts";
+import { Admission } from "./admission.ts";
+import { CacheStore, Evict, EVICT_REASONS, type EvictReason } from "./store.ts";
+import { keyString, Tracker, type TrackerSink, type TrackerTarget } from "./tracker.ts";
+
+/** What the cache needs to know of a client session. */
+export interface CacheClient {
+  /** The port it came in on: only `readers` is answered. */
+  readonly role: string;
+  /** RESP version it speaks (nil replies differ). */
+  readonly proto: 2 | 3;
+  /** Its database: only 0 is cached. */
+  readonly db: number;
+  /** Its own ACL user, or null for the shard's. */
+  readonly user: unknown;
+}
+
+/** A snapshot of a near cache for /status and /metrics. */
+export interface CacheStats {
+  /** Reads answered from the cache. */
+  readonly hits: number;
+  /** Cacheable reads that were not (forwarded). */
+  readonly misses: number;
+  /** Entries filled (keys admitted). */
+  readonly admissions: number;
+  /** Fills dropped because their key was invalidated while in flight. */
+  readonly racedFills: number;
+  /** Keys the node invalidated (each key of each push). */
+  readonly invalidations: number;
+  /** Null invalidations (the node's database was flushed). */
+  readonly flushes: number;
+  /** Entries evicted, by reason. */
+  readonly evictions: Readonly<Record<EvictReason, number>>;
+  /** Entries held now. */
+  readonly keys: number;
+  /** Bytes held now. */
+  readonly bytes: number;
+  /** Configured bounds. */
+  readonly maxKeys: number;
+  /** Configured bounds. */
+  readonly maxBytes: number;
+  /** The node the tracking connection goes to, or null. */
+  readonly node: string | null;
+  /** True while the tracking connection is set up (fills can be sent). */
+  readonly tracking: boolean;
+}
+
+const te = new TextEncoder();
+const NIL2 = te.encode("$-1\r\n");
+const NIL3 = te.encode("_\r\n");
+const G = 103, E = 101, T = 116, M = 109;
+const FLUSHES = new Set(["flushall", "flushdb", "swapdb"]);
+
+/** The near cache of one shard. */
+export class NearCache implements TrackerSink {
+  /** Reads answered from the cache. */
+  hits = 0;
+  /** Cacheable reads forwarded. */
+  misses = 0;
+  /** Keys invalidated by the node. */
+  invalidations = 0;
+  /** Null invalidations. */
+  flushes = 0;
+  #cfg: CacheConfig;
+  #store: CacheStore;
+  #adm: Admission;
+  #tracker: Tracker | null = null;
+  #targets: readonly TrackerTarget[] = [];
+  #next = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #closed = false;
+  #keys = new CommandKeys();
+  #writes = new WeakMap<object, string[] | null>();
+
+  /** A cache with settings `cfg` (enabled); it tracks once {@link serving} names nodes. */
+  constructor(cfg: CacheConfig) {
+    this.#cfg = cfg;
+    this.#store = new CacheStore(cfg.maxKeys, cfg.maxBytes);
+    this.#adm = new Admission(cfg.minReads);
+  }
+
+  /**
+   * The reply for the read `parser` just parsed from `buf` (GET, MGET) when
+   * every key it reads is cached, else null (forward it). `now`: data-path ms.
+   */
+  lookup(
+    parser: RequestParser,
+    buf: Uint8Array,
+    client: CacheClient,
+    now: number,
+  ): Uint8Array | null {
+    if (client.db !== 0 || client.user !== null || client.role !== "readers" || parser.inline) {
+      return null;
+    }
+    const s = parser.argStart[0];
+    const len = parser.argEnd[0] - s;
+    if (
+      len === 3 && parser.argc === 2 && (buf[s] | 32) === G && (buf[s + 1] | 32) === E &&
+      (buf[s + 2] | 32) === T
+    ) {
+      const ks = parser.argStart[1], ke = parser.argEnd[1];
+      const key = keyString(buf, ks, ke);
+      const e = this.#store.get(key, now);
+      if (e !== undefined) {
+        this.hits++;
+        return e.reply ?? (client.proto === 3 ? NIL3 : NIL2);
+      }
+      this.misses++;
+      this.#miss(buf, ks, ke, key, now);
+      return null;
+    }
+    if (
+      len === 4 && parser.argc >= 2 && (buf[s] | 32) === M && (buf[s + 1] | 32) === G &&
+      (buf[s + 2] | 32) === E && (buf[s + 3] | 32) === T
+    ) {
+      return this.#mget(parser, buf, client, now);
+    }
+    return null;
+  }
+
+  #mget(
+    parser: RequestParser,
+    buf: Uint8Array,
+    client: CacheClient,
+    now: number,
+  ): Uint8Array | null {
+    // MGET's arguments after its name are all keys: walked in place (`$len\r\nkey\r\n` each).
+    const n = parser.argc - 1;
+    const parts: Uint8Array[] = [];
+    let missed = false;
+    let size = 0;
+    let p = parser.argEnd[0] + 2;
+    for (let i = 0; i < n; i++) {
+      let len = 0;
+      for (p++; buf[p] !== 13; p++) len = len * 10 + buf[p] - 48;
+      const ks = p + 2, ke = ks + len;
+      p = ke + 2;
+      const key = keyString(buf, ks, ke);
+      const e = this.#store.get(key, now);
+      if (e === undefined) {
+        missed = true;
+        this.#miss(buf, ks, ke, key, now);
+        continue;
+      }
+      const r = e.reply ?? (client.proto === 3 ? NIL3 : NIL2);
+      parts.push(r);
+      size += r.length;
+    }
+    if (missed || n === 0) {
+      this.misses++;
+      return null;
+    }
+    this.hits++;
+    const head = te.encode(`*${n}\r\n`);
+    const out = new Uint8Array(head.length + size);
+    out.set(head, 0);
+    let o = head.length;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+
+  #miss(buf: Uint8Array, start: number, end: number, key: string, now: number): void {
+    if (!this.#adm.read(key, now)) return;
+    const t = this.#tracker;
+    if (t === null || !t.ready || t.pending >= CACHE_MAX_PENDING_FILLS) return;
+    const token = this.#store.beginFill(key);
+    if (token !== 0) t.fill(buf.slice(start, end), key, token, now);
+  }
+
+  /**
+   * A write (`parser` just parsed from `buf`) is being sent for `slot` to
+   * the primary: its keys are evicted now (and their fills voided), and
+   * again by {@link acked} when its reply comes, before the client gets it.
+   */
+  written(parser: RequestParser, buf: Uint8Array, slot: object): void {
+    const keys = findKeys(parser, buf, this.#keys);
+    if (keys.count === 0) {
+      const name = commandNameOf(parser, buf);
+      if (name !== undefined && FLUSHES.has(name)) {
+        this.#store.clear(Evict.flush);
+        this.#writes.set(slot, null);
+      } else this.#writes.delete(slot);
+      return;
+    }
+    const list: string[] = [];
+    for (let i = 0; i < keys.count; i++) {
+      const key = keyString(keys.buf, keys.start[i], keys.end[i]);
+      list.push(key);
+      this.#store.invalidate(key, Evict.write);
+    }
+    this.#writes.set(slot, list);
+  }
+
+  /** The reply of a write {@link written} for `slot` arrived: its keys are evicted again. */
+  acked(slot: object): void {
+    const list = this.#writes.get(slot);
+    if (list === undefined) return;
+    this.#writes.delete(slot);
+    if (list === null) this.#store.clear(Evict.flush);
+    else for (const key of list) this.#store.invalidate(key, Evict.write);
+  }
+
+  /**
+   * The nodes that serve the shard's reads now, preferred first. The
+   * tracking connection stays on its node while that node is among them;
+   * otherwise every entry goes and it moves to the first.
+   */
+  serving(targets: readonly TrackerTarget[]): void {
+    this.#targets = targets;
+    const t = this.#tracker;
+    if (t !== null && !targets.some((x) => x.id === t.target.id)) {
+      this.#tracker = null;
+      this.#store.clear(Evict.node);
+      t.close("node stopped serving");
+    }
+    if (this.#tracker === null && this.#timer === null) this.#open();
+  }
+
+  /** New settings of a reload (still enabled). */
+  configure(cfg: CacheConfig): void {
+    if (cfg.maxAgeMs < this.#cfg.maxAgeMs) this.#store.clear(Evict.config);
+    this.#cfg = cfg;
+    this.#store.resize(cfg.maxKeys, cfg.maxBytes);
+    this.#adm.minReads = cfg.minReads;
+  }
+
+  /** Stops tracking and forgets every entry (the shard closed, or a reload turned it off). */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#store.clear(Evict.config);
+    const t = this.#tracker;
+    this.#tracker = null;
+    t?.close("cache closed");
+  }
+
+  /** A snapshot for /status and /metrics. */
+  stats(): CacheStats {
+    const s = this.#store;
+    const evictions = Object.fromEntries(
+      EVICT_REASONS.map((r, i) => [r, s.evictions[i]]),
+    ) as Record<EvictReason, number>;
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      admissions: s.fills,
+      racedFills: s.raced,
+      invalidations: this.invalidations,
+      flushes: this.flushes,
+      evictions,
+      keys: s.size,
+      bytes: s.bytes,
+      maxKeys: s.maxKeys,
+      maxBytes: s.maxBytes,
+      node: this.#tracker?.target.id ?? null,
+      tracking: this.#tracker?.ready ?? false,
+    };
+  }
+
+  #open(): void {
+    if (this.#closed || this.#targets.length === 0) return;
+    const target = this.#targets[this.#next++ % this.#targets.length];
+    this.#tracker = new Tracker(target, this);
+  }
+
+  // ---- TrackerSink ----
+
+  /** @inheritdoc */
+  filled(
+    t: Tracker,
+    key: string,
+    token: number,
+    reply: Uint8Array | null,
+    pttl: number,
+    sentAt: number,
+  ): void {
+    if (t !== this.#tracker || pttl === 0) return this.#store.abandonFill(key, token);
+    let deadline = sentAt + this.#cfg.maxAgeMs;
+    if (pttl > 0) deadline = Math.min(deadline, sentAt + pttl);
+    // PTTL -2: the key does not exist (GET said nil); -1: no TTL.
+    this.#store.completeFill(key, token, pttl === -2 ? null : reply, deadline);
+  }
+
+  /** @inheritdoc */
+  abandoned(_t: Tracker, key: string, token: number): void {
+    this.#store.abandonFill(key, token);
+  }
+
+  /** @inheritdoc */
+  invalidated(t: Tracker, keys: string[] | null): void {
+    if (t !== this.#tracker) return;
+    if (keys === null) {
+      this.flushes++;
+      this.#store.clear(Evict.flush);
+      return;
+    }
+    this.invalidations += keys.length;
+    for (const k of keys) this.#store.invalidate(k, Evict.invalidated);
+  }
+
+  /** @inheritdoc */
+  ready(_t: Tracker): void {
+    this.#next = 0;
+  }
+
+  /** @inheritdoc */
+  closed(t: Tracker, _reason: string): void {
+    if (t !== this.#tracker) return;
+    // Whatever it fed may have changed unseen: everything goes.
+    this.#tracker = null;
+    this.#store.clear(Evict.connection);
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#tracker === null) this.#open();
+    }, CACHE_RECONNECT_MS);
+  }
+}
+
+/**
+ * The cache a shard has after its settings became `cfg`: `current`
+ * reconfigured, a new one, or null (off; `current` is closed).
+ */
+export function updateCache(current: NearCache | null, cfg: CacheConfig): NearCache | null {
+  if (!cfg.enabled) {
+    current?.close();
+    return null;
+  }
+  if (current === null) return new NearCache(cfg);
+  current.configure(cfg);
+  return current;
+}

@@ -1,0 +1,227 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { encodeCommand, RequestParser } from "../resp/mod.ts";
+import type { CacheConfig } from "../config/types.ts";
+import { type CacheClient, NearCache } from "./near_cache.ts";
+import { FakeNodeSocket, fakeTarget } from "./_test_fake_node.ts";
+
+const td = new TextDecoder();
+const CFG: CacheConfig = {
+  enabled: true,
+  maxKeys: 100,
+  maxBytes: 1 << 20,
+  minReads: 1,
+  maxAgeMs: 60_000,
+};
+const R2: CacheClient = { role: "readers", proto: 2, db: 0, user: null };
+const R3: CacheClient = { role: "readers", proto: 3, db: 0, user: null };
+const SETUP_REPLIES = "%1\r\n$6\r\nserver\r\n$5\r\nredis\r\n+OK\r\n+OK\r\n";
+
+function lookup(c: NearCache, args: string[], client = R2, now = 0): string | null {
+  const frame = encodeCommand(args);
+  const p = new RequestParser();
+  p.parse(frame, 0, frame.length);
+  const r = c.lookup(p, frame, client, now);
+  return r === null ? null : td.decode(r);
+}
+
+function write(c: NearCache, args: string[], slot: object): void {
+  const frame = encodeCommand(args);
+  const p = new RequestParser();
+  p.parse(frame, 0, frame.length);
+  c.written(p, frame, slot);
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
+  equal(cond(), true);
+}
+
+/** A cache tracking a fake node, set up and ready. */
+async function tracked(cfg = CFG): Promise<{ cache: NearCache; node: FakeNodeSocket }> {
+  const node = new FakeNodeSocket();
+  const cache = new NearCache(cfg);
+  cache.serving([fakeTarget("n1:6379", node)]);
+  await node.waitWritten("TRACKING");
+  node.send(SETUP_REPLIES);
+  await until(() => cache.stats().tracking);
+  return { cache, node };
+}
+
+const GET_K = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+const INVALIDATE_K = ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
+
+Deno.test("NearCache sets the tracking connection up: RESP3 and CLIENT TRACKING on", async () => {
+  const { cache, node } = await tracked();
+  equal(node.written.includes("HELLO\r\n$1\r\n3"), true);
+  equal(node.written.includes("$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non"), true);
+  cache.close();
+});
+
+Deno.test("NearCache.lookup() fills a hot key over the tracking connection, then answers it", async () => {
+  const { cache, node } = await tracked();
+  equal(lookup(cache, ["GET", "k"]), null);
+  await node.waitWritten(GET_K);
+  node.send("$5\r\nhello\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  equal(lookup(cache, ["GET", "k"]), "$5\r\nhello\r\n");
+  equal(lookup(cache, ["get", "k"], R3), "$5\r\nhello\r\n");
+  const s = cache.stats();
+  equal(s.hits, 2);
+  equal(s.misses, 1);
+  equal(s.admissions, 1);
+  cache.close();
+});
+
+Deno.test("NearCache answers a cached nil in the client's protocol", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  node.send("_\r\n:-2\r\n");
+  await until(() => cache.stats().keys === 1);
+  equal(lookup(cache, ["GET", "k"], R2), "$-1\r\n");
+  equal(lookup(cache, ["GET", "k"], R3), "_\r\n");
+  cache.close();
+});
+
+Deno.test("NearCache drops a fill when the invalidation arrives before its reply is complete", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  // The key changed between the GET and the PTTL: the push comes in between.
+  node.send("$3\r\nold\r\n" + INVALIDATE_K + ":-1\r\n");
+  await until(() => cache.stats().racedFills === 1);
+  equal(cache.stats().keys, 0);
+  equal(lookup(cache, ["GET", "k"]), null);
+  cache.close();
+});
+
+Deno.test("NearCache: an invalidation evicts, and the next read refills", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  node.send(INVALIDATE_K);
+  await until(() => cache.stats().keys === 0);
+  equal(cache.stats().invalidations, 1);
+  equal(lookup(cache, ["GET", "k"]), null);
+  await node.waitWritten(GET_K, 2);
+  node.send("$1\r\n2\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  equal(lookup(cache, ["GET", "k"]), "$1\r\n2\r\n");
+  cache.close();
+});
+
+Deno.test("NearCache: a null invalidation (FLUSHALL) evicts everything and voids fills in flight", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  lookup(cache, ["GET", "j"]);
+  await node.waitWritten("$1\r\nj\r\n", 2);
+  node.send(">2\r\n$10\r\ninvalidate\r\n_\r\n$1\r\nx\r\n:-1\r\n");
+  await until(() => cache.stats().flushes === 1);
+  await until(() => cache.stats().racedFills === 1);
+  equal(cache.stats().keys, 0);
+  equal(cache.stats().evictions.flush, 1);
+  cache.close();
+});
+
+Deno.test("NearCache: the tracking connection breaking drops everything it fed", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  node.close();
+  await until(() => cache.stats().keys === 0);
+  equal(cache.stats().evictions.connection, 1);
+  cache.close();
+});
+
+Deno.test("NearCache: its node no longer serving drops everything; it moves to another", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  const other = new FakeNodeSocket();
+  cache.serving([fakeTarget("n2:6379", other)]);
+  equal(cache.stats().keys, 0);
+  equal(cache.stats().evictions.node, 1);
+  equal(cache.stats().node, "n2:6379");
+  await other.waitWritten("TRACKING");
+  cache.close();
+});
+
+Deno.test("NearCache never serves an entry past the key's TTL", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"], R2, 1000);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:50\r\n");
+  await until(() => cache.stats().keys === 1);
+  equal(lookup(cache, ["GET", "k"], R2, 1049), "$1\r\n1\r\n");
+  equal(lookup(cache, ["GET", "k"], R2, 1050), null);
+  equal(cache.stats().evictions.expired, 1);
+  cache.close();
+});
+
+Deno.test("NearCache: a write through the sidecar evicts its keys at send and at its reply", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  const slot = {};
+  write(cache, ["SET", "k", "2"], slot);
+  equal(cache.stats().keys, 0);
+  // A fill that read the old value before the write reached the node…
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K, 2);
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  // …is evicted when the write is acknowledged, before the client sees it.
+  cache.acked(slot);
+  equal(cache.stats().keys, 0);
+  equal(cache.stats().evictions.write, 2);
+  cache.close();
+});
+
+Deno.test("NearCache: a FLUSHALL through the sidecar evicts everything", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  const slot = {};
+  write(cache, ["FLUSHALL"], slot);
+  equal(cache.stats().keys, 0);
+  cache.acked(slot);
+  cache.close();
+});
+
+Deno.test("NearCache.lookup() answers MGET only when every key is cached", async () => {
+  const { cache, node } = await tracked();
+  equal(lookup(cache, ["MGET", "a", "b"]), null);
+  await node.waitWritten("$1\r\nb\r\n", 2);
+  node.send("$1\r\n1\r\n:-1\r\n_\r\n:-2\r\n");
+  await until(() => cache.stats().keys === 2);
+  equal(lookup(cache, ["MGET", "a", "b"], R2), "*2\r\n$1\r\n1\r\n$-1\r\n");
+  equal(lookup(cache, ["MGET", "a", "b"], R3), "*2\r\n$1\r\n1\r\n_\r\n");
+  equal(lookup(cache, ["MGET", "a", "c"]), null);
+  cache.close();
+});
+
+Deno.test("NearCache.lookup() leaves other databases, own users and the writer port to the node", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  equal(lookup(cache, ["GET", "k"], { ...R2, db: 1 }), null);
+  equal(lookup(cache, ["GET", "k"], { ...R2, user: {} }), null);
+  equal(lookup(cache, ["GET", "k"], { ...R2, role: "writer" }), null);
+  deepEqual(lookup(cache, ["GET", "k"]), "$1\r\n1\r\n");
+  cache.close();
+});

@@ -1,0 +1,186 @@
+/**
+ * The near cache's entries: exact reply bytes by key, bounded in keys and
+ * bytes, each with a deadline (the earlier of its maximum age and the key's
+ * own TTL), and the fills in flight, each with a token that any
+ * invalidation of its key voids (so a reply read before an invalidation
+ * never fills after it).
+ *
+ * Eviction is CLOCK (second chance): a hit only sets a flag, so the hit
+ * path never reorders the map; when over a bound, the oldest entry is
+ * evicted unless it was hit since it was last passed over.
+ *
+ * @module
+ */
+
+import { CACHE_ENTRY_OVERHEAD } from "../config/defaults.ts";
+
+/** Why entries left the cache (the `reason` label of the evictions metric). */
+export const EVICT_REASONS = [
+  "invalidated",
+  "write",
+  "expired",
+  "size",
+  "flush",
+  "connection",
+  "node",
+  "config",
+] as const;
+/** One of {@link EVICT_REASONS}. */
+export type EvictReason = typeof EVICT_REASONS[number];
+/** Index of each reason in {@link CacheStore.evictions}. */
+export const Evict: { readonly [K in EvictReason]: number } = Object.fromEntries(
+  EVICT_REASONS.map((r, i) => [r, i]),
+) as { readonly [K in EvictReason]: number };
+
+/** One cached key. */
+export class CacheEntry {
+  /** The key (latin1: one UTF-16 unit per key byte). */
+  readonly key: string;
+  /** The node's reply as it was (a bulk string), or null for a nil reply. */
+  readonly reply: Uint8Array | null;
+  /** Not served at or after this time (data-path ms). */
+  readonly deadline: number;
+  /** Bytes counted against the bound. */
+  readonly bytes: number;
+  /** Hit since the clock hand last passed it. */
+  ref = false;
+
+  /** An entry for `key` answering `reply` until `deadline`. */
+  constructor(key: string, reply: Uint8Array | null, deadline: number) {
+    this.key = key;
+    this.reply = reply;
+    this.deadline = deadline;
+    this.bytes = key.length + (reply === null ? 0 : reply.length) + CACHE_ENTRY_OVERHEAD;
+  }
+}
+
+/** Bounded entries plus the fills in flight. */
+export class CacheStore {
+  /** Maximum entries. */
+  maxKeys: number;
+  /** Maximum bytes (see {@link CacheEntry.bytes}). */
+  maxBytes: number;
+  /** Bytes held now. */
+  bytes = 0;
+  /** Entries filled (admitted) since start. */
+  fills = 0;
+  /** Fills dropped because their key was invalidated while they were in flight. */
+  raced = 0;
+  /** Evicted entries by reason, indexed by {@link Evict}. */
+  readonly evictions: Float64Array = new Float64Array(EVICT_REASONS.length);
+  #map = new Map<string, CacheEntry>();
+  #inflight = new Map<string, number>();
+  #token = 0;
+
+  /** A store holding at most `maxKeys` keys and `maxBytes` bytes. */
+  constructor(maxKeys: number, maxBytes: number) {
+    this.maxKeys = maxKeys;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Fills in flight now. */
+  get pendingFills(): number {
+    return this.#inflight.size;
+  }
+
+  /** The live entry for `key` at `now`, or undefined (an expired one is evicted). */
+  get(key: string, now: number): CacheEntry | undefined {
+    const e = this.#map.get(key);
+    if (e === undefined) return undefined;
+    if (now >= e.deadline) {
+      this.#remove(e, Evict.expired);
+      return undefined;
+    }
+    e.ref = true;
+    return e;
+  }
+
+  /** True when `key` has an entry or a fill in flight. */
+  has(key: string): boolean {
+    return this.#map.has(key) || this.#inflight.has(key);
+  }
+
+  /** Starts a fill of `key`: its token, or 0 when one is in flight already. */
+  beginFill(key: string): number {
+    if (this.#inflight.has(key)) return 0;
+    const t = ++this.#token;
+    this.#inflight.set(key, t);
+    return t;
+  }
+
+  /** A fill ended without a value to keep (an error reply, a lost connection). */
+  abandonFill(key: string, token: number): void {
+    if (this.#inflight.get(key) === token) this.#inflight.delete(key);
+  }
+
+  /**
+   * A fill's reply: kept unless an invalidation voided `token` meanwhile
+   * (then false). Entries past a bound are evicted.
+   */
+  completeFill(key: string, token: number, reply: Uint8Array | null, deadline: number): boolean {
+    if (this.#inflight.get(key) !== token) {
+      this.raced++;
+      return false;
+    }
+    this.#inflight.delete(key);
+    const old = this.#map.get(key);
+    if (old !== undefined) this.#remove(old, Evict.invalidated);
+    const e = new CacheEntry(key, reply, deadline);
+    if (e.bytes > this.maxBytes) return false;
+    this.#map.set(key, e);
+    this.bytes += e.bytes;
+    this.fills++;
+    this.#shrink();
+    return true;
+  }
+
+  /** Evicts `key` and voids its fill in flight; true when an entry was held. */
+  invalidate(key: string, reason: number): boolean {
+    this.#inflight.delete(key);
+    const e = this.#map.get(key);
+    if (e === undefined) return false;
+    this.#remove(e, reason);
+    return true;
+  }
+
+  /** Evicts everything and voids every fill in flight; returns how many entries went. */
+  clear(reason: number): number {
+    const n = this.#map.size;
+    this.evictions[reason] += n;
+    this.#map.clear();
+    this.#inflight.clear();
+    this.bytes = 0;
+    return n;
+  }
+
+  /** New bounds (a reload): evicts down to them. */
+  resize(maxKeys: number, maxBytes: number): void {
+    this.maxKeys = maxKeys;
+    this.maxBytes = maxBytes;
+    this.#shrink(Evict.config);
+  }
+
+  #remove(e: CacheEntry, reason: number): void {
+    this.#map.delete(e.key);
+    this.bytes -= e.bytes;
+    this.evictions[reason]++;
+  }
+
+  /** CLOCK: the oldest entry goes unless it was hit since; a hit one moves to the back. */
+  #shrink(reason: number = Evict.size): void {
+    const map = this.#map;
+    while (map.size > this.maxKeys || this.bytes > this.maxBytes) {
+      const e = map.values().next().value as CacheEntry;
+      if (e.ref) {
+        e.ref = false;
+        map.delete(e.key);
+        map.set(e.key, e);
+      } else this.#remove(e, reason);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { CacheStore, Evict } from "./store.ts";
+
+const te = new TextEncoder();
+const bulk = (s: string) => te.encode(`$${s.length}\r\n${s}\r\n`);
+
+Deno.test("CacheStore.completeFill() keeps a fill no invalidation voided", () => {
+  const s = new CacheStore(10, 1 << 20);
+  const t = s.beginFill("k");
+  equal(s.completeFill("k", t, bulk("v"), 1000), true);
+  deepEqual(s.get("k", 0)?.reply, bulk("v"));
+  equal(s.fills, 1);
+});
+
+Deno.test("CacheStore.completeFill() drops a fill whose key was invalidated in flight", () => {
+  const s = new CacheStore(10, 1 << 20);
+  const t = s.beginFill("k");
+  s.invalidate("k", Evict.invalidated);
+  equal(s.completeFill("k", t, bulk("old"), 1000), false);
+  equal(s.get("k", 0), undefined);
+  equal(s.raced, 1);
+  // A later fill is kept.
+  const t2 = s.beginFill("k");
+  equal(s.completeFill("k", t2, bulk("new"), 1000), true);
+});
+
+Deno.test("CacheStore.clear() voids every fill in flight (a flush)", () => {
+  const s = new CacheStore(10, 1 << 20);
+  const t = s.beginFill("k");
+  s.completeFill("a", s.beginFill("a"), null, 1000);
+  equal(s.clear(Evict.flush), 1);
+  equal(s.completeFill("k", t, bulk("v"), 1000), false);
+  equal(s.evictions[Evict.flush], 1);
+});
+
+Deno.test("CacheStore.beginFill() allows one fill per key at a time", () => {
+  const s = new CacheStore(10, 1 << 20);
+  equal(s.beginFill("k") > 0, true);
+  equal(s.beginFill("k"), 0);
+});
+
+Deno.test("CacheStore.get() never serves an entry at or past its deadline", () => {
+  const s = new CacheStore(10, 1 << 20);
+  s.completeFill("k", s.beginFill("k"), bulk("v"), 100);
+  equal(s.get("k", 99)?.key, "k");
+  equal(s.get("k", 100), undefined);
+  equal(s.evictions[Evict.expired], 1);
+  equal(s.size, 0);
+});
+
+Deno.test("CacheStore keeps within its key bound, sparing recently hit entries", () => {
+  const s = new CacheStore(3, 1 << 20);
+  for (const k of ["a", "b", "c"]) s.completeFill(k, s.beginFill(k), bulk(k), 1e9);
+  s.get("a", 0);
+  s.completeFill("d", s.beginFill("d"), bulk("d"), 1e9);
+  equal(s.size, 3);
+  equal(s.get("b", 0), undefined);
+  equal(s.get("a", 0)?.key, "a");
+  equal(s.evictions[Evict.size], 1);
+});
+
+Deno.test("CacheStore keeps within its byte bound", () => {
+  const s = new CacheStore(1_000_000, 10_000);
+  const big = "x".repeat(500);
+  for (let i = 0; i < 100; i++) s.completeFill(`k${i}`, s.beginFill(`k${i}`), bulk(big), 1e9);
+  equal(s.bytes <= 10_000, true);
+  equal(s.size > 0, true);
+  s.resize(1_000_000, 2_000);
+  equal(s.bytes <= 2_000, true);
+});

@@ -1,0 +1,271 @@
+/**
+ * End-to-end freshness checker for the near cache. Writers go straight to
+ * the primary (another host's writes); readers read a hot set through
+ * shardgate (cache on) and, side by side, straight from the replicas. For
+ * every acknowledged write, the time until no read returns an older value
+ * is measured both ways; the cache may be no staler than the replicas by
+ * more than 1 ms at p99, and no read through shardgate may return a value
+ * older than every serving replica had already returned before that read
+ * was sent. Through a FLUSHALL, key expiry, a replica kill and a reload.
+ *
+ * CI-sized by default; `SHARDGATE_CACHE_FRESHNESS_S=30` runs each phase
+ * for 30 s and prints the figures.
+ */
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import {
+  adminGetJson,
+  closeClient,
+  delay,
+  redisClient,
+  startReplicaSet,
+  startShardgate,
+  type TestClient,
+  waitFor,
+} from "./_cache_freshness_helpers.ts";
+import { E2E, SHARD } from "./_health_helpers.ts";
+
+const PHASE_MS = Number(Deno.env.get("SHARDGATE_CACHE_FRESHNESS_S") ?? "1.5") * 1000;
+const HOT = 8;
+const READERS = 4;
+const NIL = Number.POSITIVE_INFINITY;
+
+interface Read {
+  key: number;
+  sent: number;
+  got: number;
+  /** The value's write sequence; NIL for a nil reply. */
+  version: number;
+  /** Replica index for direct reads, -1 through shardgate. */
+  from: number;
+}
+
+interface Write {
+  key: number;
+  seq: number;
+  acked: number;
+  /** A flush: every key's older values are stale from `acked` on. */
+  flush: boolean;
+}
+
+function yaml(nodes: string[], cache: boolean): string {
+  return `admin:
+  listen: 127.0.0.1:0
+shards:
+  ${SHARD}:
+    readers: 127.0.0.1:0
+    writer: 127.0.0.1:0
+    nodes: [${nodes.join(", ")}]
+    check: { interval: 100ms, timeout: 500ms, rise: 1, fall: 1, max_lag: 60s }
+    hedge: false
+${cache ? "    cache: { min_reads: 2, max_age: 60s }\n" : ""}`;
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))];
+}
+
+/** Per write (and per key of a flush), how long after its ack reads of `from` still returned older values. */
+function staleness(writes: Write[], reads: Read[], through: (r: Read) => boolean): number[] {
+  const byKey = new Map<number, Read[]>();
+  for (const r of reads) {
+    if (!through(r)) continue;
+    let l = byKey.get(r.key);
+    if (l === undefined) byKey.set(r.key, l = []);
+    l.push(r);
+  }
+  const out: number[] = [];
+  for (const w of writes) {
+    for (let k = 0; k < HOT; k++) {
+      if (!w.flush && k !== w.key) continue;
+      let worst = 0;
+      for (const r of byKey.get(k) ?? []) {
+        if (r.sent >= w.acked && r.version !== NIL && r.version < w.seq) {
+          worst = Math.max(worst, r.sent - w.acked);
+        }
+      }
+      out.push(worst);
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads through shardgate that returned a value older than every replica
+ * alive at the time had already returned (a direct read completed before
+ * the shardgate read was sent).
+ */
+function olderThanReplicas(reads: Read[], replicas: number, deadAt: number[]): Read[] {
+  const direct = reads.filter((r) => r.from >= 0 && r.version !== NIL).sort((a, b) =>
+    a.got - b.got
+  );
+  const proxied = reads.filter((r) => r.from < 0 && r.version !== NIL).sort((a, b) =>
+    a.sent - b.sent
+  );
+  const known: number[][] = Array.from({ length: replicas }, () => new Array(HOT).fill(0));
+  const bad: Read[] = [];
+  let i = 0;
+  for (const r of proxied) {
+    for (; i < direct.length && direct[i].got < r.sent; i++) {
+      const d = direct[i];
+      known[d.from][d.key] = Math.max(known[d.from][d.key], d.version);
+    }
+    let floor = Number.POSITIVE_INFINITY;
+    for (let n = 0; n < replicas; n++) {
+      if (deadAt[n] <= r.sent) continue;
+      floor = Math.min(floor, known[n][r.key]);
+    }
+    if (floor !== Number.POSITIVE_INFINITY && r.version < floor) bad.push(r);
+  }
+  return bad;
+}
+
+async function readLoop(
+  c: TestClient,
+  from: number,
+  out: Read[],
+  running: () => boolean,
+): Promise<void> {
+  let n = from + 7;
+  while (running()) {
+    n = (Math.imul(n, 1103515245) + 12345) >>> 0;
+    const key = (n >>> 16) % HOT;
+    const sent = performance.now();
+    let v: string | null;
+    try {
+      v = await c.get(`hot:${key}`);
+    } catch (err) {
+      if (from >= 0) return; // a killed replica's direct reader
+      throw err;
+    }
+    const got = performance.now();
+    out.push({ key, sent, got, version: v === null ? NIL : Number(v), from });
+  }
+}
+
+Deno.test(
+  "cache freshness: no staler than the replica at p99, never older than it",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    await using sg = await startShardgate(yaml(set.addresses, true));
+    const admin = sg.adminPort!;
+    const primary = await redisClient(set.primary.port);
+    const proxied: TestClient[] = [];
+    const direct: TestClient[][] = [[], []];
+    const reads: Read[] = [];
+    const writes: Write[] = [];
+    const deadAt = [Infinity, Infinity];
+    let seq = 0;
+    let running = true;
+    const loops: Promise<void>[] = [];
+    try {
+      for (let k = 0; k < HOT; k++) await primary.set(`hot:${k}`, String(++seq));
+      await set.waitSynced();
+      for (let i = 0; i < READERS; i++) {
+        const c = await redisClient(sg.ports[SHARD].readers);
+        proxied.push(c);
+        loops.push(readLoop(c, -1, reads, () => running));
+        for (let n = 0; n < 2; n++) {
+          if (i >= READERS / 2) continue;
+          const d = await redisClient(set.replicas[n].port);
+          direct[n].push(d);
+          loops.push(readLoop(d, n, reads, () => running));
+        }
+      }
+      const write = async (key: number, px?: number) => {
+        const s = ++seq;
+        await primary.set(`hot:${key}`, String(s), px === undefined ? undefined : { PX: px });
+        writes.push({ key, seq: s, acked: performance.now(), flush: false });
+      };
+      const writeFor = async (ms: number) => {
+        const end = performance.now() + ms;
+        for (let i = 0; performance.now() < end; i++) {
+          await write(i % HOT);
+          await delay(2);
+        }
+      };
+      const status = async () => (await adminGetJson(admin, "/status")).shards[0].cache;
+
+      // Steady: hot keys cached, writes flowing.
+      await waitFor(async () => (await status()).keys === HOT, { message: "hot set cached" });
+      await writeFor(PHASE_MS);
+      const steadyHits = (await status()).hits;
+
+      // FLUSHALL on the primary.
+      await primary.flushAll();
+      writes.push({ key: -1, seq: ++seq, acked: performance.now(), flush: true });
+      await delay(100);
+      for (let k = 0; k < HOT; k++) await write(k);
+      await writeFor(PHASE_MS / 2);
+
+      // A key with a TTL: no read through shardgate returns it after it expired.
+      await write(0, 200);
+      const expiresAt = writes.at(-1)!.acked + 200;
+      const expSeq = seq;
+      await delay(400);
+      await writeFor(PHASE_MS / 2);
+
+      // The tracked replica is killed: its entries go, the other replica feeds the cache.
+      const tracked = (await status()).node;
+      const victim = set.replicas.findIndex((r) => r.address === tracked);
+      assert(victim >= 0, `tracked node ${tracked} is a replica`);
+      await set.replicas[victim].kill();
+      deadAt[victim] = performance.now();
+      await writeFor(PHASE_MS);
+      await waitFor(async () => (await status()).node === set.replicas[1 - victim].address);
+
+      // A reload that changes the shard: the other (dead) replica leaves it; cache settings change.
+      const survivors = [set.primary.address, set.replicas[1 - victim].address];
+      await sg.writeConfig(yaml(survivors, true).replace("min_reads: 2", "min_reads: 3"));
+      await writeFor(PHASE_MS);
+
+      running = false;
+      await Promise.all(loops);
+
+      const final = await status();
+      const sgReads = reads.filter((r) => r.from < 0).length;
+      const sgStale = staleness(writes, reads, (r) => r.from < 0);
+      const repStale = staleness(writes, reads, (r) => r.from >= 0);
+      const bad = olderThanReplicas(reads, 2, deadAt);
+      const expired = reads.filter((r) =>
+        r.from < 0 && r.key === 0 && r.version === expSeq && r.sent > expiresAt
+      );
+      const figures = {
+        writes: writes.length,
+        readsThroughShardgate: sgReads,
+        readsDirect: reads.length - sgReads,
+        hits: final.hits,
+        hitsSteady: steadyHits,
+        p50: { shardgate: pct(sgStale, 50), replica: pct(repStale, 50) },
+        p99: { shardgate: pct(sgStale, 99), replica: pct(repStale, 99) },
+        max: { shardgate: pct(sgStale, 100), replica: pct(repStale, 100) },
+        olderThanReplica: bad.length,
+        servedPastTtl: expired.length,
+        evictions: final.evictions,
+      };
+      console.log(`cache freshness: ${JSON.stringify(figures)}`);
+      assert(steadyHits > 0, "the cache answered reads");
+      assertEquals(
+        bad.length,
+        0,
+        `reads older than the replicas: ${JSON.stringify(bad.slice(0, 5))}`,
+      );
+      assertEquals(expired.length, 0, "no read returned an expired key");
+      // The issue's bar is 1 ms; the CI-sized run shares 2 cores with other suites, so it
+      // allows 5 ms (a measured run, SHARDGATE_CACHE_FRESHNESS_S set, holds the 1 ms bar).
+      const slackMs = Deno.env.get("SHARDGATE_CACHE_FRESHNESS_S") === undefined ? 5 : 1;
+      assert(
+        figures.p99.shardgate <= figures.p99.replica + slackMs,
+        `p99 staleness: shardgate ${figures.p99.shardgate} ms vs replica ${figures.p99.replica} ms`,
+      );
+      assert(final.evictions.flush > 0 && final.evictions.node + final.evictions.connection > 0);
+    } finally {
+      running = false;
+      await Promise.allSettled(loops);
+      for (const c of [primary, ...proxied, ...direct[0], ...direct[1]]) await closeClient(c);
+    }
+  },
+);

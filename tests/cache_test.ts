@@ -1,0 +1,253 @@
+/**
+ * End-to-end: the near cache (`cache:`) with real redis-server nodes and
+ * real clients. A hot key is answered by shardgate (the replica's GET count
+ * stops rising), in each protocol's exact bytes; writes straight to the
+ * primary (another host's) reach readers through shardgate promptly, by the
+ * replica's invalidation; a write through the writer port, a FLUSHALL, a
+ * key's TTL, a replica kill and a reload turning the cache off each end
+ * what the cache may answer.
+ */
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { encodeCommand } from "../resp/mod.ts";
+import {
+  closeClient,
+  redisClient,
+  startReplicaSet,
+  startShardgate,
+  waitFor,
+} from "./helpers/mod.ts";
+import { E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
+import { RawConn } from "./_raw.ts";
+import { adminGet, adminPort } from "./_admin_helpers.ts";
+import { parsePrometheus, sampleValue } from "./helpers/mod.ts";
+
+const CHECK = "check: { interval: 100ms, timeout: 500ms, rise: 1, fall: 1, max_lag: 60s }";
+const CACHE = "cache: { min_reads: 1, max_age: 30s }";
+
+/** Sends one command on `conn` and reads its reply text up to `until`. */
+async function ask(conn: RawConn, args: string[], until = (t: string) => t.endsWith("\r\n")) {
+  await conn.send(encodeCommand(args));
+  return await conn.readUntil(until, 10_000);
+}
+
+Deno.test("cache: a hot key is answered by shardgate, in each protocol's bytes", E2E, async () => {
+  await using set = await startReplicaSet({ replicas: 1 });
+  await set.primary.cli("SET", "hot", "v1");
+  await set.waitSynced();
+  await using sg = await startShardgate(
+    "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+  );
+  const c = await redisClient(sg.ports[SHARD].readers);
+  const raw = await RawConn.open(sg.ports[SHARD].readers);
+  try {
+    // Filled after the first reads (admission 1/s): then the replica sees no GET of it.
+    await waitFor(async () => {
+      await c.get("hot");
+      await c.get("nokey");
+      const before = (await getCount(set.replicas[0])).calls;
+      for (let i = 0; i < 20; i++) assertEquals(await c.get("hot"), "v1");
+      for (let i = 0; i < 20; i++) assertEquals(await c.get("nokey"), null);
+      return (await getCount(set.replicas[0])).calls === before;
+    }, { message: "hot keys answered by shardgate" });
+    assertEquals(await ask(raw, ["GET", "hot"], (t) => t.length >= 8), "$2\r\nv1\r\n");
+    assertEquals(await ask(raw, ["GET", "nokey"]), "$-1\r\n");
+    assertEquals(
+      await ask(raw, ["MGET", "hot", "nokey"], (t) => t.length >= 17),
+      "*2\r\n$2\r\nv1\r\n$-1\r\n",
+    );
+    await raw.send(encodeCommand(["HELLO", "3"]));
+    await raw.readUntil((t) => t.includes("modules"), 10_000);
+    assertEquals(await ask(raw, ["GET", "nokey"]), "_\r\n");
+    assertEquals(
+      await ask(raw, ["MGET", "hot", "nokey"], (t) => t.length >= 15),
+      "*2\r\n$2\r\nv1\r\n_\r\n",
+    );
+    // Visible: /metrics and /status.
+    const port = adminPort(sg);
+    const m = parsePrometheus((await adminGet(port, "/metrics")).body);
+    const shard = { shard: SHARD };
+    assert((sampleValue(m, "shardgate_cache_hits_total", shard) ?? 0) >= 40);
+    assert((sampleValue(m, "shardgate_cache_misses_total", shard) ?? 0) >= 2);
+    assertEquals(sampleValue(m, "shardgate_cache_keys", shard), 2);
+    assert((sampleValue(m, "shardgate_cache_bytes", shard) ?? 0) > 0);
+    assert((sampleValue(m, "shardgate_cache_admissions_total", shard) ?? 0) >= 2);
+    assertEquals(
+      sampleValue(m, "shardgate_cache_evictions_total", { ...shard, reason: "flush" }),
+      0,
+    );
+    const status = JSON.parse((await adminGet(port, "/status")).body);
+    const cache = status.shards[0].cache;
+    assertEquals(cache.node, set.replicas[0].address);
+    assertEquals(cache.tracking, true);
+    assertEquals(cache.keys, 2);
+    assert(cache.hits >= 40);
+  } finally {
+    raw.close();
+    await closeClient(c);
+  }
+});
+
+Deno.test(
+  "cache: writes straight to the primary, FLUSHALL and expiry reach readers promptly",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using sg = await startShardgate(shardYaml(set.addresses, [CHECK, CACHE]));
+    const c = await redisClient(sg.ports[SHARD].readers);
+    const p = await redisClient(set.primary.port);
+    try {
+      await p.set("k", "0");
+      await set.waitSynced();
+      await waitFor(async () => (await c.get("k")) === "0");
+      // Hot in the cache:
+      await waitFor(async () => {
+        const before = (await getCount(set.replicas[0])).calls;
+        for (let i = 0; i < 10; i++) await c.get("k");
+        return (await getCount(set.replicas[0])).calls === before;
+      }, { message: "k cached" });
+      for (let i = 1; i <= 20; i++) {
+        await p.set("k", String(i));
+        // As soon as the replica has it, shardgate answers it too (no max_age wait: it is 30 s).
+        await waitFor(async () => (await set.replicas[0].cli("GET", "k")) === String(i));
+        await waitFor(async () => (await c.get("k")) === String(i), {
+          timeoutMs: 1000,
+          message: `write ${i} seen through shardgate`,
+        });
+      }
+      // FLUSHALL on the primary: a null invalidation empties the cache.
+      await p.flushAll();
+      await waitFor(async () => (await c.get("k")) === null, {
+        timeoutMs: 1000,
+        message: "flushed",
+      });
+      // A key with a TTL is never answered past it.
+      await p.set("t", "x", { PX: 400 });
+      await set.waitSynced();
+      for (let i = 0; i < 5; i++) await c.get("t");
+      await waitFor(async () => (await c.get("t")) === null, {
+        timeoutMs: 2000,
+        message: "expired key gone",
+      });
+    } finally {
+      await closeClient(c);
+      await closeClient(p);
+    }
+  },
+);
+
+Deno.test("cache: a write through the writer port is read back at once", E2E, async () => {
+  await using set = await startReplicaSet({ replicas: 1 });
+  await using sg = await startShardgate(shardYaml(set.addresses, [CHECK, CACHE]));
+  const r = await redisClient(sg.ports[SHARD].readers);
+  const w = await redisClient(sg.ports[SHARD].writer!);
+  try {
+    await w.set("own", "a");
+    await set.waitSynced();
+    await waitFor(async () => {
+      const before = (await getCount(set.replicas[0])).calls;
+      for (let i = 0; i < 10; i++) assertEquals(await r.get("own"), "a");
+      return (await getCount(set.replicas[0])).calls === before;
+    }, { message: "own cached" });
+    let stale = 0;
+    for (let i = 0; i < 50; i++) {
+      await w.set("own", `b${i}`);
+      await w.sendCommand(["WAIT", "1", "1000"]);
+      // Acknowledged and on the replica: the cache must not answer the old value.
+      if ((await r.get("own")) !== `b${i}`) stale++;
+    }
+    assertEquals(stale, 0);
+  } finally {
+    await closeClient(r);
+    await closeClient(w);
+  }
+});
+
+Deno.test(
+  "cache: a killed replica's entries go; a reload turning the cache off ends hits",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    await set.primary.cli("SET", "k", "v");
+    await set.waitSynced();
+    await using sg = await startShardgate(shardYaml(set.addresses, [CHECK, CACHE]));
+    const c = await redisClient(sg.ports[SHARD].readers);
+    const p = await redisClient(set.primary.port);
+    try {
+      const replicaGets = async () =>
+        (await getCount(set.replicas[0])).calls + (await getCount(set.replicas[1])).calls;
+      await waitFor(async () => {
+        const before = await replicaGets();
+        for (let i = 0; i < 10; i++) await c.get("k");
+        return (await replicaGets()) === before;
+      }, { message: "k cached" });
+      // Kill both replicas one after the other; with each gone, writes still show through.
+      await set.replicas[0].kill();
+      await p.set("k", "v2");
+      await waitFor(async () => (await c.get("k")) === "v2", { timeoutMs: 3000 });
+      await set.replicas[0].restart();
+      await set.waitSynced();
+      await set.replicas[1].kill();
+      await p.set("k", "v3");
+      await waitFor(async () => (await c.get("k")) === "v3", { timeoutMs: 3000 });
+      // Reload with the cache off: every GET reaches a node.
+      await sg.writeConfig(shardYaml(set.addresses, [CHECK]));
+      const liveGets = async () =>
+        (await getCount(set.replicas[0])).calls + (await getCount(set.primary)).calls;
+      await waitFor(async () => {
+        const before = await liveGets();
+        for (let i = 0; i < 5; i++) await c.get("k");
+        return (await liveGets()) - before === 5;
+      }, { message: "cache off after reload" });
+    } finally {
+      await closeClient(c);
+      await closeClient(p);
+    }
+  },
+);
+
+Deno.test(
+  "cache: a failover promoting the tracked replica drops its entries; writes to the new primary show",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    await set.primary.cli("SET", "k", "0");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+    );
+    const port = adminPort(sg);
+    const cacheDoc = async () => JSON.parse((await adminGet(port, "/status")).body).shards[0].cache;
+    const c = await redisClient(sg.ports[SHARD].readers);
+    try {
+      await waitFor(async () => {
+        for (let i = 0; i < 5; i++) await c.get("k");
+        return (await cacheDoc()).keys === 1;
+      }, { message: "k cached" });
+      const node = (await cacheDoc()).node;
+      const tracked = set.replicas.find((r) => r.address === node);
+      assert(tracked !== undefined, "the cache tracks a replica");
+      await set.failover(tracked);
+      // The tracked node is the primary now: it no longer serves reads, so everything it fed goes.
+      await waitFor(async () => (await cacheDoc()).evictions.node >= 1, {
+        message: "entries dropped when the tracked node stopped serving reads",
+      });
+      const p = await redisClient(set.primary.port);
+      try {
+        for (let i = 1; i <= 10; i++) {
+          await p.set("k", `after-${i}`);
+          await waitFor(async () => (await c.get("k")) === `after-${i}`, {
+            timeoutMs: 3000,
+            message: `write ${i} to the new primary seen through shardgate`,
+          });
+        }
+      } finally {
+        await closeClient(p);
+      }
+      const after = await cacheDoc();
+      assert(after.node !== tracked.address, `tracking moved off the new primary (${after.node})`);
+    } finally {
+      await closeClient(c);
+    }
+  },
+);
