@@ -18,8 +18,11 @@ import type { Backend } from "./backend.ts";
 import type { ShardCounters } from "./metrics.ts";
 import type { ConnectionSetup, PinSink } from "./node_connection.ts";
 
-/** Listener role: readers spread over replicas, writer follows the primary. */
-export type ListenerRole = "readers" | "writer";
+/**
+ * Listener role: readers spread over replicas, writer follows the primary,
+ * split sends reads to replicas and the rest to the primary.
+ */
+export type ListenerRole = "readers" | "writer" | "split";
 
 /** A multiplexed node connection, as a session uses it. */
 export interface MuxLink {

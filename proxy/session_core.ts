@@ -68,6 +68,7 @@ import {
   type WriterWaiter,
 } from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
+import { splitReads } from "./split_routing.ts";
 import { Credential } from "./_credential.ts";
 import { clientLine, type ClientView, killFilter, replyText, textReply } from "./_clients.ts";
 import {
@@ -268,9 +269,9 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     this.#onClose = onClose;
     this.#router = router;
     this.#tRt = rt;
-    this.#tWriter = role === "writer";
+    this.#tWriter = role !== "readers";
     this.#rec = new CommandRecorder(
-      router !== null ? PortRole.router : role === "writer" ? PortRole.writer : PortRole.readers,
+      router !== null ? PortRole.router : PortRole[role],
       rt.tracer,
     );
     this.#authed = rt.settings.clientPassword === null;
@@ -401,7 +402,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
       }
     }
     this.#batchUse = null;
-    if (this.#sent > 0) {
+    if (this.#sent > 0 && this.role !== "split") { // a split port counts per command
       if (this.role === "readers") {
         this.#rt.counters.readerCommands += this.#sent;
         this.#rt.armHedge();
@@ -468,7 +469,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
       case Route.SCRIPT_WRITE:
       case Route.SCAN:
       case Route.BROADCAST:
-        this.#forwardByRoute(route, buf, start, end);
+        if (this.role === "split") this.#splitForward(route, buf, start, end);
+        else this.#forwardByRoute(route, buf, start, end);
         return true;
       case Route.SYNC:
       case Route.REPLCONF:
@@ -495,7 +497,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
           this.#tWriter = true;
           this.#select(buf, start, end);
           this.#tRt = this.#rt;
-          this.#tWriter = this.role === "writer";
+          this.#tWriter = this.role !== "readers";
         } else this.#select(buf, start, end);
         return true;
       case Route.HELLO:
@@ -1119,7 +1121,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
 
   /** HELLO's reply: the nodes' fields of shard `rt`, the session's protocol and id. */
   #helloReply(rt: SessionRuntime): Uint8Array {
-    const role = this.role === "writer" || !rt.hasReplicas() ? "master" : "replica";
+    const role = this.role !== "readers" || !rt.hasReplicas() ? "master" : "replica";
     return helloReply(this.proto, this.id, rt.server(), role);
   }
 
@@ -1152,7 +1154,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     }
     const cred = Credential.of(user, password);
     const rt = this.#router !== null ? this.#router.firstShard : this.#rt;
-    const toWriter = this.#router !== null || this.role === "writer";
+    const toWriter = this.#router !== null || this.role !== "readers";
     const node = toWriter ? rt.writer() : rt.pickReader("");
     if (node === null) {
       this.#local(errorReply(rt.noNodeError(toWriter ? "writer" : "readers")));
@@ -1374,8 +1376,21 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
       }
     }
     this.#tRt = this.#rt;
-    this.#tWriter = this.role === "writer";
+    this.#tWriter = this.role !== "readers";
     return consumed;
+  }
+
+  /** A split port's command: reads to the replicas, the rest to the primary (`split_routing.ts`). */
+  #splitForward(route: Route, buf: Uint8Array, start: number, end: number): void {
+    const rt = this.#rt;
+    this.#tWriter = !splitReads(route);
+    this.#forwardByRoute(route, buf, start, end);
+    if (this.#tWriter) rt.counters.writerCommands++;
+    else {
+      rt.counters.readerCommands++;
+      rt.armHedge();
+    }
+    this.#tWriter = true;
   }
 
   /**

@@ -146,7 +146,11 @@ export class Shard implements ShardRuntime {
    */
   start(released?: ReleasedSockets): void {
     const c = this.#config;
-    this.#listeners = bindAll([["readers", c.readers], ["writer", c.writer]], this, released);
+    this.#listeners = bindAll(
+      [["readers", c.readers], ["writer", c.writer], ["split", c.split]],
+      this,
+      released,
+    );
     this.#ticker = setInterval(() => this.#tick(), TIMEOUT_TICK_MS);
   }
 
@@ -174,6 +178,7 @@ export class Shard implements ShardRuntime {
     const moves: [ListenerRole, Address | null][] = [];
     if (!sameAddress(prev.readers, next.readers)) moves.push(["readers", next.readers]);
     if (!sameAddress(prev.writer, next.writer)) moves.push(["writer", next.writer]);
+    if (!sameAddress(prev.split, next.split)) moves.push(["split", next.split]);
     const opened = bindAll(moves, this, released);
     return {
       commit: () => this.#commit(next, moves.map(([role]) => role), opened),
