@@ -355,6 +355,7 @@ export class App {
           nodes: u.health.snapshot(),
           stats: u.shard.stats(),
           counters: u.shard.counters,
+          consistency: u.shard.gate.counters,
           commands: u.commands,
           faultRules: u.shard.faultRules(),
         })),

@@ -20,6 +20,14 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
   w.value("retries", { shard }, c.retries);
   w.value("backpressurePauses", { shard }, c.backpressurePauses);
   w.value("heldWrites", { shard }, c.heldWrites);
+  const g = s.consistency;
+  if (g !== undefined) {
+    w.value("gatedReads", { shard }, g.gated);
+    w.value("gatedReadsReplica", { shard }, g.replica);
+    w.value("gatedReadProbes", { shard }, g.probes);
+    w.value("gatedReadWaits", { shard }, g.waits);
+    w.value("gatedReadFallbacks", { shard }, g.fallbacks);
+  }
   w.value("protocolErrors", { shard }, c.protocolErrors);
   w.value("clientsAccepted", { shard }, c.clientsAccepted);
   w.value("clientsRejected", { shard }, c.clientsRejected);

@@ -17,6 +17,7 @@ import type { Slot } from "./_slot.ts";
 import type { Backend } from "./backend.ts";
 import type { ShardCounters } from "./metrics.ts";
 import type { ConnectionSetup, PinSink } from "./node_connection.ts";
+import type { ReadGate } from "./consistency.ts";
 
 /**
  * Listener role: readers spread over replicas, writer follows the primary,
@@ -143,6 +144,8 @@ export interface SessionRuntime {
   server(): ServerIdentity;
   /** True when some replica serves reads now (HELLO's role on the readers port). */
   hasReplicas(): boolean;
+  /** Read-your-writes gate of the shard (`consistency.ts`); absent on a router's own runtime. */
+  readonly gate?: ReadGate;
   /**
    * Calls `waiter.writerChanged()` once, at the next routes update with a
    * primary, or `holdExpired()` once its oldest write was held longer than

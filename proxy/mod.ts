@@ -16,6 +16,7 @@ export {
 export { ErrorText } from "./errors.ts";
 export { FAULT_KINDS, FaultKindIndex, FaultRule, faultsForNode, pickFault } from "./faults.ts";
 export { ShardCounters } from "./metrics.ts";
+export { type GateCounters, ReadGate } from "./consistency.ts";
 export type { ByProtocol, NodeStats, ShardStats } from "./stats.ts";
 export {
   type CursorNode,

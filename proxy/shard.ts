@@ -35,6 +35,7 @@ import { type Balancer, createBalancer } from "./balancer.ts";
 import { ErrorText } from "./errors.ts";
 import type { ClientSession } from "./client_session.ts";
 import { PortListener } from "./listener.ts";
+import { ReadGate } from "./consistency.ts";
 import { ShardCounters } from "./metrics.ts";
 import type { ShardStats } from "./stats.ts";
 
@@ -82,6 +83,8 @@ export class Shard implements ShardRuntime {
   readonly commandStats: CommandStats | null;
   /** Sampled command spans, or null. */
   readonly tracer: CommandTracer | null;
+  /** Read-your-writes gate (`consistency:`). */
+  readonly gate: ReadGate;
   #config: ShardConfig;
   #opts: ShardOptions;
   #backends = new Map<string, Backend>();
@@ -120,6 +123,7 @@ export class Shard implements ShardRuntime {
     this.tracer = opts.tracer ?? null;
     this.#balancer = createBalancer<Backend>(config.balance);
     this.#hedge = new HedgePolicy(config.hedge);
+    this.gate = new ReadGate(this);
     for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
     this.#routes = staticRoutes(config);
     this.#applyRoutes();
@@ -409,6 +413,11 @@ export class Shard implements ShardRuntime {
     return this.#opts.server?.() ?? DEFAULT_SERVER;
   }
 
+  /** The replicas that serve reads now (read-your-writes polls them). */
+  servingReplicas(): readonly Backend[] {
+    return this.#readers;
+  }
+
   /** True when some replica serves reads now. */
   hasReplicas(): boolean {
     return this.#readers.length > 0;
@@ -588,6 +597,7 @@ export class Shard implements ShardRuntime {
     this.#ticker = null;
     if (this.#hedgeTimer !== null) clearTimeout(this.#hedgeTimer);
     this.#hedgeScanFn = () => {}; // no new hedge checks while draining
+    this.gate.close();
     await Promise.all(
       this.#listeners.map((l) => atBoundary ? l.drainAtBoundary(drainMs) : l.drain(drainMs)),
     );

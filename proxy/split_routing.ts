@@ -22,6 +22,6 @@
 import { Route } from "../resp/mod.ts";
 
 /** True when a split port sends a command of `route` to the shard's replicas. */
-export function splitReads(route: Route): boolean {
+export function splitReads(route: number): boolean {
   return route === Route.READ || route === Route.SCAN || route === Route.SCRIPT_READ;
 }
