@@ -206,6 +206,7 @@ export class ReadGate {
   /** Session floors whose write probe was lost (cleared by the next primary probe). */
   #distrusted = new Set<ReadFloor>();
   #asking = false;
+  #askAgain = false;
   /** What a read found behind by its probe needed (its wait keeps that need). */
   #staleNeed = new WeakMap<Slot, number>();
   #tickFn = (): void => this.#tick();
@@ -365,8 +366,26 @@ export class ReadGate {
     this.#check();
   }
 
+  /**
+   * A command on a session's own connection to the primary was answered (a
+   * transaction, a blocking command: it may have written, and no ROLE can
+   * follow it there): reads wait for the primary's offset, asked now.
+   */
+  pinnedAnswered(floor: ReadFloor | null): void {
+    if (this.mode === "host") this.#host.distrust = true;
+    if (floor !== null) {
+      floor.distrust = true;
+      this.#distrusted.add(floor);
+    }
+    this.#askPrimary();
+  }
+
+  /** Asks the primary its offset; one ask at a time, again when needed since it left. */
   #askPrimary(): void {
-    if (this.#asking) return;
+    if (this.#asking) {
+      this.#askAgain = true;
+      return;
+    }
     const w = this.#shard.writer();
     if (w === null) {
       this.#arm(); // asked again at the next tick
@@ -385,6 +404,12 @@ export class ReadGate {
       return;
     }
     if (offset > this.#primary) this.#primary = offset;
+    if (this.#askAgain) {
+      // Something to cover happened after this ask was sent: ask once more.
+      this.#askAgain = false;
+      this.#askPrimary();
+      return;
+    }
     if (this.#host.distrust) {
       this.#host.distrust = false;
       this.#host.raise(offset);

@@ -1402,6 +1402,14 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     return true;
   }
 
+  /** A reply on the session's own connection to the primary: what it wrote is not known yet. */
+  #gatePinned(): void {
+    const gate = (this.#pinRt ?? this.#rt).gate!;
+    if (!gate.tracksWrites(this.role)) return;
+    const floor = this.#router === null ? (this.#floor ??= gate.newFloor()) : null;
+    gate.pinnedAnswered(floor);
+  }
+
   /** A gated read may be hedged only to a node known to have what it needs. */
   #gateHedge(rt: SessionRuntime, slot: Slot, node: NodeHandle): boolean {
     if ((slot.flags & SLOT_PROBED) !== 0 || rt.gate === undefined) return false;
@@ -1873,6 +1881,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     const outcome = pin.onFrame(buf, start, end);
     if (outcome === null || !outcome.internal) this.#io.write(buf, start, end);
     if (outcome !== null) {
+      if (this.#pinWriter && (this.#pinRt ?? this.#rt).gate?.on) this.#gatePinned();
       if (outcome.tag !== null && !outcome.internal) {
         const rt = this.#pinRt ?? this.#rt;
         this.#rec.pinnedFinished(outcome.tag, rt, this.#pinNode, this.db, buf, start, end);

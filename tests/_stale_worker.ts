@@ -2,7 +2,8 @@
  * One process of the stale-read checker (`stale_read_test.ts`): writes an
  * increasing value to its own key, alternately through the writer port and
  * the split port, and reads it back at once through the readers port and
- * the split port. A read older than the write just acknowledged is stale.
+ * the split port (every fifth write a MULTI/EXEC). A read older than the
+ * write just acknowledged is stale.
  *
  * Started once with the ports, it connects, prints `ready`, then runs one
  * check per input line and answers each with one JSON line:
@@ -53,7 +54,9 @@ async function run(clients: TestClient[], key: string, ops: number): Promise<Sta
   const out: StaleCounts = { reads: 0, staleReaders: 0, staleSplit: 0, staleOwnSplit: 0 };
   for (let i = 1; i <= ops; i++) {
     const viaSplit = i % 2 === 0;
-    await (viaSplit ? s : w).set(key, String(i));
+    // Every fifth write is a transaction (a pinned session on the primary).
+    if (i % 5 === 0) await (viaSplit ? s : w).multi().set(key, String(i)).exec();
+    else await (viaSplit ? s : w).set(key, String(i));
     const fromReaders = Number(await r.get(key) ?? 0);
     const fromSplit = Number(await s.get(key) ?? 0);
     out.reads += 2;
