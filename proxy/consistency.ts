@@ -139,7 +139,6 @@ class WriteProbe implements SlotOwner {
   constructor(
     readonly gate: ReadGate,
     readonly floor: ReadFloor | null,
-    readonly host: boolean,
     readonly writes: number,
   ) {}
   onReply(_slot: Slot, buf: Uint8Array, start: number, end: number): void {
@@ -207,6 +206,8 @@ export class ReadGate {
   #distrusted = new Set<ReadFloor>();
   #asking = false;
   #askAgain = false;
+  /** The mode last seen (see {@link on}). */
+  #mode: ConsistencyMode;
   /** What a read found behind by its probe needed (its wait keeps that need). */
   #staleNeed = new WeakMap<Slot, number>();
   #tickFn = (): void => this.#tick();
@@ -214,6 +215,7 @@ export class ReadGate {
   /** A gate over `shard`'s nodes. */
   constructor(shard: GateShard) {
     this.#shard = shard;
+    this.#mode = shard.settings.consistency;
   }
 
   /** The mode now (reload may change it). */
@@ -223,7 +225,20 @@ export class ReadGate {
 
   /** True when reads are gated at all. */
   get on(): boolean {
-    return this.#shard.settings.consistency !== "eventual";
+    const m = this.#shard.settings.consistency;
+    if (m !== this.#mode) this.#modeChanged(m);
+    return m !== "eventual";
+  }
+
+  /**
+   * A reload changed the mode: writes made meanwhile may not have been
+   * tracked, so the host's offset is asked of the primary before it counts.
+   */
+  #modeChanged(m: ConsistencyMode): void {
+    this.#mode = m;
+    if (m === "eventual") return;
+    this.#host.distrust = true;
+    this.#askPrimary();
   }
 
   /** Whether a session of `role` tracks the offsets of its own writes. */
@@ -330,33 +345,32 @@ export class ReadGate {
 
   /**
    * Sends a `ROLE` on `link` after `writes` writes just sent there: its
-   * reply is the primary's offset with them in it, for the host (when
-   * `host`) and for `floor` (the writing session's own, or null).
+   * reply is the primary's offset with them in it, for the host and for
+   * `floor` (the writing session's own, or null).
    */
   probeWrites(link: MuxLink, writes: number, floor: ReadFloor | null, now: number): void {
-    const host = this.mode === "host";
-    if (!host && floor === null) return;
-    const slot = new Slot(new WriteProbe(this, floor, host, writes), 2);
+    const slot = new Slot(new WriteProbe(this, floor, writes), 2);
     link.send(slot, ROLE_FRAME, 0, ROLE_FRAME.length, now);
   }
 
   /** A tracked write's reply (or failure) arrived: its offset is owed until its probe is back. */
   answered(floor: ReadFloor | null): void {
-    if (this.mode === "host") this.#host.answered++;
+    // The host's count is kept in every mode, so a reload that changes the mode keeps it true.
+    this.#host.answered++;
     if (floor !== null) floor.answered++;
   }
 
   /** @internal a write probe is back (`offset` -1: lost). */
   writesCovered(p: WriteProbe, offset: number): void {
-    if (p.host) this.#host.covered += p.writes;
+    this.#host.covered += p.writes;
     if (p.floor !== null) p.floor.covered += p.writes;
     if (offset >= 0) {
       if (offset > this.#primary) this.#primary = offset;
-      if (p.host) this.#host.raise(offset);
+      this.#host.raise(offset);
       p.floor?.raise(offset);
     } else {
       // The writes' offset is not known: ask the primary itself.
-      if (p.host) this.#host.distrust = true;
+      this.#host.distrust = true;
       if (p.floor !== null) {
         p.floor.distrust = true;
         this.#distrusted.add(p.floor);

@@ -60,6 +60,7 @@ function setup(mode: ConsistencyMode = "host") {
   const gate = new ReadGate(shard);
   return {
     gate,
+    settings: settings as { consistency: ConsistencyMode },
     primary,
     replica,
     client,
@@ -175,5 +176,16 @@ Deno.test("ReadGate: session mode tracks a split session's writes; reads never g
   t.gate.polled(t.replica.id, 120);
   assert.equal(t.gate.admit(t.read(), t.replica, false, floor), Admit.SEND);
   assert.equal(floor.offset, 120, "what it read at: later reads need as much");
+  t.gate.close();
+});
+
+Deno.test("ReadGate: a reload that turns host on asks the primary before reads trust the offset", () => {
+  const t = setup("eventual");
+  assert.equal(t.gate.on, false);
+  t.settings.consistency = "host";
+  assert.equal(t.gate.on, true);
+  assert.equal(t.gate.need(null), UNKNOWN, "writes made before may not have been tracked");
+  t.primary.link.answer(primaryRole(500));
+  assert.equal(t.gate.need(null), 500);
   t.gate.close();
 });
