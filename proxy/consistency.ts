@@ -206,7 +206,7 @@ export class ReadGate {
   #distrusted = new Set<ReadFloor>();
   #asking = false;
   #askAgain = false;
-  /** The mode last seen (see {@link on}). */
+  /** The mode last seen (see {@link reconfigured}). */
   #mode: ConsistencyMode;
   /** What a read found behind by its probe needed (its wait keeps that need). */
   #staleNeed = new WeakMap<Slot, number>();
@@ -216,6 +216,7 @@ export class ReadGate {
   constructor(shard: GateShard) {
     this.#shard = shard;
     this.#mode = shard.settings.consistency;
+    this.on = this.#mode !== "eventual";
   }
 
   /** The mode now (reload may change it). */
@@ -223,18 +224,18 @@ export class ReadGate {
     return this.#shard.settings.consistency;
   }
 
-  /** True when reads are gated at all. */
-  get on(): boolean {
-    const m = this.#shard.settings.consistency;
-    if (m !== this.#mode) this.#modeChanged(m);
-    return m !== "eventual";
-  }
+  /** True when reads are gated at all (a field: the data path reads it per command). */
+  on: boolean;
 
   /**
-   * A reload changed the mode: writes made meanwhile may not have been
-   * tracked, so the host's offset is asked of the primary before it counts.
+   * The shard's settings were replaced (reload). A changed mode: writes
+   * made meanwhile may not have been tracked, so the host's offset is asked
+   * of the primary before it counts.
    */
-  #modeChanged(m: ConsistencyMode): void {
+  reconfigured(): void {
+    const m = this.#shard.settings.consistency;
+    this.on = m !== "eventual";
+    if (m === this.#mode) return;
     this.#mode = m;
     if (m === "eventual") return;
     this.#host.distrust = true;

@@ -183,6 +183,7 @@ Deno.test("ReadGate: a reload that turns host on asks the primary before reads t
   const t = setup("eventual");
   assert.equal(t.gate.on, false);
   t.settings.consistency = "host";
+  t.gate.reconfigured();
   assert.equal(t.gate.on, true);
   assert.equal(t.gate.need(null), UNKNOWN, "writes made before may not have been tracked");
   t.primary.link.answer(primaryRole(500));

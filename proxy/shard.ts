@@ -193,6 +193,7 @@ export class Shard implements ShardRuntime {
   #commit(next: ShardConfig, moved: ListenerRole[], opened: PortListener[]): void {
     const prev = this.#config;
     this.#config = next;
+    this.gate.reconfigured();
     if (prev.balance !== next.balance) this.#balancer = createBalancer<Backend>(next.balance);
     // Listeners: the new ones serve at once; the old ones drain.
     const drainMs = next.timeouts.drainMs;
