@@ -62,7 +62,6 @@ import {
   KeyVerdict,
   type LinkUse,
   type ListenerRole,
-  type MuxLink,
   type NodeHandle,
   type PinnedLink,
   type SessionRuntime,
@@ -70,15 +69,7 @@ import {
 } from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
 import { splitReads } from "./split_routing.ts";
-import {
-  Admit,
-  type ReadFloor,
-  type ReadGate,
-  SLOT_GATED,
-  SLOT_OFFSET,
-  SLOT_PROBED,
-  SLOT_STALE,
-} from "./consistency.ts";
+import { SessionGate, SLOT_GATED, SLOT_OFFSET, SLOT_STALE } from "./consistency.ts";
 import { Credential } from "./_credential.ts";
 import { clientLine, type ClientView, killFilter, replyText, textReply } from "./_clients.ts";
 import {
@@ -260,12 +251,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   #verdict: KeyVerdict | 0 = 0;
   /** Metrics and spans of the commands. */
   #rec: CommandRecorder;
-  /** Read-your-writes: what this session's reads must see (`consistency.ts`), made on first use. */
-  #floor: ReadFloor | null = null;
-  /** Writes sent and not yet followed by a ROLE (`consistency.ts`), per gate and connection. */
-  #offsetLinks: { gate: ReadGate; link: MuxLink; writes: number }[] = [];
-  /** Inside #feedMux: writes' ROLE goes out once the batch is sent. */
-  #feeding = false;
+  /** Read-your-writes (`consistency.ts`): made once a command goes to a gated shard. */
+  #gate: SessionGate | null = null;
 
   /**
    * A session for a client of `role` on the shard `rt`, writing to `io`. On a
@@ -404,7 +391,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     let pos = start;
     this.#batchUse = null;
     this.#sent = 0;
-    this.#feeding = true;
+    this.#gate?.begin();
     while (pos < end && this.#state === S.MUX && fifo.length < CLIENT_MAX_INFLIGHT) {
       const next = this.#frame(buf, pos, end);
       if (next === BROKEN) return end;
@@ -419,8 +406,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
       }
     }
     this.#batchUse = null;
-    this.#feeding = false;
-    if (this.#offsetLinks.length > 0) this.#probeWrites();
+    this.#gate?.flush(this.#now);
     if (this.#sent > 0 && this.role !== "split") { // a split port counts per command
       if (this.role === "readers") {
         this.#rt.counters.readerCommands += this.#sent;
@@ -656,8 +642,11 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
         this.#batchWriter = (slot.flags & SLOT_WRITER) !== 0;
       }
     }
-    const gate = (slot.rt ?? this.#rt).gate;
-    if (gate !== undefined && gate.on && !this.#gateSend(gate, slot, use)) return true;
+    const srt = slot.rt ?? this.#rt;
+    const gate = srt.gate;
+    if (gate?.on && !this.#gates().send(gate, slot, use, use.node === srt.writer(), this.#now)) {
+      return true;
+    }
     this.#sendOn(use, slot, src, start, end, this.#now);
     if (slot.trace !== null) traceSend(slot, excludeId === "" ? "send" : "retry", this.#now);
     return true;
@@ -729,7 +718,12 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   /** A reply for `slot` arrived from its node. */
   onReply(slot: Slot, buf: Uint8Array, start: number, end: number): void {
     answered(slot);
-    if ((slot.flags & (SLOT_OFFSET | SLOT_STALE)) !== 0 && this.#gateReply(slot)) return;
+    if (
+      (slot.flags & (SLOT_OFFSET | SLOT_STALE)) !== 0 &&
+      this.#gates().reply((slot.rt ?? this.#rt).gate!, slot, this.#state === S.CLOSED)
+    ) {
+      return;
+    }
     if (this.#state === S.CLOSED) return;
     let main = slot; // the slot in the FIFO (a hedge's original)
     if ((slot.flags & (SLOT_HEDGE | SLOT_HEDGED)) !== 0) {
@@ -824,7 +818,10 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     }
     const rt = slot.rt ?? this.#rt;
     const node = rt.pickReader(slot.nodeId);
-    if (node !== null && (slot.flags & SLOT_GATED) !== 0 && !this.#gateHedge(rt, slot, node)) {
+    if (
+      node !== null && (slot.flags & SLOT_GATED) !== 0 &&
+      !this.#gates().hedgeOk(rt.gate!, slot, node.id)
+    ) {
       return true;
     }
     if (node === null || node.id === slot.nodeId || !rt.takeHedge(stalled)) return true;
@@ -856,7 +853,9 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     detail: string | null,
   ): void {
     answered(failed);
-    if ((failed.flags & SLOT_OFFSET) !== 0) this.#gateReply(failed);
+    if ((failed.flags & SLOT_OFFSET) !== 0) {
+      this.#gates().reply((failed.rt ?? this.#rt).gate!, failed, true);
+    }
     if (this.#state === S.CLOSED) return;
     let slot = failed;
     if (failed.done) return; // a hedged read's late loser
@@ -954,7 +953,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
       }
     }
     this.#batchUse = null;
-    if (this.#offsetLinks.length > 0) this.#probeWrites();
+    this.#gate?.flush(this.#now);
   }
 
   /** Held past `timeouts.failover`: each held write gets a clear error. */
@@ -1343,77 +1342,16 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
 
   // ---- read-your-writes (`consistency.ts`) ----
 
-  /**
-   * A command about to go to `use` on a shard whose reads are gated: a
-   * write is tracked (a ROLE follows its batch); a read is admitted, sent
-   * behind a probe, or held (false). Reads not sent as they are stop the
-   * session's input until answered, so nothing after them overtakes them.
-   */
-  #gateSend(gate: ReadGate, slot: Slot, use: LinkUse): boolean {
-    if ((slot.flags & SLOT_WRITER) !== 0 || slot.route === Route.PRIMARY) {
-      if (!gate.tracksWrites(this.role)) return true;
-      if (this.#router === null) this.#floor ??= gate.newFloor();
-      slot.flags |= SLOT_OFFSET;
-      const o = this.#offsetLinks.find((x) => x.link === use.link);
-      if (o === undefined) this.#offsetLinks.push({ gate, link: use.link, writes: 1 });
-      else o.writes++;
-      if (!this.#feeding) this.#probeWrites();
-      return true;
-    }
-    if (!splitReads(slot.route) || (slot.flags & SLOT_NOSCRIPT_RETRIED) !== 0) return true;
-    slot.flags &= ~(SLOT_STALE | SLOT_PROBED);
-    const floor = this.#router === null ? (this.#floor ??= gate.newFloor()) : null;
-    const rt = slot.rt ?? this.#rt;
-    const v = gate.admit(slot, use.node, use.node === rt.writer(), floor);
-    if (v === Admit.SEND) return true;
-    if (this.#state === S.MUX) {
-      this.#state = S.MUX_WAIT;
-      this.#io.pause();
-    }
-    if (v === Admit.PROBE) {
-      gate.probeRead(use.link, slot, use.node.id, floor, this.#now);
-      return true;
-    }
-    gate.wait(this, slot, floor);
-    return false;
+  /** The session's read-your-writes part, made on first use. */
+  #gates(): SessionGate {
+    return this.#gate ??= new SessionGate(this, this.#router !== null);
   }
 
-  /** Sends a ROLE after the writes just sent, on each of their connections. */
-  #probeWrites(): void {
-    const floor = this.#router === null ? this.#floor : null;
-    for (const o of this.#offsetLinks) o.gate.probeWrites(o.link, o.writes, floor, this.#now);
-    this.#offsetLinks.length = 0;
-  }
-
-  /**
-   * A tracked write is answered (or failed): counted; false. A read whose
-   * probe found its replica behind: its reply is void, it waits (true).
-   */
-  #gateReply(slot: Slot): boolean {
-    const gate = (slot.rt ?? this.#rt).gate!;
-    const floor = this.#router === null ? this.#floor : null;
-    if ((slot.flags & SLOT_OFFSET) !== 0) {
-      slot.flags &= ~SLOT_OFFSET;
-      gate.answered(floor);
-      return false;
-    }
-    if (this.#state === S.CLOSED) return true;
-    gate.wait(this, slot, floor);
-    return true;
-  }
-
-  /** A reply on the session's own connection to the primary: what it wrote is not known yet. */
-  #gatePinned(): void {
-    const gate = (this.#pinRt ?? this.#rt).gate!;
-    if (!gate.tracksWrites(this.role)) return;
-    const floor = this.#router === null ? (this.#floor ??= gate.newFloor()) : null;
-    gate.pinnedAnswered(floor);
-  }
-
-  /** A gated read may be hedged only to a node known to have what it needs. */
-  #gateHedge(rt: SessionRuntime, slot: Slot, node: NodeHandle): boolean {
-    if ((slot.flags & SLOT_PROBED) !== 0 || rt.gate === undefined) return false;
-    return rt.gate.caughtUp(node.id, this.#router === null ? this.#floor : null);
+  /** A gated read was probed or held: no more input until every reply before it is out. */
+  holdInput(): void {
+    if (this.#state !== S.MUX) return;
+    this.#state = S.MUX_WAIT;
+    this.#io.pause();
   }
 
   /** The gate sends a read it held to `node` (null: no node to send it to). */
@@ -1881,7 +1819,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     const outcome = pin.onFrame(buf, start, end);
     if (outcome === null || !outcome.internal) this.#io.write(buf, start, end);
     if (outcome !== null) {
-      if (this.#pinWriter && (this.#pinRt ?? this.#rt).gate?.on) this.#gatePinned();
+      const gate = (this.#pinRt ?? this.#rt).gate;
+      if (this.#pinWriter && gate?.on) this.#gates().pinned(gate);
       if (outcome.tag !== null && !outcome.internal) {
         const rt = this.#pinRt ?? this.#rt;
         this.#rec.pinnedFinished(outcome.tag, rt, this.#pinNode, this.db, buf, start, end);
