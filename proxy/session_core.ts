@@ -69,7 +69,8 @@ import {
 } from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
 import { splitReads } from "./split_routing.ts";
-import { SessionGate, SLOT_GATED, SLOT_OFFSET, SLOT_STALE } from "./consistency.ts";
+import { SLOT_GATED, SLOT_OFFSET, SLOT_STALE } from "./consistency.ts";
+import { SessionGate } from "./session_gate.ts";
 import { Credential } from "./_credential.ts";
 import { clientLine, type ClientView, killFilter, replyText, textReply } from "./_clients.ts";
 import {
