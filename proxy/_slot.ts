@@ -70,6 +70,14 @@ export const SLOT_LOGIN = 1024;
 export const SLOT_CLIENT_LIST = 2048;
 /** An injected fault hit it (config `faults:`; its span says so). */
 export const SLOT_FAULTED = 4096;
+/** A write sent while offsets are tracked (`consistency.ts`): its reply counts as answered. */
+export const SLOT_OFFSET = 8192;
+/** A read gated by an offset it needs. */
+export const SLOT_GATED = 16384;
+/** A gated read sent behind a `ROLE` probe on its connection. */
+export const SLOT_PROBED = 32768;
+/** The probe before it said the replica was behind: its reply is void. */
+export const SLOT_STALE = 65536;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {

@@ -40,17 +40,8 @@
 import { CONSISTENCY_POLL_MS } from "../config/defaults.ts";
 import type { ConsistencyMode, ShardSettings } from "../config/types.ts";
 import type { ListenerRole, MuxLink, NodeHandle } from "./_runtime.ts";
-import { Slot, type SlotOwner } from "./_slot.ts";
+import { Slot, SLOT_GATED, SLOT_PROBED, SLOT_STALE, type SlotOwner } from "./_slot.ts";
 import { ROLE_FRAME, roleOffset } from "./_offsets.ts";
-
-/** A write sent while offsets are tracked: its reply counts as answered (see {@link ReadFloor}). */
-export const SLOT_OFFSET = 8192;
-/** A read gated by an offset it needs. */
-export const SLOT_GATED = 16384;
-/** A gated read sent behind a `ROLE` probe on its connection. */
-export const SLOT_PROBED = 32768;
-/** The probe before it said the replica was behind: its reply is void. */
-export const SLOT_STALE = 65536;
 
 /** The offset a read needs is not known yet (a write is answered, its offset not back). */
 export const UNKNOWN = -1;
@@ -488,7 +479,7 @@ export class ReadGate {
   #tick(): void {
     this.#timer = null;
     this.#check();
-    if (this.#host.distrust || this.#distrusted.size > 0) this.#askPrimary();
+    if (!this.#asking && (this.#host.distrust || this.#distrusted.size > 0)) this.#askPrimary();
     if (this.#waiters.length === 0) return;
     const now = this.#shard.now();
     for (const r of this.#shard.servingReplicas()) {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { ConsistencyMode, ShardSettings } from "../config/types.ts";
-import { Admit, type GateShard, ReadGate, SLOT_GATED, SLOT_STALE, UNKNOWN } from "./consistency.ts";
+import { Admit, type GateShard, ReadGate, UNKNOWN } from "./consistency.ts";
 import type { MuxLink, NodeHandle } from "./_runtime.ts";
-import { Slot, type SlotOwner } from "./_slot.ts";
+import { Slot, SLOT_GATED, SLOT_STALE, type SlotOwner } from "./_slot.ts";
 
 const te = new TextEncoder();
 

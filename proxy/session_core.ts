@@ -69,7 +69,6 @@ import {
 } from "./_runtime.ts";
 import { decodeCursor, rewriteScanReply } from "./_scan.ts";
 import { splitReads } from "./split_routing.ts";
-import { SLOT_GATED, SLOT_OFFSET, SLOT_STALE } from "./consistency.ts";
 import { SessionGate } from "./session_gate.ts";
 import { Credential } from "./_credential.ts";
 import { clientLine, type ClientView, killFilter, replyText, textReply } from "./_clients.ts";
@@ -79,14 +78,17 @@ import {
   Slot,
   SLOT_BOUND,
   SLOT_CLIENT_LIST,
+  SLOT_GATED,
   SLOT_HEDGE,
   SLOT_HEDGED,
   SLOT_KEEP,
   SLOT_LOGIN,
   SLOT_NOSCRIPT_RETRIED,
   SLOT_NOSCRIPT_RETRY,
+  SLOT_OFFSET,
   SLOT_SCAN,
   SLOT_SETTLED,
+  SLOT_STALE,
   SLOT_WRITER,
   type SlotOwner,
   SlotQueue,

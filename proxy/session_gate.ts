@@ -8,16 +8,15 @@
 
 import { Route } from "../resp/mod.ts";
 import type { LinkUse, ListenerRole, MuxLink } from "./_runtime.ts";
-import { type Slot, SLOT_NOSCRIPT_RETRIED, SLOT_WRITER } from "./_slot.ts";
 import {
-  Admit,
-  type GateClient,
-  type ReadFloor,
-  type ReadGate,
+  type Slot,
+  SLOT_NOSCRIPT_RETRIED,
   SLOT_OFFSET,
   SLOT_PROBED,
   SLOT_STALE,
-} from "./consistency.ts";
+  SLOT_WRITER,
+} from "./_slot.ts";
+import { Admit, type GateClient, type ReadFloor, type ReadGate } from "./consistency.ts";
 import { splitReads } from "./split_routing.ts";
 
 /** What a session's read-your-writes part needs from its session. */
@@ -43,6 +42,8 @@ export class SessionGate {
   /** Writes sent and not yet followed by a ROLE, per gate and connection. */
   #pending: { gate: ReadGate; link: MuxLink; writes: number }[] = [];
   #batch = false;
+  /** A flush is queued for a write sent outside a batch. */
+  #soon = false;
 
   /** The gate part of `session` (`routed`: a router port's session). */
   constructor(session: GateSession, routed: boolean) {
@@ -84,7 +85,15 @@ export class SessionGate {
       const o = this.#pending.find((x) => x.link === use.link);
       if (o === undefined) this.#pending.push({ gate, link: use.link, writes: 1 });
       else o.writes++;
-      if (!this.#batch) this.flush(now);
+      // The ROLE must follow the write, which the caller sends after this returns:
+      // at the end of the batch, or (a write outside one: a retry) once this call is done.
+      if (!this.#batch && !this.#soon) {
+        this.#soon = true;
+        queueMicrotask(() => {
+          this.#soon = false;
+          this.flush(now);
+        });
+      }
       return true;
     }
     if (!splitReads(slot.route) || (slot.flags & SLOT_NOSCRIPT_RETRIED) !== 0) return true;

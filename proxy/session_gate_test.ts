@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { ShardSettings } from "../config/types.ts";
-import { type GateShard, ReadGate, SLOT_OFFSET, SLOT_PROBED, UNKNOWN } from "./consistency.ts";
+import { type GateShard, ReadGate, UNKNOWN } from "./consistency.ts";
 import type { LinkUse, ListenerRole, MuxLink, NodeHandle } from "./_runtime.ts";
-import { Slot, SLOT_WRITER, type SlotOwner } from "./_slot.ts";
+import { Slot, SLOT_OFFSET, SLOT_PROBED, SLOT_WRITER, type SlotOwner } from "./_slot.ts";
 import { type GateSession, SessionGate } from "./session_gate.ts";
 
 const te = new TextEncoder();
@@ -67,11 +67,16 @@ Deno.test("SessionGate sends one ROLE after a batch of writes, on their connecti
   assert.equal(t.p.link.sent.length, 4, "one ROLE after the three writes");
 });
 
-Deno.test("SessionGate holds input for a probed read; a writer-port session tracks nothing in session mode", () => {
+Deno.test("SessionGate holds input for a probed read; a writer-port session tracks nothing in session mode", async () => {
   const t = setup("split");
   const w = new Slot({} as SlotOwner, 2);
   w.flags = SLOT_WRITER;
-  t.sg.send(t.gate, w, t.p, true, 0); // outside a batch: its ROLE goes at once
+  t.sg.send(t.gate, w, t.p, true, 0); // outside a batch (a retry)
+  t.p.link.send(w); // the write itself, sent by the session after send() returns
+  await Promise.resolve();
+  assert.equal(t.p.link.sent.length, 2);
+  assert.equal(t.p.link.sent[0], w, "the ROLE follows the write, never precedes it");
+  t.p.link.sent.shift();
   t.sg.reply(t.gate, w, false);
   t.p.link.answer("*3\r\n$6\r\nmaster\r\n:100\r\n*0\r\n");
   const read = new Slot({} as SlotOwner, 1);
