@@ -66,7 +66,7 @@ import {
 export interface ListeningAddress {
   /** The shard's or the router's name, or "" for the admin port. */
   readonly shard: string;
-  readonly role: "readers" | "writer" | "admin" | "router";
+  readonly role: "readers" | "writer" | "split" | "admin" | "router";
   readonly host: string;
   readonly port: number;
 }
@@ -95,7 +95,7 @@ export class ReloadCounters {
   last: LastReload | null = null;
 }
 
-const ROLES = ["readers", "writer"] as const;
+const ROLES = ["readers", "writer", "split"] as const;
 
 /** How {@link App.upgrade} starts the new process. */
 export interface UpgradeOptions {
@@ -321,7 +321,7 @@ export class App {
     const out: { address: string; host: string; port: number }[] = [];
     for (const u of this.#units.values()) {
       for (const b of u.shard.bound()) {
-        const a = b.role === "writer" ? u.shard.config.writer : u.shard.config.readers;
+        const a = u.shard.config[b.role];
         if (a !== null) out.push({ address: a.text, host: b.host, port: b.port });
       }
     }
@@ -359,6 +359,7 @@ export class App {
           nodes: u.health.snapshot(),
           stats: u.shard.stats(),
           counters: u.shard.counters,
+          consistency: u.shard.gate.counters,
           commands: u.commands,
           faultRules: u.shard.faultRules(),
           zones: u.shard.zones.snapshot(u.shard.config.nodes, u.shard.config.zone),
@@ -437,6 +438,7 @@ export class App {
       const s = this.#units.get(ch.next.name)!.shard;
       if (ch.readersMoved) released.offer(s, "readers");
       if (ch.writerMoved) released.offer(s, "writer");
+      if (ch.splitMoved) released.offer(s, "split");
     }
     const added: ShardUnit[] = [];
     const started: ShardUnit[] = [];
@@ -504,7 +506,9 @@ export class App {
     this.reloads.lastAppliedAt = at;
     this.reloads.last = { at, ok: true, summary: diff.summary, errors: [] };
     this.#logger.info("config reloaded", { file: this.#file, changes: diff.summary });
-    const moved = diff.changedShards.filter((ch) => ch.readersMoved || ch.writerMoved);
+    const moved = diff.changedShards.filter((ch) =>
+      ch.readersMoved || ch.writerMoved || ch.splitMoved
+    );
     for (const u of [...added, ...moved.map((ch) => this.#units.get(ch.next.name)!)]) {
       for (const b of u.shard.bound()) logListening(this.#logger, { shard: u.shard.name, ...b });
     }

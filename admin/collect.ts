@@ -31,6 +31,14 @@ function collectShard(s: ShardSource, w: MetricWriter): void {
   const shard = s.name;
   const c = s.counters;
   for (const id of SHARD_COUNTERS) w.value(id, { shard }, c[id]);
+  const g = s.consistency;
+  if (g !== undefined) {
+    w.value("gatedReads", { shard }, g.gated);
+    w.value("gatedReadsReplica", { shard }, g.replica);
+    w.value("gatedReadProbes", { shard }, g.probes);
+    w.value("gatedReadWaits", { shard }, g.waits);
+    w.value("gatedReadFallbacks", { shard }, g.fallbacks);
+  }
   w.value("clientConnections", { shard, protocol: "resp2" }, s.stats.clients.resp2);
   w.value("clientConnections", { shard, protocol: "resp3" }, s.stats.clients.resp3);
   w.value("pinnedSessions", { shard }, s.stats.pinned);

@@ -9,7 +9,7 @@
 import type { CacheStats } from "../cache/mod.ts";
 import type { Routes, ShardConfig } from "../config/types.ts";
 import type { NodeSnapshot } from "../health/mod.ts";
-import type { ShardCounters, ShardStats, ZoneSnapshot } from "../proxy/mod.ts";
+import type { GateCounters, ShardCounters, ShardStats, ZoneSnapshot } from "../proxy/mod.ts";
 import type { CommandStats } from "../telemetry/mod.ts";
 import type { HistoryDoc } from "./history.ts";
 
@@ -60,6 +60,8 @@ export interface ShardSource {
   readonly stats: ShardStats;
   /** Data path counters. */
   readonly counters: Readonly<ShardCounters>;
+  /** Read-your-writes counters (`consistency:`), when the shard has a gate. */
+  readonly consistency?: Readonly<GateCounters>;
   /** Per-command counters. */
   readonly commands: CommandStats;
   /** Fault injection rules that can hit a node of the shard (0 in normal operation). */

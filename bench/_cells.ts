@@ -30,6 +30,7 @@ export type CellId =
   | "get_50c_scraped"
   | "get_50c_nohedge"
   | "get_50c_faults"
+  | "get_50c_host"
   | "router_get_50c"
   | "router_mget10_50c";
 
@@ -105,7 +106,7 @@ export interface Cell {
    * `/metrics` every {@link SCRAPE_INTERVAL_MS} while it runs. Compare with
    * shardgate's `get_50c`.
    */
-  readonly telemetry?: "traced" | "scraped" | "nohedge" | "faults";
+  readonly telemetry?: "traced" | "scraped" | "nohedge" | "faults" | "host";
   /**
    * Runs against the router setup only ({@link ROUTER_TARGETS}): a
    * twemproxy pool and a shardgate router port over the same
@@ -220,6 +221,12 @@ export const CELLS: readonly Cell[] = [
     id: "get_50c_faults",
     title: "GET, 50 clients, a fault rule configured that hits no GET (shardgate only)",
     telemetry: "faults",
+  },
+  {
+    ...GET_50C,
+    id: "get_50c_host",
+    title: "GET, 50 clients, `consistency: host` with no writes (shardgate only)",
+    telemetry: "host",
   },
   {
     ...GET_50C,

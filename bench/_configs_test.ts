@@ -64,7 +64,7 @@ Deno.test("shardgateSetup() yields a config shardgate accepts, reads on the repl
   const config = result.config!;
   const read = config.shards.find((s) => s.name === setup.endpoints.read.shard)!;
   const write = config.shards.find((s) => s.name === setup.endpoints.write.shard)!;
-  assert.equal(read.readers.port, 9001);
+  assert.equal(read.readers?.port, 9001);
   assert.deepEqual(read.nodes.map((n) => n.address.port).sort(), [7001, 7002]);
   assert.equal(setup.readNodes, 1);
   assert.equal(write.writer?.port, 9003);

@@ -245,6 +245,8 @@ export const TARGETS = {
   hedgeKeeps: 0.97,
   /** Fault rules configured but hitting nothing keep this share of get_50c (paired runs). */
   faultsOffKeeps: 0.97,
+  /** `consistency: host` with no writes keeps this share of get_50c (paired runs, issue 17). */
+  hostGateKeeps: 0.97,
 } as const;
 
 /** Outcome of one target. */
@@ -322,6 +324,14 @@ export function evaluateTargets(
     const r = faults.paired ?? ratio(faults.median.shardgate?.rps, plain);
     atLeast("fault rules configured but off cost < 3% (get_50c_faults ÷ get_50c, paired runs)", [
       [r, TARGETS.faultsOffKeeps, "of get_50c"],
+    ]);
+  }
+
+  const host = byCell("get_50c_host");
+  if (host !== undefined) {
+    const r = host.paired ?? ratio(host.median.shardgate?.rps, plain);
+    atLeast("consistency: host without writes costs < 3% (get_50c_host ÷ get_50c, paired runs)", [
+      [r, TARGETS.hostGateKeeps, "of get_50c"],
     ]);
   }
 

@@ -902,6 +902,7 @@ async function runBench(
   let traced: ShardgateRun | null = null;
   let nohedge: ShardgateRun | null = null;
   let faulted: ShardgateRun | null = null;
+  let hostGated: ShardgateRun | null = null;
   let otlpSink: ReturnType<typeof startOtlpSink> | null = null;
   let scrapes = 0;
   const setup: string[] = [];
@@ -955,6 +956,17 @@ async function runBench(
         setup.push(
           "`get_50c_nohedge` runs against a second shardgate with the same config plus" +
             " `hedge: false`: hedging's steady-state cost is `get_50c` ÷ `get_50c_nohedge`.",
+        );
+      }
+      if (opts.cells.some((c) => cellById(c).telemetry === "host")) {
+        hostGated = await startShardgate(sup, workDir, backends, {
+          name: "shardgate-host",
+          telemetry: { consistencyHost: true },
+        });
+        setup.push(
+          "`get_50c_host` runs against a second shardgate with the same config plus" +
+            " `consistency: host` and no writes: read-your-writes' cost on reads is" +
+            " `get_50c_host` ÷ `get_50c` (paired runs).",
         );
       }
       if (opts.cells.some((c) => cellById(c).telemetry === "faults")) {
@@ -1036,6 +1048,8 @@ async function runBench(
           ? nohedge!
           : cell.telemetry === "faults"
           ? faulted!
+          : cell.telemetry === "host"
+          ? hostGated!
           : endpoints.get(target);
         if (ep === undefined) continue;
         const addr = cell.write ? ep.write : ep.read;

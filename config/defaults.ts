@@ -12,6 +12,15 @@
 export const DEFAULT_BALANCE = "round-robin" as const;
 /** Default behaviour when no replica serves reads. */
 export const DEFAULT_FALLBACK = "primary" as const;
+/** Default read-your-writes mode: reads see whatever their replica has. */
+export const DEFAULT_CONSISTENCY = "eventual" as const;
+/**
+ * `consistency_wait`: how long a gated read waits for a replica to reach
+ * the offset it needs before it goes to the primary.
+ */
+export const DEFAULT_CONSISTENCY_WAIT_MS = 20;
+/** How often replicas' applied offsets are polled while gated reads wait. */
+export const CONSISTENCY_POLL_MS = 1;
 /** Multiplexed backend connections per node. */
 export const DEFAULT_CONNECTIONS_PER_NODE = 2;
 /** Client connections per listener before new ones are refused. */

@@ -28,6 +28,8 @@ export interface ShardChange {
   readonly readersMoved: boolean;
   /** The writer listen address differs, or a writer was added or removed. */
   readonly writerMoved: boolean;
+  /** The split port moved, appeared or went. */
+  readonly splitMoved: boolean;
   /** Nodes of `next` that `prev` did not have. */
   readonly addedNodes: readonly NodeConfig[];
   /** Nodes of `prev` that `next` does not have. */
@@ -126,6 +128,8 @@ const SETTINGS: ReadonlyArray<readonly [string, (s: ShardSettings) => unknown, S
   ["client_password", (s) => s.clientPassword, secret],
   ["allow_remote", (s) => s.allowRemote, plain],
   ["dns_refresh", (s) => s.dnsRefreshMs, duration],
+  ["consistency", (s) => s.consistency, plain],
+  ["consistency_wait", (s) => s.consistencyWaitMs, duration],
 ];
 
 function addressText(a: Address | null | undefined): string {
@@ -134,10 +138,12 @@ function addressText(a: Address | null | undefined): string {
 
 function diffShard(prev: ShardConfig, next: ShardConfig): { change: ShardChange; parts: string[] } {
   const parts: string[] = [];
-  const readersMoved = prev.readers.text !== next.readers.text;
-  if (readersMoved) parts.push(`readers ${prev.readers.text}→${next.readers.text}`);
+  const readersMoved = addressText(prev.readers) !== addressText(next.readers);
+  if (readersMoved) parts.push(`readers ${addressText(prev.readers)}→${addressText(next.readers)}`);
   const writerMoved = addressText(prev.writer) !== addressText(next.writer);
   if (writerMoved) parts.push(`writer ${addressText(prev.writer)}→${addressText(next.writer)}`);
+  const splitMoved = addressText(prev.split) !== addressText(next.split);
+  if (splitMoved) parts.push(`split ${addressText(prev.split)}→${addressText(next.split)}`);
 
   const prevNodes = new Map(prev.nodes.map((n) => [n.id, n]));
   const nextIds = new Set(next.nodes.map((n) => n.id));
@@ -171,6 +177,7 @@ function diffShard(prev: ShardConfig, next: ShardConfig): { change: ShardChange;
       next,
       readersMoved,
       writerMoved,
+      splitMoved,
       addedNodes,
       removedNodes,
       reweightedNodes,

@@ -27,6 +27,8 @@ import {
   DEFAULT_CLIENT_IDLE_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CONNECTIONS_PER_NODE,
+  DEFAULT_CONSISTENCY,
+  DEFAULT_CONSISTENCY_WAIT_MS,
   DEFAULT_DNS_REFRESH_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_FAILOVER_HOLD_MS,
@@ -58,6 +60,7 @@ import type {
   BalanceMode,
   Config,
   ConfigIssue,
+  ConsistencyMode,
   FallbackMode,
   NodeConfig,
   ShardConfig,
@@ -88,6 +91,7 @@ export type ConfigResult =
 
 const BALANCE_MODES: readonly BalanceMode[] = ["round-robin", "least-pending"];
 const FALLBACK_MODES: readonly FallbackMode[] = ["primary", "none"];
+const CONSISTENCY_MODES: readonly ConsistencyMode[] = ["eventual", "session", "host"];
 
 /** Nested setting maps and their keys. */
 const GROUPS: Readonly<Record<string, readonly string[]>> = {
@@ -136,6 +140,8 @@ const SCALARS: Readonly<Record<string, Reader>> = {
     s.readScalar(e, "a string", nonEmpty, { nullable: true, secret: true }),
   allow_remote: (s, e) => s.readBool(e),
   dns_refresh: (s, e) => s.readDuration(e),
+  consistency: (s, e) => s.readEnum(e, CONSISTENCY_MODES),
+  consistency_wait: (s, e) => s.readDuration(e),
 };
 
 const SETTING_KEYS: readonly string[] = [
@@ -147,7 +153,7 @@ const SETTING_KEYS: readonly string[] = [
 const TOP_KEYS = ["admin", "telemetry", "zone", "defaults", "shards", "routers", "faults"];
 const ADMIN_KEYS = ["listen", "allow_remote"];
 const TELEMETRY_KEYS = ["sample_ratio"];
-const SHARD_OWN_KEYS = ["readers", "writer", "nodes"];
+const SHARD_OWN_KEYS = ["readers", "writer", "split", "nodes"];
 const SHARD_KEYS = [...SHARD_OWN_KEYS, ...SETTING_KEYS];
 const NODE_KEYS = ["address", "weight", "zone"];
 const AUTH_KEYS = ["username", "password"];
@@ -170,6 +176,7 @@ const DEFAULTS_HINTS: Record<string, string> = {
   ...SETTINGS_HINTS,
   readers: "only valid inside a shard",
   writer: "only valid inside a shard",
+  split: "only valid inside a shard",
   nodes: "only valid inside a shard",
 };
 const TOP_HINTS: Record<string, string> = {
@@ -390,6 +397,8 @@ function resolveSettings(src: Source, layers: readonly Layer[]): ShardSettings {
     clientPassword: get<string | null>("client_password", null),
     allowRemote: get("allow_remote", false),
     dnsRefreshMs: get("dns_refresh", DEFAULT_DNS_REFRESH_MS),
+    consistency: get<ConsistencyMode>("consistency", DEFAULT_CONSISTENCY),
+    consistencyWaitMs: get("consistency_wait", DEFAULT_CONSISTENCY_WAIT_MS),
   };
 }
 
@@ -529,18 +538,29 @@ function readShard(
   src.checkName(entry, "shard");
   const map = src.readMap(entry, { keys: SHARD_KEYS, hints: SETTINGS_HINTS }, "a shard (a map)");
   if (map === undefined) return undefined;
-  src.requireKeys(entry, map, ["readers", "nodes"]);
+  src.requireKeys(entry, map, ["nodes"]);
   const readersEntry = map.get("readers");
-  const readers = readersEntry && src.readAddress(readersEntry, true);
+  const readers = readersEntry && src.readAddress(readersEntry, true, true);
   const writerEntry = map.get("writer");
   const writer = writerEntry && src.readAddress(writerEntry, true, true);
+  const splitEntry = map.get("split");
+  const split = splitEntry && src.readAddress(splitEntry, true, true);
+  const readOk = (!readersEntry || readers) && (!writerEntry || writer) && (!splitEntry || split);
+  if (readOk && !readers?.value && !writer?.value && !split?.value) {
+    src.issue(
+      entry.keyPos,
+      entry.path,
+      `a shard needs at least one of "readers", "writer", "split"`,
+    );
+    return undefined;
+  }
   const nodesEntry = map.get("nodes");
   const nodes = nodesEntry ? readNodes(src, nodesEntry) : [];
 
   const own = new Map([...map].filter(([key]) => !SHARD_OWN_KEYS.includes(key)));
   const settings = resolveSettings(src, [defaults, readLayer(src, own)]);
   const allowHint = `set allow_remote: true in shard "${name}" to listen on it`;
-  for (const address of [readers, writer]) {
+  for (const address of [readers, writer, split]) {
     if (address?.value) {
       listeners.push({
         address: address as Located<Address>,
@@ -549,8 +569,15 @@ function readShard(
       });
     }
   }
-  if (readers === undefined) return undefined;
-  return { name, readers: readers.value, writer: writer?.value ?? null, nodes, ...settings };
+  if (!readOk) return undefined;
+  return {
+    name,
+    readers: readers?.value ?? null,
+    writer: writer?.value ?? null,
+    split: split?.value ?? null,
+    nodes,
+    ...settings,
+  };
 }
 
 function checkListeners(src: Source, listeners: readonly Listener[]): void {

@@ -111,6 +111,8 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
       maxEjectedPercent: 34,
     },
     dnsRefreshMs: 0,
+    consistency: "eventual",
+    consistencyWaitMs: 20,
   };
   const hedge = { percentile: 95, minDelayMs: 2, maxDelayMs: 20, budgetPercent: 2.5 };
   assert.deepEqual(users, {
@@ -119,6 +121,7 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
     name: "users",
     readers: { host: "localhost", port: 7001, text: "localhost:7001" },
     writer: { host: "localhost", port: 7000, text: "localhost:7000" },
+    split: null,
     nodes: [
       {
         id: "10.0.0.1:6379",
@@ -165,6 +168,7 @@ Deno.test("parseConfig() reads every key of a full config", async () => {
     name: "orders",
     readers: { host: "0.0.0.0", port: 7011, text: "0.0.0.0:7011" },
     writer: null,
+    split: null,
     nodes: [{
       id: "orders-001.cache.example.com:6380",
       address: {
@@ -295,7 +299,7 @@ Deno.test("parseConfig() expands ${VAR} before converting types", () => {
     ].join("\n"),
     env,
   ));
-  assert.equal(s.readers.port, 7001);
+  assert.equal(s.readers?.port, 7001);
   assert.equal(s.writer, null);
   assert.deepEqual(s.nodes.map((n) => [n.id, n.weight]), [["10.9.9.9:6379", 1], [
     "10.9.9.9:6380",
@@ -357,7 +361,7 @@ Deno.test("parseConfig() reports unknown keys at every level with the nearest kn
     `11:1: retries: unknown key "retries" (settings belong under "defaults" or a shard)`,
     `15:36: shards.s.nodes[0].wieght: unknown key "wieght" (did you mean "weight"?)`,
     `16:5: shards.s.max-clients: unknown key "max-clients" (did you mean "max_clients"?)`,
-    `17:5: shards.s.zzz: unknown key "zzz" (expected one of: readers, writer, nodes, balance, fallback, connections_per_node, max_clients, retries, client_password, allow_remote, dns_refresh, timeouts, check, passive, hedge, cache, auth, tls)`,
+    `17:5: shards.s.zzz: unknown key "zzz" (expected one of: readers, writer, split, nodes, balance, fallback, connections_per_node, max_clients, retries, client_password, allow_remote, dns_refresh, consistency, consistency_wait, timeouts, check, passive, hedge, cache, auth, tls)`,
   ]);
 });
 
@@ -375,13 +379,12 @@ Deno.test("parseConfig() reports missing required keys", () => {
     `1:1: : missing required key "shards"`,
   ]);
   assert.deepEqual(bad("shards:\n  s:\n    writer: 127.0.0.1:7000\n"), [
-    `2:3: shards.s: missing required key "readers"`,
     `2:3: shards.s: missing required key "nodes"`,
   ]);
   assert.deepEqual(bad("shards: {}\n"), ["1:9: shards: must define at least one shard"]);
   assert.deepEqual(bad("shards:\n  s:\n"), [
-    `2:3: shards.s: missing required key "readers"`,
     `2:3: shards.s: missing required key "nodes"`,
+    `2:3: shards.s: a shard needs at least one of "readers", "writer", "split"`,
   ]);
   assert.deepEqual(bad(shard().replace("[10.0.0.1:6379]", "[]")), [
     "4:12: shards.s.nodes: must list at least one node",
@@ -775,4 +778,36 @@ Deno.test("parseConfig() words common YAML syntax errors plainly beside the pars
     first("admin: listen: 127.0.0.1:1\n"),
     /YAML: a value contains ": "; quote the value/,
   );
+});
+
+Deno.test("parseConfig() reads split ports and consistency; any one of the three ports will do", () => {
+  const text = [
+    "defaults: { consistency: host, consistency_wait: 50ms }",
+    "shards:",
+    "  a:",
+    "    split: 127.0.0.1:7002",
+    "    nodes: [10.0.0.1:6379]",
+    "  b:",
+    "    readers: 127.0.0.1:7003",
+    "    split: 127.0.0.1:7004",
+    "    consistency: session",
+    "    nodes: [10.0.0.2:6379]",
+    "",
+  ].join("\n");
+  const r = parseConfig(text, "t.yaml");
+  assert.equal(r.issues.length, 0, JSON.stringify(r.issues));
+  const [a, b] = r.config!.shards;
+  assert.equal(a.readers, null);
+  assert.equal(a.writer, null);
+  assert.equal(a.split?.text, "127.0.0.1:7002");
+  assert.equal(a.consistency, "host");
+  assert.equal(a.consistencyWaitMs, 50);
+  assert.equal(b.readers?.text, "127.0.0.1:7003");
+  assert.equal(b.consistency, "session");
+  assert.deepEqual(bad(shard("consistency: strong")), [
+    `5:18: shards.s.consistency: expected "eventual" or "session" or "host", got "strong"`,
+  ]);
+  assert.deepEqual(bad(shard("split: 127.0.0.1:7001")), [
+    `5:12: shards.s.split: listen address 127.0.0.1:7001 is already used by shards.s.readers`,
+  ]);
 });

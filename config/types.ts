@@ -32,6 +32,14 @@ export interface NodeConfig {
 /** Read balancing algorithm. */
 export type BalanceMode = "round-robin" | "least-pending";
 
+/**
+ * Which writes a read through this shard must see (read-your-writes):
+ * `eventual` none in particular; `session` the session's own acknowledged
+ * writes (split port); `host` every write acknowledged through this
+ * sidecar before the read arrived, any port, any client.
+ */
+export type ConsistencyMode = "eventual" | "session" | "host";
+
 /** What readers do when no replica serves. */
 export type FallbackMode = "primary" | "none";
 
@@ -145,13 +153,21 @@ export interface ShardSettings {
   readonly allowRemote: boolean;
   /** How often node host names are re-resolved, in ms; 0 = only on reconnect. */
   readonly dnsRefreshMs: number;
+  /** Read-your-writes mode of reads to replicas. */
+  readonly consistency: ConsistencyMode;
+  /** How long a gated read waits for a replica to catch up before it goes to the primary (ms). */
+  readonly consistencyWaitMs: number;
 }
 
 /** One shard: its listeners and its nodes. */
 export interface ShardConfig extends ShardSettings {
   readonly name: string;
-  readonly readers: Address;
+  /** The readers port (replicas), or null. */
+  readonly readers: Address | null;
+  /** The writer port (the primary), or null. */
   readonly writer: Address | null;
+  /** The split port (reads to replicas, the rest to the primary), or null. */
+  readonly split: Address | null;
   readonly nodes: readonly NodeConfig[];
   /** The sidecar's own zone (top-level `zone:`, copied into every shard), or null/absent: none. */
   readonly zone?: string | null;

@@ -41,6 +41,7 @@ export function testShard(nodes: NodeConfig[], o: TestShardOverrides = {}): Shar
     name: o.name ?? "test",
     readers: localAddress(0),
     writer: null,
+    split: null,
     nodes,
     balance: "round-robin",
     fallback: "primary",
@@ -79,6 +80,8 @@ export function testShard(nodes: NodeConfig[], o: TestShardOverrides = {}): Shar
     clientPassword: null,
     allowRemote: false,
     dnsRefreshMs: 0,
+    consistency: "eventual",
+    consistencyWaitMs: 20,
   };
 }
 

@@ -25,9 +25,14 @@ import type { ClientView } from "./_clients.ts";
 import type { HedgedRead } from "./_hedged_read.ts";
 import type { ShardCounters } from "./metrics.ts";
 import type { NearCache } from "../cache/mod.ts";
+import type { ReadGate } from "./consistency.ts";
+import { splitReads } from "./split_routing.ts";
 
-/** Listener role: readers spread over replicas, writer follows the primary. */
-export type ListenerRole = "readers" | "writer";
+/**
+ * Listener role: readers spread over replicas, writer follows the primary,
+ * split sends reads to replicas and the rest to the primary.
+ */
+export type ListenerRole = "readers" | "writer" | "split";
 
 /** A multiplexed node connection, as a session uses it. */
 export interface MuxLink {
@@ -180,6 +185,8 @@ export interface PortContext {
 export interface ShardRoutes extends PortContext {
   /** The shard's near cache (`cache:` on), or null/absent. */
   readonly cache?: NearCache | null;
+  /** The shard's read-your-writes gate (`consistency.ts`), or absent. */
+  readonly gate?: ReadGate;
   /** The node for a read, avoiding `excludeId`; null when none can serve. */
   pickReader(excludeId: string): NodeHandle | null;
   /** The node writes go to, or null. */
@@ -291,12 +298,13 @@ export interface KeyRouting {
 }
 
 /**
- * A shard port's routing: every command to its shard, to the writer on the
- * writer port and to the readers on the readers port.
+ * A shard port's routing: every command to its shard — to the writer on the
+ * writer port, to the readers on the readers port, and on the split port
+ * reads to the readers and everything else to the writer (`split_routing.ts`).
  */
 export class ShardPortRouting implements KeyRouting {
   readonly shard: ShardRoutes;
-  readonly toWriter: boolean;
+  toWriter: boolean;
   readonly transaction = false;
   readonly reply = null;
   readonly parts: readonly FanPart[] = [];
@@ -304,15 +312,18 @@ export class ShardPortRouting implements KeyRouting {
   readonly firstShard: ShardRoutes;
   readonly stateToWriter: boolean;
   readonly introspects = true;
+  readonly #split: boolean;
 
   /** The routing of `shard`'s port of `role`. */
   constructor(shard: ShardRoutes, role: ListenerRole) {
     this.shard = this.firstShard = shard;
-    this.toWriter = this.stateToWriter = role === "writer";
+    this.toWriter = this.stateToWriter = role !== "readers";
+    this.#split = role === "split";
   }
 
-  /** Always its shard. */
-  decide(_parser: RequestParser, _buf: Uint8Array, _route: Route): KeyVerdict {
+  /** Always its shard (a split port: its readers for a read). */
+  decide(_parser: RequestParser, _buf: Uint8Array, route: Route): KeyVerdict {
+    if (this.#split) this.toWriter = !splitReads(route);
     return KeyVerdict.SEND;
   }
 
@@ -378,6 +389,14 @@ export const SLOT_LOGIN = 64;
 export const SLOT_CLIENT_LIST = 128;
 /** An injected fault hit it (config `faults:`; its span says so). */
 export const SLOT_FAULTED = 256;
+/** A write sent while offsets are tracked (`consistency.ts`): its reply counts as answered. */
+export const SLOT_OFFSET = 512;
+/** A read gated by an offset it needs. */
+export const SLOT_GATED = 1024;
+/** A gated read sent behind a `ROLE` probe on its connection. */
+export const SLOT_PROBED = 2048;
+/** The probe before it said the replica was behind: its reply is void. */
+export const SLOT_STALE = 4096;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {

@@ -54,11 +54,7 @@ export class ClientSession {
     const gate = this.#gate;
     const writer = this.#writer;
     const stats = rt.commandStats;
-    const statsRole = !routing.introspects
-      ? PortRole.router
-      : role === "writer"
-      ? PortRole.writer
-      : PortRole.readers;
+    const statsRole = !routing.introspects ? PortRole.router : PortRole[role];
     this.#bytesIn = stats === null ? null : (n) => stats.addBytesIn(statsRole, n);
     const io: SessionIO = {
       write: stats === null

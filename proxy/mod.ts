@@ -27,6 +27,7 @@ export {
 } from "./zones.ts";
 export { FAULT_KINDS, FaultKindIndex, FaultRule, faultsForNode, pickFault } from "./faults.ts";
 export { SHARD_COUNTERS, type ShardCounterId, ShardCounters } from "./metrics.ts";
+export { type GateCounters, ReadGate } from "./consistency.ts";
 export type { ByProtocol, NodeStats, ShardStats } from "./stats.ts";
 export {
   type CursorNode,

@@ -41,6 +41,7 @@ import { ShardZones, ZonedBalancer } from "./zones.ts";
 import { ErrorText } from "./errors.ts";
 import type { ClientSession } from "./client_session.ts";
 import { PortListener } from "./listener.ts";
+import { ReadGate } from "./consistency.ts";
 import { ShardCounters } from "./metrics.ts";
 import { type NearCache, updateCache } from "../cache/mod.ts";
 import type { ShardStats } from "./stats.ts";
@@ -91,6 +92,8 @@ export class Shard implements ShardRoutes, BackendShard {
   readonly commandStats: CommandStats | null;
   /** Sampled command spans, or null. */
   readonly tracer: CommandTracer | null;
+  /** Read-your-writes gate (`consistency:`). */
+  readonly gate: ReadGate;
   #config: ShardConfig;
   #opts: ShardOptions;
   #backends = new Map<string, Backend>();
@@ -131,6 +134,7 @@ export class Shard implements ShardRoutes, BackendShard {
     this.tracer = opts.tracer ?? null;
     this.#balancer = new ZonedBalancer<Backend>(config.balance);
     this.#hedge = new HedgePolicy(config.hedge);
+    this.gate = new ReadGate(this);
     for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
     this.cache = updateCache(null, config.cache);
     this.#routes = staticRoutes(config);
@@ -158,7 +162,11 @@ export class Shard implements ShardRoutes, BackendShard {
    */
   start(released?: ReleasedSockets): void {
     const c = this.#config;
-    this.#listeners = bindAll([["readers", c.readers], ["writer", c.writer]], this, released);
+    this.#listeners = bindAll(
+      [["readers", c.readers], ["writer", c.writer], ["split", c.split]],
+      this,
+      released,
+    );
     this.#ticker = setInterval(() => this.#tick(), TIMEOUT_TICK_MS);
   }
 
@@ -186,6 +194,7 @@ export class Shard implements ShardRoutes, BackendShard {
     const moves: [ListenerRole, Address | null][] = [];
     if (!sameAddress(prev.readers, next.readers)) moves.push(["readers", next.readers]);
     if (!sameAddress(prev.writer, next.writer)) moves.push(["writer", next.writer]);
+    if (!sameAddress(prev.split, next.split)) moves.push(["split", next.split]);
     const opened = bindAll(moves, this, released);
     return {
       commit: () => this.#commit(next, moves.map(([role]) => role), opened),
@@ -196,6 +205,7 @@ export class Shard implements ShardRoutes, BackendShard {
   #commit(next: ShardConfig, moved: ListenerRole[], opened: PortListener[]): void {
     const prev = this.#config;
     this.#config = next;
+    this.gate.reconfigured();
     if (prev.balance !== next.balance) this.#balancer = new ZonedBalancer<Backend>(next.balance);
     // Listeners: the new ones serve at once; the old ones drain.
     const drainMs = next.timeouts.drainMs;
@@ -421,6 +431,11 @@ export class Shard implements ShardRoutes, BackendShard {
     return this.#opts.server?.() ?? DEFAULT_SERVER;
   }
 
+  /** The replicas that serve reads now (read-your-writes polls them). */
+  servingReplicas(): readonly Backend[] {
+    return this.#readers;
+  }
+
   /** True when some replica serves reads now. */
   hasReplicas(): boolean {
     return this.#readers.length > 0;
@@ -598,6 +613,7 @@ export class Shard implements ShardRoutes, BackendShard {
     this.#ticker = null;
     if (this.#hedgeTimer !== null) clearTimeout(this.#hedgeTimer);
     this.#hedgeScanFn = () => {}; // no new hedge checks while draining
+    this.gate.close();
     await Promise.all(
       this.#listeners.map((l) => atBoundary ? l.drainAtBoundary(drainMs) : l.drain(drainMs)),
     );

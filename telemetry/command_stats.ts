@@ -46,6 +46,8 @@ export const PortRole = {
   writer: 1,
   /** A router port (key hashing over shards). */
   router: 2,
+  /** The split port of a shard (reads to replicas, the rest to the primary). */
+  split: 3,
 } as const;
 /** One of the {@link PortRole} values. */
 export type PortRole = typeof PortRole[keyof typeof PortRole];
@@ -67,7 +69,7 @@ export type RoleName = keyof typeof PortRole;
 /** An outcome's label value. */
 export type OutcomeName = keyof typeof Outcome;
 /** Label values of the port roles, by index. */
-export const ROLE_NAMES: readonly RoleName[] = ["readers", "writer", "router"];
+export const ROLE_NAMES: readonly RoleName[] = ["readers", "writer", "router", "split"];
 /** Label values of the outcomes, by index. */
 export const OUTCOME_NAMES: readonly OutcomeName[] = ["ok", "error", "failed"];
 
@@ -235,7 +237,7 @@ export class CommandStats {
     for (let r = 0; r < ROLES; r++) {
       const role = ROLE_NAMES[r];
       if (
-        r === PortRole.router &&
+        (r === PortRole.router || r === PortRole.split) &&
         byRole.subarray(r * OUTCOMES, (r + 1) * OUTCOMES).every((v) => v === 0)
       ) {
         continue;

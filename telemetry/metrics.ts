@@ -162,6 +162,37 @@ export const METRICS = {
     labels: ["shard", "role"],
     help: "Bytes written to clients.",
   },
+  gatedReads: {
+    name: "shardgate_gated_reads_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "Reads that had to see earlier writes (consistency: session or host).",
+  },
+  gatedReadsReplica: {
+    name: "shardgate_gated_reads_replica_total",
+    type: "counter",
+    labels: ["shard"],
+    help:
+      "Gated reads a replica served (its offset had reached the writes); the rest went to the primary.",
+  },
+  gatedReadProbes: {
+    name: "shardgate_gated_read_probes_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "ROLE probes pipelined before gated reads to replicas not known to be caught up.",
+  },
+  gatedReadWaits: {
+    name: "shardgate_gated_read_waits_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "Gated reads held for a replica to catch up.",
+  },
+  gatedReadFallbacks: {
+    name: "shardgate_gated_read_fallbacks_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "Gated reads sent to the primary after consistency_wait without a caught-up replica.",
+  },
   heldWrites: {
     name: "shardgate_held_writes_total",
     type: "counter",

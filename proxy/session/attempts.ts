@@ -19,11 +19,14 @@ import {
   Slot,
   SLOT_BOUND,
   SLOT_CLIENT_LIST,
+  SLOT_GATED,
   SLOT_KEEP,
   SLOT_LOGIN,
   SLOT_NOSCRIPT_RETRIED,
   SLOT_NOSCRIPT_RETRY,
+  SLOT_OFFSET,
   SLOT_SCAN,
+  SLOT_STALE,
   SLOT_WRITER,
 } from "../_runtime.ts";
 import { errorReply, ErrorText } from "../errors.ts";
@@ -57,6 +60,12 @@ export function onReply(
   end: number,
 ): void {
   answered(slot);
+  if (
+    (slot.flags & (SLOT_OFFSET | SLOT_STALE)) !== 0 &&
+    s.gates().reply(slot.rt!.gate!, slot, s.mode.kind === "closed")
+  ) {
+    return; // a read its probe found behind: it waits (read-your-writes)
+  }
   if (s.mode.kind === "closed") return;
   let main = slot; // the slot in the FIFO (a hedge's original)
   const pair = slot.hedged;
@@ -129,6 +138,7 @@ export function onFail(
   detail: string | null,
 ): void {
   answered(failed);
+  if ((failed.flags & SLOT_OFFSET) !== 0) s.gates().reply(failed.rt!.gate!, failed, true);
   if (s.mode.kind === "closed" || failed.done) return; // done: a hedged read's late loser
   let slot = failed;
   const pair = failed.hedged;
@@ -194,6 +204,11 @@ export function hedge(s: SessionCore, slot: Slot, now: number, stalled: boolean)
   }
   const rt = slot.rt!;
   const node = rt.pickReader(slot.nodeId);
+  if (
+    node !== null && (slot.flags & SLOT_GATED) !== 0 && !s.gates().hedgeOk(rt.gate!, slot, node.id)
+  ) {
+    return true; // a gated read goes only to a node known to have what it needs
+  }
   if (node === null || node.id === slot.nodeId || !rt.takeHedge(stalled)) return true;
   const copy = new Slot(s, slot.route);
   copy.flags = SLOT_KEEP | (slot.flags & SLOT_SCAN);

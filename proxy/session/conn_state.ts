@@ -92,7 +92,7 @@ export function hello(s: SessionCore, buf: Uint8Array, start: number, end: numbe
 
 /** HELLO's reply: the nodes' fields of shard `rt`, the session's protocol and id. */
 function helloReplyOf(s: SessionCore, rt: PortContext): Uint8Array {
-  const role = s.role === "writer" || !rt.hasReplicas() ? "master" : "replica";
+  const role = s.role !== "readers" || !rt.hasReplicas() ? "master" : "replica";
   return helloReply(s.proto, s.id, rt.server(), role);
 }
 

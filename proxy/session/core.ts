@@ -28,6 +28,7 @@ import type {
   KeyRouting,
   LinkUse,
   ListenerRole,
+  NodeHandle,
   PinSink,
   PortContext,
   ShardRoutes,
@@ -50,7 +51,11 @@ import {
   pinnedLink,
   watchNode,
 } from "./pinned.ts";
-import { failHeldWrites, HeldWrites, sendHeldWrites } from "./send.ts";
+import { failHeldWrites, HeldWrites, linkFor, sendHeldWrites, sendOn } from "./send.ts";
+import { SessionGate } from "../session_gate.ts";
+import { fill } from "./fifo.ts";
+import { waitFor } from "./flow.ts";
+import { errorReply } from "../errors.ts";
 
 /** What the session core needs from its socket. */
 export interface SessionIO {
@@ -153,6 +158,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   readonly held: HeldWrites = new HeldWrites();
   /** Metrics and spans of the commands. */
   readonly rec: CommandRecorder;
+  /** Read-your-writes (`session_gate.ts`), made once a command goes to a gated shard. */
+  gate: SessionGate | null = null;
   /** Called once the session closed. */
   readonly onCloseFn: (core: SessionCore) => void;
 
@@ -176,9 +183,7 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     this.onCloseFn = onClose;
     this.decision = new Decision(routing);
     this.rec = new CommandRecorder(
-      routing.introspects
-        ? (role === "writer" ? PortRole.writer : PortRole.readers)
-        : PortRole.router,
+      routing.introspects ? PortRole[role] : PortRole.router,
       rt.tracer,
     );
     this.authed = rt.settings.clientPassword === null;
@@ -347,6 +352,25 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   /** The pinned connection ended: its state is gone, so the client goes too (after its replies). */
   onClosed(reason: FailReason | null, _detail: string | null): void {
     onClosed(this, reason);
+  }
+
+  /** The session's read-your-writes part, made on first use. */
+  gates(): SessionGate {
+    return this.gate ??= new SessionGate(this, !this.decision.routing.introspects);
+  }
+
+  /** A gated read was probed or held: no more input until every reply before it is out. */
+  holdInput(): void {
+    if (this.mode.kind === "mux") waitFor(this, "gate");
+  }
+
+  /** The gate sends a read it held to `node` (null: no node to send it to). */
+  gateRelease(slot: Slot, node: NodeHandle | null): void {
+    if (this.mode.kind === "closed" || slot.done) return;
+    const rt = slot.rt!;
+    if (node === null) return fill(this, slot, errorReply(rt.noNodeError("readers")));
+    this.now = rt.now();
+    sendOn(linkFor(this, node, this.db), slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, this.now);
   }
 
   /** When the oldest reply owed on the pinned connection was asked for (server timeout). */

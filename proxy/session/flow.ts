@@ -68,7 +68,7 @@ export function quietFifo(s: SessionCore): boolean {
 }
 
 /** Stops reading until a reply comes (see {@link WaitingMode}). */
-export function waitFor(s: SessionCore, what: "fifo" | "select" | "login"): void {
+export function waitFor(s: SessionCore, what: "fifo" | "select" | "login" | "gate"): void {
   enter(s, { kind: "waiting", for: what });
   s.io.pause();
 }

@@ -39,13 +39,14 @@ export interface MuxMode {
  * Not reading: a reply must come first. `fifo`: every reply pending (the
  * command at hand is parsed again then: a pin, HELLO, RESET, a login);
  * `select`: the SELECT's (whether the database exists); `login`: the
- * node's answer to the client's own AUTH.
+ * node's answer to the client's own AUTH; `gate`: a read that waits for a
+ * replica to catch up (read-your-writes), so nothing after it overtakes it.
  */
 export interface WaitingMode {
   /** The mode's tag. */
   readonly kind: "waiting";
   /** What it waits for. */
-  readonly for: "fifo" | "select" | "login";
+  readonly for: "fifo" | "select" | "login" | "gate";
 }
 
 /** Commands go to the session's own node connection. */

@@ -45,6 +45,7 @@ export function feedMux(s: SessionCore, buf: Uint8Array, start: number, end: num
   const batch = s.batch;
   let pos = start;
   batch.use = null;
+  s.gate?.begin();
   while (pos < end && s.mode.kind === "mux" && fifo.length < CLIENT_MAX_INFLIGHT) {
     const next = frame(s, buf, pos, end);
     if (next === BROKEN) return end;
@@ -59,6 +60,7 @@ export function feedMux(s: SessionCore, buf: Uint8Array, start: number, end: num
     }
   }
   batch.use = null;
+  s.gate?.flush(s.now);
   if (
     s.mode.kind === "mux" &&
     (fifo.length >= CLIENT_MAX_INFLIGHT || s.io.pending > CLIENT_OUTPUT_HIGH_WATER)
@@ -93,7 +95,7 @@ function muxCommand(s: SessionCore, buf: Uint8Array, start: number, end: number)
   switch (route) {
     case Route.SYNC:
     case Route.REPLCONF:
-      if (s.role !== "writer") {
+      if (s.role === "readers") {
         local(s, errorReply(ErrorText.replicationOnReaders(commandName(s, buf))));
         return true;
       }

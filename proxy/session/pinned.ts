@@ -358,6 +358,8 @@ export function onFrame(s: SessionCore, buf: Uint8Array, start: number, end: num
   const outcome = pin.onFrame(buf, start, end);
   if (outcome === null || !outcome.internal) s.io.write(buf, start, end);
   if (outcome !== null) {
+    const gate = m.shard.gate;
+    if (m.writer && gate?.on) s.gates().pinned(gate); // what it wrote is not known yet
     if (outcome.tag !== null && !outcome.internal) {
       s.rec.pinnedFinished(outcome.tag, m.shard, m.node, s.db, buf, start, end);
     }

@@ -103,6 +103,10 @@ export function dispatch(
       batch.writer = (slot.flags & SLOT_WRITER) !== 0;
     }
   }
+  const gate = slot.rt!.gate;
+  if (gate?.on && !s.gates().send(gate, slot, use, use.node === slot.rt!.writer(), s.now)) {
+    return true; // a read held until a replica has caught up (read-your-writes)
+  }
   sendOn(use, slot, src, start, end, s.now);
   if (slot.trace !== null) traceSend(slot, excludeId === "" ? "send" : "retry", s.now);
   return true;
@@ -270,6 +274,7 @@ export function sendHeldWrites(s: SessionCore): void {
     if (!dispatch(s, slot, slot.cmd!, slot.cmdStart, slot.cmdEnd, "")) hold(s, slot, "");
   }
   s.batch.use = null;
+  s.gate?.flush(s.now);
 }
 
 /** Held past `timeouts.failover`: each held write gets a clear error. */

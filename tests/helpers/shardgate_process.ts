@@ -60,6 +60,7 @@ export interface WaitForLogOptions {
 export interface ShardPorts {
   readers: number;
   writer?: number;
+  split?: number;
 }
 
 interface Waiter {
@@ -315,7 +316,8 @@ export class ShardgateProcess implements Tracked {
         } else if (rec.role === "router" && typeof rec.shard === "string") {
           this.#routerPorts[rec.shard] = port;
         } else if (
-          typeof rec.shard === "string" && (rec.role === "readers" || rec.role === "writer")
+          typeof rec.shard === "string" &&
+          (rec.role === "readers" || rec.role === "writer" || rec.role === "split")
         ) {
           const entry: ShardPorts = this.#ports[rec.shard] ?? { readers: 0 };
           entry[rec.role] = port;
