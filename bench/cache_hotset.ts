@@ -62,6 +62,8 @@ function record(row: Record<string, unknown>): void {
 
 async function startRedis(port: number, extra: string[] = []): Promise<MiniRedis> {
   sup.spawn(`redis-${port}`, "redis-server", [
+    "--dir",
+    Deno.makeTempDirSync(),
     "--port",
     String(port),
     "--bind",
