@@ -36,8 +36,18 @@ const WINDOW = 2000;
 /** The share of reads the local zone must get while a local replica serves. */
 const LOCAL_SHARE = 0.95;
 
-/** A one-shard config with an admin port, fast checks and the given top-level zone line and nodes. */
-function zoneYaml(zoneLine: string, nodes: string[]): string {
+/**
+ * Hedging off, so the counts measure placement alone: hedges may cross zones, and on a loaded
+ * machine hedges and reads sent elsewhere while the local replica is avoided as slow add a few
+ * percent of cross-zone reads (the last test covers hedging across zones).
+ */
+const NO_HEDGE = ["hedge: false"];
+
+/**
+ * A one-shard config with an admin port, fast checks, the given top-level zone line, nodes
+ * and extra shard lines.
+ */
+function zoneYaml(zoneLine: string, nodes: string[], shardLines: string[] = NO_HEDGE): string {
   return [
     "admin:",
     "  listen: 127.0.0.1:0",
@@ -47,6 +57,7 @@ function zoneYaml(zoneLine: string, nodes: string[]): string {
     "    readers: 127.0.0.1:0",
     "    writer: 127.0.0.1:0",
     "    check: { interval: 100ms, timeout: 500ms, rise: 2, fall: 2 }",
+    ...shardLines.map((l) => `    ${l}`),
     "    nodes:",
     ...nodes.map((n) => `      - ${n}`),
     "",
@@ -219,13 +230,21 @@ Deno.test(
       const real0 = (await getCount(replica)).calls;
       const fake0 = fake.commands;
       const c = await redisClient(sg.ports.main.readers);
+      let fromFake = 0;
       try {
-        for (let i = 0; i < 200; i++) assertEquals(await c.get(`k${i}`), "from-fake");
+        for (let i = 0; i < 200; i++) if (await c.get(`k${i}`) === "from-fake") fromFake++;
       } finally {
         closeClient(c);
       }
-      assertEquals((await getCount(replica)).calls - real0, 0);
-      assert(fake.commands - fake0 >= 200, `fake got ${fake.commands - fake0}`);
+      // A read the fake is slow to answer on a loaded machine may be hedged (or, while the fake
+      // is avoided as slow, sent) to the real replica: hedges cross zones. The rest are the fake's.
+      const real = (await getCount(replica)).calls - real0;
+      console.log(
+        `zones: ${fromFake} of 200 reads answered by the fake, ${real} GETs on the replica`,
+      );
+      assert(fromFake >= 200 * LOCAL_SHARE, `${fromFake} of 200 reads from the fake`);
+      assert(real <= 200 * (1 - LOCAL_SHARE), `${real} GETs on the replica without a zone`);
+      assert(fake.commands - fake0 >= 200 * LOCAL_SHARE, `fake got ${fake.commands - fake0}`);
       const status = JSON.parse((await adminGet(admin, "/status")).body) as {
         shards: {
           zone: string | null;
@@ -278,5 +297,52 @@ Deno.test(
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+);
+
+Deno.test(
+  "zones e2e: with hedging on, a SIGSTOPped zone-A replica's reads are hedged to zone B; none fails",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    await populate(set, KEYS);
+    const [a1, b1] = set.replicas;
+    await using sg = await startShardgate(zoneYaml("zone: az-a", [
+      `"${set.primary.address}"`,
+      `{ address: "${a1.address}", zone: az-a }`,
+      `{ address: "${b1.address}", zone: az-b }`,
+    ], []));
+    const admin = adminPort(sg);
+    const hedges = async () =>
+      sampleValue(
+        parsePrometheus((await adminGet(admin, "/metrics")).body),
+        "shardgate_hedges_total",
+        { shard: "main" },
+      ) ?? 0;
+    await using load = await readLoad(sg.ports.main.readers, KEYS);
+    await load.waitForOk(500);
+    const h0 = await hedges();
+    const [b0] = await gets([b1]);
+    a1.pause();
+    try {
+      // Zone B takes the reads: hedged first, then first tries while A is avoided or ejected.
+      await waitFor(async () => (await gets([b1]))[0] - b0 >= WINDOW, {
+        timeoutMs: 30_000,
+        message: "reads on zone B while zone A is stopped",
+      });
+    } finally {
+      a1.resume();
+    }
+    const h1 = await hedges();
+    const stats = await load.stop();
+    console.log(
+      `zones: zone-A replica SIGSTOPped: ${h1 - h0} hedges, reads ok=${stats.ok} ` +
+        `failed=${stats.failed}, slowest ${Math.round(stats.maxLatencyMs)} ms`,
+    );
+    assert(h1 - h0 > 0, "no read was hedged");
+    assertEquals(stats.errors, []);
+    assertEquals(stats.failed, 0);
+    // No read waited for the 2 s server timeout: hedges answered from zone B.
+    assert(stats.maxLatencyMs < 2000, `a read took ${stats.maxLatencyMs} ms`);
   },
 );
