@@ -397,6 +397,11 @@ export const SLOT_GATED = 1024;
 export const SLOT_PROBED = 2048;
 /** The probe before it said the replica was behind: its reply is void. */
 export const SLOT_STALE = 4096;
+/**
+ * A read sent to the primary because the session's own write before it is
+ * not acknowledged yet (read-your-writes): never hedged to a replica.
+ */
+export const SLOT_AFTER_WRITE = 8192;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {

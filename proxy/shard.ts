@@ -687,8 +687,8 @@ function bindAll(
   const bound: PortListener[] = [];
   for (const [role, address] of wanted) {
     if (address === null) continue;
-    const routing = new ShardPortRouting(rt, role); // the same for every session of the port
-    const routes = () => routing;
+    // One per session: a split port's decision is kept while its command waits.
+    const routes = () => new ShardPortRouting(rt, role);
     const from = released?.take(address) ?? null;
     if (from !== null) {
       bound.push(from.handOver(role, address, rt, routes));

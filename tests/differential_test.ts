@@ -95,9 +95,15 @@ Deno.test(
     const seed = Number(Deno.env.get("DIFF_SEED") ?? (Date.now() % 2 ** 31));
     await using direct = await startRedis();
     await using set = await startReplicaSet({ replicas: 1 });
-    // Four connections per node: a session has more ways to go wrong.
-    await using sg = await startShardgate(shardYaml(set.addresses, ["connections_per_node: 4"]));
+    // Four connections per node: a session has more ways to go wrong. With
+    // DIFF_PORT=split the streams go through a split port that gives each
+    // session its own writes (`consistency: session`): reads from replicas.
+    const split = Deno.env.get("DIFF_PORT") === "split";
+    const extra = ["connections_per_node: 4"];
+    if (split) extra.push("split: 127.0.0.1:0", "consistency: session");
+    await using sg = await startShardgate(shardYaml(set.addresses, extra));
     const writer = sg.ports.main.writer!;
+    const target = split ? sg.ports.main.split! : writer;
     // Other clients share the node connections the streams' commands take.
     await using writers = await loadLoop({
       port: writer,
@@ -136,7 +142,7 @@ Deno.test(
       const cuts = cutPoints(new Prng(cutSeed), bytes.length);
       const [want, got] = await Promise.all([
         runStream(direct.port, bytes, cuts, marker, timeoutMs),
-        runStream(writer, bytes, cuts, marker, timeoutMs).catch((e) =>
+        runStream(target, bytes, cuts, marker, timeoutMs).catch((e) =>
           new TextEncoder().encode(`<failed: ${e instanceof Error ? e.message : e}>`)
         ),
       ]);

@@ -17,10 +17,14 @@ import {
   redisClient,
   type RedisProcess,
   runShardgateCli,
+  startRedis,
   startReplicaSet,
   startShardgate,
   type TestClient,
+  waitFor,
 } from "./helpers/mod.ts";
+import { LagRelay } from "./_lag_relay.ts";
+import { frameText, pipeline } from "./_raw_resp.ts";
 import { commandCount, E2E, populate, readLoad, statusChanged } from "./_health_helpers.ts";
 import { field, reloaded, waitRefused } from "./_reload_helpers.ts";
 
@@ -208,6 +212,39 @@ Deno.test(
       );
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "split: with consistency: session, a read pipelined behind the session's own unanswered write sees it",
+  E2E,
+  async () => {
+    await using primary = await startRedis();
+    await using relay = new LagRelay(primary.port);
+    await using replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
+    await waitFor(async () => (await replica.info()).master_link_status === "up", {
+      message: "replica linked through the relay",
+    });
+    await using sg = await startShardgate(
+      splitYaml([primary.address, replica.address], "consistency: session"),
+    );
+    const port = sg.ports.main.split!;
+    // The replica serves the port's reads (a GET lands there).
+    await primary.cli("SET", "warm", "1");
+    await waitFor(async () => {
+      const before = await calls(replica, "get");
+      await pipeline(port, [["GET", "warm"]]);
+      return (await calls(replica, "get")) > before;
+    }, { message: "the replica serves reads" });
+    relay.pause(); // the replica gets no more writes: any read there is stale
+    try {
+      for (let i = 0; i < 20; i++) {
+        const replies = await pipeline(port, [["SET", "k", `v${i}`], ["GET", "k"]]);
+        assertEquals(replies.map(frameText), ["+OK", `$${`v${i}`.length}\r\nv${i}`]);
+      }
+    } finally {
+      relay.resume();
     }
   },
 );

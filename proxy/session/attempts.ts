@@ -17,6 +17,7 @@ import { rewriteScanReply } from "../_scan.ts";
 import {
   type FailReason,
   Slot,
+  SLOT_AFTER_WRITE,
   SLOT_BOUND,
   SLOT_CLIENT_LIST,
   SLOT_GATED,
@@ -60,6 +61,7 @@ export function onReply(
   end: number,
 ): void {
   answered(slot);
+  if ((slot.flags & SLOT_OFFSET) !== 0) s.writesOut--;
   if (
     (slot.flags & (SLOT_OFFSET | SLOT_STALE)) !== 0 &&
     s.gates().reply(slot.rt!.gate!, slot, s.mode.kind === "closed")
@@ -138,7 +140,10 @@ export function onFail(
   detail: string | null,
 ): void {
   answered(failed);
-  if ((failed.flags & SLOT_OFFSET) !== 0) s.gates().reply(failed.rt!.gate!, failed, true);
+  if ((failed.flags & SLOT_OFFSET) !== 0) {
+    s.writesOut--;
+    s.gates().reply(failed.rt!.gate!, failed, true);
+  }
   if (s.mode.kind === "closed" || failed.done) return; // done: a hedged read's late loser
   let slot = failed;
   const pair = failed.hedged;
@@ -198,7 +203,7 @@ export function hedge(s: SessionCore, slot: Slot, now: number, stalled: boolean)
   if (
     s.mode.kind === "closed" || slot.cmd === null || slot.done || !HedgedRead.mayHedge(slot) ||
     (r !== Route.READ && r !== Route.SCAN && r !== Route.SCRIPT_READ) ||
-    (slot.flags & (SLOT_BOUND | SLOT_WRITER)) !== 0
+    (slot.flags & (SLOT_BOUND | SLOT_WRITER | SLOT_AFTER_WRITE)) !== 0
   ) {
     return false;
   }

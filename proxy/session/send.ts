@@ -10,9 +10,19 @@
 
 import { encodeCommand, Route } from "../../resp/mod.ts";
 import { traceSend } from "../_record.ts";
-import type { LinkUse, NodeHandle, ShardRoutes } from "../_runtime.ts";
+import {
+  type LinkUse,
+  type NodeHandle,
+  type ShardRoutes,
+  Slot,
+  SLOT_AFTER_WRITE,
+  SLOT_BOUND,
+  SLOT_NOSCRIPT_RETRIED,
+  SLOT_OFFSET,
+  SLOT_WRITER,
+} from "../_runtime.ts";
 import type { Credential } from "../_credential.ts";
-import { Slot, SLOT_BOUND, SLOT_NOSCRIPT_RETRIED, SLOT_WRITER } from "../_runtime.ts";
+import { splitReads } from "../split_routing.ts";
 import { errorReply, ErrorText } from "../errors.ts";
 import type { SessionCore, Target } from "./core.ts";
 import { fill, newSlot } from "./fifo.ts";
@@ -103,9 +113,23 @@ export function dispatch(
       batch.writer = (slot.flags & SLOT_WRITER) !== 0;
     }
   }
-  const gate = slot.rt!.gate;
-  if (gate?.on && !s.gates().send(gate, slot, use, use.node === slot.rt!.writer(), s.now)) {
-    return true; // a read held until a replica has caught up (read-your-writes)
+  const rt = slot.rt!;
+  const gate = rt.gate;
+  if (gate?.on) {
+    if (s.writesOut > 0 && !toPrimary(slot) && splitReads(slot.route)) {
+      // A read behind the session's own unanswered write (a pipeline): the
+      // primary runs it after the write, on the connection that carries it.
+      const w = rt.writer();
+      if (w !== null && use.node !== w) {
+        use = linkFor(s, w, s.db);
+        slot.flags |= SLOT_AFTER_WRITE;
+      }
+    }
+    const tracked = slot.flags & SLOT_OFFSET;
+    if (!s.gates().send(gate, slot, use, use.node === rt.writer(), s.now)) {
+      return true; // a read held until a replica has caught up (read-your-writes)
+    }
+    if (tracked === 0 && (slot.flags & SLOT_OFFSET) !== 0) s.writesOut++;
   }
   sendOn(use, slot, src, start, end, s.now);
   if (slot.trace !== null) traceSend(slot, excludeId === "" ? "send" : "retry", s.now);
