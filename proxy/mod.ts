@@ -5,7 +5,8 @@
  * @module
  */
 
-export { ListenError, ReleasedSockets, Shard, type ShardOptions, staticRoutes } from "./shard.ts";
+export { Shard, type ShardOptions, staticRoutes } from "./shard.ts";
+export { ListenError, ReleasedSockets } from "./_bind.ts";
 export {
   type Balancer,
   type BalancerNode,
