@@ -5,6 +5,9 @@
  * Every reply must be equal byte for byte (modulo what the README lists as
  * different: HELLO's reply, MONITOR's lines), and so must the data after.
  *
+ * `DIFF_PORT=split` sends the streams through a split port with
+ * `consistency: session` instead (README: what differs there by design).
+ *
  * Seeded and reproducible: `DIFF_SEED=<n>` replays a run, `DIFF_COMMANDS`
  * sets its size (default {@link DEFAULT_COMMANDS}, under a minute; the
  * README gives the longer run). A failure prints its seed, the stream, the
