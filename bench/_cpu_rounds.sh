@@ -1,4 +1,4 @@
-# Shared by cpu_per_op.sh and router_cpu_per_op.sh (sourced, not run).
+# Shared by the bench/*cpu_per_op.sh scripts (sourced, not run).
 #
 #   cpu_rounds ROUNDS N NAME_A PID_A PORT_A NAME_B PID_B PORT_B
 #
@@ -6,6 +6,23 @@
 # (redis-benchmark, 50 clients, N commands) through each (which one first
 # alternates by round) and prints the proxy's user+system CPU per command
 # (from /proc/<pid>/stat; the pid of the process itself) and its ops/s.
+
+# The redis-server every checkout's proxy reads from: port $P0, no persistence, 100,000 keys
+# (`key:…`). Makes $TMP; on exit kills the caller's $PIDS, shuts the server down, removes $TMP.
+cpu_setup() {
+  TMP=$(mktemp -d)
+  PIDS=()
+  trap cpu_cleanup EXIT
+  redis-server --port "$P0" --save "" --daemonize yes >/dev/null
+  until redis-cli -p "$P0" ping >/dev/null 2>&1; do sleep 0.1; done
+  redis-benchmark -p "$P0" -n 100000 -r 100000 -q SET key:__rand_int__ xxx >/dev/null 2>&1
+}
+
+cpu_cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  redis-cli -p "$P0" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks (1/100 s)
 

@@ -10,18 +10,8 @@
 set -euo pipefail
 HEAD=$(cd "$1" && pwd); ROUNDS=${2:-5}; N=${3:-200000}
 P0=${PORT_BASE:-7521}; POFF_PORT=$((P0 + 10)); PON_PORT=$((P0 + 11))
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  redis-cli -p "$P0" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-redis-server --port "$P0" --save "" --daemonize yes >/dev/null
-until redis-cli -p "$P0" ping >/dev/null 2>&1; do sleep 0.1; done
-redis-benchmark -p "$P0" -n 100000 -r 100000 -q SET key:__rand_int__ xxx >/dev/null 2>&1
+. "$(dirname "$0")/_cpu_rounds.sh"
+cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
 
 start() { # port extra-shard-settings -> pid
   cat >"$TMP/$1.yaml" <<EOT
@@ -37,5 +27,4 @@ PON=$(start "$PON_PORT" ", cache: true"); PIDS+=("$PON")
 for port in "$POFF_PORT" "$PON_PORT"; do
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
 done
-. "$(dirname "$0")/_cpu_rounds.sh"
 cpu_rounds "$ROUNDS" "$N" off "$POFF" "$POFF_PORT" on "$PON" "$PON_PORT"

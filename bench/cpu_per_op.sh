@@ -11,18 +11,8 @@
 set -euo pipefail
 BASE=$(cd "$1" && pwd); HEAD=$(cd "$2" && pwd); ROUNDS=${3:-5}; N=${4:-200000}
 P0=${PORT_BASE:-7501}; PB_PORT=$((P0 + 10)); PH_PORT=$((P0 + 11))
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  redis-cli -p "$P0" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-redis-server --port "$P0" --save "" --daemonize yes >/dev/null
-until redis-cli -p "$P0" ping >/dev/null 2>&1; do sleep 0.1; done
-redis-benchmark -p "$P0" -n 100000 -r 100000 -q SET key:__rand_int__ xxx >/dev/null 2>&1
+. "$(dirname "$0")/_cpu_rounds.sh"
+cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
 
 start() { # checkout port -> pid
   cat >"$TMP/$2.yaml" <<EOT
@@ -38,5 +28,4 @@ PH=$(start "$HEAD" "$PH_PORT"); PIDS+=("$PH")
 for port in "$PB_PORT" "$PH_PORT"; do
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
 done
-. "$(dirname "$0")/_cpu_rounds.sh"
 cpu_rounds "$ROUNDS" "$N" base "$PB" "$PB_PORT" head "$PH" "$PH_PORT"

@@ -13,18 +13,8 @@
 set -euo pipefail
 A=$(cd "$1" && pwd); B=$(cd "$2" && pwd); ROUNDS=${3:-8}; N=${4:-200000}
 P0=${PORT_BASE:-7601}; SINK=$((P0 + 1))
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  redis-cli -p "$P0" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-redis-server --port "$P0" --save "" --daemonize yes >/dev/null
-until redis-cli -p "$P0" ping >/dev/null 2>&1; do sleep 0.1; done
-redis-benchmark -p "$P0" -n 100000 -r 100000 -q SET key:__rand_int__ xxx >/dev/null 2>&1
+. "$(dirname "$0")/_cpu_rounds.sh"
+cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
 
 cat >"$TMP/sink.ts" <<EOT
 Deno.serve({ hostname: "127.0.0.1", port: $SINK, onListen: () => {} }, async (req) => {

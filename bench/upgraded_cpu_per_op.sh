@@ -14,17 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}; N=${2:-200000}
 P0=${PORT_BASE:-7541}; PF_PORT=$((P0 + 10)); PU_PORT=$((P0 + 11))
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  redis-cli -p "$P0" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-redis-server --port "$P0" --save "" --daemonize yes >/dev/null
-until redis-cli -p "$P0" ping >/dev/null 2>&1; do sleep 0.1; done
-redis-benchmark -p "$P0" -n 100000 -r 100000 -q SET key:__rand_int__ xxx >/dev/null 2>&1
+. "$(dirname "$0")/_cpu_rounds.sh"
+cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
 start() { # port -> pid
   cat >"$TMP/$1.yaml" <<EOT
 shards:
@@ -47,5 +38,4 @@ done
 PU=$(grep '"upgrade: handed over"' "$TMP/$PU_PORT.log" | sed 's/.*"pid":\([0-9]*\).*/\1/')
 PIDS+=("$PU")
 while kill -0 "$PO" 2>/dev/null; do sleep 0.1; done
-. "$(dirname "$0")/_cpu_rounds.sh"
 cpu_rounds "$ROUNDS" "$N" fresh "$PF" "$PF_PORT" upgraded "$PU" "$PU_PORT"
