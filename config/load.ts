@@ -53,10 +53,18 @@ import {
   DEFAULT_WRITER_TIMEOUT_MS,
 } from "./defaults.ts";
 import { readZone } from "./_zones.ts";
+import {
+  type AuthLayer,
+  nonEmpty,
+  readAuth,
+  readTls,
+  resolveAuth,
+  resolveTls,
+  type TlsLayer,
+} from "./_auth_tls.ts";
 import type {
   Address,
   AdminConfig,
-  AuthConfig,
   BalanceMode,
   Config,
   ConfigIssue,
@@ -66,18 +74,9 @@ import type {
   ShardConfig,
   ShardSettings,
   TelemetryConfig,
-  TlsConfig,
 } from "./types.ts";
 import { isLoopbackHost, listenAddressesClash } from "./address.ts";
-import {
-  type Entry,
-  type Listener,
-  type Located,
-  type Pos,
-  SafeMessage,
-  type Slot,
-  Source,
-} from "./_yaml.ts";
+import { type Entry, type Listener, type Located, type Pos, type Slot, Source } from "./_yaml.ts";
 import { formatDuration } from "./duration.ts";
 import { readFaults } from "./_faults.ts";
 import { readRouters } from "./_routers.ts";
@@ -156,8 +155,6 @@ const TELEMETRY_KEYS = ["sample_ratio"];
 const SHARD_OWN_KEYS = ["readers", "writer", "split", "nodes"];
 const SHARD_KEYS = [...SHARD_OWN_KEYS, ...SETTING_KEYS];
 const NODE_KEYS = ["address", "weight", "zone"];
-const AUTH_KEYS = ["username", "password"];
-const TLS_KEYS = ["servername", "ca_file", "insecure"];
 
 /** Hints for keys written one level off: `interval` in a shard means `check.interval`. */
 function nestedHints(): Record<string, string> {
@@ -187,25 +184,7 @@ const TOP_HINTS: Record<string, string> = {
   ),
 };
 
-function nonEmpty(text: string): string {
-  if (text === "") throw new SafeMessage("must not be empty");
-  return text;
-}
-
 // ---- settings layers (defaults, then a shard) ----
-
-interface AuthLayer {
-  readonly username?: Located<string | null>;
-  readonly password?: Located<string | null>;
-  /** The key is there, even if its value was refused. */
-  readonly hasPassword: boolean;
-}
-
-interface TlsLayer {
-  readonly servername?: Located<string | null>;
-  readonly ca_file?: Located<string | null>;
-  readonly insecure?: Located<boolean>;
-}
 
 /** Settings as written at one level, by dotted name. */
 interface Layer {
@@ -242,64 +221,6 @@ function readLayer(src: Source, entries: Map<string, Entry>): Layer {
     }
   }
   return layer;
-}
-
-function readAuth(src: Source, entry: Entry): Located<AuthLayer | null> | undefined {
-  const what = "a map { username, password } or null";
-  if (src.kindOf(entry) !== "map") {
-    const off = src.readScalar(entry, what, (text) => {
-      if (/^(false|False|FALSE)$/.test(text)) return null;
-      throw new Error("");
-      // Whatever is written here may well be the password itself: never echo it.
-    }, { nullable: true, secret: true });
-    return off === undefined ? undefined : { value: null, pos: off.pos, path: off.path };
-  }
-  const map = src.readMap(entry, { keys: AUTH_KEYS });
-  if (map === undefined) return undefined;
-  const layer: {
-    username?: Located<string | null>;
-    password?: Located<string | null>;
-    hasPassword: boolean;
-  } = { hasPassword: map.has("password") };
-  const username = map.get("username");
-  if (username !== undefined) {
-    layer.username = src.readScalar(username, "a string or null", nonEmpty, { nullable: true });
-  }
-  const password = map.get("password");
-  if (password !== undefined) {
-    layer.password = src.readString(password, { secret: true });
-  }
-  return { value: layer, pos: entry.pos, path: entry.path };
-}
-
-function readTls(src: Source, entry: Entry): Located<TlsLayer | null> | undefined {
-  if (src.kindOf(entry) !== "map") {
-    const on = src.readScalar(entry, "true, false or a map { servername, ca_file, insecure }", (
-      text,
-    ) => {
-      if (/^(true|True|TRUE)$/.test(text)) return true;
-      if (/^(false|False|FALSE)$/.test(text)) return false;
-      throw new Error("");
-    }, { nullable: true });
-    if (on === undefined) return undefined;
-    return { value: on.value === true ? {} : null, pos: on.pos, path: on.path };
-  }
-  const map = src.readMap(entry, { keys: TLS_KEYS });
-  if (map === undefined) return undefined;
-  const layer: {
-    servername?: Located<string | null>;
-    ca_file?: Located<string | null>;
-    insecure?: Located<boolean>;
-  } = {};
-  for (const key of ["servername", "ca_file"] as const) {
-    const e = map.get(key);
-    if (e !== undefined) {
-      layer[key] = src.readScalar(e, "a string or null", nonEmpty, { nullable: true });
-    }
-  }
-  const insecure = map.get("insecure");
-  if (insecure !== undefined) layer.insecure = src.readBool(insecure);
-  return { value: layer, pos: entry.pos, path: entry.path };
 }
 
 /** Merges layers (later wins) into full shard settings, reporting cross-key problems. */
@@ -400,57 +321,6 @@ function resolveSettings(src: Source, layers: readonly Layer[]): ShardSettings {
     consistency: get<ConsistencyMode>("consistency", DEFAULT_CONSISTENCY),
     consistencyWaitMs: get("consistency_wait", DEFAULT_CONSISTENCY_WAIT_MS),
   };
-}
-
-function resolveAuth(src: Source, layers: readonly Layer[]): AuthConfig | null {
-  let state = null as {
-    username: string | null;
-    password: string | null;
-    hasPassword: boolean;
-    at: Located<unknown>;
-  } | null;
-  for (const layer of layers) {
-    if (layer.auth === undefined) continue;
-    const a = layer.auth.value;
-    if (a === null) {
-      state = null;
-      continue;
-    }
-    state = {
-      username: a.username !== undefined ? a.username.value : (state?.username ?? null),
-      password: a.password !== undefined ? a.password.value : (state?.password ?? null),
-      hasPassword: a.hasPassword || (state?.hasPassword ?? false),
-      at: layer.auth,
-    };
-  }
-  if (state === null) return null;
-  if (state.password === null) {
-    // A password that is there but refused has its own issue already.
-    if (!state.hasPassword) {
-      src.issue(state.at.pos, state.at.path, `missing required key "password"`);
-    }
-    return null;
-  }
-  return { username: state.username, password: state.password };
-}
-
-function resolveTls(layers: readonly Layer[]): TlsConfig | null {
-  let state = null as TlsConfig | null;
-  for (const layer of layers) {
-    if (layer.tls === undefined) continue;
-    const t = layer.tls.value;
-    if (t === null) {
-      state = null;
-      continue;
-    }
-    const base: TlsConfig = state ?? { servername: null, caFile: null, insecure: false };
-    state = {
-      servername: t.servername !== undefined ? t.servername.value : base.servername,
-      caFile: t.ca_file !== undefined ? t.ca_file.value : base.caFile,
-      insecure: t.insecure !== undefined ? t.insecure.value : base.insecure,
-    };
-  }
-  return state;
 }
 
 // ---- shards, nodes, listeners ----
