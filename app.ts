@@ -52,15 +52,10 @@ import {
 import { SPAN_BATCH_MS } from "./config/defaults.ts";
 import { VERSION } from "./version.ts";
 import { UPGRADE_READY_TIMEOUT_MS } from "./config/defaults.ts";
-import {
-  listeningFd,
-  type OwnSocket,
-  sdNotify,
-  startSuccessor,
-  successorCommand,
-  UpgradeMachine,
-  type UpgradeOutcome,
-} from "./upgrade/mod.ts";
+import { UpgradeMachine, type UpgradeOutcome } from "./upgrade/mod.ts";
+import { handOver, type UpgradeOptions } from "./app_upgrade.ts";
+
+export type { UpgradeOptions } from "./app_upgrade.ts";
 
 /** A started listener, as logged in the `listening` line. */
 export interface ListeningAddress {
@@ -96,14 +91,6 @@ export class ReloadCounters {
 }
 
 const ROLES = ["readers", "writer", "split"] as const;
-
-/** How {@link App.upgrade} starts the new process. */
-export interface UpgradeOptions {
-  /** The binary to start with this process's arguments; null: the same command line. */
-  readonly binary: string | null;
-  /** How long the new process may take to say it is ready; default UPGRADE_READY_TIMEOUT_MS. */
-  readonly readyTimeoutMs?: number;
-}
 
 /** One shard and the parts that serve it. */
 interface ShardUnit {
@@ -593,76 +580,21 @@ export class App {
   async upgrade(opts: UpgradeOptions): Promise<UpgradeOutcome | null> {
     const timeout = opts.readyTimeoutMs ?? UPGRADE_READY_TIMEOUT_MS;
     this.#upgrade ??= new UpgradeMachine(timeout);
-    const machine = this.#upgrade;
-    const refused = this.#closed ? "shutting down" : machine.start();
-    if (refused !== null) {
-      this.#logger.warn("upgrade: not started", { reason: refused });
+    if (this.#closed) {
+      this.#logger.warn("upgrade: not started", { reason: "shutting down" });
       return null;
     }
-    const startTime = epochMs();
-    const steps: { name: string; time: number }[] = [];
-    const { command, args } = successorCommand(opts.binary);
-    const sockets: OwnSocket[] = [];
-    const missing: string[] = [];
-    for (const s of this.listenSockets()) {
-      const fd = listeningFd(s.host, s.port);
-      if (fd === null) missing.push(formatAddress(s.host, s.port));
-      else sockets.push({ ...s, fd });
-    }
-    const end = (outcome: UpgradeOutcome, pid: number | null) => {
-      this.#tracer.upgradeSpan({
-        command,
-        sockets: sockets.length,
-        pid,
-        startTime,
-        endTime: epochMs(),
-        ok: outcome.ok,
-        ...(outcome.ok ? {} : { reason: outcome.reason }),
-        steps,
-      });
-      return outcome;
-    };
-    if (missing.length > 0) {
-      const reason = `no descriptor found for the listener(s) ${missing.join(", ")}`;
-      this.#logger.error("upgrade rolled back; this process keeps serving", { reason });
-      return end(machine.fail(reason)!, null);
-    }
-    this.#logger.info("upgrade: starting the new process", {
-      command: [command, ...args].join(" "),
-      sockets: sockets.length,
-      readyTimeoutMs: timeout,
-    });
-    const r = await startSuccessor({
-      command,
-      args,
-      sockets,
-      readyTimeoutMs: timeout,
-      onSpawn: (pid) => {
-        machine.spawned(pid);
-        steps.push({ name: "spawned", time: epochMs() });
-        this.#logger.info("upgrade: new process started", { pid });
+    return await handOver(
+      this.#upgrade,
+      {
+        logger: this.#logger,
+        tracer: this.#tracer,
+        listenSockets: () => this.listenSockets(),
+        close: (drainMs, atBoundary) => this.close(drainMs, atBoundary),
       },
-    });
-    if (!r.ok) {
-      steps.push({ name: "rolled back", time: epochMs() });
-      this.#logger.error("upgrade rolled back; this process keeps serving", {
-        reason: r.reason,
-        pid: r.pid,
-      });
-      return end(machine.fail(r.reason)!, r.pid);
-    }
-    machine.ready();
-    steps.push({ name: "ready", time: epochMs() });
-    const t0 = Date.now();
-    this.#logger.info("upgrade: new process ready; this one stops accepting and drains", {
-      pid: r.pid,
-    });
-    const notified = await sdNotify([`MAINPID=${r.pid}`]);
-    if (notified !== null) this.#logger.warn("upgrade: systemd not told", { error: notified });
-    await this.close(undefined, true);
-    steps.push({ name: "drained", time: epochMs() });
-    this.#logger.info("upgrade: handed over", { pid: r.pid, drainMs: Date.now() - t0 });
-    return end(machine.drained()!, r.pid);
+      opts.binary,
+      timeout,
+    );
   }
 
   /**
