@@ -1,29 +1,9 @@
 import assert from "node:assert/strict";
+import { RecordingLink as Link } from "./_test_recording_link.ts";
 import type { ConsistencyMode, ShardSettings } from "../config/types.ts";
 import { Admit, type GateShard, ReadGate, UNKNOWN } from "./consistency.ts";
-import type { MuxLink, NodeHandle } from "./_runtime.ts";
+import type { NodeHandle } from "./_runtime.ts";
 import { Slot, SLOT_GATED, SLOT_STALE, type SlotOwner } from "./_runtime.ts";
-
-const te = new TextEncoder();
-
-/** A connection that keeps what was sent on it. */
-class Link implements MuxLink {
-  closed = false;
-  writePending = 0;
-  sent: Slot[] = [];
-  send(slot: Slot): void {
-    this.sent.push(slot);
-  }
-  whenDrained(fn: () => void): void {
-    fn();
-  }
-  /** Answers the oldest ROLE sent with `reply`. */
-  answer(reply: string): void {
-    const s = this.sent.shift()!;
-    const b = te.encode(reply);
-    s.owner.onReply(s, b, 0, b.length);
-  }
-}
 
 function node(id: string): NodeHandle & { link: Link } {
   const link = new Link();

@@ -1,28 +1,10 @@
 import assert from "node:assert/strict";
+import { RecordingLink as Link } from "./_test_recording_link.ts";
 import type { ShardSettings } from "../config/types.ts";
 import { type GateShard, ReadGate, UNKNOWN } from "./consistency.ts";
-import type { LinkUse, ListenerRole, MuxLink, NodeHandle } from "./_runtime.ts";
+import type { LinkUse, ListenerRole, NodeHandle } from "./_runtime.ts";
 import { Slot, SLOT_OFFSET, SLOT_PROBED, SLOT_WRITER, type SlotOwner } from "./_runtime.ts";
 import { type GateSession, SessionGate } from "./session_gate.ts";
-
-const te = new TextEncoder();
-
-class Link implements MuxLink {
-  closed = false;
-  writePending = 0;
-  sent: Slot[] = [];
-  send(slot: Slot): void {
-    this.sent.push(slot);
-  }
-  whenDrained(fn: () => void): void {
-    fn();
-  }
-  answer(reply: string): void {
-    const s = this.sent.shift()!;
-    const b = te.encode(reply);
-    s.owner.onReply(s, b, 0, b.length);
-  }
-}
 
 function use(id: string): LinkUse & { link: Link } {
   const link = new Link();
