@@ -44,11 +44,20 @@ export class SessionGate {
   #batch = false;
   /** A flush is queued for a write sent outside a batch. */
   #soon = false;
+  #writesOut = 0;
 
   /** The gate part of `session` (`routed`: a router port's session). */
   constructor(session: GateSession, routed: boolean) {
     this.#session = session;
     this.#routed = routed;
+  }
+
+  /**
+   * The session's tracked writes sent and not answered yet: a read behind
+   * one goes to the primary (`send.ts` dispatch).
+   */
+  get writesOut(): number {
+    return this.#writesOut;
   }
 
   /** The session's floor (made on first use), or null on a router port. */
@@ -81,6 +90,7 @@ export class SessionGate {
     if ((slot.flags & SLOT_WRITER) !== 0 || slot.route === Route.PRIMARY) {
       if (!gate.tracksWrites(this.#session.role)) return true;
       this.#own(gate);
+      if ((slot.flags & SLOT_OFFSET) === 0) this.#writesOut++;
       slot.flags |= SLOT_OFFSET;
       const o = this.#pending.find((x) => x.link === use.link);
       if (o === undefined) this.#pending.push({ gate, link: use.link, writes: 1 });
@@ -119,6 +129,7 @@ export class SessionGate {
     const floor = this.#routed ? null : this.#floor;
     if ((slot.flags & SLOT_OFFSET) !== 0) {
       slot.flags &= ~SLOT_OFFSET;
+      this.#writesOut--;
       gate.answered(floor);
       return false;
     }

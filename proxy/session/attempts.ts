@@ -61,7 +61,6 @@ export function onReply(
   end: number,
 ): void {
   answered(slot);
-  if ((slot.flags & SLOT_OFFSET) !== 0) s.writesOut--;
   if (
     (slot.flags & (SLOT_OFFSET | SLOT_STALE)) !== 0 &&
     s.gates().reply(slot.rt!.gate!, slot, s.mode.kind === "closed")
@@ -140,10 +139,7 @@ export function onFail(
   detail: string | null,
 ): void {
   answered(failed);
-  if ((failed.flags & SLOT_OFFSET) !== 0) {
-    s.writesOut--;
-    s.gates().reply(failed.rt!.gate!, failed, true);
-  }
+  if ((failed.flags & SLOT_OFFSET) !== 0) s.gates().reply(failed.rt!.gate!, failed, true);
   if (s.mode.kind === "closed" || failed.done) return; // done: a hedged read's late loser
   let slot = failed;
   const pair = failed.hedged;

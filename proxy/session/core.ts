@@ -160,8 +160,6 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   readonly rec: CommandRecorder;
   /** Read-your-writes (`session_gate.ts`), made once a command goes to a gated shard. */
   gate: SessionGate | null = null;
-  /** The session's writes to gated shards sent and not answered yet (see `send.ts` dispatch). */
-  writesOut = 0;
   /** Called once the session closed. */
   readonly onCloseFn: (core: SessionCore) => void;
 

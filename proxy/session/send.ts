@@ -18,7 +18,6 @@ import {
   SLOT_AFTER_WRITE,
   SLOT_BOUND,
   SLOT_NOSCRIPT_RETRIED,
-  SLOT_OFFSET,
   SLOT_WRITER,
 } from "../_runtime.ts";
 import type { Credential } from "../_credential.ts";
@@ -116,7 +115,7 @@ export function dispatch(
   const rt = slot.rt!;
   const gate = rt.gate;
   if (gate?.on) {
-    if (s.writesOut > 0 && !toPrimary(slot) && splitReads(slot.route)) {
+    if (s.gate !== null && s.gate.writesOut > 0 && !toPrimary(slot) && splitReads(slot.route)) {
       // A read behind the session's own unanswered write (a pipeline): the
       // primary runs it after the write, on the connection that carries it.
       const w = rt.writer();
@@ -125,11 +124,9 @@ export function dispatch(
         slot.flags |= SLOT_AFTER_WRITE;
       }
     }
-    const tracked = slot.flags & SLOT_OFFSET;
     if (!s.gates().send(gate, slot, use, use.node === rt.writer(), s.now)) {
       return true; // a read held until a replica has caught up (read-your-writes)
     }
-    if (tracked === 0 && (slot.flags & SLOT_OFFSET) !== 0) s.writesOut++;
   }
   sendOn(use, slot, src, start, end, s.now);
   if (slot.trace !== null) traceSend(slot, excludeId === "" ? "send" : "retry", s.now);
