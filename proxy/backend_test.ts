@@ -32,3 +32,29 @@ Deno.test("Backend avoids a node whose connection broke with commands in flight,
     await Promise.all([a.close(), b.close(), primary.close()]);
   }
 });
+
+Deno.test("Backend: with fallback: primary, a retry reaches a primary avoided for a slow read rather than failing", async () => {
+  const a = new FakeNode(always(""), { drop: true });
+  const b = new FakeNode(always(""), { drop: true });
+  const primary = new FakeNode(always("+PONG\r\n"));
+  const { shard } = testShard(
+    [a.address, b.address, primary.address],
+    "    retries: 2\n    fallback: primary",
+  );
+  shard.setRoutes({
+    readers: [a.address, b.address],
+    primary: primary.address,
+    primaryProblem: null,
+  });
+  try {
+    shard.start();
+    // A read of the primary (serving reads in fallback) waited past the hedge
+    // delay a moment ago: avoided for new first tries, still the last resort.
+    shard.writer()!.avoid(shard.now());
+    assertEquals(await request(shard.bound()[0].port, GET, 1), "+PONG\r\n");
+    assertEquals(primary.commands, 1);
+  } finally {
+    await shard.close(0);
+    await Promise.all([a.close(), b.close(), primary.close()]);
+  }
+});

@@ -368,7 +368,7 @@ export class Shard implements ShardRoutes, BackendShard {
     if (slow !== undefined) return slow;
     if (this.#config.fallback === "primary") {
       const p = this.#primary;
-      if (p !== null && p.id !== excludeId && p.available) return p;
+      if (p !== null && p.id !== excludeId && p.reachable) return p;
     }
     // Everything is backing off: better to try a reader than to fail outright.
     if (excludeId === "") {
