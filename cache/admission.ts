@@ -1,22 +1,33 @@
 /**
- * Admission for the near cache: a key gets in only once it is read at least
- * `minReads` times within one second, so a scan over cold keys does not
- * churn the cache (nor cost the node a tracking entry per key).
+ * Admission for the near cache: a key gets in only once it is read about
+ * `minReads` times a second, so a scan or a uniform spread over a keyspace
+ * larger than the cache does not churn it (nor cost the node a tracking
+ * entry, and the sidecar a fill, per key).
  *
- * Counting is a count-min sketch (4 rows of 16-bit counters) that starts
- * over every second: bounded memory (2 MiB a shard) whatever the keyspace, few collisions up to ~100k reads/s, one hash per
- * read, never an underestimate (a hot key is never refused; a cold key may
- * rarely get in early, which costs one fill).
+ * Counting is a count-min sketch whose counts halve every second: a key
+ * read `r` times a second settles at a count of about `2r`, and it is
+ * admitted once its count reaches `2 × minReads − 1` — a burst of that many
+ * reads within a second, or `minReads` a second for about three seconds. A
+ * key read at a few times below that rate (a uniform keyspace read at tens
+ * of thousands of reads a second) almost never gets there by chance, which
+ * a count that starts over every second let happen to one key in seventy.
+ *
+ * The sketch is blocked: a key's four 8-bit counters share one 64-byte
+ * block (one cache line), so a read costs one memory miss, not four.
+ * Halving is lazy, per block (each block remembers the second it was last
+ * halved for), so no pass over the whole sketch ever stalls the data path.
+ * 1 MiB a shard whatever the keyspace; never an underestimate (a hot key is
+ * never refused; a cold key may rarely get in early, which costs one fill).
  *
  * @module
  */
 
-/** Counters per row (a power of two). */
-const WIDTH = 262_144;
-const MASK = WIDTH - 1;
-const ROWS = 4;
-/** The counting window (ms). */
-const WINDOW_MS = 1000;
+/** Blocks of 64 one-byte counters (a power of two): 1 MiB. */
+const BLOCKS = 16_384;
+const BLOCK_MASK = BLOCKS - 1;
+/** The aging period: counts halve once per this many ms. */
+const HALF_LIFE_MS = 2000;
+const SATURATED = 255;
 
 /** FNV-1a over the UTF-16 code units of `s` (keys are latin1 strings: one unit per byte). */
 export function hashKey(s: string): number {
@@ -28,37 +39,67 @@ export function hashKey(s: string): number {
   return h >>> 0;
 }
 
-/** Reads-per-second admission over a count-min sketch. */
-export class Admission {
-  /** Reads of one key within a second before it is admitted. */
-  minReads: number;
-  #counts = new Uint16Array(ROWS * WIDTH);
-  #windowEnd = 0;
+/** FNV-1a over the bytes `buf[start, end)`: equal to {@link hashKey} of the same key as latin1. */
+export function hashBytes(buf: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    h ^= buf[i];
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
 
-  /** An admission rule letting in keys read `minReads` times within a second. */
+/** Reads-per-second admission over a decaying, blocked count-min sketch. */
+export class Admission {
+  #minReads = 0;
+  #threshold = 0;
+  #counts = new Uint8Array(BLOCKS * 64);
+  /** Per block: the aging period it was last brought up to (mod 65,536: 18 hours). */
+  #epochs = new Uint16Array(BLOCKS);
+  #start = -1;
+
+  /** An admission rule letting in keys read about `minReads` times a second. */
   constructor(minReads: number) {
     this.minReads = minReads;
   }
 
-  /**
-   * Counts one read of `key` at `now` (ms); true when the key has now been
-   * read `minReads` times in the current second.
-   */
+  /** Reads a second a key needs (1: every key at once). */
+  get minReads(): number {
+    return this.#minReads;
+  }
+
+  set minReads(n: number) {
+    this.#minReads = n;
+    this.#threshold = Math.min(SATURATED, 4 * n - 1);
+  }
+
+  /** Counts one read of `key` at `now` (ms); true when the key is now hot enough to get in. */
   read(key: string, now: number): boolean {
-    if (this.minReads <= 1) return true;
-    if (now >= this.#windowEnd) {
-      this.#counts.fill(0);
-      this.#windowEnd = now + WINDOW_MS;
-    }
-    const h1 = hashKey(key);
-    const h2 = (Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b) >>> 0) | 1;
+    return this.readHash(hashKey(key), now);
+  }
+
+  /** {@link read} for a key given by its {@link hashKey} / {@link hashBytes}. */
+  readHash(h1: number, now: number): boolean {
+    if (this.#minReads <= 1) return true;
+    if (this.#start < 0) this.#start = now;
+    const h2 = Math.imul(h1 ^ (h1 >>> 15), 0x2c1b3c6d) >>> 0;
+    const block = h1 & BLOCK_MASK;
+    const base = block << 6;
     const c = this.#counts;
-    let min = 0xffff;
-    for (let r = 0; r < ROWS; r++) {
-      const i = r * WIDTH + ((h1 + r * h2) & MASK);
-      const v = c[i] < 0xffff ? ++c[i] : c[i];
+    // Bring the block up to the current period: halve once per period missed.
+    const epoch = Math.floor((now - this.#start) / HALF_LIFE_MS) & 0xffff;
+    const behind = (epoch - this.#epochs[block]) & 0xffff;
+    if (behind !== 0) {
+      this.#epochs[block] = epoch;
+      if (behind >= 8) c.fill(0, base, base + 64);
+      else for (let i = base; i < base + 64; i++) c[i] >>= behind;
+    }
+    let min = SATURATED;
+    for (let r = 0; r < 4; r++) {
+      const i = base + ((h2 >>> (r * 6)) & 63);
+      const v = c[i] < SATURATED ? ++c[i] : SATURATED;
       if (v < min) min = v;
     }
-    return min >= this.minReads;
+    return min >= this.#threshold;
   }
 }

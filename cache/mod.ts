@@ -11,6 +11,13 @@
  * @module
  */
 
-export { type CacheClient, type CacheStats, NearCache, updateCache } from "./near_cache.ts";
+export {
+  type CacheClient,
+  type CacheHit,
+  type CacheStats,
+  NearCache,
+  nilReply,
+  updateCache,
+} from "./near_cache.ts";
 export { EVICT_REASONS, type EvictReason } from "./store.ts";
 export { type TrackerSocket, type TrackerTarget } from "./tracker.ts";

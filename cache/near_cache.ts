@@ -5,7 +5,9 @@
  * deadline, and wholesale when what fed them can no longer be trusted.
  *
  * ```
- *  session: GET k ─▶ lookup() ─ hit ─▶ reply bytes (the session answers in order)
+ *  session: GET k ─▶ lookup() ─ hit ─▶ CacheHit ─▶ end of the turn: still live? ─┬ yes: answered
+ *                          │                                                     └ no: retract(),
+ *                          │                                                       forwarded
  *                          └─ miss ─▶ forwarded as usual; admission counts k;
  *                                     once hot: tracker.fill(k) ─▶ completeFill()
  *  session: write k (writer port) ─▶ written(): evict k ─▶ … reply ─▶ acked(): evict k again
@@ -23,8 +25,8 @@
 import { CACHE_MAX_PENDING_FILLS, CACHE_RECONNECT_MS } from "../config/defaults.ts";
 import type { CacheConfig } from "../config/types.ts";
 import { CommandKeys, commandNameOf, findKeys, type RequestParser } from "../resp/mod.ts";
-import { Admission } from "./admission.ts";
-import { CacheStore, Evict, EVICT_REASONS, type EvictReason } from "./store.ts";
+import { Admission, hashBytes } from "./admission.ts";
+import { type CacheEntry, CacheStore, Evict, EVICT_REASONS, type EvictReason } from "./store.ts";
 import { keyString, Tracker, type TrackerSink, type TrackerTarget } from "./tracker.ts";
 
 /** What the cache needs to know of a client session. */
@@ -49,6 +51,8 @@ export interface CacheStats {
   readonly admissions: number;
   /** Fills dropped because their key was invalidated while in flight. */
   readonly racedFills: number;
+  /** Hits retracted because their key was invalidated in the same event-loop turn. */
+  readonly retractedHits: number;
   /** Keys the node invalidated (each key of each push). */
   readonly invalidations: number;
   /** Null invalidations (the node's database was flushed). */
@@ -75,12 +79,45 @@ const NIL3 = te.encode("_\r\n");
 const G = 103, E = 101, T = 116, M = 109;
 const FLUSHES = new Set(["flushall", "flushdb", "swapdb"]);
 
+/**
+ * A read the cache can answer: its reply bytes (null: the nil reply of the
+ * client's protocol, {@link nilReply}), good while `live` (every entry it
+ * was made of is still held).
+ */
+export interface CacheHit {
+  /** The reply, or null for nil. */
+  readonly reply: Uint8Array | null;
+  /** False once an entry it used was evicted (invalidated, written, flushed…). */
+  readonly live: boolean;
+}
+
+/** The nil reply in protocol `proto`. */
+export function nilReply(proto: 2 | 3): Uint8Array {
+  return proto === 3 ? NIL3 : NIL2;
+}
+
+/** An MGET answered from several entries. */
+class MgetHit implements CacheHit {
+  readonly reply: Uint8Array;
+  readonly #entries: CacheEntry[];
+  constructor(reply: Uint8Array, entries: CacheEntry[]) {
+    this.reply = reply;
+    this.#entries = entries;
+  }
+  get live(): boolean {
+    for (const e of this.#entries) if (!e.live) return false;
+    return true;
+  }
+}
+
 /** The near cache of one shard. */
 export class NearCache implements TrackerSink {
   /** Reads answered from the cache. */
   hits = 0;
   /** Cacheable reads forwarded. */
   misses = 0;
+  /** Hits retracted at the end of their turn (see {@link retract}). */
+  retracted = 0;
   /** Keys invalidated by the node. */
   invalidations = 0;
   /** Null invalidations. */
@@ -94,6 +131,8 @@ export class NearCache implements TrackerSink {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
   #keys = new CommandKeys();
+  /** Scratch: an MGET's missing keys as start, end pairs. */
+  #missing: number[] = [];
   #writes = new WeakMap<object, string[] | null>();
 
   /** A cache with settings `cfg` (enabled); it tracks once {@link serving} names nodes. */
@@ -104,15 +143,17 @@ export class NearCache implements TrackerSink {
   }
 
   /**
-   * The reply for the read `parser` just parsed from `buf` (GET, MGET) when
-   * every key it reads is cached, else null (forward it). `now`: data-path ms.
+   * The cached answer to the read `parser` just parsed from `buf` (GET,
+   * MGET) when every key it reads is cached, else null (forward it).
+   * `now`: data-path ms. The session answers a hit at the end of the
+   * event-loop turn, and only if it is still {@link CacheHit.live} then.
    */
   lookup(
     parser: RequestParser,
     buf: Uint8Array,
     client: CacheClient,
     now: number,
-  ): Uint8Array | null {
+  ): CacheHit | null {
     if (client.db !== 0 || client.user !== null || client.role !== "readers" || parser.inline) {
       return null;
     }
@@ -123,14 +164,12 @@ export class NearCache implements TrackerSink {
       (buf[s + 2] | 32) === T
     ) {
       const ks = parser.argStart[1], ke = parser.argEnd[1];
-      const key = keyString(buf, ks, ke);
-      const e = this.#store.get(key, now);
+      const e = this.#get(buf, ks, ke, now);
       if (e !== undefined) {
         this.hits++;
-        return e.reply ?? (client.proto === 3 ? NIL3 : NIL2);
+        return e;
       }
       this.misses++;
-      this.#miss(buf, ks, ke, key, now);
       return null;
     }
     if (
@@ -142,16 +181,35 @@ export class NearCache implements TrackerSink {
     return null;
   }
 
+  /**
+   * A hit {@link lookup} returned is not answered after all: an entry it
+   * used left the cache (an invalidation read in the same turn) before the
+   * turn ended. The read is forwarded; it counts as a miss.
+   */
+  retract(): void {
+    this.hits--;
+    this.misses++;
+    this.retracted++;
+  }
+
+  /**
+   * An MGET: answered when every key is cached. Its missing keys are
+   * fetched only when each of them is hot enough: an MGET over a keyspace
+   * larger than the cache (a few of its keys hot by chance, never all) does
+   * not fill entries that could never answer it.
+   */
   #mget(
     parser: RequestParser,
     buf: Uint8Array,
     client: CacheClient,
     now: number,
-  ): Uint8Array | null {
+  ): CacheHit | null {
     // MGET's arguments after its name are all keys: walked in place (`$len\r\nkey\r\n` each).
     const n = parser.argc - 1;
-    const parts: Uint8Array[] = [];
-    let missed = false;
+    const entries: CacheEntry[] = [];
+    const missing = this.#missing;
+    missing.length = 0;
+    let allHot = true;
     let size = 0;
     let p = parser.argEnd[0] + 2;
     for (let i = 0; i < n; i++) {
@@ -159,18 +217,22 @@ export class NearCache implements TrackerSink {
       for (p++; buf[p] !== 13; p++) len = len * 10 + buf[p] - 48;
       const ks = p + 2, ke = ks + len;
       p = ke + 2;
-      const key = keyString(buf, ks, ke);
-      const e = this.#store.get(key, now);
+      const h = hashBytes(buf, ks, ke);
+      const e = this.#probe(buf, ks, ke, h, now);
       if (e === undefined) {
-        missed = true;
-        this.#miss(buf, ks, ke, key, now);
+        if (!this.#adm.readHash(h, now)) allHot = false;
+        else if (allHot) missing.push(ks, ke);
         continue;
       }
-      const r = e.reply ?? (client.proto === 3 ? NIL3 : NIL2);
-      parts.push(r);
-      size += r.length;
+      entries.push(e);
+      size += e.reply === null ? nilReply(client.proto).length : e.reply.length;
     }
-    if (missed || n === 0) {
+    if (entries.length < n || n === 0) {
+      if (allHot) {
+        for (let i = 0; i < missing.length; i += 2) {
+          this.#fill(buf, missing[i], missing[i + 1], now);
+        }
+      }
       this.misses++;
       return null;
     }
@@ -179,19 +241,47 @@ export class NearCache implements TrackerSink {
     const out = new Uint8Array(head.length + size);
     out.set(head, 0);
     let o = head.length;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
+    for (const e of entries) {
+      const r = e.reply ?? nilReply(client.proto);
+      out.set(r, o);
+      o += r.length;
     }
-    return out;
+    return new MgetHit(out, entries);
   }
 
-  #miss(buf: Uint8Array, start: number, end: number, key: string, now: number): void {
-    if (!this.#adm.read(key, now)) return;
+  /**
+   * The live entry of the key `buf[start, end)`, or undefined: then the
+   * read is counted for admission, and a key hot enough is fetched.
+   */
+  #get(buf: Uint8Array, start: number, end: number, now: number): CacheEntry | undefined {
+    const h = hashBytes(buf, start, end);
+    const e = this.#probe(buf, start, end, h, now);
+    if (e === undefined && this.#adm.readHash(h, now)) this.#fill(buf, start, end, now);
+    return e;
+  }
+
+  /**
+   * The live entry of the key `buf[start, end)` (hash `h`). The key is made
+   * a string only when an entry may hold it.
+   */
+  #probe(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    h: number,
+    now: number,
+  ): CacheEntry | undefined {
+    const store = this.#store;
+    return store.mayHold(h) ? store.get(keyString(buf, start, end), now) : undefined;
+  }
+
+  /** Fetches the key `buf[start, end)` over the tracking connection (unless one is under way). */
+  #fill(buf: Uint8Array, start: number, end: number, now: number): void {
     const t = this.#tracker;
     if (t === null || !t.ready || t.pending >= CACHE_MAX_PENDING_FILLS) return;
+    const key = keyString(buf, start, end);
     const token = this.#store.beginFill(key);
-    if (token !== 0) t.fill(buf.slice(start, end), key, token, now);
+    if (token !== 0) t.fill(buf, start, end, key, token, now);
   }
 
   /**
@@ -273,6 +363,7 @@ export class NearCache implements TrackerSink {
       misses: this.misses,
       admissions: s.fills,
       racedFills: s.raced,
+      retractedHits: this.retracted,
       invalidations: this.invalidations,
       flushes: this.flushes,
       evictions,

@@ -1,7 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { encodeCommand, RequestParser } from "../resp/mod.ts";
 import type { CacheConfig } from "../config/types.ts";
-import { type CacheClient, NearCache } from "./near_cache.ts";
+import { type CacheClient, NearCache, nilReply } from "./near_cache.ts";
 import { FakeNodeSocket, fakeTarget } from "./_test_fake_node.ts";
 
 const td = new TextDecoder();
@@ -21,7 +21,7 @@ function lookup(c: NearCache, args: string[], client = R2, now = 0): string | nu
   const p = new RequestParser();
   p.parse(frame, 0, frame.length);
   const r = c.lookup(p, frame, client, now);
-  return r === null ? null : td.decode(r);
+  return r === null ? null : td.decode(r.reply ?? nilReply(client.proto));
 }
 
 function write(c: NearCache, args: string[], slot: object): void {
@@ -223,5 +223,21 @@ Deno.test("NearCache.lookup() leaves other databases, own users and the writer p
   equal(lookup(cache, ["GET", "k"], { ...R2, user: {} }), null);
   equal(lookup(cache, ["GET", "k"], { ...R2, role: "writer" }), null);
   deepEqual(lookup(cache, ["GET", "k"]), "$1\r\n1\r\n");
+  cache.close();
+});
+
+Deno.test("NearCache fetches an MGET's missing keys only when every one of them is hot", async () => {
+  const { cache, node } = await tracked({ ...CFG, minReads: 2 }); // hot: 7 reads within 2 s
+  const getOf = (k: string) => `*2\r\n$3\r\nGET\r\n$${k.length}\r\n${k}\r\n`;
+  // "a" is read often, each time beside a key read once: the MGET could never be answered.
+  for (let i = 0; i < 8; i++) equal(lookup(cache, ["MGET", "a", `cold${i}`]), null);
+  await new Promise((r) => setTimeout(r, 0)); // the tracker writes in a microtask
+  equal(node.written.includes(getOf("a")), false, "a was not fetched");
+  // "a" and "b" read together often: both fetched, then the MGET is answered.
+  for (let i = 0; i < 7; i++) lookup(cache, ["MGET", "a", "b"]);
+  await node.waitWritten(getOf("a") + "*2\r\n$4\r\nPTTL\r\n$1\r\na\r\n" + getOf("b"));
+  node.send("$1\r\nA\r\n:-1\r\n$1\r\nB\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 2);
+  equal(lookup(cache, ["MGET", "a", "b"]), "*2\r\n$1\r\nA\r\n$1\r\nB\r\n");
   cache.close();
 });

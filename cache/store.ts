@@ -13,6 +13,7 @@
  */
 
 import { CACHE_ENTRY_OVERHEAD } from "../config/defaults.ts";
+import { hashKey } from "./admission.ts";
 
 /** Why entries left the cache (the `reason` label of the evictions metric). */
 export const EVICT_REASONS = [
@@ -44,12 +45,17 @@ export class CacheEntry {
   readonly bytes: number;
   /** Hit since the clock hand last passed it. */
   ref = false;
+  /** Held by the store: false once evicted (a hit taken from it is then retracted). */
+  live = true;
+  /** {@link hashKey} of the key. */
+  readonly hash: number;
 
   /** An entry for `key` answering `reply` until `deadline`. */
   constructor(key: string, reply: Uint8Array | null, deadline: number) {
     this.key = key;
     this.reply = reply;
     this.deadline = deadline;
+    this.hash = hashKey(key);
     this.bytes = key.length + (reply === null ? 0 : reply.length) + CACHE_ENTRY_OVERHEAD;
   }
 }
@@ -71,11 +77,34 @@ export class CacheStore {
   #map = new Map<string, CacheEntry>();
   #inflight = new Map<string, number>();
   #token = 0;
+  /**
+   * Entries per bucket of their key's hash: a read whose bucket is empty is
+   * a miss without making a string of its key (most reads of a keyspace
+   * larger than the cache).
+   */
+  #present: Uint16Array = new Uint16Array(0);
+  #mask = 0;
 
   /** A store holding at most `maxKeys` keys and `maxBytes` bytes. */
   constructor(maxKeys: number, maxBytes: number) {
     this.maxKeys = maxKeys;
     this.maxBytes = maxBytes;
+    this.#sizePresence();
+  }
+
+  /** False when no entry's key has hash `h` (a sure miss); true when one may. */
+  mayHold(h: number): boolean {
+    return this.#present[h & this.#mask] !== 0;
+  }
+
+  /** Buckets: a power of two, at least 8 per key allowed (few false "may hold"), 4,096–4 Mi. */
+  #sizePresence(): void {
+    let n = 4096;
+    while (n < this.maxKeys * 8 && n < 1 << 22) n *= 2;
+    if (n === this.#present.length) return;
+    this.#present = new Uint16Array(n);
+    this.#mask = n - 1;
+    for (const e of this.#map.values()) this.#present[e.hash & this.#mask]++;
   }
 
   /** Entries held now. */
@@ -133,6 +162,7 @@ export class CacheStore {
     const e = new CacheEntry(key, reply, deadline);
     if (e.bytes > this.maxBytes) return false;
     this.#map.set(key, e);
+    this.#present[e.hash & this.#mask]++;
     this.bytes += e.bytes;
     this.fills++;
     this.#shrink();
@@ -152,7 +182,9 @@ export class CacheStore {
   clear(reason: number): number {
     const n = this.#map.size;
     this.evictions[reason] += n;
+    for (const e of this.#map.values()) e.live = false;
     this.#map.clear();
+    this.#present.fill(0);
     this.#inflight.clear();
     this.bytes = 0;
     return n;
@@ -163,10 +195,13 @@ export class CacheStore {
     this.maxKeys = maxKeys;
     this.maxBytes = maxBytes;
     this.#shrink(Evict.config);
+    this.#sizePresence();
   }
 
   #remove(e: CacheEntry, reason: number): void {
+    e.live = false;
     this.#map.delete(e.key);
+    this.#present[e.hash & this.#mask]--;
     this.bytes -= e.bytes;
     this.evictions[reason]++;
   }

@@ -1,5 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { CacheStore, Evict } from "./store.ts";
+import { hashKey } from "./admission.ts";
 
 const te = new TextEncoder();
 const bulk = (s: string) => te.encode(`$${s.length}\r\n${s}\r\n`);
@@ -67,4 +68,19 @@ Deno.test("CacheStore keeps within its byte bound", () => {
   equal(s.size > 0, true);
   s.resize(1_000_000, 2_000);
   equal(s.bytes <= 2_000, true);
+});
+
+Deno.test("CacheStore.mayHold() says 'maybe' for every held key and 'no' once it left", () => {
+  const s = new CacheStore(3, 1 << 20);
+  const h = (k: string) => hashKey(k);
+  for (const k of ["a", "b", "c"]) s.completeFill(k, s.beginFill(k), bulk(k), 1000);
+  for (const k of ["a", "b", "c"]) equal(s.mayHold(h(k)), true, k);
+  s.invalidate("a", Evict.invalidated);
+  equal(s.mayHold(h("a")), false);
+  s.completeFill("d", s.beginFill("d"), bulk("d"), 1000); // over max_keys: one is evicted
+  equal(["b", "c", "d"].filter((k) => s.mayHold(h(k))).length, s.size);
+  s.resize(100_000, 1 << 20); // more buckets: rebuilt from the entries
+  for (const k of ["b", "c", "d"]) if (s.get(k, 0) !== undefined) equal(s.mayHold(h(k)), true);
+  s.clear(Evict.flush);
+  for (const k of ["a", "b", "c", "d"]) equal(s.mayHold(h(k)), false);
 });

@@ -85,8 +85,7 @@ const TRACKING_ON = encodeCommand(["CLIENT", "TRACKING", "on"]);
 const SETNAME = encodeCommand(["CLIENT", "SETNAME", "shardgate-cache"]);
 const GET = te.encode("*2\r\n$3\r\nGET\r\n$");
 const PTTL = te.encode("*2\r\n$4\r\nPTTL\r\n$");
-const CRLF = te.encode("\r\n");
-const MINUS = 45, DOLLAR = 36, UNDERSCORE = 95, COLON = 58, GT = 62, STAR = 42, CR = 13;
+const MINUS = 45, DOLLAR = 36, UNDERSCORE = 95, COLON = 58, GT = 62, STAR = 42, CR = 13, LF = 10;
 
 interface Fill {
   key: string;
@@ -196,17 +195,27 @@ export class Tracker {
     return this.#fills.length - this.#fillHead;
   }
 
-  /** Sends a fill of `keyBytes` (`key` as latin1) with the store's `token`. */
-  fill(keyBytes: Uint8Array, key: string, token: number, now: number): void {
+  /** Sends a fill of the key `buf[start, end)` (`key` as latin1) with the store's `token`. */
+  fill(buf: Uint8Array, start: number, end: number, key: string, token: number, now: number): void {
     this.#fills.push({ key, token, sentAt: now, reply: undefined, failed: false });
-    const len = te.encode(String(keyBytes.length));
+    // GET key, PTTL key: one frame pair, one buffer.
+    const n = end - start;
+    const len = String(n);
+    const one = len.length + 2 + n + 2;
+    const out = new Uint8Array(GET.length + PTTL.length + 2 * one);
+    let o = 0;
     for (const head of [GET, PTTL]) {
-      this.#queue(head);
-      this.#queue(len);
-      this.#queue(CRLF);
-      this.#queue(keyBytes);
-      this.#queue(CRLF);
+      out.set(head, o);
+      o += head.length;
+      for (let i = 0; i < len.length; i++) out[o++] = len.charCodeAt(i);
+      out[o++] = CR;
+      out[o++] = LF;
+      out.set(buf.subarray(start, end), o);
+      o += n;
+      out[o++] = CR;
+      out[o++] = LF;
     }
+    this.#queue(out);
   }
 
   /** Closes the connection; fills in flight are abandoned. */

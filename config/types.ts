@@ -111,7 +111,7 @@ export interface CacheConfig {
   readonly maxKeys: number;
   /** At most this many bytes (keys, replies and a per-entry overhead) are cached. */
   readonly maxBytes: number;
-  /** Admission: a key gets in once it is read this many times within one second. */
+  /** Admission: a key gets in once it is read about this many times a second (`cache/admission.ts`). */
   readonly minReads: number;
   /** An entry is never served longer than this after it was filled (a safety net). */
   readonly maxAgeMs: number;

@@ -98,11 +98,24 @@ function giveChunk(c: Uint8Array): void {
 /**
  * Writers with bytes to flush this event-loop iteration. One `setImmediate`
  * (after the iteration's I/O callbacks) flushes them all, so every command
- * and reply of one iteration leaves in one write per socket.
+ * and reply of one iteration leaves in one write per socket. Work that must
+ * see every I/O callback of the iteration first ({@link atTurnEnd}) runs
+ * just before, and what it writes leaves in the same flush.
  */
 let dirty: ByteWriter[] = [];
 let spareDirty: ByteWriter[] = [];
+let turnEnd: (() => void)[] = [];
+let spareTurnEnd: (() => void)[] = [];
+let flushScheduled = false;
 function flushAll(): void {
+  flushScheduled = false;
+  if (turnEnd.length > 0) {
+    const fns = turnEnd;
+    turnEnd = spareTurnEnd;
+    spareTurnEnd = fns;
+    for (let i = 0; i < fns.length; i++) fns[i]();
+    fns.length = 0;
+  }
   const list = dirty;
   dirty = spareDirty;
   spareDirty = list;
@@ -110,8 +123,24 @@ function flushAll(): void {
   list.length = 0;
 }
 function scheduleFlush(w: ByteWriter): void {
-  if (dirty.length === 0) setImmediate(flushAll);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushAll);
+  }
   dirty.push(w);
+}
+
+/**
+ * Runs `fn` once at the end of this event-loop iteration, after every I/O
+ * callback of it and before its writes leave (the near cache's hits wait
+ * for the invalidations read in the same iteration).
+ */
+export function atTurnEnd(fn: () => void): void {
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushAll);
+  }
+  turnEnd.push(fn);
 }
 
 /**

@@ -26,7 +26,7 @@ import { turn } from "./_io.ts";
 import type { CommandTag } from "./_pin.ts";
 import type { PortContext } from "./_runtime.ts";
 import { SHARDGATE_ERROR_PREFIX } from "./errors.ts";
-import { type Attempt, type Slot, SLOT_FAULTED } from "./_runtime.ts";
+import { type Attempt, type Slot, SLOT_CACHE_HIT, SLOT_FAULTED } from "./_runtime.ts";
 
 const MINUS = 45;
 const te = new TextEncoder();
@@ -39,8 +39,6 @@ export class CommandRecorder {
   cmd = 0;
   /** The command at hand is sampled for a span. */
   traced = false;
-  /** The command at hand was answered by the near cache (read and cleared by {@link finished}). */
-  cacheHit = false;
   #lastName: string | undefined = undefined;
   #lastCmd = 0;
   #role: PortRole;
@@ -90,8 +88,6 @@ export class CommandRecorder {
   ): void {
     const outcome = outcomeOf(reply, start, end);
     rt.commandStats?.record(slot.cmdIndex, this.#role, outcome, (turn.now - slot.startedAt) * 1000);
-    const cache = this.cacheHit;
-    this.cacheHit = false;
     const attempts = slot.trace;
     if (attempts === null) return;
     let retries = 0;
@@ -117,7 +113,7 @@ export class CommandRecorder {
       attempts,
       (slot.flags & SLOT_FAULTED) !== 0 ||
         (slot.hedged !== null && (slot.hedged.other(slot).flags & SLOT_FAULTED) !== 0),
-      cache,
+      (slot.flags & SLOT_CACHE_HIT) !== 0,
     );
   }
 

@@ -24,7 +24,7 @@ import type { Credential } from "./_credential.ts";
 import type { ClientView } from "./_clients.ts";
 import type { HedgedRead } from "./_hedged_read.ts";
 import type { ShardCounters } from "./metrics.ts";
-import type { NearCache } from "../cache/mod.ts";
+import type { CacheHit, NearCache } from "../cache/mod.ts";
 import type { ReadGate } from "./consistency.ts";
 import { splitReads } from "./split_routing.ts";
 
@@ -402,6 +402,8 @@ export const SLOT_STALE = 4096;
  * not acknowledged yet (read-your-writes): never hedged to a replica.
  */
 export const SLOT_AFTER_WRITE = 8192;
+/** Answered by the near cache (its {@link Slot.hit} until the end of the turn). */
+export const SLOT_CACHE_HIT = 16384;
 
 /** The parts of one client command sent to several shards or nodes, merged into one reply. */
 export class PartGroup {
@@ -499,6 +501,8 @@ export class Slot {
   trace: Attempt[] | null = null;
   /** The session's use of the node connection it was sent on, until answered; null otherwise. */
   use: LinkUse | null = null;
+  /** The near cache's answer, checked at the end of the turn (`session/cache_hit.ts`); else null. */
+  hit: CacheHit | null = null;
 
   /** Creates a slot for `owner`. */
   constructor(owner: SlotOwner, route: number) {

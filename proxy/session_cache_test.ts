@@ -11,6 +11,11 @@ async function until(cond: () => boolean): Promise<void> {
   assert.equal(cond(), true);
 }
 
+/** Resolves after the end of the current event-loop turn (when waiting cache hits are settled). */
+function turnEnd(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
 /** A fake shard whose near cache holds `k` = `v`. */
 async function cachedRuntime(): Promise<{ rt: FakeRuntime; cache: NearCache }> {
   const node = new FakeNodeSocket();
@@ -41,6 +46,7 @@ Deno.test("SessionCore answers a cached GET itself, in order behind a read still
   c.command("GET", "a");
   const n = rt.nodes.find((x) => x.main.sent.some((s) => s.text.includes("$1\r\na\r\n")))!;
   c.command("GET", "k");
+  await turnEnd();
   assert.equal(c.take(), "", "the hit waits for a's reply");
   assert.equal(
     rt.nodes.every((x) => !x.main.sent.some((s) => s.text === GET_K && s.slot.owner === c.core)),
@@ -50,6 +56,47 @@ Deno.test("SessionCore answers a cached GET itself, in order behind a read still
   n.main.reply("$1\r\nA\r\n");
   assert.equal(c.take(), "$1\r\nA\r\n$1\r\nv\r\n");
   assert.equal(cache.stats().hits, 1);
+  cache.close();
+});
+
+Deno.test("SessionCore answers a hit at the end of the turn, not while the turn's other input is read", async () => {
+  const { rt, cache } = await cachedRuntime();
+  const c = new FakeClient(rt);
+  c.command("GET", "k");
+  assert.equal(c.take(), "", "not before the turn ends");
+  await turnEnd();
+  assert.equal(c.take(), "$1\r\nv\r\n");
+  assert.equal(cache.stats().hits, 1);
+  cache.close();
+});
+
+Deno.test("SessionCore forwards a hit whose key was evicted later in the same turn (never the old value)", async () => {
+  const { rt, cache } = await cachedRuntime();
+  const c = new FakeClient(rt);
+  const w = new FakeClient(rt, "writer");
+  c.command("GET", "k"); // a hit, waiting for the end of the turn
+  w.command("SET", "k", "2"); // read in the same turn: evicts k
+  await turnEnd();
+  assert.equal(c.take(), "", "not answered from the cache");
+  const n = rt.nodes.find((x) =>
+    x.main.sent.some((s) => s.text === GET_K && s.slot.owner === c.core)
+  );
+  assert.ok(n !== undefined, "forwarded to a node");
+  n.main.reply("$1\r\n2\r\n");
+  assert.equal(c.take(), "$1\r\n2\r\n");
+  const st = cache.stats();
+  assert.equal(st.hits, 0);
+  assert.equal(st.retractedHits, 1);
+  cache.close();
+});
+
+Deno.test("SessionCore: a hit of a session closed before the turn ends is dropped", async () => {
+  const { rt, cache } = await cachedRuntime();
+  const c = new FakeClient(rt);
+  c.command("GET", "k");
+  c.core.close();
+  await turnEnd();
+  assert.equal(c.take(), "");
   cache.close();
 });
 

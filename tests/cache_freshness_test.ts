@@ -239,6 +239,7 @@ Deno.test(
         readsDirect: reads.length - sgReads,
         hits: final.hits,
         hitsSteady: steadyHits,
+        retractedHits: final.retractedHits,
         p50: { shardgate: pct(sgStale, 50), replica: pct(repStale, 50) },
         p99: { shardgate: pct(sgStale, 99), replica: pct(repStale, 99) },
         max: { shardgate: pct(sgStale, 100), replica: pct(repStale, 100) },

@@ -7,6 +7,7 @@
  *  feed(bytes) ─▶ mode (mode.ts, flow.ts)
  *     mux ─▶ mux.ts: framing.ts, then by route
  *              ├─ conn_state.ts  AUTH, HELLO, SELECT, RESET, CLIENT …  ─┐
+ *              ├─ cache_hit.ts   near cache hits, settled at turn end   │
  *              ├─ send.ts        a node, its connection; held writes    │
  *              ├─ fanout.ts      SCAN cursors, every node, split/merge  ├─▶ fifo.ts ─▶ io.write()
  *              └─ pinned.ts      a connection of its own (PinTracker) ──┘   (in order)
@@ -158,6 +159,8 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   readonly held: HeldWrites = new HeldWrites();
   /** Metrics and spans of the commands. */
   readonly rec: CommandRecorder;
+  /** Reads the near cache answered this turn, settled at its end (`cache_hit.ts`). */
+  readonly hits: Slot[] = [];
   /** Read-your-writes (`session_gate.ts`), made once a command goes to a gated shard. */
   gate: SessionGate | null = null;
   /** Called once the session closed. */

@@ -48,6 +48,7 @@ export class ReplyFifo extends SlotQueue {
     s.selectDb = 0;
     s.part = 0;
     s.group = null;
+    s.hit = null;
     this.#free.push(s);
   }
 

@@ -36,6 +36,7 @@ import { quietFifo, startClosing, waitForNode } from "./flow.ts";
 import { broadcast, fanout, frameOf, scan } from "./fanout.ts";
 import { BROKEN, frame } from "./framing.ts";
 import { toPinned } from "./pinned.ts";
+import { answerFromCache } from "./cache_hit.ts";
 import { forward } from "./send.ts";
 
 /** Feeds the multiplexed path; returns how far the input was consumed. */
@@ -200,8 +201,7 @@ function routed(s: SessionCore, route: Route, buf: Uint8Array, start: number, en
     // The near cache (cache/) answers a shard port's cached read in order, with no node.
     const hit = to.rt.cache?.lookup(s.parser, buf, s, s.now);
     if (hit !== null && hit !== undefined) {
-      s.rec.cacheHit = true;
-      local(s, hit);
+      answerFromCache(s, to.rt, hit, buf, start, end);
       return true;
     }
   }

@@ -51,12 +51,25 @@ export function forward(
   // A write evicts its keys from the near cache when sent, and again when acknowledged.
   if (to.writer && route !== Route.READ) to.rt.cache?.written(parser, buf, slot);
   s.fifo.push(slot);
-  let src = buf, b = start, e = end;
   if (parser.inline) {
-    src = encodeCommand(parser.inlineArgs(buf, start, end));
-    b = 0;
-    e = src.length;
+    const src = encodeCommand(parser.inlineArgs(buf, start, end));
+    return sendSlot(s, to, slot, src, 0, src.length);
   }
+  return sendSlot(s, to, slot, buf, start, end);
+}
+
+/**
+ * Sends `slot`, already in the FIFO, with the command frame `src[b, e)`
+ * (kept for a replay when that is safe).
+ */
+export function sendSlot(
+  s: SessionCore,
+  to: Target,
+  slot: Slot,
+  src: Uint8Array,
+  b: number,
+  e: number,
+): Slot {
   if (replayable(slot) || e - b <= KEEP_WRITE_FOR_RETRY) {
     s.fifo.keep(slot, src, b, e);
     src = slot.cmd!;

@@ -1,0 +1,87 @@
+/**
+ * Reads the near cache answers (`cache/`). A hit is not written at once:
+ * its slot waits in the FIFO until the end of the event-loop turn, when
+ * every socket read of that turn has been handled — the tracking
+ * connection's invalidations included. A hit whose entry is gone by then
+ * is forwarded to a node like a miss. So a read that reached shardgate in
+ * the same turn as the invalidation of its key, or after a stall in which
+ * both queued up, never gets the old value.
+ *
+ * ```
+ *  mux.ts routed(): lookup() ─ hit ─▶ slot in the FIFO (not done), command kept
+ *  … the turn's other reads: tracker ─▶ invalidate k ─▶ entry.live = false
+ *  end of turn (atTurnEnd, before the writes leave):
+ *     live ─▶ fill(slot, reply) ─▶ written in order
+ *     gone ─▶ retract() ─▶ sendSlot(): to a replica, as a miss would have gone
+ * ```
+ *
+ * @module
+ */
+
+import { type CacheHit, nilReply } from "../../cache/mod.ts";
+import { Route } from "../../resp/mod.ts";
+import { atTurnEnd } from "../_io.ts";
+import { type ShardRoutes, SLOT_CACHE_HIT } from "../_runtime.ts";
+import type { SessionCore } from "./core.ts";
+import { fill, newSlot } from "./fifo.ts";
+import { sendSlot } from "./send.ts";
+
+/** Sessions with hits to settle at the end of this turn. */
+let due: SessionCore[] = [];
+let spare: SessionCore[] = [];
+
+/** Queues the read `buf[start, end)` of `s` as answered by `hit` of `rt`'s cache. */
+export function answerFromCache(
+  s: SessionCore,
+  rt: ShardRoutes,
+  hit: CacheHit,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): void {
+  const slot = newSlot(s, Route.READ);
+  slot.rt = rt;
+  slot.flags = SLOT_CACHE_HIT;
+  slot.hit = hit;
+  slot.reply = hit.reply ?? nilReply(s.proto);
+  s.fifo.keep(slot, buf, start, end); // to forward it, should the entry go before the turn ends
+  s.fifo.push(slot);
+  if (s.hits.length === 0) {
+    if (due.length === 0) atTurnEnd(settleAll);
+    due.push(s);
+  }
+  s.hits.push(slot);
+}
+
+function settleAll(): void {
+  const list = due;
+  due = spare;
+  spare = list;
+  for (let i = 0; i < list.length; i++) settle(list[i]);
+  list.length = 0;
+}
+
+/** Answers each of `s`'s waiting hits, or forwards it when its entry went meanwhile. */
+function settle(s: SessionCore): void {
+  const hits = s.hits;
+  if (s.mode.kind === "closed") {
+    hits.length = 0;
+    return;
+  }
+  s.now = s.rt.now();
+  for (let i = 0; i < hits.length; i++) {
+    const slot = hits[i];
+    const hit = slot.hit!;
+    slot.hit = null;
+    if (hit.live) {
+      fill(s, slot, slot.reply!);
+      continue;
+    }
+    const rt = slot.rt!;
+    rt.cache?.retract();
+    slot.flags = 0;
+    slot.reply = null;
+    sendSlot(s, { rt, writer: false }, slot, slot.cmd!, slot.cmdStart, slot.cmdEnd);
+  }
+  hits.length = 0;
+}
