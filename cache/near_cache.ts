@@ -11,6 +11,7 @@
  *                          └─ miss ─▶ forwarded as usual; admission counts k;
  *                                     once hot: tracker.fill(k) ─▶ completeFill()
  *  session: write k (writer port) ─▶ written(): evict k ─▶ … reply ─▶ acked(): evict k again
+ *  pinned:  write k (MULTI …) ─▶ evictWritten(): evict k ─▶ … each reply ─▶ evictAgain(k)
  *  tracker: invalidate k ─▶ evict k, void its fill │ invalidate null (FLUSHALL) ─▶ evict all
  *  tracker closed / its node stops serving / reload turns it off ─▶ evict all
  * ```
@@ -290,14 +291,25 @@ export class NearCache implements TrackerSink {
    * again by {@link acked} when its reply comes, before the client gets it.
    */
   written(parser: RequestParser, buf: Uint8Array, slot: object): void {
+    const list = this.evictWritten(parser, buf);
+    if (list === null || list.length > 0) this.#writes.set(slot, list);
+    else this.#writes.delete(slot);
+  }
+
+  /**
+   * A write (`parser` just parsed from `buf`) is being sent to the primary
+   * on a session's own connection (a transaction, a blocking command): its
+   * keys are evicted now, and returned for {@link evictAgain} when its
+   * reply (for a transaction: EXEC's) comes. Null for a flush (everything
+   * went), `[]` for a command without keys.
+   */
+  evictWritten(parser: RequestParser, buf: Uint8Array): string[] | null {
     const keys = findKeys(parser, buf, this.#keys);
     if (keys.count === 0) {
       const name = commandNameOf(parser, buf);
-      if (name !== undefined && FLUSHES.has(name)) {
-        this.#store.clear(Evict.flush);
-        this.#writes.set(slot, null);
-      } else this.#writes.delete(slot);
-      return;
+      if (name === undefined || !FLUSHES.has(name)) return [];
+      this.#store.clear(Evict.flush);
+      return null;
     }
     const list: string[] = [];
     for (let i = 0; i < keys.count; i++) {
@@ -305,7 +317,13 @@ export class NearCache implements TrackerSink {
       list.push(key);
       this.#store.invalidate(key, Evict.write);
     }
-    this.#writes.set(slot, list);
+    return list;
+  }
+
+  /** Evicts `keys` again (null: everything), before the client sees the reply of their write. */
+  evictAgain(keys: readonly string[] | null): void {
+    if (keys === null) this.#store.clear(Evict.flush);
+    else for (const key of keys) this.#store.invalidate(key, Evict.write);
   }
 
   /** The reply of a write {@link written} for `slot` arrived: its keys are evicted again. */
@@ -313,8 +331,7 @@ export class NearCache implements TrackerSink {
     const list = this.#writes.get(slot);
     if (list === undefined) return;
     this.#writes.delete(slot);
-    if (list === null) this.#store.clear(Evict.flush);
-    else for (const key of list) this.#store.invalidate(key, Evict.write);
+    this.evictAgain(list);
   }
 
   /**
@@ -350,6 +367,12 @@ export class NearCache implements TrackerSink {
     const t = this.#tracker;
     this.#tracker = null;
     t?.close("cache closed");
+  }
+
+  /** The node entries come from (its tracking connection is set up), or null. */
+  get trackedNode(): string | null {
+    const t = this.#tracker;
+    return t !== null && t.ready ? t.target.id : null;
   }
 
   /** A snapshot for /status and /metrics. */

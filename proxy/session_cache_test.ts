@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClient, FakeRuntime } from "./_test_fake_runtime.ts";
+import { FakeClient, FakeRuntime, resp } from "./_test_fake_runtime.ts";
 import { NearCache } from "../cache/mod.ts";
 import { FakeNodeSocket, fakeTarget } from "../cache/_test_fake_node.ts";
 
@@ -17,7 +17,9 @@ function turnEnd(): Promise<void> {
 }
 
 /** A fake shard whose near cache holds `k` = `v`. */
-async function cachedRuntime(): Promise<{ rt: FakeRuntime; cache: NearCache }> {
+async function cachedRuntime(): Promise<
+  { rt: FakeRuntime; cache: NearCache; node: FakeNodeSocket }
+> {
   const node = new FakeNodeSocket();
   const cache = new NearCache({
     enabled: true,
@@ -37,7 +39,7 @@ async function cachedRuntime(): Promise<{ rt: FakeRuntime; cache: NearCache }> {
   await node.waitWritten(GET_K);
   node.send("$1\r\nv\r\n:-1\r\n");
   await until(() => cache.stats().keys === 1);
-  return { rt, cache };
+  return { rt, cache, node };
 }
 
 Deno.test("SessionCore answers a cached GET itself, in order behind a read still at a node", async () => {
@@ -111,5 +113,25 @@ Deno.test("SessionCore: a write on the writer port evicts its key before the cli
   // The writer port's own reads are never answered from the cache.
   w.command("GET", "k");
   assert.equal(w.take(), "");
+  cache.close();
+});
+
+Deno.test("SessionCore: a transaction's write evicts its key again at EXEC's reply, before the client sees it", async () => {
+  const { rt, cache, node } = await cachedRuntime();
+  const w = new FakeClient(rt, "writer");
+  w.send(resp("MULTI") + resp("SET", "k", "2") + resp("EXEC"));
+  assert.equal(cache.stats().keys, 0, "evicted when sent");
+  const pin = rt.primary!.pinned[0];
+  pin.frames("+OK\r\n", "+QUEUED\r\n");
+  // Before EXEC ran, a reader's miss refilled k with the old value.
+  const r = new FakeClient(rt);
+  r.command("GET", "k");
+  await node.waitWritten(GET_K, 2);
+  node.send("$1\r\nv\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  pin.frames("*1\r\n+OK\r\n"); // EXEC's reply: the SET ran
+  assert.equal(cache.stats().keys, 0, "evicted again before the client got EXEC's reply");
+  assert.equal(w.take(), "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+  assert.equal(w.core.modeKind, "mux");
   cache.close();
 });

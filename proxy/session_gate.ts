@@ -16,7 +16,7 @@ import {
   SLOT_STALE,
   SLOT_WRITER,
 } from "./_runtime.ts";
-import { Admit, type GateClient, type ReadFloor, type ReadGate } from "./consistency.ts";
+import { Admit, type GateClient, type ReadFloor, type ReadGate, UNKNOWN } from "./consistency.ts";
 import { splitReads } from "./split_routing.ts";
 
 /** What a session's read-your-writes part needs from its session. */
@@ -77,6 +77,23 @@ export class SessionGate {
     const floor = this.#routed ? null : this.#floor;
     for (const o of this.#pending) o.gate.probeWrites(o.link, o.writes, floor, now);
     this.#pending.length = 0;
+  }
+
+  /**
+   * True when the near cache may answer a read of this session: `nodeId`,
+   * the node its entries come from (its invalidations evict them), is known
+   * to have what the read needs — every change up to there has reached the
+   * cache as an invalidation. The session's floor rises to that node's.
+   */
+  cacheOk(gate: ReadGate, nodeId: string | null): boolean {
+    if (nodeId === null || this.#writesOut > 0) return false;
+    const floor = this.#own(gate);
+    const need = gate.need(floor);
+    if (need === 0) return true;
+    const at = gate.applied(nodeId);
+    if (need === UNKNOWN || at < need) return false;
+    floor?.raise(at);
+    return true;
   }
 
   /**

@@ -30,8 +30,30 @@ import { sendSlot } from "./send.ts";
 let due: SessionCore[] = [];
 let spare: SessionCore[] = [];
 
+/**
+ * A shard port's read (the parser's command at hand, `buf[start, end)`):
+ * true when `rt`'s near cache answers it (queued in order, settled at the
+ * end of the turn). With read-your-writes on, only while the node the
+ * cache is filled from is known to have what the session must see.
+ */
+export function fromCache(
+  s: SessionCore,
+  rt: ShardRoutes,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): boolean {
+  const cache = rt.cache!;
+  const gate = rt.gate;
+  if (gate?.on && !s.gates().cacheOk(gate, cache.trackedNode)) return false;
+  const hit = cache.lookup(s.parser, buf, s, s.now);
+  if (hit === null) return false;
+  answerFromCache(s, rt, hit, buf, start, end);
+  return true;
+}
+
 /** Queues the read `buf[start, end)` of `s` as answered by `hit` of `rt`'s cache. */
-export function answerFromCache(
+function answerFromCache(
   s: SessionCore,
   rt: ShardRoutes,
   hit: CacheHit,

@@ -67,6 +67,12 @@ export interface PinnedMode {
   leavingSince: number;
   /** Not reading: a reply of the proxy's own waits for the node's owed replies. */
   waiting: boolean;
+  /**
+   * Keys written on it whose replies are not all in (a transaction's until
+   * EXEC's): evicted from the near cache again at each reply (null: a flush,
+   * everything). Emptied once nothing is owed.
+   */
+  written: string[] | null;
 }
 
 /** Bytes relayed as they are both ways (a replication stream after SYNC/PSYNC). */

@@ -36,7 +36,7 @@ import { quietFifo, startClosing, waitForNode } from "./flow.ts";
 import { broadcast, fanout, frameOf, scan } from "./fanout.ts";
 import { BROKEN, frame } from "./framing.ts";
 import { toPinned } from "./pinned.ts";
-import { answerFromCache } from "./cache_hit.ts";
+import { fromCache } from "./cache_hit.ts";
 import { forward } from "./send.ts";
 
 /** Feeds the multiplexed path; returns how far the input was consumed. */
@@ -197,13 +197,11 @@ function routed(s: SessionCore, route: Route, buf: Uint8Array, start: number, en
   const to = s.routed;
   to.rt = routing.shard!;
   to.writer = routing.toWriter;
-  if (route === Route.READ && !to.writer && routing.introspects) {
-    // The near cache (cache/) answers a shard port's cached read in order, with no node.
-    const hit = to.rt.cache?.lookup(s.parser, buf, s, s.now);
-    if (hit !== null && hit !== undefined) {
-      answerFromCache(s, to.rt, hit, buf, start, end);
-      return true;
-    }
+  if (
+    route === Route.READ && !to.writer && routing.introspects && (to.rt.cache ?? null) !== null &&
+    fromCache(s, to.rt, buf, start, end)
+  ) {
+    return true;
   }
   if (routing.transaction || route === Route.PIN) {
     const consumed = toPinned(s, to);

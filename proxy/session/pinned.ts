@@ -86,6 +86,7 @@ export function toPinned(s: SessionCore, to: Target): boolean {
     writer: to.writer,
     leavingSince: 0,
     waiting: false,
+    written: [],
   };
   enter(s, pin);
   // A router port's transaction: what was held until its shard was known goes first.
@@ -251,6 +252,15 @@ function pinnedCommand(
     }
   }
   const blocking = route === Route.PIN && kind === PinKind.OTHER;
+  const cache = m.shard.cache ?? null;
+  if (cache !== null && m.writer && route !== Route.READ) {
+    // Evicted now and again at each reply until every reply is in (a
+    // transaction's writes run at EXEC): the client never reads its own
+    // acknowledged write from the near cache as it was before.
+    const keys = cache.evictWritten(parser, buf);
+    if (keys === null) m.written = null;
+    else if (m.written !== null) { for (const k of keys) m.written.push(k); }
+  }
   pin.sent(kind, s.now, { args: cmdArgs, blocking, arg, name, tag: s.rec.pinnedTag(s.now) });
   if (frame !== null) conn.sendRaw(frame, 0, frame.length);
   else sendPinned(s, m, buf, start, end);
@@ -356,6 +366,10 @@ export function onFrame(s: SessionCore, buf: Uint8Array, start: number, end: num
   if (m === null) return;
   const pin = m.tracker;
   const outcome = pin.onFrame(buf, start, end);
+  if (outcome !== null && (m.written === null || m.written.length > 0)) {
+    m.shard.cache?.evictAgain(m.written); // before the client can see the reply
+    if (pin.owed === 0) m.written = [];
+  }
   if (outcome === null || !outcome.internal) s.io.write(buf, start, end);
   if (outcome !== null) {
     const gate = m.shard.gate;
