@@ -108,14 +108,16 @@ let turnEnd: (() => void)[] = [];
 let spareTurnEnd: (() => void)[] = [];
 let flushScheduled = false;
 function flushAll(): void {
-  flushScheduled = false;
-  if (turnEnd.length > 0) {
+  // What the turn-end work writes joins this flush (no second one is scheduled for it), and
+  // so does turn-end work it adds (a session whose input resumes may find more hits).
+  while (turnEnd.length > 0) {
     const fns = turnEnd;
     turnEnd = spareTurnEnd;
     spareTurnEnd = fns;
     for (let i = 0; i < fns.length; i++) fns[i]();
     fns.length = 0;
   }
+  flushScheduled = false;
   const list = dirty;
   dirty = spareDirty;
   spareDirty = list;

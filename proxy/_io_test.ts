@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { READ_BUFFER_SIZE } from "../config/defaults.ts";
-import { ByteWriter, ReadBuffer, type Socket } from "./_io.ts";
+import { atTurnEnd, ByteWriter, ReadBuffer, type Socket } from "./_io.ts";
 import { Slot, SlotQueue } from "./_runtime.ts";
 
 /** A socket that records writes and accepts at most `max` bytes per write. */
@@ -35,6 +35,27 @@ Deno.test("ByteWriter.write() coalesces one turn's writes into one socket write"
   assertEquals(sock.writes.length, 1);
   assertEquals(sock.all, Array.from({ length: 100 }, (_, i) => `+${i}\r\n`).join(""));
   assertEquals(w.pending, 0);
+});
+
+Deno.test("atTurnEnd() runs before the turn's writes leave, which join them in one socket write", async () => {
+  const sock = new RecordingSocket();
+  const w = new ByteWriter(sock);
+  const order: string[] = [];
+  w.write(new TextEncoder().encode("a"));
+  atTurnEnd(() => {
+    order.push("first");
+    w.write(new TextEncoder().encode("b"));
+    // Work added by turn-end work runs in the same flush, not a turn later.
+    atTurnEnd(() => {
+      order.push("nested");
+      w.write(new TextEncoder().encode("c"));
+    });
+  });
+  assertEquals(sock.writes.length, 0, "nothing before the turn ends");
+  await drained(w);
+  assertEquals(order, ["first", "nested"]);
+  assertEquals(sock.writes.length, 1);
+  assertEquals(sock.all, "abc");
 });
 
 Deno.test("ByteWriter finishes partial writes and keeps order across chunks", async () => {

@@ -13,10 +13,12 @@ import { encodeCommand } from "../resp/mod.ts";
 import {
   closeClient,
   redisClient,
+  startRedis,
   startReplicaSet,
   startShardgate,
   waitFor,
 } from "./helpers/mod.ts";
+import { LagRelay } from "./_lag_relay.ts";
 import { E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
 import { RawConn } from "./_raw.ts";
 import { adminGet, adminPort } from "./_admin_helpers.ts";
@@ -162,6 +164,47 @@ Deno.test("cache: a write through the writer port is read back at once", E2E, as
     await closeClient(w);
   }
 });
+
+Deno.test(
+  "cache: with consistency: host, a write is never read back old from a lagging replica's cache",
+  E2E,
+  async () => {
+    await using primary = await startRedis();
+    await using relay = new LagRelay(primary.port);
+    await using replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
+    await primary.cli("SET", "k", "old");
+    await waitFor(async () => (await replica.cli("GET", "k")).trim() === "old", {
+      message: "the replica has k",
+    });
+    await using sg = await startShardgate(
+      shardYaml([primary.address, replica.address], [CHECK, CACHE, "consistency: host"]),
+    );
+    const r = await redisClient(sg.ports[SHARD].readers);
+    const w = await redisClient(sg.ports[SHARD].writer!);
+    try {
+      await waitFor(async () => {
+        const before = (await getCount(replica)).calls;
+        for (let i = 0; i < 10; i++) assertEquals(await r.get("k"), "old");
+        return (await getCount(replica)).calls === before;
+      }, { message: "k cached" });
+      relay.pause(); // the replica applies no more writes: its old k may be filled again
+      try {
+        for (let i = 0; i < 5; i++) {
+          await w.set("k", `new${i}`);
+          // Each read misses or is refused by the cache; the gate sends it to the primary.
+          for (let j = 0; j < 10; j++) {
+            assertEquals(await r.get("k"), `new${i}`, `write ${i} read ${j}`);
+          }
+        }
+      } finally {
+        relay.resume();
+      }
+    } finally {
+      await closeClient(r);
+      await closeClient(w);
+    }
+  },
+);
 
 Deno.test(
   "cache: a killed replica's entries go; a reload turning the cache off ends hits",
