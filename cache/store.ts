@@ -82,7 +82,7 @@ export class CacheStore {
    * a miss without making a string of its key (most reads of a keyspace
    * larger than the cache).
    */
-  #present: Uint16Array = new Uint16Array(0);
+  #present: Uint8Array = new Uint8Array(0);
   #mask = 0;
 
   /** A store holding at most `maxKeys` keys and `maxBytes` bytes. */
@@ -90,6 +90,12 @@ export class CacheStore {
     this.maxKeys = maxKeys;
     this.maxBytes = maxBytes;
     this.#sizePresence();
+  }
+
+  /** True while another entry fits without evicting one (by count; bytes with a margin). */
+  get roomy(): boolean {
+    return this.#map.size + this.#inflight.size < this.maxKeys &&
+      this.bytes < this.maxBytes - (this.maxBytes >> 4);
   }
 
   /** False when no entry's key has hash `h` (a sure miss); true when one may. */
@@ -100,9 +106,9 @@ export class CacheStore {
   /** Buckets: a power of two, at least 8 per key allowed (few false "may hold"), 4,096–4 Mi. */
   #sizePresence(): void {
     let n = 4096;
-    while (n < this.maxKeys * 8 && n < 1 << 22) n *= 2;
+    while (n < this.maxKeys * 4 && n < 1 << 22) n *= 2;
     if (n === this.#present.length) return;
-    this.#present = new Uint16Array(n);
+    this.#present = new Uint8Array(n);
     this.#mask = n - 1;
     for (const e of this.#map.values()) this.#present[e.hash & this.#mask]++;
   }

@@ -84,3 +84,17 @@ Deno.test("CacheStore.mayHold() says 'maybe' for every held key and 'no' once it
   s.clear(Evict.flush);
   for (const k of ["a", "b", "c", "d"]) equal(s.mayHold(h(k)), false);
 });
+
+Deno.test("CacheStore.roomy says whether another entry fits without an eviction", () => {
+  const s = new CacheStore(2, 1 << 20);
+  equal(s.roomy, true);
+  const t = s.beginFill("a");
+  equal(s.roomy, true, "one fill in flight, one place left");
+  s.beginFill("b");
+  equal(s.roomy, false, "fills in flight count");
+  s.completeFill("a", t, bulk("a"), 1000);
+  equal(s.roomy, false);
+  s.invalidate("a", Evict.invalidated);
+  s.invalidate("b", Evict.invalidated);
+  equal(s.roomy, true);
+});
