@@ -2,7 +2,9 @@
  * The near cache's benchmark (issue 19): GET over a Zipf-skewed hot set of
  * 100,000 keys (`zipf_get.ts`, its own load generator) against the replica
  * directly, shardgate with `cache: true` and shardgate without a cache; the
- * replica's GET calls during each run; the cache on over a cold uniform
+ * replica's GET calls during each run; the replica's GETs of the hot set
+ * (the 1,000 and 10,000 most popular keys, counted by key from MONITOR in a
+ * pass of its own) per client read of it; the cache on over a cold uniform
  * keyspace against off (paired); and the RSS of a shardgate whose cache is
  * bounded below a keyspace larger than it.
  *
@@ -20,6 +22,7 @@
 import { parseArgs } from "node:util";
 import { freePort, rssKb, Supervisor, waitFor } from "./_procs.ts";
 import { MiniRedis, parseInfo } from "./_redis.ts";
+import { zipfCdf } from "./zipf_get.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -200,6 +203,49 @@ async function cacheStatus(admin: number): Promise<Record<string, unknown>> {
   return (await r.json()).shards[0].cache;
 }
 
+/** Replica GETs by key rank, counted from a `MONITOR` connection (the hot set's share, see below). */
+interface RankCounts {
+  /** GETs of keys ranked below 1,000 (`key:<12 digits>`, the rank). */
+  top1k: number;
+  /** GETs of keys ranked below 10,000 (the default `max_keys`). */
+  top10k: number;
+  /** All GETs. */
+  all: number;
+}
+
+/** Starts counting the GETs `port` runs, by key rank, until the returned stop function is called. */
+async function monitorGets(port: number): Promise<() => Promise<RankCounts>> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode("MONITOR\r\n"));
+  const counts: RankCounts = { top1k: 0, top10k: 0, all: 0 };
+  const td = new TextDecoder();
+  const done = (async () => {
+    let tail = "";
+    const buf = new Uint8Array(1 << 16);
+    try {
+      for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+        const lines = (tail + td.decode(buf.subarray(0, n))).split("\r\n");
+        tail = lines.pop()!;
+        for (const line of lines) {
+          const m = /"GET" "key:(\d{12})"/i.exec(line);
+          if (m === null) continue;
+          const rank = Number(m[1]);
+          counts.all++;
+          if (rank < 10_000) counts.top10k++;
+          if (rank < 1_000) counts.top1k++;
+        }
+      }
+    } catch {
+      // closed by stop()
+    }
+  })();
+  return async () => {
+    conn.close();
+    await done;
+    return counts;
+  };
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -256,6 +302,26 @@ try {
   await cell("hot_get_1c", all, 1, 0.99);
   await cell("cold_get_50c", ["cache_on", "cache_off"], 50, 0);
   record({ cell: "cache_status_after", ...(await cacheStatus(on.admin)) });
+
+  // The hot set's share: the Zipf load once more through the cache, the replica's GETs counted
+  // by key rank (MONITOR slows the replica, so this pass is not timed), against the reads of
+  // those ranks the clients sent (their expected share of every read sent, from the law).
+  const stopMonitor = await monitorGets(rPort);
+  const split = await load(on.port, 50, 0.99);
+  const replicaByRank = await stopMonitor();
+  const cdf = zipfCdf(HOT_KEYS, 0.99);
+  const sent = split.ops + (split.warmupOps ?? 0);
+  record({
+    cell: "hot_set_replica_share",
+    clientReads: sent,
+    replicaGets: replicaByRank,
+    top1kShareOfReads: cdf[999],
+    top10kShareOfReads: cdf[9_999],
+    top1kReplicaPerRead: replicaByRank.top1k / (sent * cdf[999]),
+    top10kReplicaPerRead: replicaByRank.top10k / (sent * cdf[9_999]),
+    allReplicaPerRead: replicaByRank.all / sent,
+    cache: await cacheStatus(on.admin),
+  });
 
   // Memory: a cache bounded at 8 MiB under 300,000 keys read uniformly, every read admitted.
   await populate(primary, HOT_KEYS, HOT_KEYS + BIG_KEYS, "v".repeat(100));
