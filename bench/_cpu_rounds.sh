@@ -1,4 +1,4 @@
-# Shared by the bench/*cpu_per_op.sh scripts (sourced, not run).
+# Shared by the bench/*cpu_per_op.sh and cache_cold_ab.sh scripts (sourced, not run).
 #
 #   cpu_rounds ROUNDS N NAME_A PID_A PORT_A NAME_B PID_B PORT_B
 #
@@ -16,6 +16,18 @@ cpu_setup() {
   redis-server --port "$P0" --save "" --daemonize yes >/dev/null
   until redis-cli -p "$P0" ping >/dev/null 2>&1; do sleep 0.1; done
   redis-benchmark -p "$P0" -n 100000 -r 100000 -q SET key:__rand_int__ xxx >/dev/null 2>&1
+}
+
+# Starts `main.ts run` of checkout $1 with one shard reading $P0 on port $2, the shard's extra
+# settings $3 (", cache: true"), logs in $TMP; prints its pid.
+cpu_start() {
+  cat >"$TMP/$2.yaml" <<EOT
+shards:
+  s: { readers: 127.0.0.1:$2, nodes: [127.0.0.1:$P0]${3:-} }
+EOT
+  (cd "$1" && exec node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=2 \
+    main.ts run --config "$TMP/$2.yaml" >"$TMP/$2.log" 2>&1) &
+  echo $!
 }
 
 cpu_cleanup() {

@@ -15,17 +15,8 @@ P0=${PORT_BASE:-7961}
 . "$(dirname "$0")/_cpu_rounds.sh"
 cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
 
-start() { # port extra-shard-settings -> pid
-  cat >"$TMP/$1.yaml" <<EOT
-shards:
-  s: { readers: 127.0.0.1:$1, nodes: [127.0.0.1:$P0]$2 }
-EOT
-  (cd "$HEAD" && exec node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=2 \
-    main.ts run --config "$TMP/$1.yaml" >"$TMP/$1.log" 2>&1) &
-  echo $!
-}
-POFF=$(start $((P0 + 1)) ""); PIDS+=("$POFF")
-PON=$(start $((P0 + 2)) ", cache: true"); PIDS+=("$PON")
+POFF=$(cpu_start "$HEAD" $((P0 + 1))); PIDS+=("$POFF")
+PON=$(cpu_start "$HEAD" $((P0 + 2)) ", cache: true"); PIDS+=("$PON")
 for port in $((P0 + 1)) $((P0 + 2)); do
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
   load "$port" GET 100000 >/dev/null # warm up

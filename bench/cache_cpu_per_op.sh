@@ -13,17 +13,8 @@ P0=${PORT_BASE:-7521}; POFF_PORT=$((P0 + 10)); PON_PORT=$((P0 + 11))
 . "$(dirname "$0")/_cpu_rounds.sh"
 cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
 
-start() { # port extra-shard-settings -> pid
-  cat >"$TMP/$1.yaml" <<EOT
-shards:
-  s: { readers: 127.0.0.1:$1, nodes: [127.0.0.1:$P0]$2 }
-EOT
-  (cd "$HEAD" && exec node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=2 \
-    main.ts run --config "$TMP/$1.yaml" >"$TMP/$1.log" 2>&1) &
-  echo $!
-}
-POFF=$(start "$POFF_PORT" ""); PIDS+=("$POFF")
-PON=$(start "$PON_PORT" ", cache: true"); PIDS+=("$PON")
+POFF=$(cpu_start "$HEAD" "$POFF_PORT"); PIDS+=("$POFF")
+PON=$(cpu_start "$HEAD" "$PON_PORT" ", cache: true"); PIDS+=("$PON")
 for port in "$POFF_PORT" "$PON_PORT"; do
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
 done

@@ -14,17 +14,8 @@ P0=${PORT_BASE:-7501}; PB_PORT=$((P0 + 10)); PH_PORT=$((P0 + 11))
 . "$(dirname "$0")/_cpu_rounds.sh"
 cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
 
-start() { # checkout port -> pid
-  cat >"$TMP/$2.yaml" <<EOT
-shards:
-  s: { readers: 127.0.0.1:$2, nodes: [127.0.0.1:$P0] }
-EOT
-  (cd "$1" && exec node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=2 \
-    main.ts run --config "$TMP/$2.yaml" >"$TMP/$2.log" 2>&1) &
-  echo $!
-}
-PB=$(start "$BASE" "$PB_PORT"); PIDS+=("$PB")
-PH=$(start "$HEAD" "$PH_PORT"); PIDS+=("$PH")
+PB=$(cpu_start "$BASE" "$PB_PORT"); PIDS+=("$PB")
+PH=$(cpu_start "$HEAD" "$PH_PORT"); PIDS+=("$PH")
 for port in "$PB_PORT" "$PH_PORT"; do
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
 done
