@@ -151,9 +151,19 @@ Deno.test(
   async () => {
     await using set = await startReplicaSet({ replicas: 2 });
     // A hedge waits at least 20 ms here: this shared machine's normal jitter (p99 ~10 ms) then
-    // hedges next to nothing, so the hedges the stopped replica causes stand out.
+    // hedges next to nothing, so the hedges the stopped replica causes stand out. The node's p99
+    // during the stall is the age of its oldest waiting read when the history samples (once a
+    // second): health checks slow enough, and a server timeout long enough, that its reads wait
+    // through at least two samples before the node is marked down and its connections close (a
+    // CI run where that came within the first second drew a peak of 26 ms).
     await using sg = await startShardgate(
-      adminYaml(set.addresses, { shard: ["hedge: { min_delay: 20ms }"] }),
+      adminYaml(set.addresses, {
+        shard: [
+          "hedge: { min_delay: 20ms }",
+          "check: { interval: 100ms, timeout: 2s, rise: 2, fall: 2 }",
+          "timeouts: { server: 6s }",
+        ],
+      }),
     );
     const url = `http://127.0.0.1:${adminPort(sg)}/`;
     await using browser = await launch();
