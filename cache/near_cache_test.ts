@@ -48,6 +48,23 @@ async function tracked(cfg = CFG): Promise<{ cache: NearCache; node: FakeNodeSoc
 }
 
 const GET_K = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+
+/**
+ * Reads `k` once (a miss), answers its fill — the `nth` `GET k` the node
+ * saw — with `replies` (the GET's reply, then the PTTL's), and waits until
+ * `k` is cached.
+ */
+async function fillK(
+  cache: NearCache,
+  node: FakeNodeSocket,
+  replies = "$1\r\n1\r\n:-1\r\n",
+  nth = 1,
+): Promise<void> {
+  lookup(cache, ["GET", "k"]);
+  await node.waitWritten(GET_K, nth);
+  node.send(replies);
+  await until(() => cache.stats().keys === 1);
+}
 const INVALIDATE_K = ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
 
 Deno.test("NearCache sets the tracking connection up: RESP3 and CLIENT TRACKING on", async () => {
@@ -74,10 +91,7 @@ Deno.test("NearCache.lookup() fills a hot key over the tracking connection, then
 
 Deno.test("NearCache answers a cached nil in the client's protocol", async () => {
   const { cache, node } = await tracked();
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K);
-  node.send("_\r\n:-2\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node, "_\r\n:-2\r\n");
   equal(lookup(cache, ["GET", "k"], R2), "$-1\r\n");
   equal(lookup(cache, ["GET", "k"], R3), "_\r\n");
   cache.close();
@@ -97,10 +111,7 @@ Deno.test("NearCache drops a fill when the invalidation arrives before its reply
 
 Deno.test("NearCache: an invalidation evicts, and the next read refills", async () => {
   const { cache, node } = await tracked();
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K);
-  node.send("$1\r\n1\r\n:-1\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node);
   node.send(INVALIDATE_K);
   await until(() => cache.stats().keys === 0);
   equal(cache.stats().invalidations, 1);
@@ -114,10 +125,7 @@ Deno.test("NearCache: an invalidation evicts, and the next read refills", async 
 
 Deno.test("NearCache: a null invalidation (FLUSHALL) evicts everything and voids fills in flight", async () => {
   const { cache, node } = await tracked();
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K);
-  node.send("$1\r\n1\r\n:-1\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node);
   lookup(cache, ["GET", "j"]);
   await node.waitWritten("$1\r\nj\r\n", 2);
   node.send(">2\r\n$10\r\ninvalidate\r\n_\r\n$1\r\nx\r\n:-1\r\n");
@@ -130,10 +138,7 @@ Deno.test("NearCache: a null invalidation (FLUSHALL) evicts everything and voids
 
 Deno.test("NearCache: the tracking connection breaking drops everything it fed", async () => {
   const { cache, node } = await tracked();
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K);
-  node.send("$1\r\n1\r\n:-1\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node);
   node.close();
   await until(() => cache.stats().keys === 0);
   equal(cache.stats().evictions.connection, 1);
@@ -142,10 +147,7 @@ Deno.test("NearCache: the tracking connection breaking drops everything it fed",
 
 Deno.test("NearCache: its node no longer serving drops everything; it moves to another", async () => {
   const { cache, node } = await tracked();
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K);
-  node.send("$1\r\n1\r\n:-1\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node);
   const other = new FakeNodeSocket();
   cache.serving([fakeTarget("n2:6379", other)]);
   equal(cache.stats().keys, 0);
@@ -169,18 +171,12 @@ Deno.test("NearCache never serves an entry past the key's TTL", async () => {
 
 Deno.test("NearCache: a write through the sidecar evicts its keys at send and at its reply", async () => {
   const { cache, node } = await tracked();
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K);
-  node.send("$1\r\n1\r\n:-1\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node);
   const slot = {};
   write(cache, ["SET", "k", "2"], slot);
   equal(cache.stats().keys, 0);
   // A fill that read the old value before the write reached the node…
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K, 2);
-  node.send("$1\r\n1\r\n:-1\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node, "$1\r\n1\r\n:-1\r\n", 2);
   // …is evicted when the write is acknowledged, before the client sees it.
   cache.acked(slot);
   equal(cache.stats().keys, 0);
@@ -190,10 +186,7 @@ Deno.test("NearCache: a write through the sidecar evicts its keys at send and at
 
 Deno.test("NearCache: a FLUSHALL through the sidecar evicts everything", async () => {
   const { cache, node } = await tracked();
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K);
-  node.send("$1\r\n1\r\n:-1\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node);
   const slot = {};
   write(cache, ["FLUSHALL"], slot);
   equal(cache.stats().keys, 0);
@@ -215,10 +208,7 @@ Deno.test("NearCache.lookup() answers MGET only when every key is cached", async
 
 Deno.test("NearCache.lookup() leaves other databases, own users and the writer port to the node", async () => {
   const { cache, node } = await tracked();
-  lookup(cache, ["GET", "k"]);
-  await node.waitWritten(GET_K);
-  node.send("$1\r\n1\r\n:-1\r\n");
-  await until(() => cache.stats().keys === 1);
+  await fillK(cache, node);
   equal(lookup(cache, ["GET", "k"], { ...R2, db: 1 }), null);
   equal(lookup(cache, ["GET", "k"], { ...R2, user: {} }), null);
   equal(lookup(cache, ["GET", "k"], { ...R2, role: "writer" }), null);
