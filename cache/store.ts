@@ -118,11 +118,6 @@ export class CacheStore {
     return this.#map.size;
   }
 
-  /** Fills in flight now. */
-  get pendingFills(): number {
-    return this.#inflight.size;
-  }
-
   /** The live entry for `key` at `now`, or undefined (an expired one is evicted). */
   get(key: string, now: number): CacheEntry | undefined {
     const e = this.#map.get(key);
@@ -133,11 +128,6 @@ export class CacheStore {
     }
     e.ref = true;
     return e;
-  }
-
-  /** True when `key` has an entry or a fill in flight. */
-  has(key: string): boolean {
-    return this.#map.has(key) || this.#inflight.has(key);
   }
 
   /** Starts a fill of `key`: its token, or 0 when one is in flight already. */
