@@ -90,7 +90,6 @@ function settle(s: SessionCore): void {
     hits.length = 0;
     return;
   }
-  s.now = s.rt.now();
   for (let i = 0; i < hits.length; i++) {
     const slot = hits[i];
     const hit = slot.hit!;
@@ -101,6 +100,7 @@ function settle(s: SessionCore): void {
     }
     const rt = slot.rt!;
     rt.cache?.retract();
+    s.now = s.rt.now(); // the send's clock (hedge delay, gate)
     slot.flags = 0;
     slot.reply = null;
     sendSlot(s, { rt, writer: false }, slot, slot.cmd!, slot.cmdStart, slot.cmdEnd);
