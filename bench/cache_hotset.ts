@@ -360,56 +360,34 @@ try {
   });
 
   // Summary (medians over rounds).
-  const med = (c: string, t: string, f: (l: Load) => number) => median(runs[c][t].map(f));
-  const paired = (c: string) =>
-    median(runs[c].cache_on.map((l, i) => l.opsPerSec / runs[c].cache_off[i].opsPerSec));
+  const ops = (l: Load) => l.opsPerSec, p50 = (l: Load) => l.p50Ms;
+  /** A cell's median of `f` per target, in the order the targets first ran. */
+  const perTarget = (c: string, f: (l: Load) => number) =>
+    Object.fromEntries(Object.keys(runs[c]).map((t) => [t, median(runs[c][t].map(f))]));
+  /** The median over rounds of the cache's ops/s ÷ `base`'s in the same round. */
+  const paired = (c: string, base: string) =>
+    median(runs[c].cache_on.map((l, i) => l.opsPerSec / runs[c][base][i].opsPerSec));
+  const replicaGets = (c: string) => ({
+    cache_on: median(gets_[c].cache_on),
+    cache_off: median(gets_[c].cache_off),
+  });
   const summary = {
     rb_hot1k_get_50c_ops: {
-      direct: med("rb_hot1k_get_50c", "direct", (l) => l.opsPerSec),
-      cache_on: med("rb_hot1k_get_50c", "cache_on", (l) => l.opsPerSec),
-      cache_off: med("rb_hot1k_get_50c", "cache_off", (l) => l.opsPerSec),
-      on_vs_direct_paired: median(
-        runs.rb_hot1k_get_50c.cache_on.map((l, i) =>
-          l.opsPerSec / runs.rb_hot1k_get_50c.direct[i].opsPerSec
-        ),
-      ),
+      ...perTarget("rb_hot1k_get_50c", ops),
+      on_vs_direct_paired: paired("rb_hot1k_get_50c", "direct"),
     },
-    rb_hot1k_get_1c_p50_ms: {
-      direct: med("rb_hot1k_get_1c", "direct", (l) => l.p50Ms),
-      cache_on: med("rb_hot1k_get_1c", "cache_on", (l) => l.p50Ms),
-      cache_off: med("rb_hot1k_get_1c", "cache_off", (l) => l.p50Ms),
-    },
-    rb_hot1k_replica_gets_per_op_50c: {
-      cache_on: median(gets_.rb_hot1k_get_50c.cache_on),
-      cache_off: median(gets_.rb_hot1k_get_50c.cache_off),
-    },
+    rb_hot1k_get_1c_p50_ms: perTarget("rb_hot1k_get_1c", p50),
+    rb_hot1k_replica_gets_per_op_50c: replicaGets("rb_hot1k_get_50c"),
     rb_cold_get_50c_ops: {
-      cache_on: med("rb_cold_get_50c", "cache_on", (l) => l.opsPerSec),
-      cache_off: med("rb_cold_get_50c", "cache_off", (l) => l.opsPerSec),
-      paired_ratio_median: paired("rb_cold_get_50c"),
+      ...perTarget("rb_cold_get_50c", ops),
+      paired_ratio_median: paired("rb_cold_get_50c", "cache_off"),
     },
-    hot_get_50c_ops: {
-      direct: med("hot_get_50c", "direct", (l) => l.opsPerSec),
-      cache_on: med("hot_get_50c", "cache_on", (l) => l.opsPerSec),
-      cache_off: med("hot_get_50c", "cache_off", (l) => l.opsPerSec),
-    },
-    hot_get_1c_p50_ms: {
-      direct: med("hot_get_1c", "direct", (l) => l.p50Ms),
-      cache_on: med("hot_get_1c", "cache_on", (l) => l.p50Ms),
-      cache_off: med("hot_get_1c", "cache_off", (l) => l.p50Ms),
-    },
-    replica_gets_per_op_hot_50c: {
-      cache_on: median(gets_.hot_get_50c.cache_on),
-      cache_off: median(gets_.hot_get_50c.cache_off),
-    },
+    hot_get_50c_ops: perTarget("hot_get_50c", ops),
+    hot_get_1c_p50_ms: perTarget("hot_get_1c", p50),
+    replica_gets_per_op_hot_50c: replicaGets("hot_get_50c"),
     cold_get_50c_ops: {
-      cache_on: med("cold_get_50c", "cache_on", (l) => l.opsPerSec),
-      cache_off: med("cold_get_50c", "cache_off", (l) => l.opsPerSec),
-      paired_ratio_median: median(
-        runs.cold_get_50c.cache_on.map((l, i) =>
-          l.opsPerSec / runs.cold_get_50c.cache_off[i].opsPerSec
-        ),
-      ),
+      ...perTarget("cold_get_50c", ops),
+      paired_ratio_median: paired("cold_get_50c", "cache_off"),
     },
   };
   record({ cell: "summary", ...summary });
