@@ -10,7 +10,7 @@
  *
  * ```ts
  * await using relay = new LagRelay(primary.port);
- * const replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
+ * const replica = await replicaThrough(relay); // replicaof 127.0.0.1:relay.port, link up
  * relay.delayMs = 50;   // every replicated byte reaches the replica 50 ms late
  * relay.pause();        // nothing more reaches it …
  * relay.resume();       // … until now (held bytes flow, still in order)
@@ -20,6 +20,7 @@
  */
 
 import { LoopbackServer, writeAll } from "./faults/_loopback.ts";
+import { type RedisProcess, startRedis, waitFor } from "./helpers/mod.ts";
 
 const READ_SIZE = 64 * 1024;
 
@@ -178,5 +179,23 @@ export class LagRelay extends LoopbackServer {
     }
     this.drop(from);
     this.drop(other);
+  }
+}
+
+/**
+ * A redis-server replicating through `relay` (this file's or a fault
+ * relay: anything listening for the primary), returned once its link is up;
+ * stopped again if it never links.
+ */
+export async function replicaThrough(relay: { readonly port: number }): Promise<RedisProcess> {
+  const replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
+  try {
+    await waitFor(async () => (await replica.info()).master_link_status === "up", {
+      message: "replica linked through the relay",
+    });
+    return replica;
+  } catch (err) {
+    await replica[Symbol.asyncDispose]();
+    throw err;
   }
 }

@@ -18,7 +18,7 @@ import {
   startShardgate,
   waitFor,
 } from "./helpers/mod.ts";
-import { LagRelay } from "./_lag_relay.ts";
+import { LagRelay, replicaThrough } from "./_lag_relay.ts";
 import { E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
 import { RawConn } from "./_raw.ts";
 import { adminGet, adminPort } from "./_admin_helpers.ts";
@@ -171,7 +171,7 @@ Deno.test(
   async () => {
     await using primary = await startRedis();
     await using relay = new LagRelay(primary.port);
-    await using replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
+    await using replica = await replicaThrough(relay);
     await primary.cli("SET", "k", "old");
     await waitFor(async () => (await replica.cli("GET", "k")).trim() === "old", {
       message: "the replica has k",

@@ -8,7 +8,7 @@
 import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { startRedis, waitFor } from "./helpers/mod.ts";
 import { E2E } from "./_health_helpers.ts";
-import { LagRelay } from "./_lag_relay.ts";
+import { LagRelay, replicaThrough } from "./_lag_relay.ts";
 
 Deno.test(
   "LagRelay delays and pauses the replication stream; the replica keeps answering",
@@ -16,10 +16,7 @@ Deno.test(
   async () => {
     await using primary = await startRedis();
     await using relay = new LagRelay(primary.port);
-    await using replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
-    await waitFor(async () => (await replica.info()).master_link_status === "up", {
-      message: "replica linked through the relay",
-    });
+    await using replica = await replicaThrough(relay);
 
     // Delay: a write reaches the replica no sooner than the delay.
     relay.delayMs = 300;

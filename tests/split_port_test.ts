@@ -23,7 +23,7 @@ import {
   type TestClient,
   waitFor,
 } from "./helpers/mod.ts";
-import { LagRelay } from "./_lag_relay.ts";
+import { LagRelay, replicaThrough } from "./_lag_relay.ts";
 import { frameText, pipeline } from "./_raw_resp.ts";
 import { commandCount, E2E, populate, readLoad, statusChanged } from "./_health_helpers.ts";
 import { field, reloaded, waitRefused } from "./_reload_helpers.ts";
@@ -222,10 +222,7 @@ Deno.test(
   async () => {
     await using primary = await startRedis();
     await using relay = new LagRelay(primary.port);
-    await using replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
-    await waitFor(async () => (await replica.info()).master_link_status === "up", {
-      message: "replica linked through the relay",
-    });
+    await using replica = await replicaThrough(relay);
     await using sg = await startShardgate(
       splitYaml([primary.address, replica.address], "consistency: session"),
     );

@@ -22,11 +22,10 @@ import {
   type ShardgateProcess,
   startRedis,
   startShardgate,
-  waitFor,
 } from "./helpers/mod.ts";
 import { E2E } from "./_health_helpers.ts";
 import { reloaded } from "./_reload_helpers.ts";
-import { LagRelay } from "./_lag_relay.ts";
+import { LagRelay, replicaThrough } from "./_lag_relay.ts";
 import type { StaleCounts } from "./_stale_worker.ts";
 
 const OPS = Number(Deno.env.get("STALE_OPS") ?? 30);
@@ -144,10 +143,7 @@ Deno.test(
   async () => {
     await using primary = await startRedis();
     await using relay = new LagRelay(primary.port);
-    await using replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
-    await waitFor(async () => (await replica.info()).master_link_status === "up", {
-      message: "replica linked through the relay",
-    });
+    await using replica = await replicaThrough(relay);
     const nodes = [primary.address, replica.address];
     await using sg = await startShardgate(yaml(nodes, MODES[0]));
     const workers = Array.from({ length: WORKERS }, () => new Worker(sg.ports.main));

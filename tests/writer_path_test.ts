@@ -22,6 +22,7 @@ import {
 import { E2E, shardYaml } from "./_health_helpers.ts";
 import { RawConn } from "./_raw.ts";
 import { FaultRelay } from "./faults/_relay.ts";
+import { replicaThrough } from "./_lag_relay.ts";
 
 /** Clients of the failover test. */
 const CLIENTS = 20;
@@ -39,10 +40,7 @@ Deno.test(
   async () => {
     await using primary = await startRedis();
     await using relay = new FaultRelay(primary.port);
-    await using replica = await startRedis({ args: ["--replicaof", "127.0.0.1", `${relay.port}`] });
-    await waitFor(async () => (await replica.info()).master_link_status === "up", {
-      message: "replica linked through the relay",
-    });
+    await using replica = await replicaThrough(relay);
     await using sg = await startShardgate(
       shardYaml([primary.address, replica.address], [CHECK]),
     );
