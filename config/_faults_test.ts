@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { formatIssue, parseConfig } from "./load.ts";
 import { diffConfigs } from "./diff.ts";
-import type { Config } from "./types.ts";
 import { DEFAULT_FAULT_ERROR, DEFAULT_FAULT_PERCENT } from "./defaults.ts";
+import { parseBad as bad, parseOk as ok } from "./_test_parse.ts";
 
 const SHARDS = `shards:
   users:
@@ -13,19 +12,6 @@ const SHARDS = `shards:
     readers: 127.0.0.1:7021
     nodes: [10.0.1.1:6379]
 `;
-
-function ok(text: string): Config {
-  const result = parseConfig(text, "t.yaml", {});
-  assert.deepEqual(result.issues.map(formatIssue), []);
-  if (result.config === null) throw new Error("no config");
-  return result.config;
-}
-
-function bad(text: string): string[] {
-  const result = parseConfig(text, "t.yaml", {});
-  assert.equal(result.config, null, "expected the config to be refused");
-  return result.issues.map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`);
-}
 
 /** SHARDS plus a `faults:` list made of `lines` (indented under it). */
 function faults(...lines: string[]): string {

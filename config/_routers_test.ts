@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { formatIssue, parseConfig } from "./load.ts";
 import { diffConfigs } from "./diff.ts";
-import type { Config } from "./types.ts";
+import { parseBad, parseOk } from "./_test_parse.ts";
 
 /** Three shards; the first node of `users` is written in mixed case on purpose. */
 const SHARDS = `shards:
@@ -17,20 +16,8 @@ const SHARDS = `shards:
     nodes: ["\${ORDERS_NODE}"]
 `;
 const ENV = { ORDERS_NODE: "orders-1.internal:6380" };
-
-function ok(text: string): Config {
-  const result = parseConfig(text, "t.yaml", ENV);
-  assert.deepEqual(result.issues.map(formatIssue), []);
-  if (result.config === null) throw new Error("no config");
-  return result.config;
-}
-
-/** Issues of an invalid config as `line:col: path: message`. */
-function bad(text: string): string[] {
-  const result = parseConfig(text, "t.yaml", ENV);
-  assert.equal(result.config, null, "expected the config to be refused");
-  return result.issues.map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`);
-}
+const ok = (text: string) => parseOk(text, ENV);
+const bad = (text: string) => parseBad(text, ENV);
 
 /** SHARDS plus a `routers:` section made of `lines` (indented under it). */
 function routers(...lines: string[]): string {

@@ -1,20 +1,6 @@
 import assert from "node:assert/strict";
 import { diffConfigs } from "./diff.ts";
-import { formatIssue, parseConfig } from "./load.ts";
-import type { Config } from "./types.ts";
-
-function ok(text: string, env: Record<string, string> = {}): Config {
-  const result = parseConfig(text, "t.yaml", env);
-  assert.deepEqual(result.issues.map(formatIssue), []);
-  if (result.config === null) throw new Error("no config");
-  return result.config;
-}
-
-function bad(text: string, env: Record<string, string> = {}): string[] {
-  const result = parseConfig(text, "t.yaml", env);
-  assert.equal(result.config, null, "expected the config to be refused");
-  return result.issues.map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`);
-}
+import { parseBad as bad, parseOk as ok } from "./_test_parse.ts";
 
 const zoned = (zone: string, nodes = `[10.0.0.1:6379, { address: 10.0.0.2:6379, zone: b }]`) =>
   [

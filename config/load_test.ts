@@ -10,23 +10,15 @@ import {
   DEFAULT_SAMPLE_RATIO,
   DEFAULT_SERVER_TIMEOUT_MS,
 } from "./defaults.ts";
+import { parseBad, parseOk as ok } from "./_test_parse.ts";
 
 const testdata = (name: string) => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
 
-/** Parses text that must be valid. */
-function ok(text: string, env: Record<string, string> = {}): Config {
-  const result = parseConfig(text, "t.yaml", env);
-  assert.deepEqual(result.issues.map(formatIssue), []);
-  if (result.config === null) throw new Error("no config");
-  return result.config;
-}
-
 /** Parses text that must be invalid; issues as `line:col: path: message`. */
 function bad(text: string, env: Record<string, string> = {}): string[] {
-  const result = parseConfig(text, "t.yaml", env);
-  assert.equal(result.config, null, "expected the config to be refused");
-  assert.ok(result.issues.length > 0);
-  return result.issues.map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`);
+  const issues = parseBad(text, env);
+  assert.ok(issues.length > 0);
+  return issues;
 }
 
 /** A one-shard config with `lines` added to the shard (indented 4). */
