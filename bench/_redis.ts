@@ -83,6 +83,39 @@ export function decodeReply(buf: Uint8Array, start: number, end: number): Decode
   }
 }
 
+/**
+ * redis-server's arguments for a benchmark node named `name` on
+ * `host:port`: no persistence, its files and log in `dir`, replicas synced
+ * without delay, then `extra`.
+ */
+export function redisServerArgs(
+  name: string,
+  host: string,
+  port: number,
+  dir: string,
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    "--port",
+    String(port),
+    "--bind",
+    host,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--dbfilename",
+    `${name}.rdb`,
+    "--logfile",
+    `${dir}/${name}.log`,
+    "--repl-diskless-sync-delay",
+    "0",
+    ...extra,
+  ];
+}
+
 /** How long one command may take before the connection is closed. */
 export const COMMAND_TIMEOUT_MS = 30_000;
 

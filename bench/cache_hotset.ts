@@ -21,7 +21,7 @@
 
 import { parseArgs } from "node:util";
 import { freePort, rssKb, Supervisor, waitFor } from "./_procs.ts";
-import { MiniRedis, parseInfo } from "./_redis.ts";
+import { MiniRedis, parseInfo, redisServerArgs } from "./_redis.ts";
 import { zipfCdf } from "./zipf_get.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -64,19 +64,12 @@ function record(row: Record<string, unknown>): void {
 }
 
 async function startRedis(port: number, extra: string[] = []): Promise<MiniRedis> {
-  sup.spawn(`redis-${port}`, "redis-server", [
-    "--dir",
-    Deno.makeTempDirSync(),
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    ...extra,
-  ]);
+  const name = `redis-${port}`;
+  sup.spawn(
+    name,
+    "redis-server",
+    redisServerArgs(name, "127.0.0.1", port, Deno.makeTempDirSync(), extra),
+  );
   return await waitFor(`redis ${port}`, 30_000, async () => {
     try {
       return await MiniRedis.connect("127.0.0.1", port);

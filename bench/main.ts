@@ -62,7 +62,7 @@ import {
   Supervisor,
   waitFor,
 } from "./_procs.ts";
-import { MiniRedis, parseClientList, parseInfo, type Reply } from "./_redis.ts";
+import { MiniRedis, parseClientList, parseInfo, redisServerArgs, type Reply } from "./_redis.ts";
 import {
   type BenchReport,
   evaluateTargets,
@@ -175,25 +175,7 @@ async function startRedis(
   port: number,
   extra: readonly string[],
 ): Promise<Managed> {
-  const m = sup.spawn(name, tools.redisServer, [
-    "--port",
-    String(port),
-    "--bind",
-    HOST,
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    workDir,
-    "--dbfilename",
-    `${name}.rdb`,
-    "--logfile",
-    `${workDir}/${name}.log`,
-    "--repl-diskless-sync-delay",
-    "0",
-    ...extra,
-  ]);
+  const m = sup.spawn(name, tools.redisServer, redisServerArgs(name, HOST, port, workDir, extra));
   await waitFor(`${name} on ${HOST}:${port}`, START_TIMEOUT_MS, async () => {
     assertAlive(m);
     const r = await withClient({ host: HOST, port }, (c) => c.command("PING"));
