@@ -96,5 +96,13 @@ export interface StatusJson {
       checkLatencyMs: number | null;
       lastCheckAt: string | null;
     }[];
+    /** The near cache (`cache.NearCache.stats()`), or null when off. */
+    cache: {
+      hits: number;
+      retractedHits: number;
+      keys: number;
+      node: string | null;
+      evictions: Record<string, number>;
+    } | null;
   }[];
 }

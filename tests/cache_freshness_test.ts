@@ -14,7 +14,6 @@
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
-  adminGetJson,
   closeClient,
   delay,
   redisClient,
@@ -22,7 +21,8 @@ import {
   startShardgate,
   type TestClient,
   waitFor,
-} from "./_cache_freshness_helpers.ts";
+} from "./helpers/mod.ts";
+import { statusDoc } from "./_admin_helpers.ts";
 import { E2E, SHARD } from "./_health_helpers.ts";
 
 const PHASE_MS = Number(Deno.env.get("SHARDGATE_CACHE_FRESHNESS_S") ?? "1.5") * 1000;
@@ -187,7 +187,7 @@ Deno.test(
           await delay(2);
         }
       };
-      const status = async () => (await adminGetJson(admin, "/status")).shards[0].cache;
+      const status = async () => (await statusDoc(admin)).shards[0].cache!;
 
       // Steady: hot keys cached, writes flowing.
       await waitFor(async () => (await status()).keys === HOT, { message: "hot set cached" });
