@@ -100,6 +100,7 @@ export interface StatusJson {
     cache: {
       hits: number;
       retractedHits: number;
+      flushes: number;
       keys: number;
       node: string | null;
       evictions: Record<string, number>;

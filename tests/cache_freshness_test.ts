@@ -262,7 +262,11 @@ Deno.test(
         figures.p99.shardgate <= figures.p99.replica + slackMs,
         `p99 staleness: shardgate ${figures.p99.shardgate} ms vs replica ${figures.p99.replica} ms`,
       );
-      assert(final.evictions.flush > 0 && final.evictions.node + final.evictions.connection > 0);
+      // The FLUSHALL reached the cache as a null invalidation (what it evicted depends on what
+      // was cached at that instant: a CI run under load had nothing cached then), and the killed
+      // replica's entries went.
+      assert(final.flushes > 0, `flush invalidations: ${final.flushes}`);
+      assert(final.evictions.node + final.evictions.connection > 0);
     } finally {
       running = false;
       await Promise.allSettled(loops);
