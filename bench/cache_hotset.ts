@@ -1,7 +1,9 @@
 /**
  * The near cache's benchmark (issue 19): GET over a Zipf-skewed hot set of
  * 100,000 keys (`zipf_get.ts`, its own load generator) against the replica
- * directly, shardgate with `cache: true` and shardgate without a cache; the
+ * directly, shardgate with `cache: true`, shardgate without a cache, and
+ * (`cache_all`) shardgate whose cache holds the whole keyspace and admits
+ * every key at its first read — the ceiling of what admission can give; the
  * replica's GET calls during each run; the replica's GETs of the hot set
  * (the 1,000 and 10,000 most popular keys, counted by key from MONITOR in a
  * pass of its own) per client read of it; the cache on over a cold uniform
@@ -259,7 +261,18 @@ try {
   });
   const on = await startShardgate("sg-cache-on", pPort, rPort, "true");
   const off = await startShardgate("sg-cache-off", pPort, rPort, "");
-  const targets: Record<string, number> = { direct: rPort, cache_on: on.port, cache_off: off.port };
+  const every = await startShardgate(
+    "sg-cache-all",
+    pPort,
+    rPort,
+    `{ max_keys: ${HOT_KEYS}, min_reads: 1 }`,
+  );
+  const targets: Record<string, number> = {
+    direct: rPort,
+    cache_on: on.port,
+    cache_off: off.port,
+    cache_all: every.port,
+  };
 
   const runs: Record<string, Record<string, Load[]>> = {};
   const gets_: Record<string, Record<string, number[]>> = {};
@@ -290,11 +303,14 @@ try {
   await cell("rb_hot1k_get_50c", all, 50, 0, { keys: 1000, n: 40 * 5000 });
   await cell("rb_hot1k_get_1c", all, 1, 0, { keys: 1000, n: 20000 });
   await cell("rb_cold_get_50c", ["cache_on", "cache_off"], 50, 0, { keys: HOT_KEYS, n: 200000 });
-  // zipf_get.ts (Deno): Zipf 0.99 over 100,000 keys.
-  await cell("hot_get_50c", all, 50, 0.99);
-  await cell("hot_get_1c", all, 1, 0.99);
+  // zipf_get.ts (Deno): Zipf 0.99 over 100,000 keys. The cold cell before left `cache_on` full
+  // of uniformly read keys: the hot set has to displace them.
+  const hot = [...all, "cache_all"];
+  await cell("hot_get_50c", hot, 50, 0.99);
+  await cell("hot_get_1c", hot, 1, 0.99);
   await cell("cold_get_50c", ["cache_on", "cache_off"], 50, 0);
   record({ cell: "cache_status_after", ...(await cacheStatus(on.admin)) });
+  record({ cell: "cache_all_status_after", ...(await cacheStatus(every.admin)) });
 
   // The hot set's share: the Zipf load once more through the cache, the replica's GETs counted
   // by key rank (MONITOR slows the replica, so this pass is not timed), against the reads of
@@ -357,13 +373,13 @@ try {
   /** A cell's median of `f` per target, in the order the targets first ran. */
   const perTarget = (c: string, f: (l: Load) => number) =>
     Object.fromEntries(Object.keys(runs[c]).map((t) => [t, median(runs[c][t].map(f))]));
-  /** The median over rounds of the cache's ops/s ÷ `base`'s in the same round. */
-  const paired = (c: string, base: string) =>
-    median(runs[c].cache_on.map((l, i) => l.opsPerSec / runs[c][base][i].opsPerSec));
-  const replicaGets = (c: string) => ({
-    cache_on: median(gets_[c].cache_on),
-    cache_off: median(gets_[c].cache_off),
-  });
+  /** The median over rounds of `t`'s ops/s ÷ `base`'s in the same round. */
+  const paired = (c: string, base: string, t = "cache_on") =>
+    median(runs[c][t].map((l, i) => l.opsPerSec / runs[c][base][i].opsPerSec));
+  const replicaGets = (c: string) =>
+    Object.fromEntries(
+      Object.keys(gets_[c]).filter((t) => t !== "direct").map((t) => [t, median(gets_[c][t])]),
+    );
   const summary = {
     rb_hot1k_get_50c_ops: {
       ...perTarget("rb_hot1k_get_50c", ops),
@@ -375,7 +391,11 @@ try {
       ...perTarget("rb_cold_get_50c", ops),
       paired_ratio_median: paired("rb_cold_get_50c", "cache_off"),
     },
-    hot_get_50c_ops: perTarget("hot_get_50c", ops),
+    hot_get_50c_ops: {
+      ...perTarget("hot_get_50c", ops),
+      on_vs_direct_paired: paired("hot_get_50c", "direct"),
+      all_vs_direct_paired: paired("hot_get_50c", "direct", "cache_all"),
+    },
     hot_get_1c_p50_ms: perTarget("hot_get_1c", p50),
     replica_gets_per_op_hot_50c: replicaGets("hot_get_50c"),
     cold_get_50c_ops: {

@@ -13,7 +13,12 @@
  * a count that starts over every second let happen to one key in seventy.
  * While the cache has room, nothing is evicted by an admission, so a key
  * gets in at a lower count, `minReads` ({@link Admission.readHash}'s
- * `roomy`): a skewed keyspace's warm tail fills free space.
+ * `roomy`): a skewed keyspace's warm tail fills free space. Once it is
+ * full, a key below the hot threshold still gets in when it is read
+ * clearly more often than the entry it would evict ({@link Admission.displaces},
+ * the TinyLFU rule with a margin): a warm key replaces a colder one, so the
+ * cache converges on the most read keys, while a uniform keyspace, whose
+ * keys are all read alike, does not churn it.
  *
  * The sketch is blocked: a key's four 8-bit counters share one 64-byte
  * block (one cache line), so a read costs one memory miss, not four; it is
@@ -58,6 +63,14 @@ export function hashBytes(buf: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
+/** What admission asks of the cache it admits into (the near cache's store). */
+export interface AdmissionTarget {
+  /** True while an entry fits without evicting one. */
+  readonly roomy: boolean;
+  /** The entry the next admission would evict (its key's hash), if any. */
+  victim(): { readonly hash: number } | undefined;
+}
+
 /** Reads-per-second admission over a decaying, blocked count-min sketch. */
 export class Admission {
   #minReads = 0;
@@ -94,31 +107,86 @@ export class Admission {
    * `roomy`: the cache has room (admitting evicts nothing), the lower
    * threshold applies.
    */
-  readHash(h1: number, now: number, roomy = false): boolean {
-    if (this.#minReads <= 1) return true;
-    if (this.#start < 0) this.#start = now;
+  readHash(h: number, now: number, roomy = false): boolean {
+    return this.admits(this.count(h, now), roomy);
+  }
+
+  /**
+   * Counts a missed read of the key with hash `h` at `now`: true when it is
+   * to be fetched into `cache` — hot enough by the rule above, or, in a full
+   * cache, read clearly more often than the entry it would evict
+   * ({@link displaces}).
+   */
+  wants(h: number, now: number, cache: AdmissionTarget): boolean {
+    const n = this.count(h, now);
+    const roomy = cache.roomy;
+    if (this.admits(n, roomy)) return true;
+    if (roomy || !this.displaces(n, 0)) return false;
+    const v = cache.victim();
+    return v !== undefined && this.displaces(n, this.estimate(v.hash, now));
+  }
+
+  /** True when a key whose count is `n` gets in (`roomy`: the cache has room). */
+  admits(n: number, roomy: boolean): boolean {
+    return this.#minReads <= 1 || n >= (roomy ? this.#roomyThreshold : this.#threshold);
+  }
+
+  /**
+   * True when a key whose count is `n` may take the place of an entry whose
+   * key's count is `victim` ({@link estimate}) in a full cache: it is read
+   * more than `minReads` times in two seconds and more than twice as often
+   * as the victim, plus one (TinyLFU, with a margin so that keys read alike,
+   * a uniform keyspace's, seldom replace each other).
+   */
+  displaces(n: number, victim: number): boolean {
+    return n > this.#roomyThreshold && n > 2 * victim + 2;
+  }
+
+  /** Counts one read of the key with hash `h` at `now` (ms); its count after it. */
+  count(h1: number, now: number): number {
+    if (this.#minReads <= 1) return SATURATED;
+    const base = this.#block(h1, now);
     const h2 = Math.imul(h1 ^ (h1 >>> 15), 0x2c1b3c6d) >>> 0;
-    const block = h1 & BLOCK_MASK;
-    const base = block << 6;
     const c = this.#counts;
-    // Bring the block up to the current period: halve once per period missed.
-    const epoch = Math.floor((now - this.#start) / HALF_LIFE_MS) & 0xffff;
-    const behind = (epoch - this.#epochs[block]) & 0xffff;
-    if (behind !== 0) {
-      this.#epochs[block] = epoch;
-      if (behind >= 8) c.fill(0, base, base + 64);
-      else for (let i = base; i < base + 64; i++) c[i] >>= behind;
-    }
     // Conservative update: only the counters at the key's minimum go up, so
     // keys sharing a counter inflate each other far less than by their sum.
     const i0 = base + (h2 & 63), i1 = base + ((h2 >>> 6) & 63);
     const i2 = base + ((h2 >>> 12) & 63), i3 = base + ((h2 >>> 18) & 63);
     const min = Math.min(c[i0], c[i1], c[i2], c[i3]);
-    if (min === SATURATED) return true;
+    if (min === SATURATED) return SATURATED;
     if (c[i0] === min) c[i0] = min + 1;
     if (c[i1] === min) c[i1] = min + 1;
     if (c[i2] === min) c[i2] = min + 1;
     if (c[i3] === min) c[i3] = min + 1;
-    return min + 1 >= (roomy ? this.#roomyThreshold : this.#threshold);
+    return min + 1;
+  }
+
+  /** The count of the key with hash `h` at `now`, without counting a read. */
+  estimate(h1: number, now: number): number {
+    if (this.#minReads <= 1) return 0;
+    const base = this.#block(h1, now);
+    const h2 = Math.imul(h1 ^ (h1 >>> 15), 0x2c1b3c6d) >>> 0;
+    const c = this.#counts;
+    return Math.min(
+      c[base + (h2 & 63)],
+      c[base + ((h2 >>> 6) & 63)],
+      c[base + ((h2 >>> 12) & 63)],
+      c[base + ((h2 >>> 18) & 63)],
+    );
+  }
+
+  /** The offset of the block of hash `h`, brought up to `now`: halved once per period missed. */
+  #block(h: number, now: number): number {
+    if (this.#start < 0) this.#start = now;
+    const block = h & BLOCK_MASK;
+    const base = block << 6;
+    const epoch = Math.floor((now - this.#start) / HALF_LIFE_MS) & 0xffff;
+    const behind = (epoch - this.#epochs[block]) & 0xffff;
+    if (behind !== 0) {
+      this.#epochs[block] = epoch;
+      if (behind >= 8) this.#counts.fill(0, base, base + 64);
+      else for (let i = base; i < base + 64; i++) this.#counts[i] >>= behind;
+    }
+    return base;
   }
 }

@@ -221,7 +221,7 @@ export class NearCache implements TrackerSink {
       const h = hashBytes(buf, ks, ke);
       const e = this.#probe(buf, ks, ke, h, now);
       if (e === undefined) {
-        if (!this.#adm.readHash(h, now, this.#store.roomy)) allHot = false;
+        if (!this.#adm.wants(h, now, this.#store)) allHot = false;
         else if (allHot) missing.push(ks, ke);
         continue;
       }
@@ -257,9 +257,7 @@ export class NearCache implements TrackerSink {
   #get(buf: Uint8Array, start: number, end: number, now: number): CacheEntry | undefined {
     const h = hashBytes(buf, start, end);
     const e = this.#probe(buf, start, end, h, now);
-    if (e === undefined && this.#adm.readHash(h, now, this.#store.roomy)) {
-      this.#fill(buf, start, end, now);
-    }
+    if (e === undefined && this.#adm.wants(h, now, this.#store)) this.#fill(buf, start, end, now);
     return e;
   }
 

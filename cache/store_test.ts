@@ -98,3 +98,17 @@ Deno.test("CacheStore.roomy says whether another entry fits without an eviction"
   s.invalidate("b", Evict.invalidated);
   equal(s.roomy, true);
 });
+
+Deno.test("CacheStore.victim() names the entry the next admission evicts, sparing hit ones", () => {
+  const s = new CacheStore(3, 1 << 20);
+  equal(s.victim(), undefined);
+  for (const k of ["a", "b", "c"]) s.completeFill(k, s.beginFill(k), bulk(k), 1e9);
+  s.get("a", 0);
+  s.get("b", 0);
+  const v = s.victim();
+  equal(v?.key, "c", "a and b were hit: their second chance");
+  equal(v?.hash, hashKey("c"));
+  s.completeFill("d", s.beginFill("d"), bulk("d"), 1e9);
+  equal(s.get("c", 0), undefined, "the named victim went");
+  for (const k of ["a", "b", "d"]) equal(s.get(k, 0)?.key, k);
+});
