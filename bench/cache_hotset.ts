@@ -2,11 +2,15 @@
  * The near cache's benchmark (issue 19): GET over a Zipf-skewed hot set of
  * 100,000 keys (`zipf_get.ts`, its own load generator) against the replica
  * directly, shardgate with `cache: true`, shardgate without a cache, and
- * (`cache_all`) shardgate whose cache holds the whole keyspace and admits
- * every key at its first read — the ceiling of what admission can give; the
- * replica's GET calls during each run; the replica's GETs of the hot set
- * (the 1,000 and 10,000 most popular keys, counted by key from MONITOR in a
- * pass of its own) per client read of it; the cache on over a cold uniform
+ * (`cache_all`) shardgate whose cache holds the whole keyspace, admits
+ * every key at its first read and keeps it ten minutes — the ceiling of what
+ * admission can give — and (`deno_floor`, `get_responder.ts`) a Deno server
+ * that answers every GET with the same bytes, no lookup, no node: the floor
+ * of a hit; the replica's GET calls during each run; the replica's GETs of
+ * the hot set (the 1,000 and 10,000 most popular keys, counted by key from
+ * MONITOR in passes of their own: after the hot cells, and through `cache_on`
+ * once more right after the cold cell filled it) per client read of it; the
+ * cache on over a cold uniform
  * keyspace against off (paired); and the RSS of a shardgate whose cache is
  * bounded below a keyspace larger than it.
  *
@@ -241,6 +245,34 @@ async function monitorGets(port: number): Promise<() => Promise<RankCounts>> {
   };
 }
 
+/**
+ * The hot set's share: the Zipf load once more through `via`, the replica's GETs counted by key
+ * rank (MONITOR slows the replica, so this pass is not timed), against the reads of those ranks
+ * the clients sent (their expected share of every read sent, from the law).
+ */
+async function hotSetShare(
+  cell: string,
+  replicaPort: number,
+  via: { port: number; admin: number },
+): Promise<void> {
+  const stopMonitor = await monitorGets(replicaPort);
+  const split = await load(via.port, 50, 0.99);
+  const replicaByRank = await stopMonitor();
+  const cdf = zipfCdf(HOT_KEYS, 0.99);
+  const sent = split.ops + (split.warmupOps ?? 0);
+  record({
+    cell,
+    clientReads: sent,
+    replicaGets: replicaByRank,
+    top1kShareOfReads: cdf[999],
+    top10kShareOfReads: cdf[9_999],
+    top1kReplicaPerRead: replicaByRank.top1k / (sent * cdf[999]),
+    top10kReplicaPerRead: replicaByRank.top10k / (sent * cdf[9_999]),
+    allReplicaPerRead: replicaByRank.all / sent,
+    cache: await cacheStatus(via.admin),
+  });
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -265,13 +297,30 @@ try {
     "sg-cache-all",
     pPort,
     rPort,
-    `{ max_keys: ${HOT_KEYS}, min_reads: 1 }`,
+    `{ max_keys: ${HOT_KEYS}, min_reads: 1, max_age: 10m }`,
   );
+  const floorPort = freePort();
+  sup.spawn("deno-floor", DENO, [
+    "run",
+    "-A",
+    `${ROOT}bench/get_responder.ts`,
+    "--port",
+    String(floorPort),
+  ]);
+  await waitFor("deno floor", 30_000, async () => {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: floorPort })).close();
+      return true;
+    } catch {
+      return undefined;
+    }
+  });
   const targets: Record<string, number> = {
     direct: rPort,
     cache_on: on.port,
     cache_off: off.port,
     cache_all: every.port,
+    deno_floor: floorPort,
   };
 
   const runs: Record<string, Record<string, Load[]>> = {};
@@ -304,33 +353,19 @@ try {
   await cell("rb_hot1k_get_1c", all, 1, 0, { keys: 1000, n: 20000 });
   await cell("rb_cold_get_50c", ["cache_on", "cache_off"], 50, 0, { keys: HOT_KEYS, n: 200000 });
   // zipf_get.ts (Deno): Zipf 0.99 over 100,000 keys. The cold cell before left `cache_on` full
-  // of uniformly read keys: the hot set has to displace them.
-  const hot = [...all, "cache_all"];
+  // of uniformly read keys: the hot set displaces them.
+  const hot = [...all, "cache_all", "deno_floor"];
   await cell("hot_get_50c", hot, 50, 0.99);
   await cell("hot_get_1c", hot, 1, 0.99);
+  // The hot set's replica GETs once the caches have served it for the cells above.
+  await hotSetShare("hot_set_replica_share", rPort, on);
+  await hotSetShare("hot_set_replica_share_cache_all", rPort, every);
   await cell("cold_get_50c", ["cache_on", "cache_off"], 50, 0);
   record({ cell: "cache_status_after", ...(await cacheStatus(on.admin)) });
   record({ cell: "cache_all_status_after", ...(await cacheStatus(every.admin)) });
-
-  // The hot set's share: the Zipf load once more through the cache, the replica's GETs counted
-  // by key rank (MONITOR slows the replica, so this pass is not timed), against the reads of
-  // those ranks the clients sent (their expected share of every read sent, from the law).
-  const stopMonitor = await monitorGets(rPort);
-  const split = await load(on.port, 50, 0.99);
-  const replicaByRank = await stopMonitor();
-  const cdf = zipfCdf(HOT_KEYS, 0.99);
-  const sent = split.ops + (split.warmupOps ?? 0);
-  record({
-    cell: "hot_set_replica_share",
-    clientReads: sent,
-    replicaGets: replicaByRank,
-    top1kShareOfReads: cdf[999],
-    top10kShareOfReads: cdf[9_999],
-    top1kReplicaPerRead: replicaByRank.top1k / (sent * cdf[999]),
-    top10kReplicaPerRead: replicaByRank.top10k / (sent * cdf[9_999]),
-    allReplicaPerRead: replicaByRank.all / sent,
-    cache: await cacheStatus(on.admin),
-  });
+  // And right after the cold cell filled `cache_on` with uniformly read keys: how much of the hot
+  // set is back within one run.
+  await hotSetShare("hot_set_replica_share_after_scan", rPort, on);
 
   // Memory: a cache bounded at 8 MiB under 300,000 keys read uniformly, every read admitted.
   await populate(primary, HOT_KEYS, HOT_KEYS + BIG_KEYS, "v".repeat(100));
@@ -378,7 +413,8 @@ try {
     median(runs[c][t].map((l, i) => l.opsPerSec / runs[c][base][i].opsPerSec));
   const replicaGets = (c: string) =>
     Object.fromEntries(
-      Object.keys(gets_[c]).filter((t) => t !== "direct").map((t) => [t, median(gets_[c][t])]),
+      Object.keys(gets_[c]).filter((t) => t !== "direct" && t !== "deno_floor")
+        .map((t) => [t, median(gets_[c][t])]),
     );
   const summary = {
     rb_hot1k_get_50c_ops: {
@@ -395,6 +431,9 @@ try {
       ...perTarget("hot_get_50c", ops),
       on_vs_direct_paired: paired("hot_get_50c", "direct"),
       all_vs_direct_paired: paired("hot_get_50c", "direct", "cache_all"),
+      floor_vs_direct_paired: paired("hot_get_50c", "direct", "deno_floor"),
+      on_vs_floor_paired: paired("hot_get_50c", "deno_floor"),
+      all_vs_floor_paired: paired("hot_get_50c", "deno_floor", "cache_all"),
     },
     hot_get_1c_p50_ms: perTarget("hot_get_1c", p50),
     replica_gets_per_op_hot_50c: replicaGets("hot_get_50c"),
