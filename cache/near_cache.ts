@@ -221,8 +221,10 @@ export class NearCache implements TrackerSink {
       const h = hashBytes(buf, ks, ke);
       const e = this.#probe(buf, ks, ke, h, now);
       if (e === undefined) {
-        if (!this.#adm.wants(h, now, this.#store)) allHot = false;
-        else if (allHot) missing.push(ks, ke);
+        // Every key is counted; once one is not wanted, the rest need no comparison.
+        if (!allHot) this.#adm.count(h, now);
+        else if (this.#adm.wants(h, now, this.#store)) missing.push(ks, ke);
+        else allHot = false;
         continue;
       }
       entries.push(e);

@@ -15,9 +15,6 @@
 import { CACHE_ENTRY_OVERHEAD } from "../config/defaults.ts";
 import { hashKey } from "./admission.ts";
 
-/** Entries {@link CacheStore.victim} passes over at most looking for one not hit since. */
-const VICTIM_SCAN = 8;
-
 /** Why entries left the cache (the `reason` label of the evictions metric). */
 export const EVICT_REASONS = [
   "invalidated",
@@ -206,21 +203,12 @@ export class CacheStore {
   }
 
   /**
-   * The entry CLOCK evicts next: entries hit since the hand last passed them
-   * get their second chance now (at most {@link VICTIM_SCAN} of them, then
-   * the one at the hand is named whatever its flag); undefined when empty.
+   * The entry at the CLOCK hand (the oldest one not passed over since), the
+   * next to go unless it was hit since; undefined when empty. Read only: it
+   * is asked on misses, far more often than anything is evicted.
    */
   victim(): CacheEntry | undefined {
-    const map = this.#map;
-    let e: CacheEntry | undefined;
-    for (let i = 0; i < VICTIM_SCAN; i++) {
-      e = map.values().next().value;
-      if (e === undefined || !e.ref) return e;
-      e.ref = false;
-      map.delete(e.key);
-      map.set(e.key, e);
-    }
-    return map.values().next().value;
+    return this.#map.values().next().value;
   }
 
   /** CLOCK: the oldest entry goes unless it was hit since; a hit one moves to the back. */
