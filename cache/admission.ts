@@ -133,13 +133,13 @@ export class Admission {
 
   /**
    * True when a key whose count is `n` may take the place of an entry whose
-   * key's count is `victim` ({@link estimate}) in a full cache: it is read
-   * more than `minReads` times in two seconds and more than twice as often
-   * as the victim, plus one (TinyLFU, with a margin so that keys read alike,
-   * a uniform keyspace's, seldom replace each other).
+   * key's count is `victim` ({@link estimate}) in a full cache: its count is
+   * above `minReads + 1` and above twice the victim's plus two (TinyLFU,
+   * with margins so that keys read alike, a uniform keyspace's, seldom
+   * replace each other: each replacement costs a fill).
    */
   displaces(n: number, victim: number): boolean {
-    return n > this.#roomyThreshold && n > 2 * victim + 2;
+    return n > this.#roomyThreshold + 1 && n > 2 * victim + 2;
   }
 
   /** Counts one read of the key with hash `h` at `now` (ms); its count after it. */

@@ -170,7 +170,7 @@ Deno.test("Admission.wants(): a cache a scan filled converges on the most read k
   const now = simulate(picker(100_000, 0.99, 42), o);
   const before = simulate(picker(100_000, 0.99, 42), { ...o, wants: false });
   console.log("displacement:", now, "hot threshold only:", before);
-  ok(now.topCached > 0.4 * o.top, `${now.topCached} of the top ${o.top} cached`);
+  ok(now.topCached > 0.3 * o.top, `${now.topCached} of the top ${o.top} cached`);
   ok(
     now.topCached > before.topCached + 0.2 * o.top,
     "more of the top keys than the hot rule alone",
@@ -183,11 +183,11 @@ Deno.test("Admission.wants(): a cache a scan filled converges on the most read k
 
 Deno.test("Admission.wants(): a uniform keyspace larger than a full cache does not churn it", () => {
   // 100,000 keys read uniformly at 50,000 reads a second, a cache of 10,000 keys, 20 s: once
-  // full, under 1% of reads fetch a key in place of another read as often.
+  // full, under 0.5% of reads fetch a key in place of another read as often.
   const o = { maxKeys: 10_000, perSecond: 50_000, seconds: 20, top: 0 };
   const run = simulate(picker(100_000, 0, 7), o);
   console.log(run);
-  ok(run.fillsWhenFull < 0.01 * o.perSecond * o.seconds, `${run.fillsWhenFull} fills once full`);
+  ok(run.fillsWhenFull < 0.005 * o.perSecond * o.seconds, `${run.fillsWhenFull} fills once full`);
 });
 
 Deno.test("Admission.estimate() reads a count without counting", () => {
@@ -198,8 +198,8 @@ Deno.test("Admission.estimate() reads a count without counting", () => {
   equal(a.estimate(h, 2), 2);
   equal(a.estimate(h, 3), 2);
   equal(a.estimate(h, 2001), 1, "halved with its period");
-  equal(a.displaces(4, 0), true);
-  equal(a.displaces(3, 0), false, "not above minReads");
-  equal(a.displaces(6, 2), false, "not above twice the victim's plus one");
+  equal(a.displaces(5, 0), true);
+  equal(a.displaces(4, 0), false, "not above minReads + 1");
+  equal(a.displaces(6, 2), false, "not above twice the victim's plus two");
   equal(a.displaces(7, 2), true);
 });
