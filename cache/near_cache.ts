@@ -197,7 +197,8 @@ export class NearCache implements TrackerSink {
    * An MGET: answered when every key is cached. Its missing keys are
    * fetched only when each of them is hot enough: an MGET over a keyspace
    * larger than the cache (a few of its keys hot by chance, never all) does
-   * not fill entries that could never answer it.
+   * not fill entries that could never answer it. (A GET's key may also
+   * displace a colder entry, {@link Admission.wants}; an MGET's may not.)
    */
   #mget(
     parser: RequestParser,
@@ -221,10 +222,10 @@ export class NearCache implements TrackerSink {
       const h = hashBytes(buf, ks, ke);
       const e = this.#probe(buf, ks, ke, h, now);
       if (e === undefined) {
-        // Every key is counted; once one is not wanted, the rest need no comparison.
-        if (!allHot) this.#adm.count(h, now);
-        else if (this.#adm.wants(h, now, this.#store)) missing.push(ks, ke);
-        else allHot = false;
+        // By the hot threshold only, no displacement: an MGET fills only when all its missing
+        // keys are wanted, so each key's small chance of displacing adds up tenfold.
+        if (!this.#adm.readHash(h, now, this.#store.roomy)) allHot = false;
+        else if (allHot) missing.push(ks, ke);
         continue;
       }
       entries.push(e);
