@@ -115,7 +115,7 @@ export class Admission {
    * Counts a missed read of the key with hash `h` at `now`: true when it is
    * to be fetched into `cache` — hot enough by the rule above, or, in a full
    * cache, read clearly more often than the entry it would evict
-   * ({@link displaces}).
+   * ({@link Admission.displaces}).
    */
   wants(h: number, now: number, cache: AdmissionTarget): boolean {
     const n = this.count(h, now);
