@@ -143,36 +143,31 @@ export class Admission {
   }
 
   /** Counts one read of the key with hash `h` at `now` (ms); its count after it. */
-  count(h1: number, now: number): number {
-    if (this.#minReads <= 1) return SATURATED;
+  count(h: number, now: number): number {
+    return this.#minReads <= 1 ? SATURATED : this.#touch(h, now, true);
+  }
+
+  /** The count of the key with hash `h` at `now`, without counting a read. */
+  estimate(h: number, now: number): number {
+    return this.#minReads <= 1 ? 0 : this.#touch(h, now, false);
+  }
+
+  /** The key's count (its four counters' minimum), after one more read when `add`. */
+  #touch(h1: number, now: number, add: boolean): number {
     const base = this.#block(h1, now);
     const h2 = Math.imul(h1 ^ (h1 >>> 15), 0x2c1b3c6d) >>> 0;
     const c = this.#counts;
-    // Conservative update: only the counters at the key's minimum go up, so
-    // keys sharing a counter inflate each other far less than by their sum.
     const i0 = base + (h2 & 63), i1 = base + ((h2 >>> 6) & 63);
     const i2 = base + ((h2 >>> 12) & 63), i3 = base + ((h2 >>> 18) & 63);
     const min = Math.min(c[i0], c[i1], c[i2], c[i3]);
-    if (min === SATURATED) return SATURATED;
+    if (!add || min === SATURATED) return min;
+    // Conservative update: only the counters at the key's minimum go up, so
+    // keys sharing a counter inflate each other far less than by their sum.
     if (c[i0] === min) c[i0] = min + 1;
     if (c[i1] === min) c[i1] = min + 1;
     if (c[i2] === min) c[i2] = min + 1;
     if (c[i3] === min) c[i3] = min + 1;
     return min + 1;
-  }
-
-  /** The count of the key with hash `h` at `now`, without counting a read. */
-  estimate(h1: number, now: number): number {
-    if (this.#minReads <= 1) return 0;
-    const base = this.#block(h1, now);
-    const h2 = Math.imul(h1 ^ (h1 >>> 15), 0x2c1b3c6d) >>> 0;
-    const c = this.#counts;
-    return Math.min(
-      c[base + (h2 & 63)],
-      c[base + ((h2 >>> 6) & 63)],
-      c[base + ((h2 >>> 12) & 63)],
-      c[base + ((h2 >>> 18) & 63)],
-    );
   }
 
   /** The offset of the block of hash `h`, brought up to `now`: halved once per period missed. */
