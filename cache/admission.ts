@@ -18,7 +18,9 @@
  * clearly more often than the entry it would evict ({@link Admission.displaces},
  * the TinyLFU rule with a margin): a warm key replaces a colder one, so the
  * cache converges on the most read keys, while a uniform keyspace, whose
- * keys are all read alike, does not churn it.
+ * keys are all read alike, does not churn it. (An entry that expires after
+ * answering reads is fetched again without asking admission:
+ * `CacheStore.takeRenewal`.)
  *
  * The sketch is blocked: a key's four 8-bit counters share one 64-byte
  * block (one cache line), so a read costs one memory miss, not four; it is

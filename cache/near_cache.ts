@@ -224,7 +224,8 @@ export class NearCache implements TrackerSink {
       if (e === undefined) {
         // By the hot threshold only, no displacement: an MGET fills only when all its missing
         // keys are wanted, so each key's small chance of displacing adds up tenfold.
-        if (!this.#adm.readHash(h, now, this.#store.roomy)) allHot = false;
+        const renew = this.#store.takeRenewal();
+        if (!this.#adm.readHash(h, now, this.#store.roomy) && !renew) allHot = false;
         else if (allHot) missing.push(ks, ke);
         continue;
       }
@@ -260,8 +261,10 @@ export class NearCache implements TrackerSink {
   #get(buf: Uint8Array, start: number, end: number, now: number): CacheEntry | undefined {
     const h = hashBytes(buf, start, end);
     const e = this.#probe(buf, start, end, h, now);
-    if (e === undefined && this.#adm.wants(h, now, this.#store)) this.#fill(buf, start, end, now);
-    return e;
+    if (e !== undefined) return e;
+    const renew = this.#store.takeRenewal();
+    if (this.#adm.wants(h, now, this.#store) || renew) this.#fill(buf, start, end, now);
+    return undefined;
   }
 
   /**

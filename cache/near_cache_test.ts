@@ -231,3 +231,28 @@ Deno.test("NearCache fetches an MGET's missing keys only when every one of them 
   equal(lookup(cache, ["MGET", "a", "b"]), "*2\r\n$1\r\nA\r\n$1\r\nB\r\n");
   cache.close();
 });
+
+Deno.test("NearCache fetches at once a key whose entry expired after answering reads", async () => {
+  const { cache, node } = await tracked({ ...CFG, minReads: 3 });
+  const GET_J = "*2\r\n$3\r\nGET\r\n$1\r\nj\r\n";
+  // Three reads each within a moment: both keys are hot enough, each is fetched (TTL 1 s).
+  for (let t = 0; t < 3; t++) equal(lookup(cache, ["GET", "k"], R2, t), null);
+  await node.waitWritten(GET_K);
+  node.send("$1\r\n1\r\n:1000\r\n");
+  for (let t = 0; t < 3; t++) equal(lookup(cache, ["GET", "j"], R2, t), null);
+  await node.waitWritten(GET_J);
+  node.send("$1\r\n2\r\n:1000\r\n");
+  await until(() => cache.stats().keys === 2);
+  equal(lookup(cache, ["GET", "k"], R2, 500), "$1\r\n1\r\n");
+  // Long after both expired (the admission counts have long decayed): one read each. `j` was
+  // never read from the cache, so it must earn its place again; `k` is fetched at once.
+  equal(lookup(cache, ["GET", "j"], R2, 100_000), null);
+  equal(lookup(cache, ["GET", "k"], R2, 100_000), null);
+  await node.waitWritten(GET_K, 2);
+  equal(node.written.split(GET_J).length - 1, 1, "j is not fetched again");
+  node.send("$1\r\n3\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  equal(lookup(cache, ["GET", "k"], R2, 100_001), "$1\r\n3\r\n");
+  equal(cache.stats().evictions.expired, 2);
+  cache.close();
+});

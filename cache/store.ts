@@ -45,6 +45,8 @@ export class CacheEntry {
   readonly bytes: number;
   /** Hit since the clock hand last passed it. */
   ref = false;
+  /** Hit at least once since its fill. */
+  used = false;
   /** Held by the store: false once evicted (a hit taken from it is then retracted). */
   live = true;
   /** {@link hashKey} of the key. */
@@ -84,6 +86,7 @@ export class CacheStore {
    */
   #present: Uint8Array = new Uint8Array(0);
   #mask = 0;
+  #renew = false;
 
   /** A store holding at most `maxKeys` keys and `maxBytes` bytes. */
   constructor(maxKeys: number, maxBytes: number) {
@@ -118,16 +121,34 @@ export class CacheStore {
     return this.#map.size;
   }
 
-  /** The live entry for `key` at `now`, or undefined (an expired one is evicted). */
+  /**
+   * The live entry for `key` at `now`, or undefined. An expired one is
+   * evicted; when it had answered reads, {@link takeRenewal} says so next.
+   */
   get(key: string, now: number): CacheEntry | undefined {
     const e = this.#map.get(key);
     if (e === undefined) return undefined;
     if (now >= e.deadline) {
       this.#remove(e, Evict.expired);
+      this.#renew = e.used;
       return undefined;
     }
     e.ref = true;
+    e.used = true;
     return e;
+  }
+
+  /**
+   * True once after a {@link get} found its key's entry past its deadline
+   * (max age or the key's TTL) after it had answered reads: the key is
+   * still read, so it is fetched again without earning admission anew — an
+   * entry in use costs one refill per max age, not a run of misses while
+   * the sketch counts it back up. Its place is the one the expiry freed.
+   */
+  takeRenewal(): boolean {
+    const r = this.#renew;
+    this.#renew = false;
+    return r;
   }
 
   /** Starts a fill of `key`: its token, or 0 when one is in flight already. */

@@ -111,3 +111,17 @@ Deno.test("CacheStore.victim() names the entry at the CLOCK hand, without moving
   equal(s.get("b", 0), undefined, "b went; a was spared");
   equal(s.victim()?.key, "c");
 });
+
+Deno.test("CacheStore.takeRenewal() says once that an expired entry had answered reads", () => {
+  const s = new CacheStore(10, 1 << 20);
+  s.completeFill("used", s.beginFill("used"), bulk("u"), 100);
+  s.completeFill("idle", s.beginFill("idle"), bulk("i"), 100);
+  equal(s.get("used", 50)?.key, "used");
+  equal(s.takeRenewal(), false, "a hit is no renewal");
+  equal(s.get("used", 100), undefined);
+  equal(s.takeRenewal(), true);
+  equal(s.takeRenewal(), false, "said once");
+  equal(s.get("idle", 100), undefined);
+  equal(s.takeRenewal(), false, "never read: it earns its place again");
+  equal(s.evictions[Evict.expired], 2);
+});
