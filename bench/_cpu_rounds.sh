@@ -3,7 +3,8 @@
 #   cpu_rounds ROUNDS N NAME_A PID_A PORT_A NAME_B PID_B PORT_B
 #
 # Warms both proxies up, then each round runs GET and MGET of 10 keys
-# (redis-benchmark, 50 clients, N commands) through each (which one first
+# (redis-benchmark, 50 clients, N commands, keys drawn from the first $RANGE
+# of the 100,000, default all) through each (which one first
 # alternates by round) and prints the proxy's user+system CPU per command
 # (from /proc/<pid>/stat; the pid of the process itself) and its ops/s.
 
@@ -42,7 +43,7 @@ MGET="MGET"; for _ in 1 2 3 4 5 6 7 8 9 10; do MGET="$MGET key:__rand_int__"; do
 load() { # port cmd n
   local port=$1 n=$3
   if [ "$2" = GET ]; then set -- GET key:__rand_int__; else set -- $MGET; fi
-  redis-benchmark -p "$port" -c 50 -n "$n" -r 100000 -q "$@" 2>/dev/null | tr '\r' '\n' |
+  redis-benchmark -p "$port" -c 50 -n "$n" -r "${RANGE:-100000}" -q "$@" 2>/dev/null | tr '\r' '\n' |
     grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1
 }
 
