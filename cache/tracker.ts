@@ -65,12 +65,24 @@ export interface TrackerSink {
 }
 
 const te = new TextEncoder();
+/** Keys up to this many bytes are made from {@link keyUnits}. */
+const SHORT_KEY = 128;
+const keyUnits: number[] = [];
+
 /**
  * Key bytes `buf[start, end)` as a string of one UTF-16 unit per byte
  * (U+0000..U+00FF, so distinct keys stay distinct), without an op call.
  */
 export function keyString(buf: Uint8Array, start: number, end: number): string {
-  if (end - start <= 8192) {
+  const n = end - start;
+  if (n <= SHORT_KEY) {
+    // From a reused array: apply() over a typed array view is the slow path of spreading.
+    const units = keyUnits;
+    units.length = n;
+    for (let i = 0; i < n; i++) units[i] = buf[start + i];
+    return String.fromCharCode.apply(null, units);
+  }
+  if (n <= 8192) {
     return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
   }
   let s = "";

@@ -11,6 +11,13 @@ Deno.test("keyString() keeps every byte: distinct keys stay distinct, long ones 
   for (let i = 0; i < 256; i++) equal(s.charCodeAt(i), i);
   const long = new Uint8Array(20_000).fill(65);
   equal(keyString(long, 0, long.length), "A".repeat(20_000));
+  // Short keys come from a reused array: at an offset, after a longer one, at its size limit.
+  const frame = te.encode("$5\r\nkey:1\r\n");
+  equal(keyString(bytes, 100, 229).length, 129);
+  equal(keyString(frame, 4, 9), "key:1");
+  equal(keyString(bytes, 128, 256), String.fromCharCode(...bytes.subarray(128)));
+  equal(keyString(bytes, 127, 256), String.fromCharCode(...bytes.subarray(127)));
+  equal(keyString(frame, 4, 4), "");
 });
 
 Deno.test("parseInvalidation() reads keys, a flush (null) and ignores other pushes", () => {
