@@ -292,7 +292,13 @@ export class PinTracker {
       return;
     }
     // Replies cannot be counted under MONITOR, but those after a RESET can.
-    if (this.uncounted && this.#resetsOwed === 0) return;
+    // What CLIENT REPLY does is still followed: a SKIP before this command
+    // is used up by it at the node, and so does not silence a RESET after.
+    if (this.uncounted && this.#resetsOwed === 0) {
+      if (kind === PinKind.REPLY) this.#replyMode(args);
+      else this.#skip = false;
+      return;
+    }
     let frames = 1;
     let uncounts = false;
     if (
@@ -349,23 +355,13 @@ export class PinTracker {
           }
           break;
         }
-        case PinKind.REPLY: {
-          const mode = (args[0] ?? "").toUpperCase();
-          if (mode === "ON") {
-            this.#replyOff = false;
-            this.#skip = false;
-          } else if (mode === "OFF" || mode === "SKIP") {
-            // No reply, and a SKIP after OFF changes nothing; a SKIP before
-            // it is used up by this command.
-            if (mode === "OFF") {
-              this.#replyOff = true;
-              this.#skip = false;
-            } else if (!this.#replyOff) this.#skip = true;
+        case PinKind.REPLY:
+          // OFF and SKIP get no reply; ON gets one.
+          if (this.#replyMode(args)) {
             this.#owe(kind, 0, o, now, pushes);
             return;
           }
           break;
-        }
       }
     }
     // (Un)subscribe confirmations are pushed even under CLIENT REPLY OFF/SKIP.
@@ -411,6 +407,27 @@ export class PinTracker {
       pushes,
       uncounts,
     });
+  }
+
+  /**
+   * CLIENT REPLY `args[0]` was sent: true when it silences (OFF, SKIP). A
+   * SKIP after OFF changes nothing; a SKIP before it is used up by it.
+   */
+  #replyMode(args: readonly string[]): boolean {
+    const mode = (args[0] ?? "").toUpperCase();
+    if (mode === "ON") {
+      this.#replyOff = false;
+      this.#skip = false;
+      return false;
+    }
+    if (mode === "OFF") {
+      this.#replyOff = true;
+      this.#skip = false;
+      return true;
+    }
+    if (mode !== "SKIP") return false;
+    if (!this.#replyOff) this.#skip = true;
+    return true;
   }
 
   #subscriptions(kind: PinKind): Set<string> {

@@ -105,6 +105,32 @@ Deno.test("PinTracker stops counting after an EXEC that ran a state change, unti
   assert.equal(t.idle, true);
 });
 
+Deno.test("PinTracker: a SKIP used up while replies are not counted does not silence the RESET after it", () => {
+  // The differential test's stream: the EXEC that ran SELECT stops counting while the SKIP is
+  // already sent; the command after the SKIP (sent once EXEC's reply is in) gets no reply, the
+  // RESETs after it each get theirs, and ECHO's reply is the session's, not a released link's.
+  const t = new PinTracker();
+  t.sent(PinKind.MULTI, 0);
+  t.sent(PinKind.SELECT, 0, { arg: 0 }); // queued: a state change
+  t.sent(PinKind.EXEC, 0);
+  t.sent(PinKind.REPLY, 0, { args: ["SKIP"] });
+  frame(t, "+OK\r\n");
+  frame(t, "+QUEUED\r\n");
+  assert.equal(frame(t, "*1\r\n+OK\r\n"), PinKind.EXEC);
+  assert.equal(t.uncounted, true);
+  t.sent(PinKind.OTHER, 0); // ZRANGE: no reply (SKIP)
+  t.sent(PinKind.RESET, 0);
+  t.sent(PinKind.RESET, 0);
+  t.sent(PinKind.OTHER, 0); // ECHO
+  assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
+  assert.equal(t.uncounted, false);
+  assert.equal(t.owed, 2, "the second RESET and ECHO");
+  assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
+  assert.equal(t.idle, false, "ECHO's reply is still owed");
+  assert.equal(frame(t, "$3\r\nend\r\n"), PinKind.OTHER);
+  assert.equal(t.idle, true);
+});
+
 Deno.test("PinTracker under MONITOR: a RESET without a reply (after SKIP) is passed over for the one answered", () => {
   const t = new PinTracker();
   t.sent(PinKind.MONITOR, 0);

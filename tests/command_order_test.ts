@@ -119,6 +119,31 @@ Deno.test(
 );
 
 Deno.test(
+  "order: a SKIP sent before a state-changing EXEC's reply: the RESETs and ECHO after it are answered",
+  E2E,
+  async () => {
+    // Found by the differential test: the SKIP went out while replies were counted, the command
+    // after it once EXEC's reply had stopped the counting (it ran SELECT); the RESET after that
+    // was taken for the silenced one, ECHO's reply for the second RESET's, and the session left
+    // the connection with ECHO's reply still to come.
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using sg = await startShardgate(shardYaml(set.addresses));
+    const conn = await RawConn.open(sg.ports.main.writer!);
+    try {
+      const first = [["MULTI"], ["SELECT", "0"], ["EXEC"], ["CLIENT", "REPLY", "SKIP"]];
+      await conn.send(concatBytes(first.map((c) => encodeCommand(c))));
+      await conn.readUntil((t) => t.includes("*1\r\n+OK\r\n"), 5000);
+      const then = [["ZRANGE", "z", "0", "-1"], ["RESET"], ["RESET"], ["ECHO", "end"]];
+      await conn.send(concatBytes(then.map((c) => encodeCommand(c))));
+      const text = await conn.readUntil((t) => t.includes("$3\r\nend\r\n"), 5000);
+      assertEquals(text, "+RESET\r\n+RESET\r\n$3\r\nend\r\n");
+    } finally {
+      conn.close();
+    }
+  },
+);
+
+Deno.test(
   "order: MONITOR, RESET and more in one write: every command after RESET is answered",
   E2E,
   async () => {
