@@ -131,10 +131,10 @@ Deno.test(
     const conn = await RawConn.open(sg.ports.main.writer!);
     try {
       const first = [["MULTI"], ["SELECT", "0"], ["EXEC"], ["CLIENT", "REPLY", "SKIP"]];
-      await conn.send(concatBytes(first.map((c) => encodeCommand(c))));
+      await sendBatch(conn, first);
       await conn.readUntil((t) => t.includes("*1\r\n+OK\r\n"), 5000);
       const then = [["ZRANGE", "z", "0", "-1"], ["RESET"], ["RESET"], ["ECHO", "end"]];
-      await conn.send(concatBytes(then.map((c) => encodeCommand(c))));
+      await sendBatch(conn, then);
       const text = await conn.readUntil((t) => t.includes("$3\r\nend\r\n"), 5000);
       assertEquals(text, "+RESET\r\n+RESET\r\n$3\r\nend\r\n");
     } finally {
@@ -152,7 +152,7 @@ Deno.test(
     const conn = await RawConn.open(sg.ports.main.writer!);
     try {
       const batch = [["MONITOR"], ["RESET"], ["SET", "mk", "1"], ["PING"], ["GET", "mk"]];
-      await conn.send(concatBytes(batch.map((c) => encodeCommand(c))));
+      await sendBatch(conn, batch);
       const text = await conn.readUntil((t) => t.includes("$1\r\n1\r\n"), 5000);
       const lines = text.split("\r\n").filter((l) => l !== "");
       // +OK (MONITOR), monitor lines, +RESET, then the three replies in order.
@@ -168,12 +168,17 @@ Deno.test(
   },
 );
 
+/** Sends `cmds` on `conn` in one write. */
+async function sendBatch(conn: RawConn, cmds: string[][]): Promise<void> {
+  await conn.send(concatBytes(cmds.map((c) => encodeCommand(c))));
+}
+
 /** Sends `cmds` in one write to `port`, then a marker ECHO; returns the replies before it. */
 async function exchange(port: number, cmds: string[][]): Promise<string> {
   const marker = `end-${Math.random().toString(36).slice(2)}`;
   const conn = await RawConn.open(port);
   try {
-    await conn.send(concatBytes([...cmds, ["ECHO", marker]].map((c) => encodeCommand(c))));
+    await sendBatch(conn, [...cmds, ["ECHO", marker]]);
     const text = await conn.readUntil((t) => t.includes(`${marker}\r\n`), 5000);
     return text.slice(0, text.lastIndexOf(`$${marker.length}\r\n${marker}\r\n`));
   } finally {
