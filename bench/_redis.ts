@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type Supervisor, waitFor } from "./_procs.ts";
+
 /** An error reply (`-ERR …`). */
 export class ReplyError extends Error {
   /** Wraps the text of an error reply. */
@@ -114,6 +116,28 @@ export function redisServerArgs(
     "0",
     ...extra,
   ];
+}
+
+/**
+ * Starts a benchmark redis-server named `name` on 127.0.0.1:`port` under
+ * `sup` (its files in a new temporary directory, then `extra` arguments);
+ * resolves to a connection to it once it answers.
+ */
+export async function startRedisServer(
+  sup: Supervisor,
+  name: string,
+  port: number,
+  extra: readonly string[] = [],
+): Promise<MiniRedis> {
+  const dir = Deno.makeTempDirSync();
+  sup.spawn(name, "redis-server", redisServerArgs(name, "127.0.0.1", port, dir, extra));
+  return await waitFor(`redis ${port}`, 30_000, async () => {
+    try {
+      return await MiniRedis.connect("127.0.0.1", port);
+    } catch {
+      return undefined;
+    }
+  });
 }
 
 /** How long one command may take before the connection is closed. */

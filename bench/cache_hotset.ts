@@ -27,7 +27,7 @@
 
 import { parseArgs } from "node:util";
 import { freePort, rssKb, Supervisor, waitFor } from "./_procs.ts";
-import { MiniRedis, parseInfo, redisServerArgs } from "./_redis.ts";
+import { type MiniRedis, parseInfo, startRedisServer } from "./_redis.ts";
 import { zipfCdf } from "./zipf_get.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -69,20 +69,8 @@ function record(row: Record<string, unknown>): void {
   console.error(line);
 }
 
-async function startRedis(port: number, extra: string[] = []): Promise<MiniRedis> {
-  const name = `redis-${port}`;
-  sup.spawn(
-    name,
-    "redis-server",
-    redisServerArgs(name, "127.0.0.1", port, Deno.makeTempDirSync(), extra),
-  );
-  return await waitFor(`redis ${port}`, 30_000, async () => {
-    try {
-      return await MiniRedis.connect("127.0.0.1", port);
-    } catch {
-      return undefined;
-    }
-  });
+function startRedis(port: number, extra: string[] = []): Promise<MiniRedis> {
+  return startRedisServer(sup, `redis-${port}`, port, extra);
 }
 
 async function populate(r: MiniRedis, from: number, to: number, value: string): Promise<void> {

@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import { NearCache } from "../cache/mod.ts";
 import { encodeCommand, RequestParser } from "../resp/mod.ts";
-import { MiniRedis, redisServerArgs } from "./_redis.ts";
+import { startRedisServer } from "./_redis.ts";
 import { freePort, Supervisor, waitFor } from "./_procs.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "7" } } });
@@ -47,20 +47,9 @@ function run(with_: NearCache | null, frames: Uint8Array[], t0: number): [number
 
 const sup = new Supervisor();
 const port = freePort();
-sup.spawn(
-  "redis",
-  "redis-server",
-  redisServerArgs("redis", "127.0.0.1", port, Deno.makeTempDirSync()),
-);
 let cache: NearCache | null = null;
 try {
-  const probe = await waitFor("redis", 30_000, async () => {
-    try {
-      return await MiniRedis.connect("127.0.0.1", port);
-    } catch {
-      return undefined;
-    }
-  });
+  const probe = await startRedisServer(sup, "redis", port);
   probe.close();
   cache = new NearCache({
     enabled: true,

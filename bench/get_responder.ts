@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 const REPLY = new TextEncoder().encode("$3\r\nabc\r\n");
 
 /** The end of the RESP array frame starting at `buf[start]`, or -1 while incomplete. */
-export function frameEnd(buf: Uint8Array, start: number, end: number): number {
+function frameEnd(buf: Uint8Array, start: number, end: number): number {
   let p = start + 1, n = 0;
   while (p < end && buf[p] !== 13) n = n * 10 + buf[p++] - 48;
   p += 2;
