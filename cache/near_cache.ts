@@ -220,7 +220,7 @@ export class NearCache implements TrackerSink {
       const ks = p + 2, ke = ks + len;
       p = ke + 2;
       const h = hashBytes(buf, ks, ke);
-      const e = this.#probe(buf, ks, ke, h, now);
+      const e = this.#store.find(buf, ks, ke, h, now);
       if (e === undefined) {
         // By the hot threshold only, no displacement: an MGET fills only when all its missing
         // keys are wanted, so each key's small chance of displacing adds up tenfold.
@@ -260,26 +260,11 @@ export class NearCache implements TrackerSink {
    */
   #get(buf: Uint8Array, start: number, end: number, now: number): CacheEntry | undefined {
     const h = hashBytes(buf, start, end);
-    const e = this.#probe(buf, start, end, h, now);
+    const e = this.#store.find(buf, start, end, h, now);
     if (e !== undefined) return e;
     const renew = this.#store.takeRenewal();
     if (this.#adm.wants(h, now, this.#store) || renew) this.#fill(buf, start, end, now);
     return undefined;
-  }
-
-  /**
-   * The live entry of the key `buf[start, end)` (hash `h`). The key is made
-   * a string only when an entry may hold it.
-   */
-  #probe(
-    buf: Uint8Array,
-    start: number,
-    end: number,
-    h: number,
-    now: number,
-  ): CacheEntry | undefined {
-    const store = this.#store;
-    return store.mayHold(h) ? store.get(keyString(buf, start, end), now) : undefined;
   }
 
   /** Fetches the key `buf[start, end)` over the tracking connection (unless one is under way). */

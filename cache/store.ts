@@ -15,13 +15,8 @@
 import { CACHE_ENTRY_OVERHEAD } from "../config/defaults.ts";
 import { hashKey } from "./admission.ts";
 
-/**
- * Presence buckets per key the cache may hold: a full cache of 10,000 keys
- * has 131,072, so 7% of the keys it does not hold find their bucket taken
- * and are looked up by string; with half as many, 14%, which cost a cold
- * MGET of 10 keys about a tenth more (`bench/cache_lookup_cost.ts`).
- */
-const PRESENCE_PER_KEY = 8;
+/** An entry's place in the hash index: 30 bits of its key's hash, so always a small integer. */
+const indexOf = (hash: number) => hash & 0x3fffffff;
 
 /** Why entries left the cache (the `reason` label of the evictions metric). */
 export const EVICT_REASONS = [
@@ -59,6 +54,8 @@ export class CacheEntry {
   live = true;
   /** {@link hashKey} of the key. */
   readonly hash: number;
+  /** The next held entry in the same place of the store's hash index (another key, same index bits). */
+  next: CacheEntry | undefined = undefined;
 
   /** An entry for `key` answering `reply` until `deadline`. */
   constructor(key: string, reply: Uint8Array | null, deadline: number) {
@@ -68,6 +65,13 @@ export class CacheEntry {
     this.hash = hashKey(key);
     this.bytes = key.length + (reply === null ? 0 : reply.length) + CACHE_ENTRY_OVERHEAD;
   }
+}
+
+/** True when `key` (latin1) is the bytes `buf[start, end)`. */
+function sameKey(key: string, buf: Uint8Array, start: number, end: number): boolean {
+  if (key.length !== end - start) return false;
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
 }
 
 /** Bounded entries plus the fills in flight. */
@@ -84,44 +88,29 @@ export class CacheStore {
   raced = 0;
   /** Evicted entries by reason, indexed by {@link Evict}. */
   readonly evictions: Float64Array = new Float64Array(EVICT_REASONS.length);
+  /** Every entry by key, in CLOCK order (the hand at the front). */
   #map = new Map<string, CacheEntry>();
+  /**
+   * Every entry by {@link indexOf} its hash, chained through
+   * {@link CacheEntry.next}: a read finds its entry from the key's bytes,
+   * with no string made of them and a small integer to look up
+   * ({@link find}).
+   */
+  #index = new Map<number, CacheEntry>();
   #inflight = new Map<string, number>();
   #token = 0;
-  /**
-   * Entries per bucket of their key's hash: a read whose bucket is empty is
-   * a miss without making a string of its key (most reads of a keyspace
-   * larger than the cache).
-   */
-  #present: Uint8Array = new Uint8Array(0);
-  #mask = 0;
   #renew = false;
 
   /** A store holding at most `maxKeys` keys and `maxBytes` bytes. */
   constructor(maxKeys: number, maxBytes: number) {
     this.maxKeys = maxKeys;
     this.maxBytes = maxBytes;
-    this.#sizePresence();
   }
 
   /** True while another entry fits without evicting one (by count; bytes with a margin). */
   get roomy(): boolean {
     return this.#map.size + this.#inflight.size < this.maxKeys &&
       this.bytes < this.maxBytes - (this.maxBytes >> 4);
-  }
-
-  /** False when no entry's key has hash `h` (a sure miss); true when one may. */
-  mayHold(h: number): boolean {
-    return this.#present[h & this.#mask] !== 0;
-  }
-
-  /** Buckets: a power of two, at least {@link PRESENCE_PER_KEY} per key allowed, 4,096–4 Mi. */
-  #sizePresence(): void {
-    let n = 4096;
-    while (n < this.maxKeys * PRESENCE_PER_KEY && n < 1 << 22) n *= 2;
-    if (n === this.#present.length) return;
-    this.#present = new Uint8Array(n);
-    this.#mask = n - 1;
-    for (const e of this.#map.values()) this.#present[e.hash & this.#mask]++;
   }
 
   /** Entries held now. */
@@ -134,7 +123,29 @@ export class CacheStore {
    * evicted; when it had answered reads, {@link takeRenewal} says so next.
    */
   get(key: string, now: number): CacheEntry | undefined {
-    const e = this.#map.get(key);
+    let e = this.#index.get(indexOf(hashKey(key)));
+    while (e !== undefined && e.key !== key) e = e.next;
+    return this.#live(e, now);
+  }
+
+  /**
+   * {@link get} for the key `buf[start, end)` with `hash` its `hashBytes()`,
+   * compared byte by byte: the hit path makes no string of its key.
+   */
+  find(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    hash: number,
+    now: number,
+  ): CacheEntry | undefined {
+    let e = this.#index.get(indexOf(hash));
+    while (e !== undefined && !sameKey(e.key, buf, start, end)) e = e.next;
+    return this.#live(e, now);
+  }
+
+  /** `e` if it may answer at `now` (marked hit); an expired one is evicted. */
+  #live(e: CacheEntry | undefined, now: number): CacheEntry | undefined {
     if (e === undefined) return undefined;
     if (now >= e.deadline) {
       this.#remove(e, Evict.expired);
@@ -187,7 +198,9 @@ export class CacheStore {
     const e = new CacheEntry(key, reply, deadline);
     if (e.bytes > this.maxBytes) return false;
     this.#map.set(key, e);
-    this.#present[e.hash & this.#mask]++;
+    const at = indexOf(e.hash);
+    e.next = this.#index.get(at);
+    this.#index.set(at, e);
     this.bytes += e.bytes;
     this.fills++;
     this.#shrink();
@@ -209,7 +222,7 @@ export class CacheStore {
     this.evictions[reason] += n;
     for (const e of this.#map.values()) e.live = false;
     this.#map.clear();
-    this.#present.fill(0);
+    this.#index.clear();
     this.#inflight.clear();
     this.bytes = 0;
     return n;
@@ -220,15 +233,27 @@ export class CacheStore {
     this.maxKeys = maxKeys;
     this.maxBytes = maxBytes;
     this.#shrink(Evict.config);
-    this.#sizePresence();
   }
 
   #remove(e: CacheEntry, reason: number): void {
     e.live = false;
     this.#map.delete(e.key);
-    this.#present[e.hash & this.#mask]--;
+    this.#unindex(e);
     this.bytes -= e.bytes;
     this.evictions[reason]++;
+  }
+
+  #unindex(e: CacheEntry): void {
+    const at = indexOf(e.hash);
+    let head = this.#index.get(at);
+    if (head === e) {
+      if (e.next === undefined) this.#index.delete(at);
+      else this.#index.set(at, e.next);
+    } else {
+      while (head !== undefined && head.next !== e) head = head.next;
+      if (head !== undefined) head.next = e.next;
+    }
+    e.next = undefined;
   }
 
   /**

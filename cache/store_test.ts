@@ -1,6 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { CacheStore, Evict } from "./store.ts";
-import { hashKey } from "./admission.ts";
+import { hashBytes, hashKey } from "./admission.ts";
 
 const te = new TextEncoder();
 const bulk = (s: string) => te.encode(`$${s.length}\r\n${s}\r\n`);
@@ -70,19 +70,33 @@ Deno.test("CacheStore keeps within its byte bound", () => {
   equal(s.bytes <= 2_000, true);
 });
 
-Deno.test("CacheStore.mayHold() says 'maybe' for every held key and 'no' once it left", () => {
-  const s = new CacheStore(3, 1 << 20);
-  const h = (k: string) => hashKey(k);
-  for (const k of ["a", "b", "c"]) s.completeFill(k, s.beginFill(k), bulk(k), 1000);
-  for (const k of ["a", "b", "c"]) equal(s.mayHold(h(k)), true, k);
-  s.invalidate("a", Evict.invalidated);
-  equal(s.mayHold(h("a")), false);
-  s.completeFill("d", s.beginFill("d"), bulk("d"), 1000); // over max_keys: one is evicted
-  equal(["b", "c", "d"].filter((k) => s.mayHold(h(k))).length, s.size);
-  s.resize(100_000, 1 << 20); // more buckets: rebuilt from the entries
-  for (const k of ["b", "c", "d"]) if (s.get(k, 0) !== undefined) equal(s.mayHold(h(k)), true);
+Deno.test("CacheStore.find() finds held keys by their bytes, also two keys of one hash", () => {
+  const s = new CacheStore(100, 1 << 20);
+  // FNV-1a gives these two the same 32 bits: one place in the index, two entries chained.
+  equal(hashKey("k32728"), hashKey("k261234"));
+  const frame = te.encode("..k32728..k261234..kx..");
+  const at = (k: string) => {
+    const i = new TextDecoder().decode(frame).indexOf(`.${k}.`) + 1;
+    return s.find(frame, i, i + k.length, hashBytes(frame, i, i + k.length), 0);
+  };
+  for (const k of ["k32728", "k261234", "a"]) s.completeFill(k, s.beginFill(k), bulk(k), 1000);
+  deepEqual(at("k32728")?.reply, bulk("k32728"));
+  deepEqual(at("k261234")?.reply, bulk("k261234"));
+  equal(at("kx"), undefined);
+  s.invalidate("k261234", Evict.invalidated); // the later one: the head of its chain
+  equal(at("k261234"), undefined);
+  deepEqual(at("k32728")?.reply, bulk("k32728"));
+  s.completeFill("k261234", s.beginFill("k261234"), bulk("again"), 1000);
+  s.invalidate("k32728", Evict.write); // now the tail of its chain
+  equal(at("k32728"), undefined);
+  deepEqual(at("k261234")?.reply, bulk("again"));
+  equal(s.get("k261234", 0)?.key, "k261234");
+  equal(s.get("k32728", 0), undefined);
   s.clear(Evict.flush);
-  for (const k of ["a", "b", "c", "d"]) equal(s.mayHold(h(k)), false);
+  equal(at("k261234"), undefined);
+  s.completeFill("k32728", s.beginFill("k32728"), bulk("v"), 1000);
+  deepEqual(at("k32728")?.reply, bulk("v"), "the index starts empty after a flush");
+  equal(at("k261234"), undefined);
 });
 
 Deno.test("CacheStore.roomy says whether another entry fits without an eviction", () => {

@@ -81,8 +81,12 @@ export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_CACHE_MIN_READS = 3;
 /** Near cache safety net: no entry is served longer than this after its fill. */
 export const DEFAULT_CACHE_MAX_AGE_MS = 60_000;
-/** Bytes counted per near cache entry besides its key and reply: V8 heap and ArrayBuffer overhead measured at ~320 B. */
-export const CACHE_ENTRY_OVERHEAD = 320;
+/**
+ * Bytes counted per near cache entry besides its key and reply: its heap
+ * cost beyond those (entry, key string and reply headers, two map slots),
+ * measured at 394 B by `bench/cache_entry_cost.ts`, rounded up.
+ */
+export const CACHE_ENTRY_OVERHEAD = 400;
 /** Near cache fills in flight on the tracking connection at most (more wait for the next read). */
 export const CACHE_MAX_PENDING_FILLS = 256;
 /** Delay before a broken near cache tracking connection is opened again. */
