@@ -1,14 +1,18 @@
 /**
- * The near cache's own work per cold read, in process: the parser and
- * `NearCache.lookup()` of GET and MGET of 10 keys drawn uniformly from
- * 100,000, against a cache that holds 10,000 of them (the defaults), with
- * the parser alone as the baseline. No sockets, so none of the shared
+ * The near cache's own work per read, in process: the parser and
+ * `NearCache.lookup()` of GET and MGET of 10 keys drawn from 100,000
+ * (uniformly, or by a Zipf law with `--zipf`), against a cache that holds
+ * `--held` of them (10,000, the defaults), with the parser alone as the
+ * baseline. No sockets, so none of the shared
  * machine's network noise: what the "cold keyspace" cell's cache costs
  * before any I/O, to set beside the proxy's whole CPU per command
  * (`bench/cache_cpu_per_op.sh`, about 25–35 µs here).
  *
  * ```sh
  * node_modules/.bin/deno run -A bench/cache_lookup_cost.ts [--rounds 7]
+ * # a warm cache under skewed reads, and the same with another checkout's cache code:
+ * node_modules/.bin/deno run -A bench/cache_lookup_cost.ts --held 80000 --zipf 0.99
+ * node_modules/.bin/deno run -A bench/cache_lookup_cost.ts --held 80000 --zipf 0.99 --checkout /tmp/base
  * ```
  *
  * The cache is filled over a real tracking connection to a `redis-server`
@@ -18,14 +22,28 @@
  */
 
 import { parseArgs } from "node:util";
-import { NearCache } from "../cache/mod.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { NearCache } from "../cache/mod.ts";
 import { encodeCommand, RequestParser } from "../resp/mod.ts";
 import { startRedisServer } from "./_redis.ts";
 import { freePort, Supervisor, waitFor } from "./_procs.ts";
+import { pick as zipfPick, zipfCdf } from "./zipf_get.ts";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "7" } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "7" },
+    held: { type: "string", default: "10000" },
+    zipf: { type: "string", default: "0" },
+    checkout: { type: "string" },
+  },
+});
 const ROUNDS = Number(values.rounds);
-const KEYSPACE = 100_000, HELD = 10_000, COMMANDS = 400_000;
+const KEYSPACE = 100_000, HELD = Number(values.held), COMMANDS = 400_000;
+/** The cache code measured: this checkout's, or `--checkout`'s (a before/after). */
+const cacheModule: typeof import("../cache/mod.ts") = values.checkout === undefined
+  ? await import("../cache/mod.ts")
+  : await import(pathToFileURL(resolve(values.checkout, "cache/mod.ts")).href);
 
 const key = (i: number) => `key:${String(i).padStart(12, "0")}`;
 const client = { role: "readers", proto: 2, db: 0, user: null } as const;
@@ -51,7 +69,7 @@ let cache: NearCache | null = null;
 try {
   const probe = await startRedisServer(sup, "redis", port);
   probe.close();
-  cache = new NearCache({
+  cache = new cacheModule.NearCache({
     enabled: true,
     maxKeys: HELD,
     maxBytes: 64 * 1024 * 1024,
@@ -61,7 +79,7 @@ try {
   const dial = () => Deno.connect({ hostname: "127.0.0.1", port });
   cache.serving([{ id: `127.0.0.1:${port}`, auth: null, dial }]);
   while (!cache.stats().tracking) await new Promise((r) => setTimeout(r, 1));
-  // Three reads each within a moment: every key of the first 10,000 is admitted while there is room
+  // Three reads each within a moment: every key of the first `HELD` is admitted while there is room
   // (the server has no keys: each is cached as a nil, which costs the lookup the same).
   for (let i = 0; i < HELD; i++) {
     const f = encodeCommand(["GET", key(i)]);
@@ -72,7 +90,8 @@ try {
     }
   }
 
-  const pick = () => key(Math.floor(Math.random() * KEYSPACE));
+  const cdf = zipfCdf(KEYSPACE, Number(values.zipf));
+  const pick = () => key(zipfPick(cdf, Math.random()));
   const gets: Uint8Array[] = [], mgets: Uint8Array[] = [];
   for (let i = 0; i < 4096; i++) {
     gets.push(encodeCommand(["GET", pick()]));
@@ -99,6 +118,8 @@ try {
     commandsPerRun: COMMANDS,
     keyspace: KEYSPACE,
     cached: HELD,
+    zipf: Number(values.zipf),
+    checkout: values.checkout ?? ".",
     hitShare,
     medians: summary,
     cacheNsPerCommand: {
