@@ -9,6 +9,10 @@
  * path never reorders the map; when over a bound, the oldest entry is
  * evicted unless it was hit since it was last passed over.
  *
+ * A read finds its entry from the key's bytes as they came in: the entries
+ * are also indexed by their key's hash, and the bytes compared in place
+ * ({@link CacheStore.find}), so no string is made of a key to read it.
+ *
  * @module
  */
 
