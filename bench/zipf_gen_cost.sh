@@ -1,0 +1,49 @@
+#!/bin/bash
+# CPU per GET of the two Zipf load generators and of the targets they load. One redis-server
+# (100,000 keys), a shardgate with `cache: true` and one without in front of it; each round runs
+# bench/zipf_get.c and bench/zipf_get.ts (50 clients, Zipf 0.99 over 100,000 keys, 1 s warm-up,
+# 4 s counted) against Redis directly, then zipf_get.c through both shardgates, and prints each
+# generator's and each target's user+system CPU per GET (warm-up included) and the ops/s.
+#
+#   bash bench/zipf_gen_cost.sh <checkout> [rounds=3]
+#
+# Ports: $PORT_BASE (default 7981) for Redis, +1 and +2 for the two shardgates.
+set -euo pipefail
+HEAD=$(cd "$1" && pwd); ROUNDS=${2:-3}
+P0=${PORT_BASE:-7981}
+. "$(dirname "$0")/_cpu_rounds.sh"
+cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
+cc -O2 -o "$TMP/zipf_get" "$HEAD/bench/zipf_get.c" -lm
+
+PON=$(cpu_start "$HEAD" $((P0 + 1)) ", cache: true"); PIDS+=("$PON")
+POFF=$(cpu_start "$HEAD" $((P0 + 2))); PIDS+=("$POFF")
+for port in $((P0 + 1)) $((P0 + 2)); do until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done; done
+REDIS=$(redis-cli -p "$P0" info server | tr -d '\r' | grep '^process_id:' | cut -d: -f2)
+
+run() { # name generator target-pid port
+  local name=$1 gen=$2 pid=$3 port=$4 t0 t1 out times
+  local args=(--port "$port" --clients 50 --seconds 4 --keys 100000 --zipf 0.99)
+  t0=$(cpu "$pid")
+  # bash's `time` gives the generator's own user and system seconds.
+  if [ "$gen" = c ]; then
+    times=$( { TIMEFORMAT='%U %S'; time "$TMP/zipf_get" "${args[@]}" >"$TMP/out"; } 2>&1)
+  else
+    times=$( { TIMEFORMAT='%U %S'; time "$HEAD/node_modules/.bin/deno" run -A "$HEAD/bench/zipf_get.ts" "${args[@]}" >"$TMP/out"; } 2>&1)
+  fi
+  t1=$(cpu "$pid")
+  out=$(cat "$TMP/out")
+  python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); n = d["ops"] + d["warmupOps"]
+u, s = map(float, sys.argv[2].split())
+print("round=%s gen=%s target=%s gen_cpu_us_per_op=%.1f target_cpu_us_per_op=%.1f rps=%d p50_ms=%.4f" % (
+  sys.argv[3], sys.argv[4], sys.argv[5], (u + s) * 1e6 / n, int(sys.argv[6]) * 1e4 / n, d["opsPerSec"], d["p50Ms"]))
+' "$out" "$times" "$r" "$gen" "$name" $((t1 - t0))
+}
+
+for r in $(seq "$ROUNDS"); do
+  run direct c "$REDIS" "$P0"
+  run direct deno "$REDIS" "$P0"
+  run cache_on c "$PON" $((P0 + 1))
+  run cache_off c "$POFF" $((P0 + 2))
+done
