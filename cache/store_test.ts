@@ -99,6 +99,25 @@ Deno.test("CacheStore.find() finds held keys by their bytes, also two keys of on
   equal(at("k261234"), undefined);
 });
 
+Deno.test("CacheStore.find() keeps finding every held key as its index grows and entries go", () => {
+  const s = new CacheStore(20_000, 1 << 30);
+  const n = 5000; // the index starts with 1,024 buckets: it doubles three times on the way
+  const keys = Array.from({ length: n }, (_, i) => `key:${i}`);
+  for (const k of keys) s.completeFill(k, s.beginFill(k), bulk(k), 1000);
+  const find = (k: string) => {
+    const b = te.encode(k);
+    return s.find(b, 0, b.length, hashBytes(b, 0, b.length), 0);
+  };
+  for (const k of keys) deepEqual(find(k)?.reply, bulk(k), k);
+  for (let i = 0; i < n; i += 2) s.invalidate(keys[i], Evict.invalidated);
+  for (let i = 0; i < n; i++) equal(find(keys[i]) !== undefined, i % 2 === 1, keys[i]);
+  equal(find("key:absent"), undefined);
+  s.clear(Evict.flush);
+  for (const k of keys) equal(find(k), undefined, k);
+  s.completeFill("key:1", s.beginFill("key:1"), bulk("again"), 1000);
+  deepEqual(find("key:1")?.reply, bulk("again"));
+});
+
 Deno.test("CacheStore.roomy says whether another entry fits without an eviction", () => {
   const s = new CacheStore(2, 1 << 20);
   equal(s.roomy, true);

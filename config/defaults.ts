@@ -83,8 +83,10 @@ export const DEFAULT_CACHE_MIN_READS = 3;
 export const DEFAULT_CACHE_MAX_AGE_MS = 60_000;
 /**
  * Bytes counted per near cache entry besides its key and reply: its heap
- * cost beyond those (entry, key string and reply headers, two map slots),
- * measured at 394 B by `bench/cache_entry_cost.ts`, rounded up.
+ * cost beyond those (entry, key string and reply headers, a map slot and
+ * two to four index buckets). `bench/cache_entry_cost.ts` measured 394 B
+ * with a `Map` for the index and 357 B with the bucket array that replaced
+ * it; kept at 400, so the byte bound errs on the safe side.
  */
 export const CACHE_ENTRY_OVERHEAD = 400;
 /** Near cache fills in flight on the tracking connection at most (more wait for the next read). */
