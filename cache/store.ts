@@ -130,9 +130,7 @@ export class CacheStore {
    * evicted; when it had answered reads, {@link takeRenewal} says so next.
    */
   get(key: string, now: number): CacheEntry | undefined {
-    let e = this.#buckets[hashKey(key) & this.#mask];
-    while (e !== undefined && e.key !== key) e = e.next;
-    return this.#live(e, now);
+    return this.#live(this.#map.get(key), now);
   }
 
   /**
