@@ -33,7 +33,7 @@
 import { parseArgs } from "node:util";
 import { freePort, rssKb, Supervisor, waitFor } from "./_procs.ts";
 import { type MiniRedis, parseInfo, startRedisServer } from "./_redis.ts";
-import { zipfCdf } from "./zipf_get.ts";
+import { buildZipfGetC, zipfCdf } from "./zipf_get.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -134,13 +134,7 @@ ${cache === "" ? "" : `    cache: ${cache}\n`}`,
 /** The Zipf generator's command: `zipf_get.ts` on Deno, or `zipf_get.c` compiled here. */
 async function generator(): Promise<[string, string[]]> {
   if (values.generator === "deno") return [DENO, ["run", "-A", `${ROOT}bench/zipf_get.ts`]];
-  const exe = `${await Deno.makeTempDir()}/zipf_get`;
-  const cc = await new Deno.Command("cc", {
-    args: ["-O2", "-o", exe, `${ROOT}bench/zipf_get.c`, "-lm"],
-    stderr: "inherit",
-  }).output();
-  if (!cc.success) throw new Error("cc could not build bench/zipf_get.c");
-  return [exe, []];
+  return [await buildZipfGetC(await Deno.makeTempDir()), []];
 }
 const [GEN, GEN_ARGS] = await generator();
 

@@ -21,15 +21,12 @@ for port in $((P0 + 1)) $((P0 + 2)); do until redis-cli -p "$port" ping >/dev/nu
 REDIS=$(redis-cli -p "$P0" info server | tr -d '\r' | grep '^process_id:' | cut -d: -f2)
 
 run() { # name generator target-pid port
-  local name=$1 gen=$2 pid=$3 port=$4 t0 t1 out times
-  local args=(--port "$port" --clients 50 --seconds 4 --keys 100000 --zipf 0.99)
+  local name=$1 gen=$2 pid=$3 port=$4 t0 t1 out times cmd=("$TMP/zipf_get")
+  [ "$gen" = c ] || cmd=("$HEAD/node_modules/.bin/deno" run -A "$HEAD/bench/zipf_get.ts")
   t0=$(cpu "$pid")
   # bash's `time` gives the generator's own user and system seconds.
-  if [ "$gen" = c ]; then
-    times=$( { TIMEFORMAT='%U %S'; time "$TMP/zipf_get" "${args[@]}" >"$TMP/out"; } 2>&1)
-  else
-    times=$( { TIMEFORMAT='%U %S'; time "$HEAD/node_modules/.bin/deno" run -A "$HEAD/bench/zipf_get.ts" "${args[@]}" >"$TMP/out"; } 2>&1)
-  fi
+  times=$( { TIMEFORMAT='%U %S'; time "${cmd[@]}" --port "$port" --clients 50 --seconds 4 \
+    --keys 100000 --zipf 0.99 >"$TMP/out"; } 2>&1)
   t1=$(cpu "$pid")
   out=$(cat "$TMP/out")
   python3 -c '

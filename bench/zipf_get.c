@@ -35,7 +35,6 @@
 struct conn {
   int fd;
   int key;
-  int sent;
   int have;
   double t0;
   unsigned char buf[BUF_SIZE];

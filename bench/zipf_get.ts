@@ -19,6 +19,21 @@ import { parseArgs } from "node:util";
 
 const te = new TextEncoder();
 
+/**
+ * Builds `zipf_get.c`, this generator in C, into `dir` with `cc` (warnings
+ * are errors); resolves to the executable's path.
+ */
+export async function buildZipfGetC(dir: string): Promise<string> {
+  const exe = `${dir}/zipf_get`;
+  const src = new URL("./zipf_get.c", import.meta.url).pathname;
+  const cc = await new Deno.Command("cc", {
+    args: ["-O2", "-Wall", "-Werror", "-o", exe, src, "-lm"],
+    stderr: "inherit",
+  }).output();
+  if (!cc.success) throw new Error("cc could not build bench/zipf_get.c");
+  return exe;
+}
+
 /** Cumulative Zipf weights of ranks 1..n with exponent `s` (uniform when 0), normalised to 1. */
 export function zipfCdf(n: number, s: number): Float64Array {
   const cdf = new Float64Array(n);

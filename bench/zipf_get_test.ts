@@ -1,7 +1,7 @@
 import { equal, ok } from "node:assert/strict";
 import { freePort, Supervisor } from "./_procs.ts";
 import { parseInfo, startRedisServer } from "./_redis.ts";
-import { getFrame, pick, replyLength, zipfCdf } from "./zipf_get.ts";
+import { buildZipfGetC, getFrame, pick, replyLength, zipfCdf } from "./zipf_get.ts";
 
 const te = new TextEncoder();
 
@@ -52,26 +52,14 @@ Deno.test("zipf_get.c and zipf_get.ts send GETs of the same Zipf law to a real s
   const sup = new Supervisor();
   const dir = await Deno.makeTempDir();
   try {
-    const cc = await new Deno.Command("cc", {
-      args: [
-        "-O2",
-        "-Wall",
-        "-Werror",
-        "-o",
-        `${dir}/zipf_get`,
-        new URL("./zipf_get.c", import.meta.url).pathname,
-        "-lm",
-      ],
-      stderr: "inherit",
-    }).output();
-    equal(cc.code, 0, "cc failed");
+    const exe = await buildZipfGetC(dir);
     const port = freePort();
     const redis = await startRedisServer(sup, "redis-zipf", port);
     const args: string[] = [];
     for (let i = 0; i < 10; i++) args.push(`key:${String(i).padStart(12, "0")}`, "abc");
     await redis.command("MSET", ...args);
     const runs: [string, string[]][] = [
-      [`${dir}/zipf_get`, []],
+      [exe, []],
       [Deno.execPath(), ["run", "-A", new URL("./zipf_get.ts", import.meta.url).pathname]],
     ];
     for (const [cmd, pre] of runs) {
