@@ -322,9 +322,8 @@ export class PinTracker {
         kind !== PinKind.OTHER && kind !== PinKind.WATCH && kind !== PinKind.MULTI &&
         kind !== PinKind.UNWATCH
       ) {
-        this.#reasons |= REASON_FOR_LIFE;
         this.#queuedChange = true;
-        kind = PinKind.OTHER;
+        kind = PinKind.FOR_LIFE; // in its turn: a RESET's reply before it must not undo it
       }
     } else {
       switch (kind) {
@@ -378,8 +377,9 @@ export class PinTracker {
       if (kind === PinKind.SELECT || kind === PinKind.HELLO || kind === PinKind.SETNAME) {
         // Whether the node took it is not known (SELECT 99 fails silently):
         // the session stays on this connection, whose state the node keeps.
-        this.#reasons |= REASON_FOR_LIFE;
-        kind = PinKind.OTHER;
+        // Held from its turn (takeQuiet()), so the reply of a RESET sent
+        // before it, which comes later, does not free the session.
+        kind = PinKind.FOR_LIFE;
       }
     }
     this.#owe(kind, frames, o, now, pushes, uncounts);

@@ -56,6 +56,21 @@ Deno.test("PinTracker: a RESET after CLIENT REPLY SKIP gets no reply and takes e
   assert.equal(t.idle, true, "RESET cleared the WATCH");
 });
 
+Deno.test("PinTracker: a silenced HELLO sent after a RESET keeps the session once RESET's reply is in", () => {
+  // The differential test's stream (seed 1377467310): RESET, then CLIENT REPLY SKIP and
+  // HELLO 3 in the same write. The HELLO gets no reply, so whether the node took it is not
+  // known: the session must stay on this connection. RESET's reply, which comes after the
+  // HELLO was sent, must not free it.
+  const t = new PinTracker();
+  t.sent(PinKind.RESET, 0);
+  t.sent(PinKind.REPLY, 0, { args: ["SKIP"] });
+  t.sent(PinKind.HELLO, 0, { arg: 3 });
+  assert.equal(frame(t, "+RESET\r\n"), PinKind.RESET);
+  while (t.takeQuiet() !== null);
+  assert.equal(t.owed, 0);
+  assert.equal(t.idle, false, "the silenced HELLO holds the connection for life");
+});
+
 Deno.test("PinTracker owes (un)subscribe confirmations even under CLIENT REPLY OFF", () => {
   const t = new PinTracker();
   t.sent(PinKind.REPLY, 0, { args: ["OFF"] });
