@@ -19,6 +19,7 @@ function collectCache(shard: string, c: CacheStats, w: MetricWriter): void {
   w.value("cacheHits", { shard }, c.hits);
   w.value("cacheMisses", { shard }, c.misses);
   w.value("cacheAdmissions", { shard }, c.admissions);
+  w.value("cacheRefreshes", { shard }, c.refreshes);
   w.value("cacheInvalidations", { shard }, c.invalidations + c.flushes);
   for (const reason of EVICT_REASONS) {
     w.value("cacheEvictions", { shard, reason }, c.evictions[reason]);

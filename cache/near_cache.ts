@@ -6,8 +6,10 @@
  *
  * ```
  *  session: GET k ─▶ lookup() ─ hit ─▶ CacheHit ─▶ end of the turn: still live? ─┬ yes: answered
- *                          │                                                     └ no: retract(),
- *                          │                                                       forwarded
+ *                          │     │                                               └ no: retract(),
+ *                          │     │                                                 forwarded
+ *                          │     └ in the max age's last quarter: tracker.fill(k) (a refresh:
+ *                          │       the same bytes back only move the entry's deadline)
  *                          └─ miss ─▶ forwarded as usual; admission counts k;
  *                                     once hot: tracker.fill(k) ─▶ completeFill()
  *  session: write k (writer port) ─▶ written(): evict k ─▶ … reply ─▶ acked(): evict k again
@@ -23,7 +25,11 @@
  * @module
  */
 
-import { CACHE_MAX_PENDING_FILLS, CACHE_RECONNECT_MS } from "../config/defaults.ts";
+import {
+  CACHE_MAX_PENDING_FILLS,
+  CACHE_RECONNECT_MS,
+  CACHE_REFRESH_AHEAD_SHARE,
+} from "../config/defaults.ts";
 import type { CacheConfig } from "../config/types.ts";
 import { CommandKeys, commandNameOf, findKeys, type RequestParser } from "../resp/mod.ts";
 import { Admission, hashBytes } from "./admission.ts";
@@ -50,6 +56,8 @@ export interface CacheStats {
   readonly misses: number;
   /** Entries filled (keys admitted). */
   readonly admissions: number;
+  /** Entries read near their max age and fetched again ahead of it (the same bytes: kept). */
+  readonly refreshes: number;
   /** Fills dropped because their key was invalidated while in flight. */
   readonly racedFills: number;
   /** Hits retracted because their key was invalidated in the same event-loop turn. */
@@ -124,6 +132,8 @@ export class NearCache implements TrackerSink {
   /** Null invalidations. */
   flushes = 0;
   #cfg: CacheConfig;
+  /** How long before an uncapped entry's deadline a hit fetches it again. */
+  #refreshLead: number;
   #store: CacheStore;
   #adm: Admission;
   #tracker: Tracker | null = null;
@@ -139,6 +149,7 @@ export class NearCache implements TrackerSink {
   /** A cache with settings `cfg` (enabled); it tracks once {@link serving} names nodes. */
   constructor(cfg: CacheConfig) {
     this.#cfg = cfg;
+    this.#refreshLead = cfg.maxAgeMs * CACHE_REFRESH_AHEAD_SHARE;
     this.#store = new CacheStore(cfg.maxKeys, cfg.maxBytes);
     this.#adm = new Admission(cfg.minReads);
   }
@@ -229,6 +240,7 @@ export class NearCache implements TrackerSink {
         else if (allHot) missing.push(ks, ke);
         continue;
       }
+      if (!e.capped && now >= e.deadline - this.#refreshLead) this.#fill(buf, ks, ke, now);
       entries.push(e);
       size += e.reply === null ? nilReply(client.proto).length : e.reply.length;
     }
@@ -256,12 +268,17 @@ export class NearCache implements TrackerSink {
 
   /**
    * The live entry of the key `buf[start, end)`, or undefined: then the
-   * read is counted for admission, and a key hot enough is fetched.
+   * read is counted for admission, and a key hot enough is fetched. A hit
+   * in the last {@link CACHE_REFRESH_AHEAD_SHARE} of the max age fetches
+   * its key again (a key whose own TTL ends first expires with it).
    */
   #get(buf: Uint8Array, start: number, end: number, now: number): CacheEntry | undefined {
     const h = hashBytes(buf, start, end);
     const e = this.#store.find(buf, start, end, h, now);
-    if (e !== undefined) return e;
+    if (e !== undefined) {
+      if (!e.capped && now >= e.deadline - this.#refreshLead) this.#fill(buf, start, end, now);
+      return e;
+    }
     const renew = this.#store.takeRenewal();
     if (this.#adm.wants(h, now, this.#store) || renew) this.#fill(buf, start, end, now);
     return undefined;
@@ -345,6 +362,7 @@ export class NearCache implements TrackerSink {
   configure(cfg: CacheConfig): void {
     if (cfg.maxAgeMs < this.#cfg.maxAgeMs) this.#store.clear(Evict.config);
     this.#cfg = cfg;
+    this.#refreshLead = cfg.maxAgeMs * CACHE_REFRESH_AHEAD_SHARE;
     this.#store.resize(cfg.maxKeys, cfg.maxBytes);
     this.#adm.minReads = cfg.minReads;
   }
@@ -376,6 +394,7 @@ export class NearCache implements TrackerSink {
       hits: this.hits,
       misses: this.misses,
       admissions: s.fills,
+      refreshes: s.refreshes,
       racedFills: s.raced,
       retractedHits: this.retracted,
       invalidations: this.invalidations,
@@ -409,9 +428,10 @@ export class NearCache implements TrackerSink {
   ): void {
     if (t !== this.#tracker || pttl === 0) return this.#store.abandonFill(key, token);
     let deadline = sentAt + this.#cfg.maxAgeMs;
-    if (pttl > 0) deadline = Math.min(deadline, sentAt + pttl);
+    const capped = pttl > 0 && sentAt + pttl < deadline;
+    if (capped) deadline = sentAt + pttl;
     // PTTL -2: the key does not exist (GET said nil); -1: no TTL.
-    this.#store.completeFill(key, token, pttl === -2 ? null : reply, deadline);
+    this.#store.completeFill(key, token, pttl === -2 ? null : reply, deadline, capped);
   }
 
   /** @inheritdoc */

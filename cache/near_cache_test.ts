@@ -256,3 +256,62 @@ Deno.test("NearCache fetches at once a key whose entry expired after answering r
   equal(cache.stats().evictions.expired, 2);
   cache.close();
 });
+
+Deno.test("NearCache fetches a key read in its max age's last quarter again, so it never expires into a miss", async () => {
+  const { cache, node } = await tracked(); // max age 60 s: refreshed from 45 s on
+  await fillK(cache, node); // filled at 0
+  equal(lookup(cache, ["GET", "k"], R2, 44_000), "$1\r\n1\r\n");
+  equal(lookup(cache, ["GET", "k"], R2, 50_000), "$1\r\n1\r\n", "still answered meanwhile");
+  await node.waitWritten(GET_K, 2);
+  equal(node.written.split(GET_K).length - 1, 2, "one refresh, sent at 50 s (not at 44 s)");
+  equal(lookup(cache, ["GET", "k"], R2, 50_001), "$1\r\n1\r\n");
+  node.send("$1\r\n1\r\n:-1\r\n");
+  await until(() => cache.stats().refreshes === 1);
+  // Past the first deadline: answered until 50 s + 60 s.
+  equal(lookup(cache, ["GET", "k"], R2, 70_000), "$1\r\n1\r\n");
+  equal(lookup(cache, ["GET", "k"], R2, 110_000), null);
+  const s = cache.stats();
+  equal(s.admissions, 1);
+  equal(s.misses, 2, "the first read and the one past the refreshed deadline");
+  equal(s.evictions.expired, 1);
+  cache.close();
+});
+
+Deno.test("NearCache: a refresh whose key is invalidated on the way is dropped with the entry", async () => {
+  const { cache, node } = await tracked();
+  await fillK(cache, node);
+  equal(lookup(cache, ["GET", "k"], R2, 50_000), "$1\r\n1\r\n");
+  await node.waitWritten(GET_K, 2);
+  node.send(INVALIDATE_K + "$1\r\n2\r\n:-1\r\n");
+  await until(() => cache.stats().racedFills === 1);
+  equal(cache.stats().keys, 0);
+  equal(cache.stats().refreshes, 0);
+  equal(lookup(cache, ["GET", "k"], R2, 50_001), null);
+  cache.close();
+});
+
+Deno.test("NearCache does not refresh an entry whose key's own TTL ends first", async () => {
+  const { cache, node } = await tracked();
+  await fillK(cache, node, "$1\r\n1\r\n:30000\r\n"); // TTL 30 s: deadline 30 s, not 60 s
+  equal(lookup(cache, ["GET", "k"], R2, 29_000), "$1\r\n1\r\n");
+  // A miss of another key is written after any refresh of k would have been.
+  equal(lookup(cache, ["GET", "j"], R2, 29_000), null);
+  await node.waitWritten("*2\r\n$3\r\nGET\r\n$1\r\nj\r\n");
+  equal(node.written.split(GET_K).length - 1, 1, "k was not fetched again");
+  equal(lookup(cache, ["GET", "k"], R2, 30_000), null);
+  cache.close();
+});
+
+Deno.test("NearCache: an MGET answered in its keys' max age's last quarter fetches them again", async () => {
+  const { cache, node } = await tracked();
+  equal(lookup(cache, ["MGET", "a", "b"]), null);
+  await node.waitWritten("$1\r\nb\r\n", 2);
+  node.send("$1\r\n1\r\n:-1\r\n$1\r\n2\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 2);
+  equal(lookup(cache, ["MGET", "a", "b"], R2, 50_000), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+  await node.waitWritten("$1\r\nb\r\n", 4);
+  node.send("$1\r\n1\r\n:-1\r\n$1\r\n2\r\n:-1\r\n");
+  await until(() => cache.stats().refreshes === 2);
+  equal(lookup(cache, ["MGET", "a", "b"], R2, 70_000), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+  cache.close();
+});

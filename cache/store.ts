@@ -5,6 +5,10 @@
  * invalidation of its key voids (so a reply read before an invalidation
  * never fills after it).
  *
+ * A fill of a key that is held (a refresh, {@link CacheStore.completeFill})
+ * that brings the same bytes only moves the entry's deadline: it stays
+ * live, so the hits already taken from it stand.
+ *
  * Eviction is CLOCK (second chance): a hit only sets a flag, so the hit
  * path never reorders the map; when over a bound, the oldest entry is
  * evicted unless it was hit since it was last passed over.
@@ -46,8 +50,10 @@ export class CacheEntry {
   readonly key: string;
   /** The node's reply as it was (a bulk string), or null for a nil reply. */
   readonly reply: Uint8Array | null;
-  /** Not served at or after this time (data-path ms). */
-  readonly deadline: number;
+  /** Not served at or after this time (data-path ms); a refresh moves it. */
+  deadline: number;
+  /** The deadline is the key's own TTL (not the max age): a refresh would not move it. */
+  capped: boolean;
   /** Bytes counted against the bound. */
   readonly bytes: number;
   /** Hit since the clock hand last passed it. */
@@ -61,14 +67,23 @@ export class CacheEntry {
   /** The next held entry in the same bucket of the store's hash index (another key, same low bits). */
   next: CacheEntry | undefined = undefined;
 
-  /** An entry for `key` answering `reply` until `deadline`. */
-  constructor(key: string, reply: Uint8Array | null, deadline: number) {
+  /** An entry for `key` answering `reply` until `deadline` (`capped`: the key's TTL). */
+  constructor(key: string, reply: Uint8Array | null, deadline: number, capped = false) {
     this.key = key;
     this.reply = reply;
     this.deadline = deadline;
+    this.capped = capped;
     this.hash = hashKey(key);
     this.bytes = key.length + (reply === null ? 0 : reply.length) + CACHE_ENTRY_OVERHEAD;
   }
+}
+
+/** True when two replies (null: nil) are the same bytes. */
+function sameReply(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** True when `key` (latin1) is the bytes `buf[start, end)`. */
@@ -90,6 +105,8 @@ export class CacheStore {
   fills = 0;
   /** Fills dropped because their key was invalidated while they were in flight. */
   raced = 0;
+  /** Fills of a held key that brought its bytes again: the entry's deadline moved. */
+  refreshes = 0;
   /** Evicted entries by reason, indexed by {@link Evict}. */
   readonly evictions: Float64Array = new Float64Array(EVICT_REASONS.length);
   /** Every entry by key, in CLOCK order (the hand at the front). */
@@ -190,17 +207,35 @@ export class CacheStore {
 
   /**
    * A fill's reply: kept unless an invalidation voided `token` meanwhile
-   * (then false). Entries past a bound are evicted.
+   * (then false). Entries past a bound are evicted. A fill of a held key
+   * (a refresh) that brings the same bytes only moves that entry's
+   * deadline: it stays live where it is. (Different bytes with no
+   * invalidation between cannot come from a node that tracks the key, but
+   * would replace the entry, voiding hits taken from it this turn.)
    */
-  completeFill(key: string, token: number, reply: Uint8Array | null, deadline: number): boolean {
+  completeFill(
+    key: string,
+    token: number,
+    reply: Uint8Array | null,
+    deadline: number,
+    capped = false,
+  ): boolean {
     if (this.#inflight.get(key) !== token) {
       this.raced++;
       return false;
     }
     this.#inflight.delete(key);
     const old = this.#map.get(key);
-    if (old !== undefined) this.#remove(old, Evict.invalidated);
-    const e = new CacheEntry(key, reply, deadline);
+    if (old !== undefined) {
+      if (sameReply(old.reply, reply)) {
+        old.deadline = deadline;
+        old.capped = capped;
+        this.refreshes++;
+        return true;
+      }
+      this.#remove(old, Evict.invalidated);
+    }
+    const e = new CacheEntry(key, reply, deadline, capped);
     if (e.bytes > this.maxBytes) return false;
     if ((this.#map.size + 1) * 2 > this.#buckets.length) this.#grow();
     this.#map.set(key, e);

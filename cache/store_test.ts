@@ -158,3 +158,27 @@ Deno.test("CacheStore.takeRenewal() says once that an expired entry had answered
   equal(s.takeRenewal(), false, "never read: it earns its place again");
   equal(s.evictions[Evict.expired], 2);
 });
+
+Deno.test("CacheStore.completeFill() of a held key with the same bytes moves its deadline and keeps it live", () => {
+  const s = new CacheStore(10, 1 << 20);
+  s.completeFill("k", s.beginFill("k"), bulk("v"), 1000);
+  const e = s.get("k", 0)!;
+  equal(s.completeFill("k", s.beginFill("k"), bulk("v"), 5000, true), true);
+  equal(s.get("k", 4000), e, "the same entry, still held");
+  equal(e.live, true, "hits already taken from it stand");
+  equal(e.capped, true);
+  equal(s.refreshes, 1);
+  equal(s.fills, 1, "no admission");
+  equal(s.evictions[Evict.invalidated], 0);
+});
+
+Deno.test("CacheStore.completeFill() of a held key with other bytes replaces it", () => {
+  const s = new CacheStore(10, 1 << 20);
+  s.completeFill("k", s.beginFill("k"), bulk("v"), 1000);
+  const e = s.get("k", 0)!;
+  equal(s.completeFill("k", s.beginFill("k"), bulk("w"), 5000), true);
+  equal(e.live, false, "hits taken from the old entry are retracted");
+  deepEqual(s.get("k", 4000)?.reply, bulk("w"));
+  equal(s.refreshes, 0);
+  equal(s.size, 1);
+});

@@ -79,14 +79,21 @@ export const DEFAULT_CACHE_MAX_KEYS = 10_000;
 export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 /** Near cache admission: reads of a key within one second before it is cached. */
 export const DEFAULT_CACHE_MIN_READS = 3;
-/** Near cache safety net: no entry is served longer than this after its fill. */
+/** Near cache safety net: no entry is served longer than this after its fill (or refresh). */
 export const DEFAULT_CACHE_MAX_AGE_MS = 60_000;
+/**
+ * Share of the max age, at its end, in which a hit fetches its entry again
+ * ahead of the deadline (refresh-ahead): a key read steadily never expires
+ * into a miss, and costs the node one GET per refresh instead of two.
+ */
+export const CACHE_REFRESH_AHEAD_SHARE = 0.25;
 /**
  * Bytes counted per near cache entry besides its key and reply: its heap
  * cost beyond those (entry, key string and reply headers, a map slot and
  * two to four index buckets). `bench/cache_entry_cost.ts` measured 394 B
- * with a `Map` for the index and 357 B with the bucket array that replaced
- * it; kept at 400, so the byte bound errs on the safe side.
+ * with a `Map` for the index, 357 B with the bucket array that replaced
+ * it, and 365 B since an entry says whether its key's TTL caps it (refresh
+ * ahead); kept at 400, so the byte bound errs on the safe side.
  */
 export const CACHE_ENTRY_OVERHEAD = 400;
 /** Near cache fills in flight on the tracking connection at most (more wait for the next read). */

@@ -125,6 +125,12 @@ export const METRICS = {
     labels: ["shard"],
     help: "Keys filled into the near cache (read often enough to be admitted).",
   },
+  cacheRefreshes: {
+    name: "shardgate_cache_refreshes_total",
+    type: "counter",
+    labels: ["shard"],
+    help: "Near cache entries read near their max age and fetched again ahead of it (kept).",
+  },
   cacheInvalidations: {
     name: "shardgate_cache_invalidations_total",
     type: "counter",

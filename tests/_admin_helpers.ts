@@ -99,6 +99,9 @@ export interface StatusJson {
     /** The near cache (`cache.NearCache.stats()`), or null when off. */
     cache: {
       hits: number;
+      misses: number;
+      admissions: number;
+      refreshes: number;
       retractedHits: number;
       flushes: number;
       keys: number;

@@ -21,11 +21,26 @@ import {
 import { LagRelay, replicaThrough } from "./_lag_relay.ts";
 import { E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
 import { RawConn } from "./_raw.ts";
-import { adminGet, adminPort } from "./_admin_helpers.ts";
+import { adminGet, adminPort, statusDoc, type StatusJson } from "./_admin_helpers.ts";
 import { parsePrometheus, sampleValue } from "./helpers/mod.ts";
 
 const CHECK = "check: { interval: 100ms, timeout: 500ms, rise: 1, fall: 1, max_lag: 60s }";
 const CACHE = "cache: { min_reads: 1, max_age: 30s }";
+
+/** The shard's `cache` object on `/status` of the admin port `port` (the cache is on). */
+async function cacheStatus(port: number): Promise<NonNullable<StatusJson["shards"][0]["cache"]>> {
+  const cache = (await statusDoc(port)).shards[0].cache;
+  if (cache === null) throw new Error("/status shows no cache");
+  return cache;
+}
+
+/** Reads `k` through `c` until shardgate (admin port `port`) holds it. */
+async function readUntilCached(c: Awaited<ReturnType<typeof redisClient>>, port: number) {
+  await waitFor(async () => {
+    for (let i = 0; i < 5; i++) await c.get("k");
+    return (await cacheStatus(port)).keys === 1;
+  }, { message: "k cached" });
+}
 
 /** Sends one command on `conn` and reads its reply text up to `until`. */
 async function ask(conn: RawConn, args: string[], until = (t: string) => t.endsWith("\r\n")) {
@@ -260,13 +275,10 @@ Deno.test(
       "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
     );
     const port = adminPort(sg);
-    const cacheDoc = async () => JSON.parse((await adminGet(port, "/status")).body).shards[0].cache;
+    const cacheDoc = () => cacheStatus(port);
     const c = await redisClient(sg.ports[SHARD].readers);
     try {
-      await waitFor(async () => {
-        for (let i = 0; i < 5; i++) await c.get("k");
-        return (await cacheDoc()).keys === 1;
-      }, { message: "k cached" });
+      await readUntilCached(c, port);
       const node = (await cacheDoc()).node;
       const tracked = set.replicas.find((r) => r.address === node);
       assert(tracked !== undefined, "the cache tracks a replica");
@@ -289,6 +301,52 @@ Deno.test(
       }
       const after = await cacheDoc();
       assert(after.node !== tracked.address, `tracking moved off the new primary (${after.node})`);
+    } finally {
+      await closeClient(c);
+    }
+  },
+);
+
+Deno.test(
+  "cache: a key read steadily is fetched again before its max age and never expires into a miss",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await set.primary.cli("SET", "k", "v");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" +
+        shardYaml(set.addresses, [CHECK, "cache: { min_reads: 1, max_age: 800ms }"]),
+    );
+    const port = adminPort(sg);
+    const cacheDoc = () => cacheStatus(port);
+    const c = await redisClient(sg.ports[SHARD].readers);
+    try {
+      await readUntilCached(c, port);
+      const before = await cacheDoc();
+      const gets = (await getCount(set.replicas[0])).calls;
+      // Read on through several max ages (refreshed from 600 ms of each on).
+      let reads = 0;
+      await waitFor(async () => {
+        for (let i = 0; i < 50; i++, reads++) assertEquals(await c.get("k"), "v");
+        return (await cacheDoc()).refreshes >= before.refreshes + 3;
+      }, { timeoutMs: 20_000, message: "three refreshes" });
+      const after = await cacheDoc();
+      assertEquals(after.misses, before.misses, `no read of ${reads} missed`);
+      assertEquals(after.evictions.expired, before.evictions.expired);
+      assertEquals(after.admissions, before.admissions);
+      const refreshes = after.refreshes - before.refreshes;
+      const replicaGets = (await getCount(set.replicas[0])).calls - gets;
+      // One GET per refresh on the tracking connection (one more may be on its way).
+      assert(
+        replicaGets <= refreshes + 1,
+        `${replicaGets} replica GETs for ${refreshes} refreshes`,
+      );
+      const m = parsePrometheus((await adminGet(port, "/metrics")).body);
+      assertEquals(
+        sampleValue(m, "shardgate_cache_refreshes_total", { shard: SHARD }),
+        after.refreshes,
+      );
     } finally {
       await closeClient(c);
     }
