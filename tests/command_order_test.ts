@@ -168,6 +168,45 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "order: a HELLO 3 silenced by SKIP after a RESET in the same write keeps the session in RESP3",
+  E2E,
+  async () => {
+    // Found by the differential test (seed 1377467310): RESET's reply, which comes after the
+    // silenced HELLO was sent, freed the session, and the next GET went down a shared RESP2
+    // connection (`$-1` for a missing key where Redis answers `_`).
+    await using set = await startReplicaSet({ replicas: 1 });
+    await using direct = await startReplicaSet({ replicas: 0 });
+    await using sg = await startShardgate(shardYaml(set.addresses));
+    for (const port of [direct.primary.port, sg.ports.main.readers]) {
+      const conn = await RawConn.open(port);
+      try {
+        // PING's reply comes after every other reply of the write: once the client has it, the
+        // session has settled where it stays (before the fix: back on a shared connection).
+        await sendBatch(conn, [
+          ["MULTI"],
+          ["RESET"],
+          ["CLIENT", "REPLY", "SKIP"],
+          ["HELLO", "3"],
+          ["PING"],
+        ]);
+        assertEquals(
+          await conn.readUntil((t) => t.includes("+PONG\r\n"), 5000),
+          "+OK\r\n+RESET\r\n+PONG\r\n",
+        );
+        await conn.send(encodeCommand(["GET", "missing"]));
+        assertEquals(
+          await conn.readUntil((t) => t.endsWith("\r\n"), 5000),
+          "_\r\n",
+          `port ${port}`,
+        );
+      } finally {
+        conn.close();
+      }
+    }
+  },
+);
+
 /** Sends `cmds` on `conn` in one write. */
 async function sendBatch(conn: RawConn, cmds: string[][]): Promise<void> {
   await conn.send(concatBytes(cmds.map((c) => encodeCommand(c))));
