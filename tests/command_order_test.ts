@@ -178,7 +178,7 @@ Deno.test(
     await using set = await startReplicaSet({ replicas: 1 });
     await using direct = await startReplicaSet({ replicas: 0 });
     await using sg = await startShardgate(shardYaml(set.addresses));
-    for (const port of [direct.primary.port, sg.ports.main.readers]) {
+    for (const port of [direct.primary.port, sg.ports.main.readers, sg.ports.main.writer!]) {
       const conn = await RawConn.open(port);
       try {
         // PING's reply comes after every other reply of the write: once the client has it, the
