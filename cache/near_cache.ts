@@ -240,7 +240,7 @@ export class NearCache implements TrackerSink {
         else if (allHot) missing.push(ks, ke);
         continue;
       }
-      if (!e.capped && now >= e.deadline - this.#refreshLead) this.#fill(buf, ks, ke, now);
+      this.#refreshIfDue(e, buf, ks, ke, now);
       entries.push(e);
       size += e.reply === null ? nilReply(client.proto).length : e.reply.length;
     }
@@ -269,19 +269,27 @@ export class NearCache implements TrackerSink {
   /**
    * The live entry of the key `buf[start, end)`, or undefined: then the
    * read is counted for admission, and a key hot enough is fetched. A hit
-   * in the last {@link CACHE_REFRESH_AHEAD_SHARE} of the max age fetches
-   * its key again (a key whose own TTL ends first expires with it).
+   * may refresh its entry (`#refreshIfDue`).
    */
   #get(buf: Uint8Array, start: number, end: number, now: number): CacheEntry | undefined {
     const h = hashBytes(buf, start, end);
     const e = this.#store.find(buf, start, end, h, now);
     if (e !== undefined) {
-      if (!e.capped && now >= e.deadline - this.#refreshLead) this.#fill(buf, start, end, now);
+      this.#refreshIfDue(e, buf, start, end, now);
       return e;
     }
     const renew = this.#store.takeRenewal();
     if (this.#adm.wants(h, now, this.#store) || renew) this.#fill(buf, start, end, now);
     return undefined;
+  }
+
+  /**
+   * A hit on `e` (the key `buf[start, end)`) in the last
+   * {@link CACHE_REFRESH_AHEAD_SHARE} of its max age fetches the key again;
+   * an entry its key's own TTL ends first is left to expire with it.
+   */
+  #refreshIfDue(e: CacheEntry, buf: Uint8Array, start: number, end: number, now: number): void {
+    if (!e.capped && now >= e.deadline - this.#refreshLead) this.#fill(buf, start, end, now);
   }
 
   /** Fetches the key `buf[start, end)` over the tracking connection (unless one is under way). */

@@ -21,6 +21,7 @@
  */
 
 import { CACHE_ENTRY_OVERHEAD } from "../config/defaults.ts";
+import { sameBytes } from "../resp/mod.ts";
 import { hashKey } from "./admission.ts";
 
 /** Buckets of the hash index at first; it doubles to keep at least two per entry. */
@@ -80,10 +81,7 @@ export class CacheEntry {
 
 /** True when two replies (null: nil) are the same bytes. */
 function sameReply(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a === null || b === null ? a === b : sameBytes(a, b);
 }
 
 /** True when `key` (latin1) is the bytes `buf[start, end)`. */

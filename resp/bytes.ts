@@ -60,3 +60,10 @@ export function copyBytes(
     dst.set(n === src.length ? src : src.subarray(start, end), at);
   }
 }
+
+/** True when `a` and `b` hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

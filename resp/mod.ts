@@ -27,4 +27,4 @@ export {
   OTHER_COMMAND_NAME,
 } from "./command_index.ts";
 export { CommandKeys, findKeys, keyIndexes } from "./keys.ts";
-export { copyBytes, slabBytes, slabCopy } from "./bytes.ts";
+export { copyBytes, sameBytes, slabBytes, slabCopy } from "./bytes.ts";

@@ -18,7 +18,14 @@
  * @module
  */
 
-import { copyBytes, encodeCommand, encodeError, encodeInteger, slabBytes } from "../resp/mod.ts";
+import {
+  copyBytes,
+  encodeCommand,
+  encodeError,
+  encodeInteger,
+  sameBytes,
+  slabBytes,
+} from "../resp/mod.ts";
 import { bareReason, RouterErrorText, type ShardFailureText } from "./_errors.ts";
 import { arrayElements, errorMessage, integerValue } from "./_reply.ts";
 
@@ -255,10 +262,6 @@ function writeHead(out: Uint8Array, at: number, n: number): number {
 function failureOf(reply: ShardReply): string | null {
   if (!(reply instanceof Uint8Array)) return bareReason(reply.error);
   return errorMessage(reply);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**

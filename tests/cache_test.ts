@@ -16,6 +16,7 @@ import {
   startRedis,
   startReplicaSet,
   startShardgate,
+  type TestClient,
   waitFor,
 } from "./helpers/mod.ts";
 import { LagRelay, replicaThrough } from "./_lag_relay.ts";
@@ -35,7 +36,7 @@ async function cacheStatus(port: number): Promise<NonNullable<StatusJson["shards
 }
 
 /** Reads `k` through `c` until shardgate (admin port `port`) holds it. */
-async function readUntilCached(c: Awaited<ReturnType<typeof redisClient>>, port: number) {
+async function readUntilCached(c: TestClient, port: number) {
   await waitFor(async () => {
     for (let i = 0; i < 5; i++) await c.get("k");
     return (await cacheStatus(port)).keys === 1;
