@@ -10,12 +10,21 @@
  * live, so the hits already taken from it stand.
  *
  * Eviction is CLOCK (second chance): a hit only sets a flag, so the hit
- * path never reorders the map; when over a bound, the oldest entry is
- * evicted unless it was hit since it was last passed over.
+ * path never reorders anything; when over a bound, the entry at the hand
+ * (the oldest not passed over since) is evicted unless it was hit since,
+ * else the hand passes it, clearing the flag. The entries form a ring:
  *
- * A read finds its entry from the key's bytes as they came in: the entries
- * are also indexed by their key's hash, and the bytes compared in place
- * ({@link CacheStore.find}), so no string is made of a key to read it.
+ *          hand (next candidate) ──▶ e1 ─▶ e2 ─▶ … ─▶ eN ─┐
+ *            ▲  a fill goes in here, just behind the hand  │
+ *            └─────────────────────────────────────────────┘
+ *
+ * Passing an entry moves one pointer, so a sweep over entries a uniform
+ * keyspace's hits all flagged costs nothing but the walk.
+ *
+ * Entries are indexed by their key's hash only (no `Map` by key string): a
+ * read finds its entry from the key's bytes as they came in, compared in
+ * place ({@link CacheStore.find}), so no string is made of a key to read
+ * it; an invalidation or a write finds it by the key string's hash.
  *
  * @module
  */
@@ -67,6 +76,10 @@ export class CacheEntry {
   readonly hash: number;
   /** The next held entry in the same bucket of the store's hash index (another key, same low bits). */
   next: CacheEntry | undefined = undefined;
+  /** The next entry in the CLOCK ring (itself when alone; itself too once evicted). */
+  newer: CacheEntry = this;
+  /** The previous entry in the CLOCK ring. */
+  older: CacheEntry = this;
 
   /** An entry for `key` answering `reply` until `deadline` (`capped`: the key's TTL). */
   constructor(key: string, reply: Uint8Array | null, deadline: number, capped = false) {
@@ -107,8 +120,10 @@ export class CacheStore {
   refreshes = 0;
   /** Evicted entries by reason, indexed by {@link Evict}. */
   readonly evictions: Float64Array = new Float64Array(EVICT_REASONS.length);
-  /** Every entry by key, in CLOCK order (the hand at the front). */
-  #map = new Map<string, CacheEntry>();
+  /** Entries held. */
+  #count = 0;
+  /** The CLOCK hand: the next entry to evict unless hit since, or undefined when empty. */
+  #hand: CacheEntry | undefined = undefined;
   /**
    * Every entry in the bucket of its hash's low bits, chained through
    * {@link CacheEntry.next}: a read finds its entry from the key's bytes,
@@ -131,13 +146,13 @@ export class CacheStore {
 
   /** True while another entry fits without evicting one (by count; bytes with a margin). */
   get roomy(): boolean {
-    return this.#map.size + this.#inflight.size < this.maxKeys &&
+    return this.#count + this.#inflight.size < this.maxKeys &&
       this.bytes < this.maxBytes - (this.maxBytes >> 4);
   }
 
   /** Entries held now. */
   get size(): number {
-    return this.#map.size;
+    return this.#count;
   }
 
   /**
@@ -145,7 +160,15 @@ export class CacheStore {
    * evicted; when it had answered reads, {@link takeRenewal} says so next.
    */
   get(key: string, now: number): CacheEntry | undefined {
-    return this.#live(this.#map.get(key), now);
+    return this.#live(this.#held(key), now);
+  }
+
+  /** The entry held for `key` (live or past its deadline), found by its hash. */
+  #held(key: string): CacheEntry | undefined {
+    const hash = hashKey(key);
+    let e = this.#buckets[hash & this.#mask];
+    while (e !== undefined && (e.hash !== hash || e.key !== key)) e = e.next;
+    return e;
   }
 
   /**
@@ -223,7 +246,7 @@ export class CacheStore {
       return false;
     }
     this.#inflight.delete(key);
-    const old = this.#map.get(key);
+    const old = this.#held(key);
     if (old !== undefined) {
       if (sameReply(old.reply, reply)) {
         old.deadline = deadline;
@@ -235,11 +258,20 @@ export class CacheStore {
     }
     const e = new CacheEntry(key, reply, deadline, capped);
     if (e.bytes > this.maxBytes) return false;
-    if ((this.#map.size + 1) * 2 > this.#buckets.length) this.#grow();
-    this.#map.set(key, e);
+    if ((this.#count + 1) * 2 > this.#buckets.length) this.#grow();
+    this.#count++;
     const at = e.hash & this.#mask;
     e.next = this.#buckets[at];
     this.#buckets[at] = e;
+    const hand = this.#hand;
+    if (hand === undefined) this.#hand = e;
+    else {
+      // Just behind the hand: the last the hand comes to.
+      e.newer = hand;
+      e.older = hand.older;
+      hand.older.newer = e;
+      hand.older = e;
+    }
     this.bytes += e.bytes;
     this.fills++;
     this.#shrink();
@@ -249,7 +281,7 @@ export class CacheStore {
   /** Evicts `key` and voids its fill in flight; true when an entry was held. */
   invalidate(key: string, reason: number): boolean {
     this.#inflight.delete(key);
-    const e = this.#map.get(key);
+    const e = this.#held(key);
     if (e === undefined) return false;
     this.#remove(e, reason);
     return true;
@@ -257,10 +289,11 @@ export class CacheStore {
 
   /** Evicts everything and voids every fill in flight; returns how many entries went. */
   clear(reason: number): number {
-    const n = this.#map.size;
+    const n = this.#count;
     this.evictions[reason] += n;
-    for (const e of this.#map.values()) e.live = false;
-    this.#map.clear();
+    for (const e of this.#entries()) e.live = false;
+    this.#count = 0;
+    this.#hand = undefined;
     this.#buckets.fill(undefined);
     this.#inflight.clear();
     this.bytes = 0;
@@ -276,7 +309,14 @@ export class CacheStore {
 
   #remove(e: CacheEntry, reason: number): void {
     e.live = false;
-    this.#map.delete(e.key);
+    this.#count--;
+    if (e.newer === e) this.#hand = undefined;
+    else {
+      if (this.#hand === e) this.#hand = e.newer;
+      e.older.newer = e.newer;
+      e.newer.older = e.older;
+      e.newer = e.older = e;
+    }
     this.#unindex(e);
     this.bytes -= e.bytes;
     this.evictions[reason]++;
@@ -298,7 +338,7 @@ export class CacheStore {
     const n = this.#buckets.length * 2;
     const buckets: (CacheEntry | undefined)[] = new Array(n).fill(undefined);
     const mask = n - 1;
-    for (const e of this.#map.values()) {
+    for (const e of this.#entries()) {
       const at = e.hash & mask;
       e.next = buckets[at];
       buckets[at] = e;
@@ -313,19 +353,30 @@ export class CacheStore {
    * is asked on misses, far more often than anything is evicted.
    */
   victim(): CacheEntry | undefined {
-    return this.#map.values().next().value;
+    return this.#hand;
   }
 
-  /** CLOCK: the oldest entry goes unless it was hit since; a hit one moves to the back. */
+  /** CLOCK: the entry at the hand goes unless it was hit since; a hit one is passed over. */
   #shrink(reason: number = Evict.size): void {
-    const map = this.#map;
-    while (map.size > this.maxKeys || this.bytes > this.maxBytes) {
-      const e = map.values().next().value as CacheEntry;
+    while (this.#count > this.maxKeys || this.bytes > this.maxBytes) {
+      const e = this.#hand as CacheEntry;
       if (e.ref) {
         e.ref = false;
-        map.delete(e.key);
-        map.set(e.key, e);
+        this.#hand = e.newer;
       } else this.#remove(e, reason);
     }
+  }
+
+  /** Every held entry, from the hand round the ring (a snapshot: safe to change the store while walking it). */
+  #entries(): CacheEntry[] {
+    const out: CacheEntry[] = [];
+    const hand = this.#hand;
+    if (hand === undefined) return out;
+    let e = hand;
+    do {
+      out.push(e);
+      e = e.newer;
+    } while (e !== hand);
+    return out;
   }
 }

@@ -182,3 +182,44 @@ Deno.test("CacheStore.completeFill() of a held key with other bytes replaces it"
   equal(s.refreshes, 0);
   equal(s.size, 1);
 });
+
+Deno.test("CacheStore evicts in CLOCK order through fills, hits, invalidations and a flush (against a model)", () => {
+  // The model: CLOCK over a Map in insertion order, a passed-over entry moved to the back.
+  const model = new Map<string, boolean>(); // key -> hit since passed
+  const modelFill = (k: string, max: number) => {
+    model.delete(k);
+    model.set(k, false);
+    while (model.size > max) {
+      const [first, ref] = model.entries().next().value as [string, boolean];
+      model.delete(first);
+      if (ref) model.set(first, false);
+    }
+  };
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const max = 16;
+  const s = new CacheStore(max, 1 << 30);
+  for (let step = 0; step < 20_000; step++) {
+    const k = `k${rand(48)}`;
+    const op = rand(100);
+    if (op < 45) {
+      // A fill of another value (a held key's entry is replaced: it joins at the back).
+      s.completeFill(k, s.beginFill(k), bulk(`${k}:${step}`), 1e9);
+      modelFill(k, max);
+    } else if (op < 90) {
+      const hit = s.get(k, 0) !== undefined;
+      equal(hit, model.has(k), `step ${step}: ${k} held`);
+      if (hit) model.set(k, true);
+    } else if (op < 99) {
+      equal(s.invalidate(k, Evict.invalidated), model.delete(k), `step ${step}: invalidate ${k}`);
+    } else {
+      s.clear(Evict.flush);
+      model.clear();
+    }
+    equal(s.size, model.size);
+    equal(s.victim()?.key, model.keys().next().value, `step ${step}: the hand`);
+  }
+});
