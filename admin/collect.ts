@@ -26,6 +26,7 @@ function collectCache(shard: string, c: CacheStats, w: MetricWriter): void {
   }
   w.value("cacheKeys", { shard }, c.keys);
   w.value("cacheBytes", { shard }, c.bytes);
+  w.value("cacheLean", { shard }, c.lean ? 1 : 0);
 }
 
 function collectShard(s: ShardSource, w: MetricWriter): void {

@@ -117,10 +117,12 @@ export class Admission {
    * Counts a missed read of the key with hash `h` at `now`: true when it is
    * to be fetched into `cache` — hot enough by the rule above, or, in a full
    * cache, read clearly more often than the entry it would evict
-   * ({@link Admission.displaces}).
+   * ({@link Admission.displaces}). A `lean` cache takes only keys hot by the
+   * full threshold: no lower bar for free space, no displacement.
    */
-  wants(h: number, now: number, cache: AdmissionTarget): boolean {
+  wants(h: number, now: number, cache: AdmissionTarget, lean = false): boolean {
     const n = this.count(h, now);
+    if (lean) return this.admits(n, false);
     const roomy = cache.roomy;
     if (this.admits(n, roomy)) return true;
     if (roomy || !this.displaces(n, 0)) return false;

@@ -26,6 +26,10 @@
  */
 
 import {
+  CACHE_LEAN_ABOVE,
+  CACHE_LEAN_BELOW,
+  CACHE_LEAN_MIN_READS,
+  CACHE_LEAN_WINDOW_MS,
   CACHE_MAX_PENDING_FILLS,
   CACHE_RECONNECT_MS,
   CACHE_REFRESH_AHEAD_SHARE,
@@ -80,6 +84,12 @@ export interface CacheStats {
   readonly node: string | null;
   /** True while the tracking connection is set up (fills can be sent). */
   readonly tracking: boolean;
+  /**
+   * True while the cache is lean: its last judged window answered too few
+   * reads, so it holds only keys hot by the full threshold
+   * ({@link CACHE_LEAN_BELOW}).
+   */
+  readonly lean: boolean;
 }
 
 const te = new TextEncoder();
@@ -145,6 +155,13 @@ export class NearCache implements TrackerSink {
   /** Scratch: an MGET's missing keys as start, end pairs. */
   #missing: number[] = [];
   #writes = new WeakMap<object, string[] | null>();
+  /** Lean: only keys hot by the full threshold get in ({@link CACHE_LEAN_BELOW}). */
+  #lean = false;
+  /** The end of the window being counted (data-path ms), -1 before the first read. */
+  #windowEnd = -1;
+  /** {@link hits} and {@link misses} when the window began. */
+  #windowHits = 0;
+  #windowMisses = 0;
 
   /** A cache with settings `cfg` (enabled); it tracks once {@link serving} names nodes. */
   constructor(cfg: CacheConfig) {
@@ -169,6 +186,7 @@ export class NearCache implements TrackerSink {
     if (client.db !== 0 || client.user !== null || client.role !== "readers" || parser.inline) {
       return null;
     }
+    if (now >= this.#windowEnd) this.#judge(now);
     const s = parser.argStart[0];
     const len = parser.argEnd[0] - s;
     if (
@@ -236,7 +254,8 @@ export class NearCache implements TrackerSink {
         // By the hot threshold only, no displacement: an MGET fills only when all its missing
         // keys are wanted, so each key's small chance of displacing adds up tenfold.
         const renew = this.#store.takeRenewal();
-        if (!this.#adm.readHash(h, now, this.#store.roomy) && !renew) allHot = false;
+        const roomy = !this.#lean && this.#store.roomy;
+        if (!this.#adm.readHash(h, now, roomy) && !renew) allHot = false;
         else if (allHot) missing.push(ks, ke);
         continue;
       }
@@ -279,7 +298,9 @@ export class NearCache implements TrackerSink {
       return e;
     }
     const renew = this.#store.takeRenewal();
-    if (this.#adm.wants(h, now, this.#store) || renew) this.#fill(buf, start, end, now);
+    if (this.#adm.wants(h, now, this.#store, this.#lean) || renew) {
+      this.#fill(buf, start, end, now);
+    }
     return undefined;
   }
 
@@ -392,6 +413,37 @@ export class NearCache implements TrackerSink {
     return t !== null && t.ready ? t.target.id : null;
   }
 
+  /** True while the cache is lean ({@link CacheStats.lean}). */
+  get lean(): boolean {
+    return this.#lean;
+  }
+
+  /**
+   * Ends the window of reads counted since {@link CACHE_LEAN_WINDOW_MS} ago:
+   * when it had enough reads, a share answered below
+   * {@link CACHE_LEAN_BELOW} makes the cache lean (its entries go: held
+   * keys read alike with the rest are what made it cost more than it
+   * answers; hot ones come back by the threshold within seconds), and a
+   * share at {@link CACHE_LEAN_ABOVE} ends it (never with `min_reads: 1`,
+   * which admits every key read). A lean cache holds a subset
+   * of what a full one would, so it answers no more: it does not flap.
+   */
+  #judge(now: number): void {
+    const hits = this.hits - this.#windowHits;
+    const reads = hits + this.misses - this.#windowMisses;
+    // `min_reads: 1` asks for every key at its first read: there is no hotter bar to fall back to.
+    if (this.#windowEnd >= 0 && reads >= CACHE_LEAN_MIN_READS && this.#adm.minReads > 1) {
+      const share = hits / reads;
+      if (!this.#lean && share < CACHE_LEAN_BELOW) {
+        this.#lean = true;
+        this.#store.clear(Evict.lean);
+      } else if (this.#lean && share >= CACHE_LEAN_ABOVE) this.#lean = false;
+    }
+    this.#windowHits = this.hits;
+    this.#windowMisses = this.misses;
+    this.#windowEnd = now + CACHE_LEAN_WINDOW_MS;
+  }
+
   /** A snapshot for /status and /metrics. */
   stats(): CacheStats {
     const s = this.#store;
@@ -414,6 +466,7 @@ export class NearCache implements TrackerSink {
       maxBytes: s.maxBytes,
       node: this.#tracker?.target.id ?? null,
       tracking: this.#tracker?.ready ?? false,
+      lean: this.#lean,
     };
   }
 

@@ -315,3 +315,54 @@ Deno.test("NearCache: an MGET answered in its keys' max age's last quarter fetch
   equal(lookup(cache, ["MGET", "a", "b"], R2, 70_000), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
   cache.close();
 });
+
+Deno.test("NearCache goes lean when it answers too few reads, holds only hot keys then, and comes back", async () => {
+  // Admission: 2 reads while there is room, 7 (hot) otherwise; windows of 10 s, 2,000 reads.
+  const { cache, node } = await tracked({ ...CFG, minReads: 2 });
+  const getOf = (k: string) => `*2\r\n$3\r\nGET\r\n$${k.length}\r\n${k}\r\n`;
+  const fetched = (k: string) => node.written.includes(getOf(k));
+  // Window 1 (0–10 s): 20 warm keys get in by the lower bar (two reads each)...
+  for (let i = 0; i < 20; i++) for (let r = 0; r < 2; r++) lookup(cache, ["GET", `w${i}`], R2, 1);
+  await node.waitWritten(getOf("w19"));
+  node.send("$1\r\nv\r\n:-1\r\n".repeat(20));
+  await until(() => cache.stats().keys === 20);
+  // ...but the window's reads are mostly of keys read once: 20 hits in 2,020 reads.
+  for (let i = 0; i < 20; i++) equal(lookup(cache, ["GET", `w${i}`], R2, 2), "$1\r\nv\r\n");
+  for (let i = 0; i < 1_960; i++) lookup(cache, ["GET", `cold${i}`], R2, 3 + i);
+  equal(cache.stats().lean, false);
+  // The first read of the next window judges it: lean, and the entries go.
+  equal(lookup(cache, ["GET", "w0"], R2, 10_001), null);
+  equal(cache.stats().lean, true);
+  equal(cache.stats().keys, 0);
+  equal(cache.stats().evictions.lean, 20);
+  // Lean: two reads no longer let a key in; seven (hot) do.
+  lookup(cache, ["GET", "x"], R2, 10_002);
+  lookup(cache, ["GET", "x"], R2, 10_002);
+  for (let r = 0; r < 7; r++) lookup(cache, ["GET", "h"], R2, 10_003);
+  await node.waitWritten(getOf("h"));
+  equal(
+    fetched("x"),
+    false,
+    "x, read twice before h, was not fetched while lean (fills go in order)",
+  );
+  node.send("$1\r\nH\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  // Window 2 (10–20 s): the hot key answers most reads: the cache fills free space again.
+  for (let i = 0; i < 1_500; i++) equal(lookup(cache, ["GET", "h"], R2, 11_000), "$1\r\nH\r\n");
+  for (let i = 0; i < 600; i++) lookup(cache, ["GET", `more${i}`], R2, 12_000);
+  lookup(cache, ["GET", "y"], R2, 20_010);
+  equal(cache.stats().lean, false);
+  lookup(cache, ["GET", "y"], R2, 20_010);
+  await node.waitWritten(getOf("y"));
+  cache.close();
+});
+
+Deno.test("NearCache does not judge a window of too few reads, nor one with min_reads 1", async () => {
+  for (const [minReads, reads] of [[2, 1_000], [1, 3_000]]) {
+    const { cache } = await tracked({ ...CFG, minReads, maxKeys: 10 });
+    for (let i = 0; i < reads; i++) lookup(cache, ["GET", `cold${i}`], R2, i);
+    equal(lookup(cache, ["GET", "a"], R2, 10_001), null);
+    equal(cache.stats().lean, false, `min_reads ${minReads}, ${reads} reads, none answered`);
+    cache.close();
+  }
+});

@@ -46,6 +46,7 @@ export const EVICT_REASONS = [
   "connection",
   "node",
   "config",
+  "lean",
 ] as const;
 /** One of {@link EVICT_REASONS}. */
 export type EvictReason = typeof EVICT_REASONS[number];
@@ -294,7 +295,9 @@ export class CacheStore {
     for (const e of this.#entries()) e.live = false;
     this.#count = 0;
     this.#hand = undefined;
-    this.#buckets.fill(undefined);
+    // Back to the first size: an empty cache's misses read one small array (it grows as it fills).
+    this.#buckets = new Array(INITIAL_BUCKETS).fill(undefined);
+    this.#mask = INITIAL_BUCKETS - 1;
     this.#inflight.clear();
     this.bytes = 0;
     return n;

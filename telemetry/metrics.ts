@@ -142,7 +142,7 @@ export const METRICS = {
     type: "counter",
     labels: ["shard", "reason"],
     help:
-      "Near cache entries evicted, by reason (invalidated, write, expired, size, flush, connection, node, config).",
+      "Near cache entries evicted, by reason (invalidated, write, expired, size, flush, connection, node, config, lean).",
   },
   cacheKeys: {
     name: "shardgate_cache_keys",
@@ -155,6 +155,13 @@ export const METRICS = {
     type: "gauge",
     labels: ["shard"],
     help: "Bytes held by the near cache (keys, replies and a per-entry overhead).",
+  },
+  cacheLean: {
+    name: "shardgate_cache_lean",
+    type: "gauge",
+    labels: ["shard"],
+    help:
+      "1 while the near cache is lean: it answered too few reads, so it holds only keys hot by the admission threshold.",
   },
   bytesReceived: {
     name: "shardgate_client_bytes_received_total",

@@ -107,6 +107,7 @@ export interface StatusJson {
       keys: number;
       node: string | null;
       evictions: Record<string, number>;
+      lean: boolean;
     } | null;
   }[];
 }

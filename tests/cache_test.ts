@@ -354,3 +354,68 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "cache: over a keyspace with no hot set it goes lean (drops what it held), and back once a hot key answers",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await set.primary.cli("SET", "hot", "H");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" +
+        shardYaml(set.addresses, [CHECK, "cache: { min_reads: 2, max_keys: 500 }"]),
+    );
+    const port = adminPort(sg);
+    const leanMetric = async () =>
+      sampleValue(
+        parsePrometheus((await adminGet(port, "/metrics")).body),
+        "shardgate_cache_lean",
+        { shard: SHARD },
+      );
+    const c = await redisClient(sg.ports[SHARD].readers);
+    try {
+      // 30,000 keys (none of them set) read uniformly, 200 at a time: each well under
+      // `min_reads` a second, so only chance bursts get in, while the cache has room.
+      let reads = 0;
+      const cold = async () => {
+        const got = await Promise.all(
+          Array.from({ length: 200 }, () => c.get(`u:${Math.floor(Math.random() * 30_000)}`)),
+        );
+        for (const v of got) assertEquals(v, null);
+        reads += got.length;
+      };
+      let peak = 0;
+      await waitFor(async () => {
+        for (let i = 0; i < 10; i++) await cold();
+        const s = await cacheStatus(port);
+        peak = Math.max(peak, s.keys);
+        return s.lean;
+      }, { timeoutMs: 40_000, message: "the cache goes lean" });
+      const lean = await cacheStatus(port);
+      assert(lean.admissions > 0 && peak > 0, `it had let warm keys in (peak ${peak} keys)`);
+      assert(lean.evictions.lean > 0, `what it held went as lean: ${JSON.stringify(lean)}`);
+      assert(lean.keys < peak, `${lean.keys} keys held once lean (${peak} before)`);
+      assertEquals(await leanMetric(), 1);
+      // Lean, the cold reads let nothing in (none is hot by the full bar).
+      const admitted = lean.admissions;
+      for (let i = 0; i < 10; i++) await cold();
+      assertEquals((await cacheStatus(port)).admissions, admitted, "no admission while lean");
+      // A hot key taking most reads: in by the full bar, answered, and the cache comes back.
+      await waitFor(async () => {
+        for (let i = 0; i < 20; i++) {
+          const got = await Promise.all(Array.from({ length: 200 }, () => c.get("hot")));
+          for (const v of got) assertEquals(v, "H");
+        }
+        await cold();
+        return !(await cacheStatus(port)).lean;
+      }, { timeoutMs: 40_000, message: "the cache fills free space again" });
+      const back = await cacheStatus(port);
+      assert(back.hits > lean.hits, "the hot key was answered by the cache");
+      assertEquals(await leanMetric(), 0);
+      assert(reads > 4_000, `${reads} cold reads`);
+    } finally {
+      await closeClient(c);
+    }
+  },
+);

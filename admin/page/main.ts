@@ -389,7 +389,8 @@ function cacheText(c: NonNullable<ShardStatusDoc["cache"]>): string {
   const ratio = reads === 0 ? "–" : `${(100 * c.hits / reads).toFixed(1)}%`;
   const mb = (c.bytes / (1024 * 1024)).toFixed(1);
   return `cache ${ratio} hits (${c.hits} hits, ${c.misses} misses), ${c.keys} keys, ${mb} MiB, ` +
-    `${c.invalidations} invalidations, tracking ${c.tracking ? c.node : "none"}`;
+    `${c.invalidations} invalidations, tracking ${c.tracking ? c.node : "none"}` +
+    (c.lean ? " · lean: too few reads answered, only hot keys held" : "");
 }
 
 function shardSection(s: ShardStatusDoc): HTMLElement {
