@@ -29,6 +29,8 @@ import {
   CACHE_LEAN_ABOVE,
   CACHE_LEAN_BELOW,
   CACHE_LEAN_MIN_READS,
+  CACHE_LEAN_RECHECK_MIN_READS,
+  CACHE_LEAN_RECHECK_MS,
   CACHE_LEAN_WINDOW_MS,
   CACHE_MAX_PENDING_FILLS,
   CACHE_RECONNECT_MS,
@@ -424,7 +426,8 @@ export class NearCache implements TrackerSink {
    * {@link CACHE_LEAN_BELOW} makes the cache lean (its entries go: held
    * keys read alike with the rest are what made it cost more than it
    * answers; hot ones come back by the threshold within seconds), and a
-   * share at {@link CACHE_LEAN_ABOVE} ends it (never with `min_reads: 1`,
+   * share at {@link CACHE_LEAN_ABOVE} ends it (judged every
+   * {@link CACHE_LEAN_RECHECK_MS} while lean; never with `min_reads: 1`,
    * which admits every key read). A lean cache holds a subset
    * of what a full one would, so it answers no more: it does not flap.
    */
@@ -432,7 +435,8 @@ export class NearCache implements TrackerSink {
     const hits = this.hits - this.#windowHits;
     const reads = hits + this.misses - this.#windowMisses;
     // `min_reads: 1` asks for every key at its first read: there is no hotter bar to fall back to.
-    if (this.#windowEnd >= 0 && reads >= CACHE_LEAN_MIN_READS && this.#adm.minReads > 1) {
+    const enough = this.#lean ? CACHE_LEAN_RECHECK_MIN_READS : CACHE_LEAN_MIN_READS;
+    if (this.#windowEnd >= 0 && reads >= enough && this.#adm.minReads > 1) {
       const share = hits / reads;
       if (!this.#lean && share < CACHE_LEAN_BELOW) {
         this.#lean = true;
@@ -441,7 +445,7 @@ export class NearCache implements TrackerSink {
     }
     this.#windowHits = this.hits;
     this.#windowMisses = this.misses;
-    this.#windowEnd = now + CACHE_LEAN_WINDOW_MS;
+    this.#windowEnd = now + (this.#lean ? CACHE_LEAN_RECHECK_MS : CACHE_LEAN_WINDOW_MS);
   }
 
   /** A snapshot for /status and /metrics. */

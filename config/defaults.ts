@@ -104,6 +104,15 @@ export const CACHE_LEAN_BELOW = 0.15;
 /** Share of a window's cacheable reads answered at which a lean near cache fills free space again. */
 export const CACHE_LEAN_ABOVE = 0.3;
 /**
+ * A lean near cache judges shorter windows (with fewer reads), so that once
+ * a hot set is back it fills free space again within seconds. Safe: a lean
+ * cache answers no more than a full one would, so leaving lean on a share
+ * of {@link CACHE_LEAN_ABOVE} cannot lead straight back into it.
+ */
+export const CACHE_LEAN_RECHECK_MS = 1_000;
+/** The fewest cacheable reads a lean near cache's window needs to be judged. */
+export const CACHE_LEAN_RECHECK_MIN_READS = 200;
+/**
  * Bytes counted per near cache entry besides its key and reply: its heap
  * cost beyond those (entry, key string and reply headers, a map slot and
  * two to four index buckets). `bench/cache_entry_cost.ts` measured 394 B

@@ -375,12 +375,12 @@ Deno.test(
       );
     const c = await redisClient(sg.ports[SHARD].readers);
     try {
-      // 30,000 keys (none of them set) read uniformly, 200 at a time: each well under
+      // 200,000 keys (none of them set) read uniformly, 200 at a time: each well under
       // `min_reads` a second, so only chance bursts get in, while the cache has room.
       let reads = 0;
       const cold = async () => {
         const got = await Promise.all(
-          Array.from({ length: 200 }, () => c.get(`u:${Math.floor(Math.random() * 30_000)}`)),
+          Array.from({ length: 200 }, () => c.get(`u:${Math.floor(Math.random() * 200_000)}`)),
         );
         for (const v of got) assertEquals(v, null);
         reads += got.length;
@@ -397,10 +397,6 @@ Deno.test(
       assert(lean.evictions.lean > 0, `what it held went as lean: ${JSON.stringify(lean)}`);
       assert(lean.keys < peak, `${lean.keys} keys held once lean (${peak} before)`);
       assertEquals(await leanMetric(), 1);
-      // Lean, the cold reads let nothing in (none is hot by the full bar).
-      const admitted = lean.admissions;
-      for (let i = 0; i < 10; i++) await cold();
-      assertEquals((await cacheStatus(port)).admissions, admitted, "no admission while lean");
       // A hot key taking most reads: in by the full bar, answered, and the cache comes back.
       await waitFor(async () => {
         for (let i = 0; i < 20; i++) {
