@@ -82,6 +82,12 @@ export class Admission {
   /** Per block: the aging period it was last brought up to (mod 65,536: 18 hours). */
   #epochs = new Uint16Array(BLOCKS);
   #start = -1;
+  /**
+   * Lean (the near cache answered too few reads to pay for warm keys): only
+   * keys hot by the full threshold get in — no lower bar while the cache has
+   * room, no displacement.
+   */
+  lean = false;
 
   /** An admission rule letting in keys read about `minReads` times a second. */
   constructor(minReads: number) {
@@ -117,22 +123,22 @@ export class Admission {
    * Counts a missed read of the key with hash `h` at `now`: true when it is
    * to be fetched into `cache` — hot enough by the rule above, or, in a full
    * cache, read clearly more often than the entry it would evict
-   * ({@link Admission.displaces}). A `lean` cache takes only keys hot by the
-   * full threshold: no lower bar for free space, no displacement.
+   * ({@link Admission.displaces}); while {@link lean}, by the full
+   * threshold only.
    */
-  wants(h: number, now: number, cache: AdmissionTarget, lean = false): boolean {
+  wants(h: number, now: number, cache: AdmissionTarget): boolean {
     const n = this.count(h, now);
-    if (lean) return this.admits(n, false);
     const roomy = cache.roomy;
     if (this.admits(n, roomy)) return true;
-    if (roomy || !this.displaces(n, 0)) return false;
+    if (roomy || this.lean || !this.displaces(n, 0)) return false;
     const v = cache.victim();
     return v !== undefined && this.displaces(n, this.estimate(v.hash, now));
   }
 
-  /** True when a key whose count is `n` gets in (`roomy`: the cache has room). */
+  /** True when a key whose count is `n` gets in (`roomy`: the cache has room; not while {@link lean}). */
   admits(n: number, roomy: boolean): boolean {
-    return this.#minReads <= 1 || n >= (roomy ? this.#roomyThreshold : this.#threshold);
+    return this.#minReads <= 1 ||
+      n >= (roomy && !this.lean ? this.#roomyThreshold : this.#threshold);
   }
 
   /**

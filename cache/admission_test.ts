@@ -203,3 +203,16 @@ Deno.test("Admission.estimate() reads a count without counting", () => {
   equal(a.displaces(6, 2), false, "not above twice the victim's plus two");
   equal(a.displaces(7, 2), true);
 });
+
+Deno.test("Admission while lean: the full threshold only, no lower bar for room, no displacement", () => {
+  const a = new Admission(3); // full threshold 11, room 3, displacement above 4
+  a.lean = true;
+  for (let i = 0; i < 3; i++) equal(a.read("k", i, true), false, `read ${i + 1}, room to spare`);
+  const full = { roomy: false, victim: () => ({ hash: hashKey("cold") }) };
+  for (let i = 0; i < 7; i++) equal(a.wants(hashKey("w"), i, full), false, "would displace");
+  for (let i = 0; i < 10; i++) a.read("h", i);
+  equal(a.wants(hashKey("h"), 10, full), true, "hot by the full threshold");
+  a.lean = false;
+  equal(a.wants(hashKey("w"), 11, full), true, "not lean: count 8 displaces a victim of 0");
+  equal(a.read("k", 12, true), true, "not lean: room lets count 4 in");
+});

@@ -157,8 +157,6 @@ export class NearCache implements TrackerSink {
   /** Scratch: an MGET's missing keys as start, end pairs. */
   #missing: number[] = [];
   #writes = new WeakMap<object, string[] | null>();
-  /** Lean: only keys hot by the full threshold get in ({@link CACHE_LEAN_BELOW}). */
-  #lean = false;
   /** The end of the window being counted (data-path ms), -1 before the first read. */
   #windowEnd = -1;
   /** {@link hits} and {@link misses} when the window began. */
@@ -256,8 +254,7 @@ export class NearCache implements TrackerSink {
         // By the hot threshold only, no displacement: an MGET fills only when all its missing
         // keys are wanted, so each key's small chance of displacing adds up tenfold.
         const renew = this.#store.takeRenewal();
-        const roomy = !this.#lean && this.#store.roomy;
-        if (!this.#adm.readHash(h, now, roomy) && !renew) allHot = false;
+        if (!this.#adm.readHash(h, now, this.#store.roomy) && !renew) allHot = false;
         else if (allHot) missing.push(ks, ke);
         continue;
       }
@@ -300,9 +297,7 @@ export class NearCache implements TrackerSink {
       return e;
     }
     const renew = this.#store.takeRenewal();
-    if (this.#adm.wants(h, now, this.#store, this.#lean) || renew) {
-      this.#fill(buf, start, end, now);
-    }
+    if (this.#adm.wants(h, now, this.#store) || renew) this.#fill(buf, start, end, now);
     return undefined;
   }
 
@@ -415,11 +410,6 @@ export class NearCache implements TrackerSink {
     return t !== null && t.ready ? t.target.id : null;
   }
 
-  /** True while the cache is lean ({@link CacheStats.lean}). */
-  get lean(): boolean {
-    return this.#lean;
-  }
-
   /**
    * Ends the window of reads counted since {@link CACHE_LEAN_WINDOW_MS} ago:
    * when it had enough reads, a share answered below
@@ -435,17 +425,18 @@ export class NearCache implements TrackerSink {
     const hits = this.hits - this.#windowHits;
     const reads = hits + this.misses - this.#windowMisses;
     // `min_reads: 1` asks for every key at its first read: there is no hotter bar to fall back to.
-    const enough = this.#lean ? CACHE_LEAN_RECHECK_MIN_READS : CACHE_LEAN_MIN_READS;
-    if (this.#windowEnd >= 0 && reads >= enough && this.#adm.minReads > 1) {
+    const adm = this.#adm;
+    const enough = adm.lean ? CACHE_LEAN_RECHECK_MIN_READS : CACHE_LEAN_MIN_READS;
+    if (this.#windowEnd >= 0 && reads >= enough && adm.minReads > 1) {
       const share = hits / reads;
-      if (!this.#lean && share < CACHE_LEAN_BELOW) {
-        this.#lean = true;
+      if (!adm.lean && share < CACHE_LEAN_BELOW) {
+        adm.lean = true;
         this.#store.clear(Evict.lean);
-      } else if (this.#lean && share >= CACHE_LEAN_ABOVE) this.#lean = false;
+      } else if (adm.lean && share >= CACHE_LEAN_ABOVE) adm.lean = false;
     }
     this.#windowHits = this.hits;
     this.#windowMisses = this.misses;
-    this.#windowEnd = now + (this.#lean ? CACHE_LEAN_RECHECK_MS : CACHE_LEAN_WINDOW_MS);
+    this.#windowEnd = now + (adm.lean ? CACHE_LEAN_RECHECK_MS : CACHE_LEAN_WINDOW_MS);
   }
 
   /** A snapshot for /status and /metrics. */
@@ -470,7 +461,7 @@ export class NearCache implements TrackerSink {
       maxBytes: s.maxBytes,
       node: this.#tracker?.target.id ?? null,
       tracking: this.#tracker?.ready ?? false,
-      lean: this.#lean,
+      lean: this.#adm.lean,
     };
   }
 

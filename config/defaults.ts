@@ -114,11 +114,12 @@ export const CACHE_LEAN_RECHECK_MS = 1_000;
 export const CACHE_LEAN_RECHECK_MIN_READS = 200;
 /**
  * Bytes counted per near cache entry besides its key and reply: its heap
- * cost beyond those (entry, key string and reply headers, a map slot and
- * two to four index buckets). `bench/cache_entry_cost.ts` measured 394 B
- * with a `Map` for the index, 357 B with the bucket array that replaced
- * it, and 365 B since an entry says whether its key's TTL caps it (refresh
- * ahead); kept at 400, so the byte bound errs on the safe side.
+ * cost beyond those (entry, key string and reply headers, two to four index
+ * buckets). `bench/cache_entry_cost.ts` measured 394 B with a `Map` for the
+ * index, 357 B with the bucket array that replaced it, 365 B once an entry
+ * said whether its key's TTL caps it (refresh ahead), and 344 B since a
+ * ring replaced the `Map` by key string; kept at 400, so the byte bound
+ * errs on the safe side.
  */
 export const CACHE_ENTRY_OVERHEAD = 400;
 /** Near cache fills in flight on the tracking connection at most (more wait for the next read). */
