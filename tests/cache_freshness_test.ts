@@ -67,8 +67,16 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))];
 }
 
+/** A write (or a flush's key) and the read sent latest after its ack that still returned an older value. */
+interface Stale {
+  write: Write;
+  key: number;
+  ms: number;
+  read: Read | null;
+}
+
 /** Per write (and per key of a flush), how long after its ack reads of `from` still returned older values. */
-function staleness(writes: Write[], reads: Read[], through: (r: Read) => boolean): number[] {
+function staleness(writes: Write[], reads: Read[], through: (r: Read) => boolean): Stale[] {
   const byKey = new Map<number, Read[]>();
   for (const r of reads) {
     if (!through(r)) continue;
@@ -76,20 +84,52 @@ function staleness(writes: Write[], reads: Read[], through: (r: Read) => boolean
     if (l === undefined) byKey.set(r.key, l = []);
     l.push(r);
   }
-  const out: number[] = [];
+  const out: Stale[] = [];
   for (const w of writes) {
     for (let k = 0; k < HOT; k++) {
       if (!w.flush && k !== w.key) continue;
-      let worst = 0;
+      const worst: Stale = { write: w, key: k, ms: 0, read: null };
       for (const r of byKey.get(k) ?? []) {
-        if (r.sent >= w.acked && r.version !== NIL && r.version < w.seq) {
-          worst = Math.max(worst, r.sent - w.acked);
+        if (
+          r.sent >= w.acked && r.version !== NIL && r.version < w.seq &&
+          r.sent - w.acked >= worst.ms
+        ) {
+          worst.ms = r.sent - w.acked;
+          worst.read = r;
         }
       }
       out.push(worst);
     }
   }
   return out;
+}
+
+/**
+ * The worst stale reads through shardgate, each with its phase and what the
+ * replicas' direct reads of that key returned around it (ms from the ack):
+ * what a failure needs to tell a stall of shardgate from one of a replica or
+ * of this process.
+ */
+function explain(stale: Stale[], reads: Read[], phases: Phase[]): string[] {
+  const phaseAt = (t: number) => phases.findLast((p) => p.start <= t)?.name ?? "setup";
+  return [...stale].sort((a, b) => b.ms - a.ms).slice(0, 3).map(({ write: w, key, ms, read }) => {
+    const around = reads.filter((r) =>
+      r.from >= 0 && r.key === key && r.got >= w.acked - 5 && r.sent <= w.acked + ms + 5
+    ).map((r) =>
+      `r${r.from}:${(r.sent - w.acked).toFixed(1)}..${(r.got - w.acked).toFixed(1)}=v${r.version}`
+    );
+    return `${phaseAt(w.acked)}: key ${key} v${w.seq}${w.flush ? " (flush)" : ""}; read sent +${
+      ms.toFixed(1)
+    } got +${((read?.got ?? w.acked) - w.acked).toFixed(1)} ms = v${read?.version}; direct: ${
+      around.slice(0, 12).join(" ")
+    }`;
+  });
+}
+
+/** A phase of the run, from when it began (performance.now()). */
+interface Phase {
+  name: string;
+  start: number;
 }
 
 /**
@@ -188,13 +228,17 @@ Deno.test(
         }
       };
       const status = async () => (await statusDoc(admin)).shards[0].cache!;
+      const phases: Phase[] = [];
+      const phase = (name: string) => phases.push({ name, start: performance.now() });
 
       // Steady: hot keys cached, writes flowing.
       await waitFor(async () => (await status()).keys === HOT, { message: "hot set cached" });
+      phase("steady");
       await writeFor(PHASE_MS);
       const steadyHits = (await status()).hits;
 
       // FLUSHALL on the primary.
+      phase("flushall");
       await primary.flushAll();
       writes.push({ key: -1, seq: ++seq, acked: performance.now(), flush: true });
       await delay(100);
@@ -202,6 +246,7 @@ Deno.test(
       await writeFor(PHASE_MS / 2);
 
       // A key with a TTL: no read through shardgate returns it after it expired.
+      phase("expiry");
       await write(0, 200);
       const expiresAt = writes.at(-1)!.acked + 200;
       const expSeq = seq;
@@ -219,6 +264,7 @@ Deno.test(
       }, { message: "entries held before the kill" });
       const victim = set.replicas.findIndex((r) => r.address === tracked);
       assert(victim >= 0, `tracked node ${tracked} is a replica`);
+      phase("replica kill");
       await set.replicas[victim].kill();
       deadAt[victim] = performance.now();
       await writeFor(PHASE_MS);
@@ -226,6 +272,7 @@ Deno.test(
 
       // A reload that changes the shard: the other (dead) replica leaves it; cache settings change.
       const survivors = [set.primary.address, set.replicas[1 - victim].address];
+      phase("reload");
       await sg.writeConfig(yaml(survivors, true).replace("min_reads: 2", "min_reads: 3"));
       await writeFor(PHASE_MS);
 
@@ -236,6 +283,8 @@ Deno.test(
       const sgReads = reads.filter((r) => r.from < 0).length;
       const sgStale = staleness(writes, reads, (r) => r.from < 0);
       const repStale = staleness(writes, reads, (r) => r.from >= 0);
+      const sgMs = sgStale.map((x) => x.ms);
+      const repMs = repStale.map((x) => x.ms);
       const bad = olderThanReplicas(reads, 2, deadAt);
       const expired = reads.filter((r) =>
         r.from < 0 && r.key === 0 && r.version === expSeq && r.sent > expiresAt
@@ -247,14 +296,17 @@ Deno.test(
         hits: final.hits,
         hitsSteady: steadyHits,
         retractedHits: final.retractedHits,
-        p50: { shardgate: pct(sgStale, 50), replica: pct(repStale, 50) },
-        p99: { shardgate: pct(sgStale, 99), replica: pct(repStale, 99) },
-        max: { shardgate: pct(sgStale, 100), replica: pct(repStale, 100) },
+        p50: { shardgate: pct(sgMs, 50), replica: pct(repMs, 50) },
+        p99: { shardgate: pct(sgMs, 99), replica: pct(repMs, 99) },
+        max: { shardgate: pct(sgMs, 100), replica: pct(repMs, 100) },
         olderThanReplica: bad.length,
         servedPastTtl: expired.length,
         evictions: final.evictions,
       };
       console.log(`cache freshness: ${JSON.stringify(figures)}`);
+      console.log(
+        `cache freshness, worst through shardgate: ${explain(sgStale, reads, phases).join(" | ")}`,
+      );
       assert(steadyHits > 0, "the cache answered reads");
       assertEquals(
         bad.length,
@@ -267,7 +319,8 @@ Deno.test(
       const slackMs = Deno.env.get("SHARDGATE_CACHE_FRESHNESS_S") === undefined ? 5 : 1;
       assert(
         figures.p99.shardgate <= figures.p99.replica + slackMs,
-        `p99 staleness: shardgate ${figures.p99.shardgate} ms vs replica ${figures.p99.replica} ms`,
+        `p99 staleness: shardgate ${figures.p99.shardgate} ms vs replica ${figures.p99.replica} ms; ` +
+          `worst: ${explain(sgStale, reads, phases).join(" | ")}`,
       );
       // The FLUSHALL reached the cache as a null invalidation (what it evicted depends on what
       // was cached at that instant: a CI run under load had nothing cached then), and the killed
