@@ -16,6 +16,8 @@
  *  pinned:  write k (MULTI …) ─▶ evictWritten(): evict k ─▶ … each reply ─▶ evictAgain(k)
  *  tracker: invalidate k ─▶ evict k, void its fill │ invalidate null (FLUSHALL) ─▶ evict all
  *  tracker closed / its node stops serving / reload turns it off ─▶ evict all
+ *  lookup(): nothing in flight for CACHE_PROBE_MS ─▶ tracker.probe() (PING)
+ *            oldest request in flight > CACHE_STALL_MS ─▶ the node is stalled: forwarded
  * ```
  *
  * Only sessions of the readers port, on database 0, running as the shard's
@@ -33,8 +35,10 @@ import {
   CACHE_LEAN_RECHECK_MS,
   CACHE_LEAN_WINDOW_MS,
   CACHE_MAX_PENDING_FILLS,
+  CACHE_PROBE_MS,
   CACHE_RECONNECT_MS,
   CACHE_REFRESH_AHEAD_SHARE,
+  CACHE_STALL_MS,
 } from "../config/defaults.ts";
 import type { CacheConfig } from "../config/types.ts";
 import { CommandKeys, commandNameOf, findKeys, type RequestParser } from "../resp/mod.ts";
@@ -68,6 +72,14 @@ export interface CacheStats {
   readonly racedFills: number;
   /** Hits retracted because their key was invalidated in the same event-loop turn. */
   readonly retractedHits: number;
+  /**
+   * Reads forwarded although cacheable because the tracked node had left a
+   * request unanswered for over {@link CACHE_STALL_MS} (stalled: it may
+   * have changes it has not reported).
+   */
+  readonly stalledReads: number;
+  /** Requests (fills, probes) sent on the tracking connection and not answered yet. */
+  readonly inFlight: number;
   /** Keys the node invalidated (each key of each push). */
   readonly invalidations: number;
   /** Null invalidations (the node's database was flushed). */
@@ -139,6 +151,8 @@ export class NearCache implements TrackerSink {
   misses = 0;
   /** Hits retracted at the end of their turn (see {@link retract}). */
   retracted = 0;
+  /** Reads forwarded while the tracked node was stalled (see {@link lookup}). */
+  stalled = 0;
   /** Keys invalidated by the node. */
   invalidations = 0;
   /** Null invalidations. */
@@ -176,6 +190,15 @@ export class NearCache implements TrackerSink {
    * MGET) when every key it reads is cached, else null (forward it).
    * `now`: data-path ms. The session answers a hit at the end of the
    * event-loop turn, and only if it is still {@link CacheHit.live} then.
+   *
+   * A cache is only as fresh as its tracked node is heard from: a replica
+   * that stops answering (a fork, a slow script, a starved CPU) also stops
+   * sending invalidations, and reads straight from it would wait and then
+   * get what it applied meanwhile. So while entries are held, a read with
+   * nothing in flight on the tracking connection for {@link CACHE_PROBE_MS}
+   * sends a probe, and while the oldest request in flight is unanswered
+   * for over {@link CACHE_STALL_MS}, reads are forwarded (and counted as
+   * {@link CacheStats.stalledReads}).
    */
   lookup(
     parser: RequestParser,
@@ -187,6 +210,16 @@ export class NearCache implements TrackerSink {
       return null;
     }
     if (now >= this.#windowEnd) this.#judge(now);
+    const t = this.#tracker;
+    if (t !== null && this.#store.size > 0) {
+      if (t.pending === 0) {
+        if (now - t.lastSentAt >= CACHE_PROBE_MS && t.ready) t.probe(now);
+      } else if (now - t.oldestSentAt > CACHE_STALL_MS) {
+        this.stalled++;
+        this.misses++;
+        return null;
+      }
+    }
     const s = parser.argStart[0];
     const len = parser.argEnd[0] - s;
     if (
@@ -422,8 +455,10 @@ export class NearCache implements TrackerSink {
    * of what a full one would, so it answers no more: it does not flap.
    */
   #judge(now: number): void {
+    // Reads forwarded because the tracked node stalled say nothing of what the cache is worth.
+    const misses = this.misses - this.stalled;
     const hits = this.hits - this.#windowHits;
-    const reads = hits + this.misses - this.#windowMisses;
+    const reads = hits + misses - this.#windowMisses;
     // `min_reads: 1` asks for every key at its first read: there is no hotter bar to fall back to.
     const adm = this.#adm;
     const enough = adm.lean ? CACHE_LEAN_RECHECK_MIN_READS : CACHE_LEAN_MIN_READS;
@@ -435,7 +470,7 @@ export class NearCache implements TrackerSink {
       } else if (adm.lean && share >= CACHE_LEAN_ABOVE) adm.lean = false;
     }
     this.#windowHits = this.hits;
-    this.#windowMisses = this.misses;
+    this.#windowMisses = misses;
     this.#windowEnd = now + (adm.lean ? CACHE_LEAN_RECHECK_MS : CACHE_LEAN_WINDOW_MS);
   }
 
@@ -452,6 +487,8 @@ export class NearCache implements TrackerSink {
       refreshes: s.refreshes,
       racedFills: s.raced,
       retractedHits: this.retracted,
+      stalledReads: this.stalled,
+      inFlight: this.#tracker?.pending ?? 0,
       invalidations: this.invalidations,
       flushes: this.flushes,
       evictions,

@@ -1,6 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { encodeCommand, RequestParser } from "../resp/mod.ts";
 import type { CacheConfig } from "../config/types.ts";
+import { CACHE_PROBE_MS, CACHE_STALL_MS } from "../config/defaults.ts";
 import { type CacheClient, NearCache, nilReply } from "./near_cache.ts";
 import { FakeNodeSocket, fakeTarget } from "./_test_fake_node.ts";
 
@@ -34,6 +35,15 @@ function write(c: NearCache, args: string[], slot: object): void {
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
   equal(cond(), true);
+}
+
+/**
+ * Lets the tracking connection's requests be answered (the fake node answers
+ * a probe at once): what the event loop does between reads seconds apart,
+ * which a test's synchronous `now` jumps skip.
+ */
+function answered(cache: NearCache): Promise<void> {
+  return until(() => cache.stats().inFlight === 0);
 }
 
 /** A cache tracking a fake node, set up and ready. */
@@ -244,6 +254,7 @@ Deno.test("NearCache fetches at once a key whose entry expired after answering r
   node.send("$1\r\n2\r\n:1000\r\n");
   await until(() => cache.stats().keys === 2);
   equal(lookup(cache, ["GET", "k"], R2, 500), "$1\r\n1\r\n");
+  await answered(cache);
   // Long after both expired (the admission counts have long decayed): one read each. `j` was
   // never read from the cache, so it must earn its place again; `k` is fetched at once.
   equal(lookup(cache, ["GET", "j"], R2, 100_000), null);
@@ -261,6 +272,7 @@ Deno.test("NearCache fetches a key read in its max age's last quarter again, so 
   const { cache, node } = await tracked(); // max age 60 s: refreshed from 45 s on
   await fillK(cache, node); // filled at 0
   equal(lookup(cache, ["GET", "k"], R2, 44_000), "$1\r\n1\r\n");
+  await answered(cache);
   equal(lookup(cache, ["GET", "k"], R2, 50_000), "$1\r\n1\r\n", "still answered meanwhile");
   await node.waitWritten(GET_K, 2);
   equal(node.written.split(GET_K).length - 1, 2, "one refresh, sent at 50 s (not at 44 s)");
@@ -269,6 +281,7 @@ Deno.test("NearCache fetches a key read in its max age's last quarter again, so 
   await until(() => cache.stats().refreshes === 1);
   // Past the first deadline: answered until 50 s + 60 s.
   equal(lookup(cache, ["GET", "k"], R2, 70_000), "$1\r\n1\r\n");
+  await answered(cache);
   equal(lookup(cache, ["GET", "k"], R2, 110_000), null);
   const s = cache.stats();
   equal(s.admissions, 1);
@@ -328,7 +341,7 @@ Deno.test("NearCache goes lean when it answers too few reads, holds only hot key
   await until(() => cache.stats().keys === 20);
   // ...but the window's reads are mostly of keys read once: 20 hits in 2,020 reads.
   for (let i = 0; i < 20; i++) equal(lookup(cache, ["GET", `w${i}`], R2, 2), "$1\r\nv\r\n");
-  for (let i = 0; i < 1_960; i++) lookup(cache, ["GET", `cold${i}`], R2, 3 + i);
+  for (let i = 0; i < 1_960; i++) lookup(cache, ["GET", `cold${i}`], R2, 3);
   equal(cache.stats().lean, false);
   // The first read of the next window judges it: lean, and the entries go.
   equal(lookup(cache, ["GET", "w0"], R2, 10_001), null);
@@ -350,6 +363,7 @@ Deno.test("NearCache goes lean when it answers too few reads, holds only hot key
   // Lean, windows are 1 s: the hot key answers most reads of this one, and the first read of
   // the next finds the cache filling free space again.
   for (let i = 0; i < 300; i++) equal(lookup(cache, ["GET", "h"], R2, 10_500), "$1\r\nH\r\n");
+  await answered(cache);
   lookup(cache, ["GET", "y"], R2, 11_002);
   equal(cache.stats().lean, false);
   lookup(cache, ["GET", "y"], R2, 11_002);
@@ -365,4 +379,51 @@ Deno.test("NearCache does not judge a window of too few reads, nor one with min_
     equal(cache.stats().lean, false, `min_reads ${minReads}, ${reads} reads, none answered`);
     cache.close();
   }
+});
+
+Deno.test("NearCache probes its node while it answers, and forwards reads while the node leaves a probe unanswered", async () => {
+  const { cache, node } = await tracked();
+  await fillK(cache, node); // filled at 0
+  equal(node.pings, 0, "the fill itself was the last request");
+  node.stalled = true; // from now on the node answers nothing
+  equal(lookup(cache, ["GET", "k"], R2, CACHE_PROBE_MS), "$1\r\n1\r\n");
+  await until(() => node.pings === 1); // nothing in flight for CACHE_PROBE_MS: a probe
+  const stallAt = CACHE_PROBE_MS + CACHE_STALL_MS;
+  equal(
+    lookup(cache, ["GET", "k"], R2, stallAt),
+    "$1\r\n1\r\n",
+    "unanswered for CACHE_STALL_MS: not yet",
+  );
+  equal(lookup(cache, ["GET", "k"], R2, stallAt + 1), null, "past it: the node is stalled");
+  equal(lookup(cache, ["GET", "k"], R2, stallAt + 50), null);
+  let s = cache.stats();
+  equal(s.stalledReads, 2);
+  equal(s.misses, 3, "the first read and the two forwarded");
+  equal(s.keys, 1, "a stall drops nothing: the node has not said anything changed");
+  equal(node.pings, 1, "one probe in flight at a time");
+  node.stalled = false; // it answers the probe
+  await answered(cache);
+  equal(lookup(cache, ["GET", "k"], R2, stallAt + 60), "$1\r\n1\r\n");
+  s = cache.stats();
+  equal(s.stalledReads, 2);
+  equal(s.hits, 3);
+  cache.close();
+});
+
+Deno.test("NearCache sends no probes while it holds nothing, nor while a fill is in flight", async () => {
+  const { cache, node } = await tracked({ ...CFG, minReads: 1_000 });
+  for (let t = 0; t < 1_000; t += 5) lookup(cache, ["GET", `cold${t}`], R2, t);
+  equal(node.pings, 0, "an empty cache has nothing to be stale about");
+  cache.close();
+  const two = await tracked();
+  await fillK(two.cache, two.node); // k held
+  lookup(two.cache, ["GET", "j"], R2, 0); // j's fill goes out, and stays unanswered
+  await two.node.waitWritten("$1\r\nj\r\n");
+  for (let t = 2; t <= CACHE_STALL_MS; t += 2) {
+    equal(lookup(two.cache, ["GET", "k"], R2, t), "$1\r\n1\r\n");
+  }
+  equal(two.node.pings, 0, "the fill in flight asks what a probe would");
+  equal(lookup(two.cache, ["GET", "k"], R2, CACHE_STALL_MS + 1), null, "and it can stall too");
+  equal(two.cache.stats().stalledReads, 1);
+  two.cache.close();
 });

@@ -11,10 +11,16 @@
  * invalidation before the PTTL reply, which voids the fill's token in the
  * store, so no fill can outlive a change the node reported.
  *
+ * A probe ({@link Tracker.probe}) is a `PING` in the same stream: its
+ * reply says the node is answering, and every invalidation it sent before
+ * has been read.
+ *
  * ```
  *  fill(key) ─▶ GET key, PTTL key ─▶ node
+ *  probe()   ─▶ PING ─▶ node
  *  node ─▶ frames ─┬─ push ">2 invalidate [keys…]|null" ─▶ sink.invalidated()
  *                  └─ reply ─▶ oldest fill: GET reply, then PTTL ─▶ sink.filled()
+ *                             oldest probe: PONG (nothing to report)
  *  EOF / error / close() ─▶ every fill in flight abandoned ─▶ sink.closed()
  * ```
  *
@@ -97,6 +103,7 @@ const TRACKING_ON = encodeCommand(["CLIENT", "TRACKING", "on"]);
 const SETNAME = encodeCommand(["CLIENT", "SETNAME", "shardgate-cache"]);
 const GET = te.encode("*2\r\n$3\r\nGET\r\n$");
 const PTTL = te.encode("*2\r\n$4\r\nPTTL\r\n$");
+const PING = encodeCommand(["PING"]);
 const MINUS = 45, DOLLAR = 36, UNDERSCORE = 95, COLON = 58, GT = 62, STAR = 42, CR = 13, LF = 10;
 
 interface Fill {
@@ -107,6 +114,8 @@ interface Fill {
   reply: Uint8Array | null | undefined;
   /** The GET reply was an error: the fill is dropped after its PTTL reply. */
   failed: boolean;
+  /** A probe (PING): one reply, nothing to report. */
+  probe: boolean;
 }
 
 /** Parses the decimal integer in `buf[from, to)`. */
@@ -179,6 +188,7 @@ export class Tracker {
   #start = 0;
   #end = 0;
   #scanner = new ReplyScanner();
+  #lastSentAt = Number.NEGATIVE_INFINITY;
 
   /** Connects to `target` and sets tracking up; reports to `sink`. */
   constructor(target: TrackerTarget, sink: TrackerSink) {
@@ -202,14 +212,41 @@ export class Tracker {
     return this.#state === CLOSED;
   }
 
-  /** Fills sent and not answered yet. */
+  /** Fills and probes sent and not answered yet. */
   get pending(): number {
     return this.#fills.length - this.#fillHead;
   }
 
+  /** When the oldest request not answered yet was sent (+Infinity: none). */
+  get oldestSentAt(): number {
+    return this.#fillHead < this.#fills.length
+      ? this.#fills[this.#fillHead].sentAt
+      : Number.POSITIVE_INFINITY;
+  }
+
+  /** When the last fill or probe was sent (-Infinity: none yet). */
+  get lastSentAt(): number {
+    return this.#lastSentAt;
+  }
+
+  /** Sends a `PING`: once answered, the node was answering (and its earlier pushes are read). */
+  probe(now: number): void {
+    this.#lastSentAt = now;
+    this.#fills.push({
+      key: "",
+      token: 0,
+      sentAt: now,
+      reply: undefined,
+      failed: false,
+      probe: true,
+    });
+    this.#queue(PING);
+  }
+
   /** Sends a fill of the key `buf[start, end)` (`key` as latin1) with the store's `token`. */
   fill(buf: Uint8Array, start: number, end: number, key: string, token: number, now: number): void {
-    this.#fills.push({ key, token, sentAt: now, reply: undefined, failed: false });
+    this.#lastSentAt = now;
+    this.#fills.push({ key, token, sentAt: now, reply: undefined, failed: false, probe: false });
     // GET key, PTTL key: one frame pair, one buffer.
     const n = end - start;
     const len = String(n);
@@ -242,7 +279,7 @@ export class Tracker {
     const fills = this.#fills.slice(this.#fillHead);
     this.#fills = [];
     this.#fillHead = 0;
-    for (const f of fills) this.#sink.abandoned(this, f.key, f.token);
+    for (const f of fills) if (!f.probe) this.#sink.abandoned(this, f.key, f.token);
     this.#sink.closed(this, reason);
   }
 
@@ -340,7 +377,7 @@ export class Tracker {
       }
       const f = this.#fills[this.#fillHead];
       if (f === undefined) return this.close("protocol error");
-      if (f.reply === undefined && !f.failed) {
+      if (f.reply === undefined && !f.failed && !f.probe) {
         const t = buf[pos];
         if (t === UNDERSCORE || (t === DOLLAR && buf[pos + 1] === MINUS)) f.reply = null;
         else if (t === DOLLAR) f.reply = buf.slice(pos, next);
@@ -352,6 +389,7 @@ export class Tracker {
         this.#fills = this.#fills.slice(this.#fillHead);
         this.#fillHead = 0;
       }
+      if (f.probe) continue;
       if (f.failed || buf[pos] !== COLON) this.#sink.abandoned(this, f.key, f.token);
       else {
         const pttl = intAt(buf, pos + 1, lineEnd(buf, pos, next));

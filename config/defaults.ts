@@ -126,6 +126,21 @@ export const CACHE_ENTRY_OVERHEAD = 400;
 export const CACHE_MAX_PENDING_FILLS = 256;
 /** Delay before a broken near cache tracking connection is opened again. */
 export const CACHE_RECONNECT_MS = 100;
+/**
+ * A near cache hit with nothing in flight on the tracking connection sent
+ * for this long sends a PING on it: while hits are answered, the tracked
+ * node is asked at least this often whether it is still answering (a
+ * replica stalled by a fork, a slow script or a starved CPU sends no
+ * invalidations, and its cache would go on answering what it held).
+ */
+export const CACHE_PROBE_MS = 10;
+/**
+ * The oldest request on the tracking connection (a fill or a
+ * {@link CACHE_PROBE_MS} probe) unanswered for longer than this: the
+ * tracked node is stalled, and reads go to the nodes instead of the cache
+ * until it answers. A stall is noticed within the sum of the two.
+ */
+export const CACHE_STALL_MS = 10;
 /** Node host name re-resolution interval. */
 export const DEFAULT_DNS_REFRESH_MS = 30_000;
 /** Default node weight. */

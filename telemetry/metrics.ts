@@ -131,6 +131,13 @@ export const METRICS = {
     labels: ["shard"],
     help: "Near cache entries read near their max age and fetched again ahead of it (kept).",
   },
+  cacheStalledReads: {
+    name: "shardgate_cache_stalled_reads_total",
+    type: "counter",
+    labels: ["shard"],
+    help:
+      "Cacheable reads forwarded because the tracked node left a request unanswered too long (stalled).",
+  },
   cacheInvalidations: {
     name: "shardgate_cache_invalidations_total",
     type: "counter",

@@ -103,6 +103,8 @@ export interface StatusJson {
       admissions: number;
       refreshes: number;
       retractedHits: number;
+      stalledReads: number;
+      inFlight: number;
       flushes: number;
       keys: number;
       node: string | null;

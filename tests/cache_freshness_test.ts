@@ -6,7 +6,8 @@
  * is measured both ways; the cache may be no staler than the replicas by
  * more than 1 ms at p99, and no read through shardgate may return a value
  * older than every serving replica had already returned before that read
- * was sent. Through a FLUSHALL, key expiry, a replica kill and a reload.
+ * was sent. Through a FLUSHALL, key expiry, a pause (SIGSTOP) of the tracked
+ * replica, a replica kill and a reload.
  *
  * CI-sized by default; `SHARDGATE_CACHE_FRESHNESS_S=30` runs each phase
  * for 30 s and prints the figures.
@@ -22,13 +23,17 @@ import {
   type TestClient,
   waitFor,
 } from "./helpers/mod.ts";
-import { statusDoc } from "./_admin_helpers.ts";
+import { statusDoc, type StatusJson } from "./_admin_helpers.ts";
+import { CACHE_PROBE_MS, CACHE_STALL_MS } from "../config/defaults.ts";
 import { E2E, SHARD } from "./_health_helpers.ts";
 
 const PHASE_MS = Number(Deno.env.get("SHARDGATE_CACHE_FRESHNESS_S") ?? "1.5") * 1000;
 const HOT = 8;
 const READERS = 4;
 const NIL = Number.POSITIVE_INFINITY;
+/** How long the tracked replica is paused (SIGSTOP), and that phase's name. */
+const PAUSE_MS = 300;
+const PAUSED = "tracked replica paused";
 
 interface Read {
   key: number;
@@ -111,18 +116,17 @@ function staleness(writes: Write[], reads: Read[], through: (r: Read) => boolean
  * of this process.
  */
 function explain(stale: Stale[], reads: Read[], phases: Phase[]): string[] {
-  const phaseAt = (t: number) => phases.findLast((p) => p.start <= t)?.name ?? "setup";
   return [...stale].sort((a, b) => b.ms - a.ms).slice(0, 3).map(({ write: w, key, ms, read }) => {
     const around = reads.filter((r) =>
       r.from >= 0 && r.key === key && r.got >= w.acked - 5 && r.sent <= w.acked + ms + 5
     ).map((r) =>
       `r${r.from}:${(r.sent - w.acked).toFixed(1)}..${(r.got - w.acked).toFixed(1)}=v${r.version}`
     );
-    return `${phaseAt(w.acked)}: key ${key} v${w.seq}${w.flush ? " (flush)" : ""}; read sent +${
-      ms.toFixed(1)
-    } got +${((read?.got ?? w.acked) - w.acked).toFixed(1)} ms = v${read?.version}; direct: ${
-      around.slice(0, 12).join(" ")
-    }`;
+    return `${phaseAt(phases, w.acked)}: key ${key} v${w.seq}${
+      w.flush ? " (flush)" : ""
+    }; read sent +${ms.toFixed(1)} got +${
+      ((read?.got ?? w.acked) - w.acked).toFixed(1)
+    } ms = v${read?.version}; direct: ${around.slice(0, 12).join(" ")}`;
   });
 }
 
@@ -130,6 +134,11 @@ function explain(stale: Stale[], reads: Read[], phases: Phase[]): string[] {
 interface Phase {
   name: string;
   start: number;
+}
+
+/** The name of the phase under way at `t`. */
+function phaseAt(phases: Phase[], t: number): string {
+  return phases.findLast((p) => p.start <= t)?.name ?? "setup";
 }
 
 /**
@@ -227,7 +236,10 @@ Deno.test(
           await delay(2);
         }
       };
-      const status = async () => (await statusDoc(admin)).shards[0].cache!;
+      type CacheJson = NonNullable<StatusJson["shards"][number]["cache"]>;
+      let lastStatus: CacheJson | null = null;
+      const status = async (): Promise<CacheJson> =>
+        lastStatus = (await statusDoc(admin)).shards[0].cache!;
       const phases: Phase[] = [];
       const phase = (name: string) => phases.push({ name, start: performance.now() });
 
@@ -252,6 +264,26 @@ Deno.test(
       const expSeq = seq;
       await delay(400);
       await writeFor(PHASE_MS / 2);
+
+      // The tracked replica stalls (SIGSTOP: as a fork, a slow script or a starved CPU would): it
+      // sends no invalidations, and reads straight from it wait. The cache must notice within
+      // CACHE_PROBE_MS + CACHE_STALL_MS and forward reads until it answers again.
+      const stalledBefore = (await status()).stalledReads;
+      await waitFor(async () => (await status()).keys > 0, {
+        message: "entries held before the pause",
+      });
+      const paused = set.replicas.find((r) => r.address === lastStatus!.node);
+      assert(paused !== undefined, `tracked node ${lastStatus!.node} is a replica`);
+      phase(PAUSED);
+      paused.pause();
+      try {
+        await writeFor(PAUSE_MS);
+      } finally {
+        paused.resume();
+      }
+      phase("resumed");
+      await writeFor(PHASE_MS / 2);
+      const stalledReads = (await status()).stalledReads - stalledBefore;
 
       // The tracked replica is killed: its entries go, the other replica feeds the cache. It is
       // killed with entries held (no write runs between the phases, so they stay until then): a
@@ -283,8 +315,12 @@ Deno.test(
       const sgReads = reads.filter((r) => r.from < 0).length;
       const sgStale = staleness(writes, reads, (r) => r.from < 0);
       const repStale = staleness(writes, reads, (r) => r.from >= 0);
-      const sgMs = sgStale.map((x) => x.ms);
-      const repMs = repStale.map((x) => x.ms);
+      // The pause has its own bar (noticed within CACHE_PROBE_MS + CACHE_STALL_MS); the rest is
+      // held to the replicas' staleness.
+      const inPause = (x: Stale) => phaseAt(phases, x.write.acked) === PAUSED;
+      const sgMs = sgStale.filter((x) => !inPause(x)).map((x) => x.ms);
+      const repMs = repStale.filter((x) => !inPause(x)).map((x) => x.ms);
+      const pauseMs = sgStale.filter(inPause).map((x) => x.ms);
       const bad = olderThanReplicas(reads, 2, deadAt);
       const expired = reads.filter((r) =>
         r.from < 0 && r.key === 0 && r.version === expSeq && r.sent > expiresAt
@@ -299,6 +335,13 @@ Deno.test(
         p50: { shardgate: pct(sgMs, 50), replica: pct(repMs, 50) },
         p99: { shardgate: pct(sgMs, 99), replica: pct(repMs, 99) },
         max: { shardgate: pct(sgMs, 100), replica: pct(repMs, 100) },
+        paused: {
+          writes: pauseMs.length,
+          p50: pct(pauseMs, 50),
+          p90: pct(pauseMs, 90),
+          max: pct(pauseMs, 100),
+          stalledReads,
+        },
         olderThanReplica: bad.length,
         servedPastTtl: expired.length,
         evictions: final.evictions,
@@ -321,6 +364,13 @@ Deno.test(
         figures.p99.shardgate <= figures.p99.replica + slackMs,
         `p99 staleness: shardgate ${figures.p99.shardgate} ms vs replica ${figures.p99.replica} ms; ` +
           `worst: ${explain(sgStale, reads, phases).join(" | ")}`,
+      );
+      // The paused replica's cache stopped answering within the probe and stall times: without
+      // the probe, half of the pause's writes stay stale until it ends (~150 ms).
+      assert(stalledReads > 0, "reads were forwarded while the tracked replica was paused");
+      assert(
+        figures.paused.p50 <= CACHE_PROBE_MS + CACHE_STALL_MS + slackMs,
+        `staleness while the tracked replica was paused: p50 ${figures.paused.p50} ms`,
       );
       // The FLUSHALL reached the cache as a null invalidation (what it evicted depends on what
       // was cached at that instant: a CI run under load had nothing cached then), and the killed
