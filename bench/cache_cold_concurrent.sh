@@ -17,6 +17,9 @@
 # A_DIR and A_EXTRA (default <checkout>, ", cache: true") against B_DIR and B_EXTRA (<checkout>,
 # none); the control is B against a second B.
 #
+# KEYS and ZIPF (default 100000 and 0: uniform) set the generators' keyspace and skew, for the
+# same side-by-side comparison of a hit-heavy load (KEYS=1000: every read a hit once warm).
+#
 # Ports: $PORT_BASE (default 7971) for Redis, +1..+3 for the proxies. Prints one line per round,
 # then the medians and quartiles of both kinds of round.
 set -euo pipefail
@@ -28,12 +31,13 @@ cc -O2 -o "$TMP/zipf_get" "$(dirname "$0")/zipf_get.c" -lm
 
 A_DIR=$(cd "${A_DIR:-$HEAD}" && pwd); B_DIR=$(cd "${B_DIR:-$HEAD}" && pwd)
 A_EXTRA=${A_EXTRA-", cache: true"}; B_EXTRA=${B_EXTRA-}
+echo "keys ${KEYS:-100000}, zipf ${ZIPF:-0}"
 echo "A: $A_DIR$A_EXTRA ($(git -C "$A_DIR" rev-parse --short HEAD)); B: $B_DIR$B_EXTRA ($(git -C "$B_DIR" rev-parse --short HEAD))"
 OFF=$(cpu_start "$B_DIR" $((P0 + 1)) "$B_EXTRA"); PIDS+=("$OFF")
 ON=$(cpu_start "$A_DIR" $((P0 + 2)) "$A_EXTRA"); PIDS+=("$ON")
 OFF2=$(cpu_start "$B_DIR" $((P0 + 3)) "$B_EXTRA"); PIDS+=("$OFF2")
 gen() { # port [seconds] -> ops/s
-  "$TMP/zipf_get" --port "$1" --clients 50 --seconds "${2:-$SECS}" --keys 100000 --zipf 0 \
+  "$TMP/zipf_get" --port "$1" --clients 50 --seconds "${2:-$SECS}" --keys "${KEYS:-100000}" --zipf "${ZIPF:-0}" \
     --warmup 0.5 | sed 's/.*"opsPerSec":\([0-9]*\).*/\1/'
 }
 # Warm up, all three at once, long enough for the cache to fill (10,000 keys read 3 times within
