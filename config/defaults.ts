@@ -171,6 +171,12 @@ export const SPAN_BATCH_MS = 200;
 export const MAX_DURATION_MS = 2_147_483_647;
 /** Debounce of config file change events before a reload. */
 export const CONFIG_RELOAD_DEBOUNCE_MS = 200;
+/**
+ * Longest a burst of events in the config file's directory delays the
+ * comparison of the file (at least 4 debounces): another file there that
+ * changes all the time (a log) must not keep a reload from ever happening.
+ */
+export const CONFIG_RELOAD_MAX_WAIT_MS = 1_000;
 /** Retry interval when the config file's directory cannot be watched (e.g. it vanished). */
 export const CONFIG_WATCH_RETRY_MS = 1_000;
 

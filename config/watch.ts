@@ -15,12 +15,22 @@
  */
 
 import { dirname, resolve } from "node:path";
-import { CONFIG_RELOAD_DEBOUNCE_MS, CONFIG_WATCH_RETRY_MS } from "./defaults.ts";
+import {
+  CONFIG_RELOAD_DEBOUNCE_MS,
+  CONFIG_RELOAD_MAX_WAIT_MS,
+  CONFIG_WATCH_RETRY_MS,
+} from "./defaults.ts";
 
 /** Options of {@link watchConfig}. */
 export interface WatchOptions {
   /** Quiet time after the last event before the file is compared, in ms. */
   readonly debounceMs?: number;
+  /**
+   * Longest time from a burst's first event to the comparison, however
+   * long the burst goes on (default {@link CONFIG_RELOAD_MAX_WAIT_MS}, at
+   * least 4 debounces).
+   */
+  readonly maxWaitMs?: number;
   /**
    * Called when watching fails (e.g. a watched directory disappears; it is
    * retried) or `onChange` throws. Default: `console.error`.
@@ -65,7 +75,8 @@ function directoriesOf(file: string): string[] {
 /**
  * Watches `file` and calls `onChange()` once per burst of changes to its
  * content, `debounceMs` (default {@link CONFIG_RELOAD_DEBOUNCE_MS}) after
- * the last event. A file that is briefly missing (between an unlink and a
+ * the last event, or `maxWaitMs` after the first when events in the
+ * directory never stop. A file that is briefly missing (between an unlink and a
  * rename) is not a change; its return with new content is.
  *
  * @throws when the file's directory cannot be watched.
@@ -77,6 +88,7 @@ export function watchConfig(
 ): ConfigWatcher {
   const path = resolve(file);
   const debounceMs = opts.debounceMs ?? CONFIG_RELOAD_DEBOUNCE_MS;
+  const maxWaitMs = opts.maxWaitMs ?? Math.max(CONFIG_RELOAD_MAX_WAIT_MS, 4 * debounceMs);
   const onError = opts.onError ??
     ((err: unknown) => console.error(`shardgate: watching ${file}:`, err));
   let last = readOrNull(path);
@@ -86,10 +98,14 @@ export function watchConfig(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let isClosed = false;
 
+  /** When the burst of events the pending comparison waits out began. */
+  let burstStart = 0;
   const schedule = () => {
     if (isClosed) return;
-    if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(settle, debounceMs);
+    const now = performance.now();
+    if (timer === undefined) burstStart = now;
+    else clearTimeout(timer);
+    timer = setTimeout(settle, Math.max(0, Math.min(debounceMs, burstStart + maxWaitMs - now)));
   };
 
   const pump = async (w: Deno.FsWatcher) => {

@@ -143,6 +143,29 @@ Deno.test("watchConfig() ignores touches, same-content rewrites and other files"
   assert.deepEqual(t.seen, ["v1\n"]);
 });
 
+Deno.test("watchConfig() applies a change while another file in its directory changes all the time", async () => {
+  // A log beside the config, written every few ms: each event would push a plain trailing
+  // debounce (200 ms here) back forever. The comparison still comes within the max wait (1 s).
+  await using t = await setup(200);
+  let writing = true;
+  const log = (async () => {
+    for (let i = 0; writing; i++) {
+      await Deno.writeTextFile(join(t.dir, "sidecar.log"), `line ${i}\n`, { append: true });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  try {
+    const start = performance.now();
+    await Deno.writeTextFile(t.file, "v1\n");
+    await waitFor(() => t.seen.at(-1) === "v1\n", "the change, despite the log");
+    assert.ok(performance.now() - start < DEADLINE_MS);
+  } finally {
+    writing = false;
+    await log;
+  }
+  assert.deepEqual(t.seen, ["v1\n"], "the log's own events are no change");
+});
+
 Deno.test("watchConfig() waits out a missing file and sees it come back", async () => {
   await using t = await setup();
   await Deno.remove(t.file);
