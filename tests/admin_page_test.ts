@@ -4,7 +4,8 @@
  * state by colour and by word; a killed replica turns DOWN without the page
  * being reloaded; under load the charts fill, and a replica stopped with
  * SIGSTOP shows on them as a latency spike, a hedge rise and a state
- * change within seconds. Screenshots go to `tests/artifacts/`
+ * change within seconds; the near cache's line names its hits, its tracked
+ * node and the reads it forwarded while that node stalled. Screenshots go to `tests/artifacts/`
  * (`status_page_history.png` is committed).
  */
 
@@ -15,13 +16,17 @@ import {
 } from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
 import {
+  closeClient,
+  delay,
   loadLoop,
+  redisClient,
   REPO_ROOT,
   startReplicaSet,
   startShardgate,
   type TestClient,
+  waitFor,
 } from "./helpers/mod.ts";
-import { adminPort, adminYaml, E2E, SHARD } from "./_admin_helpers.ts";
+import { adminPort, adminYaml, E2E, SHARD, statusDoc } from "./_admin_helpers.ts";
 
 /** Debian's Chromium (`apt-get install chromium`; scripts/ensure_deps.mjs installs it). */
 const CHROMIUM = "/usr/bin/chromium";
@@ -288,5 +293,71 @@ Deno.test(
     }
     const stats = await load.stop();
     assertEquals(stats.failed, 0, `failed reads: ${stats.errors.join("; ")}`);
+  },
+);
+
+Deno.test(
+  "status page e2e: the near cache's line shows its hits, the tracked node, and the reads forwarded while that node stalled",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 2 });
+    // Hedging off: a read forwarded to the paused replica waits for it, as a direct read would.
+    await using sg = await startShardgate(
+      adminYaml(set.addresses, { shard: ["cache: { min_reads: 1 }", "hedge: false"] }),
+    );
+    const port = adminPort(sg);
+    const cache = async () => (await statusDoc(port)).shards[0].cache!;
+    const primary = await redisClient(set.primary.port);
+    const reader = await redisClient(sg.ports[SHARD].readers);
+    const reads: Promise<unknown>[] = [];
+    let reading = true;
+    try {
+      await primary.set("hot", "1");
+      await set.waitSynced();
+      await waitFor(async () => {
+        assertEquals(await reader.get("hot"), "1");
+        return (await cache()).hits > 0;
+      }, { message: "a cache hit" });
+      const tracked = (await cache()).node;
+      const paused = set.replicas.find((r) => r.address === tracked);
+      assert(paused !== undefined, `tracked node ${tracked} is a replica`);
+      paused.pause();
+      try {
+        // Reads keep coming (not awaited: one forwarded to the paused replica holds the rest's
+        // replies in order); past the probe and stall times they are forwarded, not answered.
+        const loop = (async () => {
+          while (reading) {
+            reads.push(reader.get("hot"));
+            await delay(5);
+          }
+        })();
+        await waitFor(async () => (await cache()).stalledReads > 0, {
+          message: "reads forwarded while the tracked replica is paused",
+        });
+        reading = false;
+        await loop;
+      } finally {
+        paused.resume();
+      }
+      for (const v of await Promise.all(reads)) assertEquals(v, "1");
+
+      await using browser = await launch();
+      const page = await browser.newPage({ viewport: VIEWPORT });
+      await page.goto(`http://127.0.0.1:${port}/`);
+      const meta = page.locator(`section[data-shard="${SHARD}"] p.shard-meta`);
+      await meta.filter({ hasText: "reads forwarded while it was stalled" }).waitFor({
+        timeout: 10_000,
+      });
+      const text = (await meta.textContent()) ?? "";
+      const c = await cache();
+      assert(/cache \d+\.\d% hits \(\d+ hits, \d+ misses\)/.test(text), text);
+      assert(text.includes(`tracking ${tracked}`), text);
+      assert(text.includes(`${c.stalledReads} reads forwarded while it was stalled`), text);
+    } finally {
+      reading = false;
+      await Promise.allSettled(reads);
+      await closeClient(reader);
+      await closeClient(primary);
+    }
   },
 );

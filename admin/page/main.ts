@@ -383,14 +383,15 @@ function zoneMeta(s: ShardStatusDoc): string {
   return ` · zone ${s.zone}: reads ${share} same (${r.same} same, ${r.cross} cross, ${r.unknown} unknown)`;
 }
 
-/** The near cache's line: hit ratio, size, tracked node. */
+/** The near cache's line: hit ratio, size, tracked node, lean, reads forwarded past a stall. */
 function cacheText(c: NonNullable<ShardStatusDoc["cache"]>): string {
   const reads = c.hits + c.misses;
   const ratio = reads === 0 ? "–" : `${(100 * c.hits / reads).toFixed(1)}%`;
   const mb = (c.bytes / (1024 * 1024)).toFixed(1);
   return `cache ${ratio} hits (${c.hits} hits, ${c.misses} misses), ${c.keys} keys, ${mb} MiB, ` +
     `${c.invalidations} invalidations, tracking ${c.tracking ? c.node : "none"}` +
-    (c.lean ? " · lean: too few reads answered, only hot keys held" : "");
+    (c.lean ? " · lean: too few reads answered, only hot keys held" : "") +
+    (c.stalledReads > 0 ? ` · ${c.stalledReads} reads forwarded while it was stalled` : "");
 }
 
 function shardSection(s: ShardStatusDoc): HTMLElement {
