@@ -22,6 +22,7 @@ import {
 import { LagRelay, replicaThrough } from "./_lag_relay.ts";
 import { E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
 import { RawConn } from "./_raw.ts";
+import { VARIANTS } from "./_client_variants.ts";
 import { adminGet, adminPort, statusDoc, type StatusJson } from "./_admin_helpers.ts";
 import { parsePrometheus, sampleValue } from "./helpers/mod.ts";
 
@@ -413,5 +414,53 @@ Deno.test(
     } finally {
       await closeClient(c);
     }
+  },
+);
+
+Deno.test(
+  "cache: each client library, in its default handshake and common variants, reads the right value; database 2 never gets database 0's entry",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await set.primary.cli("SET", "k", "db0");
+    await set.primary.cli("-n", "2", "SET", "k", "db2");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+    );
+    const port = adminPort(sg);
+    const readers = sg.ports[SHARD].readers;
+    // Database 0 cached first, so a client on database 2 could only be wrong by being answered.
+    const c = await redisClient(readers);
+    try {
+      await readUntilCached(c, port);
+    } finally {
+      await closeClient(c);
+    }
+    const before = await cacheStatus(port);
+    const drivers = await Promise.all(
+      VARIANTS.map(async (v) => ({ v, d: await v.connect(readers) })),
+    );
+    try {
+      for (let i = 0; i < 20; i++) {
+        for (const { v, d } of drivers) {
+          assertEquals(await d.get("k"), v.pool.endsWith("/2") ? "db2" : "db0", v.name);
+        }
+      }
+    } finally {
+      for (const { d } of drivers) await d.close();
+    }
+    for (let i = 0; i < 3; i++) {
+      const out = await new Deno.Command("redis-cli", {
+        args: ["-3", "-p", String(readers), "GET", "k"],
+        stdin: "null",
+      }).output();
+      assertEquals(new TextDecoder().decode(out.stdout).trim(), "db0", "redis-cli -3");
+    }
+    const after = await cacheStatus(port);
+    // Six variants on database 0 read 20 times each, and redis-cli 3 times: all from the entry.
+    const db0Reads = 20 * VARIANTS.filter((v) => !v.pool.endsWith("/2")).length + 3;
+    assert(after.hits - before.hits >= db0Reads, `hits ${after.hits - before.hits} of ${db0Reads}`);
+    assertEquals(after.keys, 1, "database 2's reads were not cached");
   },
 );
