@@ -16,8 +16,8 @@
  *  pinned:  write k (MULTI …) ─▶ evictWritten(): evict k ─▶ … each reply ─▶ evictAgain(k)
  *  tracker: invalidate k ─▶ evict k, void its fill │ invalidate null (FLUSHALL) ─▶ evict all
  *  tracker closed / its node stops serving / reload turns it off ─▶ evict all
- *  lookup(): nothing in flight for CACHE_PROBE_MS ─▶ tracker.probe() (PING)
- *            oldest request in flight > CACHE_STALL_MS ─▶ the node is stalled: forwarded
+ *  lookup(), entries held ─▶ tracker.answering(): idle CACHE_PROBE_MS ─▶ PING
+ *                            oldest in flight > CACHE_STALL_MS ─▶ stalled: forwarded
  * ```
  *
  * Only sessions of the readers port, on database 0, running as the shard's
@@ -211,14 +211,10 @@ export class NearCache implements TrackerSink {
     }
     if (now >= this.#windowEnd) this.#judge(now);
     const t = this.#tracker;
-    if (t !== null && this.#store.size > 0) {
-      if (t.pending === 0) {
-        if (now - t.lastSentAt >= CACHE_PROBE_MS && t.ready) t.probe(now);
-      } else if (now - t.oldestSentAt > CACHE_STALL_MS) {
-        this.stalled++;
-        this.misses++;
-        return null;
-      }
+    if (t !== null && this.#store.size > 0 && !t.answering(now)) {
+      this.stalled++;
+      this.misses++;
+      return null;
     }
     const s = parser.argStart[0];
     const len = parser.argEnd[0] - s;

@@ -11,13 +11,13 @@
  * invalidation before the PTTL reply, which voids the fill's token in the
  * store, so no fill can outlive a change the node reported.
  *
- * A probe ({@link Tracker.probe}) is a `PING` in the same stream: its
+ * A probe ({@link Tracker.answering}) is a `PING` in the same stream: its
  * reply says the node is answering, and every invalidation it sent before
  * has been read.
  *
  * ```
  *  fill(key) ─▶ GET key, PTTL key ─▶ node
- *  probe()   ─▶ PING ─▶ node
+ *  answering(), nothing in flight ─▶ PING ─▶ node
  *  node ─▶ frames ─┬─ push ">2 invalidate [keys…]|null" ─▶ sink.invalidated()
  *                  └─ reply ─▶ oldest fill: GET reply, then PTTL ─▶ sink.filled()
  *                             oldest probe: PONG (nothing to report)
@@ -27,6 +27,7 @@
  * @module
  */
 
+import { CACHE_PROBE_MS, CACHE_STALL_MS } from "../config/defaults.ts";
 import { encodeCommand, INCOMPLETE, ReplyScanner, RespProtocolError } from "../resp/mod.ts";
 
 /** The socket of a tracking connection (a `Deno.Conn`, TCP or TLS). */
@@ -217,30 +218,30 @@ export class Tracker {
     return this.#fills.length - this.#fillHead;
   }
 
-  /** When the oldest request not answered yet was sent (+Infinity: none). */
-  get oldestSentAt(): number {
-    return this.#fillHead < this.#fills.length
-      ? this.#fills[this.#fillHead].sentAt
-      : Number.POSITIVE_INFINITY;
-  }
-
-  /** When the last fill or probe was sent (-Infinity: none yet). */
-  get lastSentAt(): number {
-    return this.#lastSentAt;
-  }
-
-  /** Sends a `PING`: once answered, the node was answering (and its earlier pushes are read). */
-  probe(now: number): void {
-    this.#lastSentAt = now;
-    this.#fills.push({
-      key: "",
-      token: 0,
-      sentAt: now,
-      reply: undefined,
-      failed: false,
-      probe: true,
-    });
-    this.#queue(PING);
+  /**
+   * Whether the node is answering at `now`: false while the oldest request
+   * in flight has gone unanswered for over {@link CACHE_STALL_MS} (it is
+   * stalled, and may have changes it has not reported). With nothing in
+   * flight for {@link CACHE_PROBE_MS}, it first sends a `PING` (a probe):
+   * once answered, the node was answering, and its earlier pushes are read.
+   */
+  answering(now: number): boolean {
+    if (this.#fillHead < this.#fills.length) {
+      return now - this.#fills[this.#fillHead].sentAt <= CACHE_STALL_MS;
+    }
+    if (now - this.#lastSentAt >= CACHE_PROBE_MS && this.#state === READY) {
+      this.#lastSentAt = now;
+      this.#fills.push({
+        key: "",
+        token: 0,
+        sentAt: now,
+        reply: undefined,
+        failed: false,
+        probe: true,
+      });
+      this.#queue(PING);
+    }
+    return true;
   }
 
   /** Sends a fill of the key `buf[start, end)` (`key` as latin1) with the store's `token`. */

@@ -23,7 +23,7 @@ import {
   type TestClient,
   waitFor,
 } from "./helpers/mod.ts";
-import { statusDoc, type StatusJson } from "./_admin_helpers.ts";
+import { statusDoc } from "./_admin_helpers.ts";
 import { CACHE_PROBE_MS, CACHE_STALL_MS } from "../config/defaults.ts";
 import { E2E, SHARD } from "./_health_helpers.ts";
 
@@ -236,10 +236,17 @@ Deno.test(
           await delay(2);
         }
       };
-      type CacheJson = NonNullable<StatusJson["shards"][number]["cache"]>;
-      let lastStatus: CacheJson | null = null;
-      const status = async (): Promise<CacheJson> =>
-        lastStatus = (await statusDoc(admin)).shards[0].cache!;
+      const status = async () => (await statusDoc(admin)).shards[0].cache!;
+      /** The tracked node, once the cache holds entries (something to go stale, or to go). */
+      const trackedWithEntries = async (before: string): Promise<string | null> => {
+        let node: string | null = null;
+        await waitFor(async () => {
+          const s = await status();
+          node = s.node;
+          return s.keys > 0;
+        }, { message: `entries held before the ${before}` });
+        return node;
+      };
       const phases: Phase[] = [];
       const phase = (name: string) => phases.push({ name, start: performance.now() });
 
@@ -269,11 +276,9 @@ Deno.test(
       // sends no invalidations, and reads straight from it wait. The cache must notice within
       // CACHE_PROBE_MS + CACHE_STALL_MS and forward reads until it answers again.
       const stalledBefore = (await status()).stalledReads;
-      await waitFor(async () => (await status()).keys > 0, {
-        message: "entries held before the pause",
-      });
-      const paused = set.replicas.find((r) => r.address === lastStatus!.node);
-      assert(paused !== undefined, `tracked node ${lastStatus!.node} is a replica`);
+      const pausedNode = await trackedWithEntries("pause");
+      const paused = set.replicas.find((r) => r.address === pausedNode);
+      assert(paused !== undefined, `tracked node ${pausedNode} is a replica`);
       phase(PAUSED);
       paused.pause();
       try {
@@ -288,12 +293,7 @@ Deno.test(
       // The tracked replica is killed: its entries go, the other replica feeds the cache. It is
       // killed with entries held (no write runs between the phases, so they stay until then): a
       // CI run under load once had none at that instant, and nothing to see go.
-      let tracked: string | null = null;
-      await waitFor(async () => {
-        const s = await status();
-        tracked = s.node;
-        return s.keys > 0;
-      }, { message: "entries held before the kill" });
+      const tracked = await trackedWithEntries("kill");
       const victim = set.replicas.findIndex((r) => r.address === tracked);
       assert(victim >= 0, `tracked node ${tracked} is a replica`);
       phase("replica kill");
