@@ -3,9 +3,10 @@
  * real clients. A hot key is answered by shardgate (the replica's GET count
  * stops rising), in each protocol's exact bytes; writes straight to the
  * primary (another host's) reach readers through shardgate promptly, by the
- * replica's invalidation; a write through the writer port, a FLUSHALL, a
- * key's TTL, a replica kill and a reload turning the cache off each end
- * what the cache may answer.
+ * replica's invalidation, also when shardgate itself was paused while they
+ * queued up; a write through the writer port, a FLUSHALL, a key's TTL, a
+ * replica kill and a reload turning the cache off each end what the cache
+ * may answer.
  */
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
@@ -469,5 +470,55 @@ Deno.test(
     const stalled = after.stalledReads - before.stalledReads;
     assert(hits + stalled >= db0Reads, `hits ${hits} and ${stalled} stalled of ${db0Reads}`);
     assertEquals(after.keys, 1, "database 2's reads were not cached");
+  },
+);
+
+Deno.test(
+  "cache: reads queued while shardgate itself was paused get what was written meanwhile",
+  E2E,
+  async () => {
+    // shardgate descheduled (a starved CPU, a long GC): the tracked replica's invalidation and
+    // reads sent after the write both wait in socket buffers. When it runs again, no read may be
+    // answered from the entry the invalidation ends.
+    const CONNS = 8, ROUNDS = 10;
+    await using set = await startReplicaSet({ replicas: 1 });
+    await set.primary.cli("SET", "k", "0");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+    );
+    const admin = adminPort(sg);
+    const c = await redisClient(sg.ports[SHARD].readers);
+    const conns: RawConn[] = [];
+    try {
+      for (let i = 0; i < CONNS; i++) conns.push(await RawConn.open(sg.ports[SHARD].readers));
+      await readUntilCached(c, admin);
+      const get = encodeCommand(["GET", "k"]);
+      for (let v = 1; v <= ROUNDS; v++) {
+        // Answered by the cache right before the pause (the replica's GET count stays put).
+        const before = (await getCount(set.replicas[0])).calls;
+        for (let i = 0; i < 10; i++) assertEquals(await c.get("k"), String(v - 1));
+        assertEquals((await getCount(set.replicas[0])).calls, before, `round ${v}: cached`);
+        sg.signal("SIGSTOP");
+        try {
+          await set.primary.cli("SET", "k", String(v));
+          await waitFor(async () => (await set.replicas[0].cli("GET", "k")).trim() === String(v), {
+            message: `round ${v}: the replica has it`,
+          });
+          for (const conn of conns) await conn.send(get);
+        } finally {
+          sg.signal("SIGCONT");
+        }
+        for (const [i, conn] of conns.entries()) {
+          const reply = await conn.readUntil((t) => t.split("\r\n").length >= 3);
+          assertEquals(reply, `$${String(v).length}\r\n${v}\r\n`, `round ${v}, connection ${i}`);
+        }
+      }
+      const cache = await cacheStatus(admin);
+      assert(cache.evictions.invalidated >= ROUNDS, `invalidated ${cache.evictions.invalidated}`);
+    } finally {
+      for (const conn of conns) conn.close();
+      await closeClient(c);
+    }
   },
 );

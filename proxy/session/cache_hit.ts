@@ -5,7 +5,11 @@
  * connection's invalidations included. A hit whose entry is gone by then
  * is forwarded to a node like a miss. So a read that reached shardgate in
  * the same turn as the invalidation of its key, or after a stall in which
- * both queued up, never gets the old value.
+ * both queued up, never gets the old value. (That rests on the runtime
+ * handing every socket read that is ready when the process runs again to
+ * JavaScript before the turn ends: `tests/cache_test.ts` pauses shardgate
+ * itself with both queued, and fails if the tracking connection's bytes
+ * are read a turn later.)
  *
  * ```
  *  mux.ts routed(): lookup() ─ hit ─▶ slot in the FIFO (not done), command kept
