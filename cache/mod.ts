@@ -13,6 +13,7 @@
 
 export {
   type CacheClient,
+  type CacheEvents,
   type CacheHit,
   type CacheStats,
   NearCache,

@@ -35,10 +35,8 @@ import {
   CACHE_LEAN_RECHECK_MS,
   CACHE_LEAN_WINDOW_MS,
   CACHE_MAX_PENDING_FILLS,
-  CACHE_PROBE_MS,
   CACHE_RECONNECT_MS,
   CACHE_REFRESH_AHEAD_SHARE,
-  CACHE_STALL_MS,
 } from "../config/defaults.ts";
 import type { CacheConfig } from "../config/types.ts";
 import { CommandKeys, commandNameOf, findKeys, type RequestParser } from "../resp/mod.ts";
@@ -74,8 +72,8 @@ export interface CacheStats {
   readonly retractedHits: number;
   /**
    * Reads forwarded although cacheable because the tracked node had left a
-   * request unanswered for over {@link CACHE_STALL_MS} (stalled: it may
-   * have changes it has not reported).
+   * request unanswered for over `CACHE_STALL_MS` (`config/defaults.ts`;
+   * stalled: it may have changes it has not reported).
    */
   readonly stalledReads: number;
   /** Requests (fills, probes) sent on the tracking connection and not answered yet. */
@@ -143,6 +141,20 @@ class MgetHit implements CacheHit {
   }
 }
 
+/**
+ * What a cache tells of its tracking connection, for the shard's log: when
+ * it starts feeding entries, and when it ends and takes them with it.
+ */
+export interface CacheEvents {
+  /** The tracking connection to `node` is set up: entries are filled from it. */
+  tracking(node: string): void;
+  /** The tracking connection to `node` ended (`reason`); its `dropped` entries went with it. */
+  trackingEnded(node: string, reason: string, dropped: number): void;
+}
+
+/** Events nobody listens to. */
+const NO_EVENTS: CacheEvents = { tracking() {}, trackingEnded() {} };
+
 /** The near cache of one shard. */
 export class NearCache implements TrackerSink {
   /** Reads answered from the cache. */
@@ -176,10 +188,15 @@ export class NearCache implements TrackerSink {
   /** {@link hits} and {@link misses} when the window began. */
   #windowHits = 0;
   #windowMisses = 0;
+  #events: CacheEvents;
 
-  /** A cache with settings `cfg` (enabled); it tracks once {@link serving} names nodes. */
-  constructor(cfg: CacheConfig) {
+  /**
+   * A cache with settings `cfg` (enabled); it tracks once {@link serving}
+   * names nodes, and tells `events` when its tracking connection starts and ends.
+   */
+  constructor(cfg: CacheConfig, events: CacheEvents = NO_EVENTS) {
     this.#cfg = cfg;
+    this.#events = events;
     this.#refreshLead = cfg.maxAgeMs * CACHE_REFRESH_AHEAD_SHARE;
     this.#store = new CacheStore(cfg.maxKeys, cfg.maxBytes);
     this.#adm = new Admission(cfg.minReads);
@@ -195,10 +212,10 @@ export class NearCache implements TrackerSink {
    * that stops answering (a fork, a slow script, a starved CPU) also stops
    * sending invalidations, and reads straight from it would wait and then
    * get what it applied meanwhile. So while entries are held, a read with
-   * nothing in flight on the tracking connection for {@link CACHE_PROBE_MS}
+   * nothing in flight on the tracking connection for `CACHE_PROBE_MS`
    * sends a probe, and while the oldest request in flight is unanswered
-   * for over {@link CACHE_STALL_MS}, reads are forwarded (and counted as
-   * {@link CacheStats.stalledReads}).
+   * for over `CACHE_STALL_MS` (both in `config/defaults.ts`), reads are
+   * forwarded (and counted as {@link CacheStats.stalledReads}).
    */
   lookup(
     parser: RequestParser,
@@ -407,8 +424,10 @@ export class NearCache implements TrackerSink {
     const t = this.#tracker;
     if (t !== null && !targets.some((x) => x.id === t.target.id)) {
       this.#tracker = null;
+      const dropped = this.#store.size;
       this.#store.clear(Evict.node);
       t.close("node stopped serving");
+      this.#events.trackingEnded(t.target.id, "node stopped serving", dropped);
     }
     if (this.#tracker === null && this.#timer === null) this.#open();
   }
@@ -541,16 +560,19 @@ export class NearCache implements TrackerSink {
   }
 
   /** @inheritdoc */
-  ready(_t: Tracker): void {
+  ready(t: Tracker): void {
     this.#next = 0;
+    if (t === this.#tracker) this.#events.tracking(t.target.id);
   }
 
   /** @inheritdoc */
-  closed(t: Tracker, _reason: string): void {
+  closed(t: Tracker, reason: string): void {
     if (t !== this.#tracker) return;
     // Whatever it fed may have changed unseen: everything goes.
     this.#tracker = null;
+    const dropped = this.#store.size;
     this.#store.clear(Evict.connection);
+    if (!this.#closed) this.#events.trackingEnded(t.target.id, reason, dropped);
     if (this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
@@ -563,12 +585,16 @@ export class NearCache implements TrackerSink {
  * The cache a shard has after its settings became `cfg`: `current`
  * reconfigured, a new one, or null (off; `current` is closed).
  */
-export function updateCache(current: NearCache | null, cfg: CacheConfig): NearCache | null {
+export function updateCache(
+  current: NearCache | null,
+  cfg: CacheConfig,
+  events?: CacheEvents,
+): NearCache | null {
   if (!cfg.enabled) {
     current?.close();
     return null;
   }
-  if (current === null) return new NearCache(cfg);
+  if (current === null) return new NearCache(cfg, events);
   current.configure(cfg);
   return current;
 }

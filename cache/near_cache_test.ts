@@ -167,6 +167,35 @@ Deno.test("NearCache: its node no longer serving drops everything; it moves to a
   cache.close();
 });
 
+Deno.test("NearCache tells its events when tracking starts, and what each end took", async () => {
+  const events: string[] = [];
+  const node = new FakeNodeSocket();
+  const cache = new NearCache(CFG, {
+    tracking: (n) => events.push(`tracking ${n}`),
+    trackingEnded: (n, why, dropped) => events.push(`ended ${n}: ${why}, ${dropped}`),
+  });
+  cache.serving([fakeTarget("n1:6379", node)]);
+  await node.waitWritten("TRACKING");
+  equal(events.length, 0, "not before the setup is answered");
+  node.send(SETUP_REPLIES);
+  await until(() => cache.stats().tracking);
+  await fillK(cache, node);
+  const other = new FakeNodeSocket();
+  cache.serving([fakeTarget("n2:6379", other)]);
+  await other.waitWritten("TRACKING");
+  other.send(SETUP_REPLIES);
+  await until(() => cache.stats().tracking);
+  other.close();
+  await until(() => events.length === 4);
+  cache.close();
+  deepEqual(events, [
+    "tracking n1:6379",
+    "ended n1:6379: node stopped serving, 1",
+    "tracking n2:6379",
+    "ended n2:6379: connection lost, 0",
+  ]);
+});
+
 Deno.test("NearCache never serves an entry past the key's TTL", async () => {
   const { cache, node } = await tracked();
   lookup(cache, ["GET", "k"], R2, 1000);

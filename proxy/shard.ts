@@ -43,7 +43,7 @@ import type { PortListener } from "./listener.ts";
 import { bindAll, type ReleasedSockets, sameAddress } from "./_bind.ts";
 import { ReadGate } from "./consistency.ts";
 import { ShardCounters } from "./metrics.ts";
-import { type NearCache, updateCache } from "../cache/mod.ts";
+import { type CacheEvents, type NearCache, updateCache } from "../cache/mod.ts";
 import type { ShardStats } from "./stats.ts";
 
 /** What a shard needs from the rest of the program. */
@@ -136,7 +136,7 @@ export class Shard implements ShardRoutes, BackendShard {
     this.#hedge = new HedgePolicy(config.hedge);
     this.gate = new ReadGate(this);
     for (const n of config.nodes) this.#backends.set(n.id, new Backend(n, this));
-    this.cache = updateCache(null, config.cache);
+    this.cache = updateCache(null, config.cache, this.#cacheEvents());
     this.#routes = staticRoutes(config);
     this.#applyRoutes();
   }
@@ -234,8 +234,21 @@ export class Shard implements ShardRoutes, BackendShard {
         b.resize();
       }
     }
-    this.cache = updateCache(this.cache, next.cache);
+    this.cache = updateCache(this.cache, next.cache, this.#cacheEvents());
     this.#applyRoutes();
+  }
+
+  /** The log lines of the cache's tracking connection. */
+  #cacheEvents(): CacheEvents {
+    const log = this.logger;
+    return {
+      tracking: (node) => log.info("cache tracks node", { node }),
+      trackingEnded: (node, reason, dropped) => {
+        // A node that cannot be reached is retried (and logged by the checks): debug only.
+        if (reason === "connect failed") log.debug("cache tracking ended", { node, reason });
+        else log.info("cache tracking ended", { node, reason, dropped });
+      },
+    };
   }
 
   /**

@@ -17,6 +17,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import {
   closeClient,
   delay,
+  type LogRecord,
   redisClient,
   startReplicaSet,
   startShardgate,
@@ -138,6 +139,24 @@ function explain(stale: Stale[], reads: Read[], phases: Phase[]): string[] {
 interface Phase {
   name: string;
   start: number;
+}
+
+/** shardgate's log lines that change what the cache may answer: its tracking connection, node states. */
+const EVENTS =
+  /^(cache tracks node|cache tracking ended|node status changed|node (stops )?serves? reads)/;
+
+/**
+ * Those lines of `logs`, each with its phase and ms into it (log times are
+ * wall-clock; the run's are `performance.now()`).
+ */
+function events(logs: LogRecord[], phases: Phase[]): string[] {
+  return logs.filter((l) => EVENTS.test(String(l.msg))).map((l) => {
+    const t = Date.parse(String(l.time)) - performance.timeOrigin;
+    const p = phases.findLast((x) => x.start <= t);
+    const at = p === undefined ? "setup" : `${p.name} +${Math.round(t - p.start)} ms`;
+    const { time: _t, level: _l, msg, ...rest } = l;
+    return `${at}: ${msg} ${JSON.stringify(rest)}`;
+  });
 }
 
 /** The name of the phase under way at `t`. */
@@ -357,6 +376,8 @@ Deno.test(
       console.log(
         `cache freshness, worst through shardgate: ${explain(sgStale, reads, phases).join(" | ")}`,
       );
+      const logged = events(sg.records(), phases);
+      console.log(`cache freshness, shardgate's events: ${logged.join(" | ")}`);
       assert(steadyHits > 0, "the cache answered reads");
       assertEquals(
         bad.length,
@@ -370,7 +391,7 @@ Deno.test(
       assert(
         figures.p99.shardgate <= figures.p99.replica + slackMs,
         `p99 staleness: shardgate ${figures.p99.shardgate} ms vs replica ${figures.p99.replica} ms; ` +
-          `worst: ${explain(sgStale, reads, phases).join(" | ")}`,
+          `worst: ${explain(sgStale, reads, phases).join(" | ")}; events: ${logged.join(" | ")}`,
       );
       // The paused replica's cache stopped answering within the probe and stall times: without
       // the probe, half of the pause's writes stay stale until it ends (~150 ms). How many reads
