@@ -7,7 +7,8 @@
  * more than 1 ms at p99, and no read through shardgate may return a value
  * older than every serving replica had already returned before that read
  * was sent. Through a FLUSHALL, key expiry, a pause (SIGSTOP) of the tracked
- * replica, a replica kill and a reload.
+ * replica, a replica kill, a reload and a planned failover (the tracked
+ * replica promoted; writers follow it).
  *
  * CI-sized by default; `SHARDGATE_CACHE_FRESHNESS_S=30` runs each phase
  * for 30 s and prints the figures.
@@ -119,7 +120,7 @@ function staleness(writes: Write[], reads: Read[], through: (r: Read) => boolean
 function explain(stale: Stale[], reads: Read[], phases: Phase[]): string[] {
   return [...stale].sort((a, b) => b.ms - a.ms).slice(0, 3).map(({ write: w, key, ms, read }) => {
     // Per replica, its first and last four reads of the key over the window.
-    const around = [0, 1].flatMap((n) => {
+    const around = [0, 1, 2].flatMap((n) => {
       const xs = reads.filter((r) =>
         r.from === n && r.key === key && r.got >= w.acked - 5 && r.sent <= w.acked + ms + 5
       );
@@ -224,12 +225,15 @@ Deno.test(
     await using set = await startReplicaSet({ replicas: 2 });
     await using sg = await startShardgate(yaml(set.addresses, true));
     const admin = sg.adminPort!;
-    const primary = await redisClient(set.primary.port);
+    let primary = await redisClient(set.primary.port);
+    const writers = [primary];
     const proxied: TestClient[] = [];
-    const direct: TestClient[][] = [[], []];
+    // Direct readers per replica: the two replicas, then the old primary once a failover made it one.
+    const direct: TestClient[][] = [[], [], []];
     const reads: Read[] = [];
     const writes: Write[] = [];
-    const deadAt = [Infinity, Infinity];
+    // When each stopped being a replica that serves reads (killed, promoted); Infinity while it is one.
+    const deadAt = [Infinity, Infinity, Infinity];
     let seq = 0;
     let running = true;
     const loops: Promise<void>[] = [];
@@ -244,7 +248,7 @@ Deno.test(
           if (i >= READERS / 2) continue;
           const d = await redisClient(set.replicas[n].port);
           direct[n].push(d);
-          loops.push(readLoop(d, n, reads, () => running));
+          loops.push(readLoop(d, n, reads, () => running && deadAt[n] === Infinity));
         }
       }
       const write = async (key: number, px?: number) => {
@@ -332,6 +336,27 @@ Deno.test(
       await sg.writeConfig(yaml(survivors, true).replace("min_reads: 2", "min_reads: 3"));
       await writeFor(PHASE_MS);
 
+      // A planned failover: the surviving (tracked) replica is promoted, the old primary replicates
+      // from it, and the writers (another host's) follow. Its entries must go once it is the
+      // primary, and the old primary's reads are held to what the old primary itself returns.
+      const promoted = 1 - victim;
+      const oldPrimary = set.primary;
+      phase("failover");
+      deadAt[promoted] = performance.now();
+      await set.failover(set.replicas.find((r) => r.address === survivors[1])!);
+      primary = await redisClient(set.primary.port);
+      writers.push(primary);
+      for (let i = 0; i < READERS / 2; i++) {
+        const d = await redisClient(oldPrimary.port);
+        direct[2].push(d);
+        loops.push(readLoop(d, 2, reads, () => running));
+      }
+      await writeFor(PHASE_MS);
+      await waitFor(async () => (await status()).node === oldPrimary.address, {
+        message: "the cache tracks the old primary, now the only replica",
+      });
+      await writeFor(PHASE_MS / 2);
+
       running = false;
       await Promise.all(loops);
 
@@ -345,7 +370,7 @@ Deno.test(
       const sgMs = sgStale.filter((x) => !inPause(x)).map((x) => x.ms);
       const repMs = repStale.filter((x) => !inPause(x)).map((x) => x.ms);
       const pauseMs = sgStale.filter(inPause).map((x) => x.ms);
-      const bad = olderThanReplicas(reads, 2, deadAt);
+      const bad = olderThanReplicas(reads, 3, deadAt);
       const expired = reads.filter((r) =>
         r.from < 0 && r.key === 0 && r.version === expSeq && r.sent > expiresAt
       );
@@ -409,7 +434,7 @@ Deno.test(
     } finally {
       running = false;
       await Promise.allSettled(loops);
-      for (const c of [primary, ...proxied, ...direct[0], ...direct[1]]) await closeClient(c);
+      for (const c of [...writers, ...proxied, ...direct.flat()]) await closeClient(c);
     }
   },
 );
