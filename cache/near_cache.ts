@@ -1,8 +1,9 @@
 /**
- * One shard's near cache: answers GET and MGET from entries filled over its
- * tracking connection ({@link Tracker}) and evicted by that node's
- * invalidations, by writes passing through this sidecar, by their own
- * deadline, and wholesale when what fed them can no longer be trusted.
+ * One shard's near cache: answers GET and MGET (and HGET, HGETALL, EXISTS:
+ * `variants.ts`) from entries filled over its tracking connection
+ * ({@link Tracker}) and evicted by that node's invalidations, by writes
+ * passing through this sidecar, by their own deadline, and wholesale when
+ * what fed them can no longer be trusted.
  *
  * ```
  *  session: GET k ─▶ lookup() ─ hit ─▶ CacheHit ─▶ end of the turn: still live? ─┬ yes: answered
@@ -12,6 +13,8 @@
  *                          │       the same bytes back only move the entry's deadline)
  *                          └─ miss ─▶ forwarded as usual; admission counts k;
  *                                     once hot: tracker.fill(k) ─▶ completeFill()
+ *  session: HGET k f / HGETALL k / EXISTS k ─▶ the same, each under its own cache key
+ *           (variants.ts), fetched with its own command; a change to k ends them all
  *  session: write k (writer port) ─▶ written(): evict k ─▶ … reply ─▶ acked(): evict k again
  *  pinned:  write k (MULTI …) ─▶ evictWritten(): evict k ─▶ … each reply ─▶ evictAgain(k)
  *  tracker: invalidate k ─▶ evict k, void its fill │ invalidate null (FLUSHALL) ─▶ evict all
@@ -40,9 +43,18 @@ import {
 } from "../config/defaults.ts";
 import type { CacheConfig } from "../config/types.ts";
 import { CommandKeys, commandNameOf, findKeys, type RequestParser } from "../resp/mod.ts";
-import { Admission, hashBytes } from "./admission.ts";
+import { Admission, hashBytes, hashKey } from "./admission.ts";
 import { type CacheEntry, CacheStore, Evict, EVICT_REASONS, type EvictReason } from "./store.ts";
 import { keyString, Tracker, type TrackerSink, type TrackerTarget } from "./tracker.ts";
+import {
+  baseKey,
+  commandFrame,
+  kindOf,
+  resp2Of,
+  type Variant,
+  variantKey,
+  variantOf,
+} from "./variants.ts";
 
 /** What the cache needs to know of a client session. */
 export interface CacheClient {
@@ -125,6 +137,19 @@ export interface CacheHit {
 /** The nil reply in protocol `proto`. */
 export function nilReply(proto: 2 | 3): Uint8Array {
   return proto === 3 ? NIL3 : NIL2;
+}
+
+/** An entry's RESP2 form answered (`variants.ts`: HGETALL's map as an array). */
+class Resp2Hit implements CacheHit {
+  readonly reply: Uint8Array;
+  readonly #entry: CacheEntry;
+  constructor(reply: Uint8Array, entry: CacheEntry) {
+    this.reply = reply;
+    this.#entry = entry;
+  }
+  get live(): boolean {
+    return this.#entry.live;
+  }
 }
 
 /** An MGET answered from several entries. */
@@ -254,7 +279,47 @@ export class NearCache implements TrackerSink {
     ) {
       return this.#mget(parser, buf, client, now);
     }
+    const v = variantOf(parser, buf);
+    return v === undefined ? null : this.#variant(v, parser, buf, client, now);
+  }
+
+  /**
+   * Another read (`variants.ts`: HGET, HGETALL, EXISTS): answered from its
+   * own entry, in the client's protocol; a miss counts for admission like
+   * a GET's, and a hot one is fetched with the same command.
+   */
+  #variant(
+    v: Variant,
+    parser: RequestParser,
+    buf: Uint8Array,
+    client: CacheClient,
+    now: number,
+  ): CacheHit | null {
+    const ck = variantKey(v, parser, buf);
+    const e = this.#store.get(ck, now);
+    if (e !== undefined) {
+      if (!e.capped && now >= e.deadline - this.#refreshLead) {
+        this.#fillVariant(v, parser, buf, ck, now);
+      }
+      this.hits++;
+      return client.proto === 2 && e.resp2 !== null ? new Resp2Hit(e.resp2, e) : e;
+    }
+    const renew = this.#store.takeRenewal();
+    if (this.#adm.wants(hashKey(ck), now, this.#store) || renew) {
+      this.#fillVariant(v, parser, buf, ck, now);
+    }
+    this.misses++;
     return null;
+  }
+
+  /** Fetches the read `parser` parsed from `buf` (a `v`, cache key `ck`) over the tracking connection. */
+  #fillVariant(v: Variant, parser: RequestParser, buf: Uint8Array, ck: string, now: number): void {
+    const t = this.#tracker;
+    if (t === null || !t.ready || t.pending >= CACHE_MAX_PENDING_FILLS) return;
+    const token = this.#store.beginFill(ck);
+    if (token === 0) return;
+    const frame = commandFrame(parser, buf);
+    t.fillCommand(frame, buf, parser.argStart[1], parser.argEnd[1], ck, token, v.kind, now);
   }
 
   /**
@@ -538,6 +603,12 @@ export class NearCache implements TrackerSink {
     let deadline = sentAt + this.#cfg.maxAgeMs;
     const capped = pttl > 0 && sentAt + pttl < deadline;
     if (capped) deadline = sentAt + pttl;
+    if (baseKey(key) !== null) {
+      // Another read's reply stands as it came (a missing key's HGETALL is an empty map).
+      const kind = kindOf(key);
+      this.#store.completeFill(key, token, reply, deadline, capped, resp2Of(kind, reply));
+      return;
+    }
     // PTTL -2: the key does not exist (GET said nil); -1: no TTL.
     this.#store.completeFill(key, token, pttl === -2 ? null : reply, deadline, capped);
   }

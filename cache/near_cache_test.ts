@@ -456,3 +456,83 @@ Deno.test("NearCache sends no probes while it holds nothing, nor while a fill is
   equal(two.cache.stats().stalledReads, 1);
   two.cache.close();
 });
+
+Deno.test("NearCache answers HGET, HGETALL and EXISTS from their own entries, in the client's protocol", async () => {
+  const { cache, node } = await tracked();
+  equal(lookup(cache, ["HGETALL", "h"]), null);
+  await node.waitWritten("*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n*2\r\n$4\r\nPTTL\r\n$1\r\nh\r\n");
+  node.send("%1\r\n$1\r\nf\r\n$1\r\nv\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  equal(lookup(cache, ["HGETALL", "h"], R3), "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+  equal(lookup(cache, ["hgetall", "h"], R2), "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+  equal(lookup(cache, ["HGET", "h", "f"]), null);
+  await node.waitWritten("*3\r\n$4\r\nHGET\r\n$1\r\nh\r\n$1\r\nf\r\n*2\r\n$4\r\nPTTL");
+  node.send("$1\r\nv\r\n:-1\r\n");
+  equal(lookup(cache, ["HGET", "h", "nope"]), null);
+  await node.waitWritten("$4\r\nnope\r\n");
+  node.send("_\r\n:-1\r\n");
+  equal(lookup(cache, ["EXISTS", "h"]), null);
+  await node.waitWritten("*2\r\n$6\r\nEXISTS\r\n$1\r\nh\r\n");
+  node.send(":1\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 4);
+  equal(lookup(cache, ["HGET", "h", "f"], R2), "$1\r\nv\r\n");
+  equal(lookup(cache, ["HGET", "h", "nope"], R2), "$-1\r\n");
+  equal(lookup(cache, ["HGET", "h", "nope"], R3), "_\r\n");
+  equal(lookup(cache, ["EXISTS", "h"], R2), ":1\r\n");
+  equal(lookup(cache, ["EXISTS", "h"], R3), ":1\r\n");
+  // GET of the same key is another entry (none yet).
+  equal(lookup(cache, ["GET", "h"]), null);
+  cache.close();
+});
+
+Deno.test("NearCache: a missing key's HGETALL and EXISTS are kept as the node said them", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["HGETALL", "gone"]);
+  lookup(cache, ["EXISTS", "gone"]);
+  await node.waitWritten("$6\r\nEXISTS\r\n");
+  node.send("%0\r\n:-2\r\n:0\r\n:-2\r\n");
+  await until(() => cache.stats().keys === 2);
+  equal(lookup(cache, ["HGETALL", "gone"], R2), "*0\r\n");
+  equal(lookup(cache, ["HGETALL", "gone"], R3), "%0\r\n");
+  equal(lookup(cache, ["EXISTS", "gone"]), ":0\r\n");
+  cache.close();
+});
+
+Deno.test("NearCache: a change to a key evicts every read's entry of it and voids their fills", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["HGETALL", "h"]);
+  lookup(cache, ["HGET", "h", "f"]);
+  await node.waitWritten("$4\r\nHGET\r\n");
+  node.send("%1\r\n$1\r\nf\r\n$1\r\nv\r\n:-1\r\n$1\r\nv\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 2);
+  // The node's invalidation of h: both go.
+  node.send(">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nh\r\n");
+  await until(() => cache.stats().keys === 0);
+  equal(cache.stats().evictions.invalidated, 2);
+  // A fill in flight when h changes is dropped, whatever read it was for.
+  lookup(cache, ["EXISTS", "h"]);
+  await node.waitWritten("$6\r\nEXISTS\r\n");
+  node.send(":1\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nh\r\n:-1\r\n");
+  await until(() => cache.stats().racedFills === 1);
+  equal(cache.stats().keys, 0);
+  // A write through this sidecar evicts them too.
+  lookup(cache, ["HGET", "h", "f"]);
+  await node.waitWritten("$4\r\nHGET\r\n", 2);
+  node.send("$1\r\nv\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  write(cache, ["HSET", "h", "f", "w"], {});
+  equal(cache.stats().keys, 0);
+  equal(cache.stats().evictions.write, 1);
+  cache.close();
+});
+
+Deno.test("NearCache: an error reply to another read's fill keeps nothing", async () => {
+  const { cache, node } = await tracked();
+  lookup(cache, ["HGETALL", "s"]);
+  await node.waitWritten("$7\r\nHGETALL\r\n");
+  node.send("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:-1\r\n");
+  await answered(cache);
+  equal(cache.stats().keys, 0);
+  equal(lookup(cache, ["HGETALL", "s"]), null);
+  cache.close();
+});

@@ -32,6 +32,7 @@
 import { CACHE_ENTRY_OVERHEAD } from "../config/defaults.ts";
 import { sameBytes } from "../resp/mod.ts";
 import { hashKey } from "./admission.ts";
+import { baseKey } from "./variants.ts";
 
 /** Buckets of the hash index at first; it doubles to keep at least two per entry. */
 const INITIAL_BUCKETS = 1024;
@@ -59,8 +60,12 @@ export const Evict: { readonly [K in EvictReason]: number } = Object.fromEntries
 export class CacheEntry {
   /** The key (latin1: one UTF-16 unit per key byte). */
   readonly key: string;
-  /** The node's reply as it was (a bulk string), or null for a nil reply. */
+  /** The node's reply as it was (a bulk string; `variants.ts`: others), or null for a nil reply. */
   readonly reply: Uint8Array | null;
+  /** What a RESP2 client gets instead, when it differs (an HGETALL's map as an array). */
+  readonly resp2: Uint8Array | null;
+  /** For another read's entry (`variants.ts`), the key it is of; null for a GET's. */
+  readonly base: string | null;
   /** Not served at or after this time (data-path ms); a refresh moves it. */
   deadline: number;
   /** The deadline is the key's own TTL (not the max age): a refresh would not move it. */
@@ -82,14 +87,27 @@ export class CacheEntry {
   /** The previous entry in the CLOCK ring. */
   older: CacheEntry = this;
 
-  /** An entry for `key` answering `reply` until `deadline` (`capped`: the key's TTL). */
-  constructor(key: string, reply: Uint8Array | null, deadline: number, capped = false) {
+  /**
+   * An entry for `key` (a cache key: `variants.ts`) answering `reply` (and
+   * `resp2` to RESP2 clients, when it differs) until `deadline` (`capped`:
+   * the key's TTL).
+   */
+  constructor(
+    key: string,
+    reply: Uint8Array | null,
+    deadline: number,
+    capped = false,
+    resp2: Uint8Array | null = null,
+  ) {
     this.key = key;
     this.reply = reply;
+    this.resp2 = resp2;
+    this.base = baseKey(key);
     this.deadline = deadline;
     this.capped = capped;
     this.hash = hashKey(key);
-    this.bytes = key.length + (reply === null ? 0 : reply.length) + CACHE_ENTRY_OVERHEAD;
+    this.bytes = key.length + (reply === null ? 0 : reply.length) +
+      (resp2 === null ? 0 : resp2.length) + CACHE_ENTRY_OVERHEAD;
   }
 }
 
@@ -136,6 +154,10 @@ export class CacheStore {
   #buckets: (CacheEntry | undefined)[] = new Array(INITIAL_BUCKETS).fill(undefined);
   #mask = INITIAL_BUCKETS - 1;
   #inflight = new Map<string, number>();
+  /** Other reads' entries held (`variants.ts`), by the key they are of: its change evicts them all. */
+  #variants = new Map<string, CacheEntry[]>();
+  /** Other reads' fills in flight, by the key they are of (their cache keys). */
+  #variantFills = new Map<string, string[]>();
   #token = 0;
   #renew = false;
 
@@ -219,12 +241,30 @@ export class CacheStore {
     if (this.#inflight.has(key)) return 0;
     const t = ++this.#token;
     this.#inflight.set(key, t);
+    const base = baseKey(key);
+    if (base !== null) {
+      const list = this.#variantFills.get(base);
+      if (list === undefined) this.#variantFills.set(base, [key]);
+      else list.push(key);
+    }
     return t;
   }
 
   /** A fill ended without a value to keep (an error reply, a lost connection). */
   abandonFill(key: string, token: number): void {
-    if (this.#inflight.get(key) === token) this.#inflight.delete(key);
+    if (this.#inflight.get(key) === token) this.#endFill(key);
+  }
+
+  /** `key`'s fill is no longer in flight. */
+  #endFill(key: string): void {
+    this.#inflight.delete(key);
+    const base = baseKey(key);
+    if (base === null) return;
+    const list = this.#variantFills.get(base);
+    if (list === undefined) return;
+    const i = list.indexOf(key);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#variantFills.delete(base);
   }
 
   /**
@@ -241,12 +281,13 @@ export class CacheStore {
     reply: Uint8Array | null,
     deadline: number,
     capped = false,
+    resp2: Uint8Array | null = null,
   ): boolean {
     if (this.#inflight.get(key) !== token) {
       this.raced++;
       return false;
     }
-    this.#inflight.delete(key);
+    this.#endFill(key);
     const old = this.#held(key);
     if (old !== undefined) {
       if (sameReply(old.reply, reply)) {
@@ -257,8 +298,13 @@ export class CacheStore {
       }
       this.#remove(old, Evict.invalidated);
     }
-    const e = new CacheEntry(key, reply, deadline, capped);
+    const e = new CacheEntry(key, reply, deadline, capped, resp2);
     if (e.bytes > this.maxBytes) return false;
+    if (e.base !== null) {
+      const list = this.#variants.get(e.base);
+      if (list === undefined) this.#variants.set(e.base, [e]);
+      else list.push(e);
+    }
     if ((this.#count + 1) * 2 > this.#buckets.length) this.#grow();
     this.#count++;
     const at = e.hash & this.#mask;
@@ -279,11 +325,29 @@ export class CacheStore {
     return true;
   }
 
-  /** Evicts `key` and voids its fill in flight; true when an entry was held. */
+  /**
+   * Evicts `key` and voids its fill in flight, and so for every other
+   * read's entry of it (`variants.ts`); true when an entry was held.
+   */
   invalidate(key: string, reason: number): boolean {
     this.#inflight.delete(key);
+    let held = false;
+    if (this.#variantFills.size > 0) {
+      const fills = this.#variantFills.get(key);
+      if (fills !== undefined) {
+        this.#variantFills.delete(key);
+        for (const ck of fills) this.#inflight.delete(ck);
+      }
+    }
+    if (this.#variants.size > 0) {
+      const list = this.#variants.get(key);
+      if (list !== undefined) {
+        for (const v of [...list]) this.#remove(v, reason);
+        held = true;
+      }
+    }
     const e = this.#held(key);
-    if (e === undefined) return false;
+    if (e === undefined) return held;
     this.#remove(e, reason);
     return true;
   }
@@ -299,6 +363,8 @@ export class CacheStore {
     this.#buckets = new Array(INITIAL_BUCKETS).fill(undefined);
     this.#mask = INITIAL_BUCKETS - 1;
     this.#inflight.clear();
+    this.#variants.clear();
+    this.#variantFills.clear();
     this.bytes = 0;
     return n;
   }
@@ -323,6 +389,14 @@ export class CacheStore {
     this.#unindex(e);
     this.bytes -= e.bytes;
     this.evictions[reason]++;
+    if (e.base !== null) {
+      const list = this.#variants.get(e.base);
+      if (list !== undefined) {
+        const i = list.indexOf(e);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.#variants.delete(e.base);
+      }
+    }
   }
 
   #unindex(e: CacheEntry): void {

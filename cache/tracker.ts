@@ -106,6 +106,14 @@ const GET = te.encode("*2\r\n$3\r\nGET\r\n$");
 const PTTL = te.encode("*2\r\n$4\r\nPTTL\r\n$");
 const PING = encodeCommand(["PING"]);
 const MINUS = 45, DOLLAR = 36, UNDERSCORE = 95, COLON = 58, GT = 62, STAR = 42, CR = 13, LF = 10;
+const PERCENT = 37;
+
+/** What a fill's first reply must be to be kept: a bulk string or nil (GET, HGET). */
+export const BULK = 0;
+/** … a map (HGETALL). */
+export const MAP = 1;
+/** … an integer (EXISTS). */
+export const INT = 2;
 
 interface Fill {
   key: string;
@@ -117,6 +125,8 @@ interface Fill {
   failed: boolean;
   /** A probe (PING): one reply, nothing to report. */
   probe: boolean;
+  /** What its first reply must be to be kept: a bulk string or nil, a map, an integer (`variants.ts`). */
+  kind: number;
 }
 
 /** Parses the decimal integer in `buf[from, to)`. */
@@ -135,6 +145,23 @@ function lineEnd(buf: Uint8Array, from: number, end: number): number {
   let i = from;
   while (i < end && buf[i] !== CR) i++;
   return i;
+}
+
+/** Bytes of the length and data of a bulk string of `n` bytes, after its `$`. */
+function bulkSize(n: number): number {
+  return String(n).length + 2 + n + 2;
+}
+
+/** Writes `<len>\r\n<buf[start, end)>\r\n` (a bulk string after its `$`) at `out[o]`. */
+function putBulk(out: Uint8Array, o: number, buf: Uint8Array, start: number, end: number): void {
+  const len = String(end - start);
+  for (let i = 0; i < len.length; i++) out[o++] = len.charCodeAt(i);
+  out[o++] = CR;
+  out[o++] = LF;
+  out.set(buf.subarray(start, end), o);
+  o += end - start;
+  out[o++] = CR;
+  out[o] = LF;
 }
 
 /**
@@ -238,6 +265,7 @@ export class Tracker {
         reply: undefined,
         failed: false,
         probe: true,
+        kind: BULK,
       });
       this.#queue(PING);
     }
@@ -246,26 +274,52 @@ export class Tracker {
 
   /** Sends a fill of the key `buf[start, end)` (`key` as latin1) with the store's `token`. */
   fill(buf: Uint8Array, start: number, end: number, key: string, token: number, now: number): void {
-    this.#lastSentAt = now;
-    this.#fills.push({ key, token, sentAt: now, reply: undefined, failed: false, probe: false });
+    this.#sent(key, token, BULK, now);
     // GET key, PTTL key: one frame pair, one buffer.
-    const n = end - start;
-    const len = String(n);
-    const one = len.length + 2 + n + 2;
+    const one = bulkSize(end - start);
     const out = new Uint8Array(GET.length + PTTL.length + 2 * one);
-    let o = 0;
-    for (const head of [GET, PTTL]) {
-      out.set(head, o);
-      o += head.length;
-      for (let i = 0; i < len.length; i++) out[o++] = len.charCodeAt(i);
-      out[o++] = CR;
-      out[o++] = LF;
-      out.set(buf.subarray(start, end), o);
-      o += n;
-      out[o++] = CR;
-      out[o++] = LF;
-    }
+    out.set(GET, 0);
+    putBulk(out, GET.length, buf, start, end);
+    out.set(PTTL, GET.length + one);
+    putBulk(out, GET.length + one + PTTL.length, buf, start, end);
     this.#queue(out);
+  }
+
+  /**
+   * Sends a fill of another read: `frame` (the command, framed), then PTTL
+   * of its key `buf[start, end)`; `ck` is the entry's cache key, `kind`
+   * the reply it expects (`variants.ts`).
+   */
+  fillCommand(
+    frame: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    ck: string,
+    token: number,
+    kind: number,
+    now: number,
+  ): void {
+    this.#sent(ck, token, kind, now);
+    const out = new Uint8Array(frame.length + PTTL.length + bulkSize(end - start));
+    out.set(frame, 0);
+    out.set(PTTL, frame.length);
+    putBulk(out, frame.length + PTTL.length, buf, start, end);
+    this.#queue(out);
+  }
+
+  /** Records a fill sent now (its replies are read in order). */
+  #sent(key: string, token: number, kind: number, now: number): void {
+    this.#lastSentAt = now;
+    this.#fills.push({
+      key,
+      token,
+      sentAt: now,
+      reply: undefined,
+      failed: false,
+      probe: false,
+      kind,
+    });
   }
 
   /** Closes the connection; fills in flight are abandoned. */
@@ -380,9 +434,13 @@ export class Tracker {
       if (f === undefined) return this.close("protocol error");
       if (f.reply === undefined && !f.failed && !f.probe) {
         const t = buf[pos];
-        if (t === UNDERSCORE || (t === DOLLAR && buf[pos + 1] === MINUS)) f.reply = null;
-        else if (t === DOLLAR) f.reply = buf.slice(pos, next);
-        else f.failed = true;
+        if (f.kind === BULK) {
+          if (t === UNDERSCORE || (t === DOLLAR && buf[pos + 1] === MINUS)) f.reply = null;
+          else if (t === DOLLAR) f.reply = buf.slice(pos, next);
+          else f.failed = true;
+        } else if ((f.kind === MAP && t === PERCENT) || (f.kind === INT && t === COLON)) {
+          f.reply = buf.slice(pos, next);
+        } else f.failed = true;
         continue;
       }
       this.#fills[this.#fillHead++] = undefined as unknown as Fill;

@@ -21,11 +21,11 @@ import {
   waitFor,
 } from "./helpers/mod.ts";
 import { LagRelay, replicaThrough } from "./_lag_relay.ts";
-import { E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
-import { RawConn } from "./_raw.ts";
+import { commandCount, E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
+import { frame, RawConn } from "./_raw.ts";
 import { VARIANTS } from "./_client_variants.ts";
 import { adminGet, adminPort, statusDoc, type StatusJson } from "./_admin_helpers.ts";
-import { parsePrometheus, sampleValue } from "./helpers/mod.ts";
+import { parseInfo, parsePrometheus, sampleValue } from "./helpers/mod.ts";
 
 const CHECK = "check: { interval: 100ms, timeout: 500ms, rise: 1, fall: 1, max_lag: 60s }";
 const CACHE = "cache: { min_reads: 1, max_age: 30s }";
@@ -522,3 +522,110 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "cache: HGET, HGETALL and EXISTS are answered by shardgate in each protocol's bytes, and kept fresh",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await set.primary.cli("HSET", "h", "f", "v", "g", "w", "e", "");
+    await set.primary.cli("SET", "s", "x");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+    );
+    const replica = set.replicas[0];
+    const READS = [
+      ["HGET", "h", "f"],
+      ["HGET", "h", "nope"],
+      ["HGET", "nokey", "f"],
+      ["HGETALL", "h"],
+      ["HGETALL", "nokey"],
+      ["EXISTS", "h"],
+      ["EXISTS", "nokey"],
+    ];
+    const nodeReads = async () => {
+      const info = parseInfo(await replica.cli("INFO", "commandstats"));
+      return ["hget", "hgetall", "exists"].reduce((n, c) => n + commandCount(info, c).calls, 0);
+    };
+    /** A connection speaking `proto` (HELLO 3 for RESP3), through shardgate or straight to the replica. */
+    const open = async (port: number, proto: 2 | 3) => {
+      const conn = await RawConn.open(port);
+      if (proto === 3) {
+        await conn.send(frame("HELLO", "3") + frame("PING"));
+        await conn.readUntil((t) => t.endsWith("+PONG\r\n"));
+      }
+      return conn;
+    };
+    /** Every read's reply, in order, up to the closing PING's. */
+    const replies = async (conn: RawConn) => {
+      await conn.send(READS.map((a) => frame(...a)).join("") + frame("PING"));
+      return await conn.readUntil((t) => t.endsWith("+PONG\r\n"));
+    };
+    const conns: RawConn[] = [];
+    try {
+      for (const proto of [2, 3] as const) {
+        const via = await open(sg.ports[SHARD].readers, proto);
+        const direct = await open(replica.port, proto);
+        conns.push(via, direct);
+        const want = await replies(direct);
+        // Read until every one of them is answered by shardgate (the replica counts none of them).
+        await waitFor(async () => {
+          const before = await nodeReads();
+          assertEquals(await replies(via), want, `RESP${proto}`);
+          return (await nodeReads()) === before;
+        }, { message: `RESP${proto}: every read answered by shardgate` });
+        assertEquals(await replies(via), want, `RESP${proto}, from the cache`);
+      }
+      const hits = (await cacheStatus(adminPort(sg))).hits;
+      assert(hits >= 2 * READS.length, `hits ${hits}`);
+      // Writes straight to the primary reach them all: a field changed, one removed, the key gone.
+      const via = conns[0];
+      const read = async (args: string[]) => {
+        await via.send(frame(...args));
+        return await via.readUntil((t) =>
+          /^(\$-1|\$\d+\r\n.*|[:*]\d+)\r\n/s.test(t) && complete(t)
+        );
+      };
+      await set.primary.cli("HSET", "h", "f", "v2");
+      await waitFor(async () => (await read(["HGET", "h", "f"])) === "$2\r\nv2\r\n", {
+        timeoutMs: 2000,
+        message: "HSET seen",
+      });
+      await set.primary.cli("HDEL", "h", "g", "e");
+      await waitFor(
+        async () => (await read(["HGETALL", "h"])) === "*2\r\n$1\r\nf\r\n$2\r\nv2\r\n",
+        {
+          timeoutMs: 2000,
+          message: "HDEL seen",
+        },
+      );
+      await set.primary.cli("DEL", "h");
+      await waitFor(async () => (await read(["EXISTS", "h"])) === ":0\r\n", {
+        timeoutMs: 2000,
+        message: "DEL seen",
+      });
+      assertEquals(await read(["HGET", "h", "f"]), "$-1\r\n");
+    } finally {
+      for (const c of conns) c.close();
+    }
+  },
+);
+
+/** True when `t` holds exactly one complete reply of the kinds the test above reads. */
+function complete(t: string): boolean {
+  if (t.startsWith(":") || t === "$-1\r\n") return t.endsWith("\r\n");
+  if (t.startsWith("$")) {
+    const n = Number(t.slice(1, t.indexOf("\r\n")));
+    return t.length === t.indexOf("\r\n") + 2 + n + 2;
+  }
+  // An array of bulk strings.
+  const n = Number(t.slice(1, t.indexOf("\r\n")));
+  let p = t.indexOf("\r\n") + 2;
+  for (let i = 0; i < n; i++) {
+    const e = t.indexOf("\r\n", p);
+    if (e < 0) return false;
+    p = e + 2 + Number(t.slice(p + 1, e)) + 2;
+  }
+  return p === t.length;
+}
