@@ -302,7 +302,8 @@ export class NearCache implements TrackerSink {
         this.#fillVariant(v, parser, buf, ck, now);
       }
       this.hits++;
-      return client.proto === 2 && e.resp2 !== null ? new Resp2Hit(e.resp2, e) : e;
+      const resp2 = client.proto === 2 ? this.#store.resp2(e) : undefined;
+      return resp2 === undefined ? e : new Resp2Hit(resp2, e);
     }
     const renew = this.#store.takeRenewal();
     if (this.#adm.wants(hashKey(ck), now, this.#store) || renew) {

@@ -62,10 +62,6 @@ export class CacheEntry {
   readonly key: string;
   /** The node's reply as it was (a bulk string; `variants.ts`: others), or null for a nil reply. */
   readonly reply: Uint8Array | null;
-  /** What a RESP2 client gets instead, when it differs (an HGETALL's map as an array). */
-  readonly resp2: Uint8Array | null;
-  /** For another read's entry (`variants.ts`), the key it is of; null for a GET's. */
-  readonly base: string | null;
   /** Not served at or after this time (data-path ms); a refresh moves it. */
   deadline: number;
   /** The deadline is the key's own TTL (not the max age): a refresh would not move it. */
@@ -88,26 +84,17 @@ export class CacheEntry {
   older: CacheEntry = this;
 
   /**
-   * An entry for `key` (a cache key: `variants.ts`) answering `reply` (and
-   * `resp2` to RESP2 clients, when it differs) until `deadline` (`capped`:
-   * the key's TTL).
+   * An entry for `key` (a cache key: `variants.ts`) answering `reply` until
+   * `deadline` (`capped`: the key's TTL), counted as `extra` bytes more
+   * (a RESP2 form the store keeps beside it).
    */
-  constructor(
-    key: string,
-    reply: Uint8Array | null,
-    deadline: number,
-    capped = false,
-    resp2: Uint8Array | null = null,
-  ) {
+  constructor(key: string, reply: Uint8Array | null, deadline: number, capped = false, extra = 0) {
     this.key = key;
     this.reply = reply;
-    this.resp2 = resp2;
-    this.base = baseKey(key);
     this.deadline = deadline;
     this.capped = capped;
     this.hash = hashKey(key);
-    this.bytes = key.length + (reply === null ? 0 : reply.length) +
-      (resp2 === null ? 0 : resp2.length) + CACHE_ENTRY_OVERHEAD;
+    this.bytes = key.length + (reply === null ? 0 : reply.length) + extra + CACHE_ENTRY_OVERHEAD;
   }
 }
 
@@ -156,6 +143,12 @@ export class CacheStore {
   #inflight = new Map<string, number>();
   /** Other reads' entries held (`variants.ts`), by the key they are of: its change evicts them all. */
   #variants = new Map<string, CacheEntry[]>();
+  /**
+   * What RESP2 clients get from an entry whose reply differs in RESP2 (an
+   * HGETALL's map as an array): beside the entries, so a GET's entry
+   * carries nothing for it.
+   */
+  #resp2 = new Map<CacheEntry, Uint8Array>();
   /** Other reads' fills in flight, by the key they are of (their cache keys). */
   #variantFills = new Map<string, string[]>();
   #token = 0;
@@ -236,6 +229,11 @@ export class CacheStore {
     return r;
   }
 
+  /** What a RESP2 client gets from `e` when that differs from its reply (else undefined). */
+  resp2(e: CacheEntry): Uint8Array | undefined {
+    return this.#resp2.size === 0 ? undefined : this.#resp2.get(e);
+  }
+
   /** Starts a fill of `key`: its token, or 0 when one is in flight already. */
   beginFill(key: string): number {
     if (this.#inflight.has(key)) return 0;
@@ -298,12 +296,14 @@ export class CacheStore {
       }
       this.#remove(old, Evict.invalidated);
     }
-    const e = new CacheEntry(key, reply, deadline, capped, resp2);
+    const e = new CacheEntry(key, reply, deadline, capped, resp2 === null ? 0 : resp2.length);
     if (e.bytes > this.maxBytes) return false;
-    if (e.base !== null) {
-      const list = this.#variants.get(e.base);
-      if (list === undefined) this.#variants.set(e.base, [e]);
+    const base = baseKey(key);
+    if (base !== null) {
+      const list = this.#variants.get(base);
+      if (list === undefined) this.#variants.set(base, [e]);
       else list.push(e);
+      if (resp2 !== null) this.#resp2.set(e, resp2);
     }
     if ((this.#count + 1) * 2 > this.#buckets.length) this.#grow();
     this.#count++;
@@ -365,6 +365,7 @@ export class CacheStore {
     this.#inflight.clear();
     this.#variants.clear();
     this.#variantFills.clear();
+    this.#resp2.clear();
     this.bytes = 0;
     return n;
   }
@@ -389,12 +390,14 @@ export class CacheStore {
     this.#unindex(e);
     this.bytes -= e.bytes;
     this.evictions[reason]++;
-    if (e.base !== null) {
-      const list = this.#variants.get(e.base);
+    if (this.#variants.size > 0) {
+      const base = baseKey(e.key);
+      const list = base === null ? undefined : this.#variants.get(base);
       if (list !== undefined) {
         const i = list.indexOf(e);
         if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) this.#variants.delete(e.base);
+        if (list.length === 0) this.#variants.delete(base!);
+        this.#resp2.delete(e);
       }
     }
   }

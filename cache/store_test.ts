@@ -223,3 +223,37 @@ Deno.test("CacheStore evicts in CLOCK order through fills, hits, invalidations a
     equal(s.victim()?.key, model.keys().next().value, `step ${step}: the hand`);
   }
 });
+
+Deno.test("CacheStore: a key's change ends every read's entry of it and voids their fills", () => {
+  const s = new CacheStore(10, 1 << 20);
+  const all = "\u0102h", field = "\u0101h\u0100f", other = "\u0102hh";
+  const map = te.encode("%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+  const arr = te.encode("*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+  equal(s.completeFill(all, s.beginFill(all), map, 1000, false, arr), true);
+  equal(s.completeFill(other, s.beginFill(other), map, 1000), true);
+  const inflight = s.beginFill(field);
+  deepEqual(s.resp2(s.get(all, 0)!), arr);
+  equal(s.resp2(s.get(other, 0)!), undefined);
+  // h changes: its HGETALL goes, its HGET's fill is void; hh's entry stays.
+  equal(s.invalidate("h", Evict.invalidated), true);
+  equal(s.get(all, 0), undefined);
+  equal(s.completeFill(field, inflight, bulk("v"), 1000), false);
+  equal(s.get(other, 0)?.key, other);
+  equal(s.invalidate("h", Evict.invalidated), false);
+  // An entry that left by its own deadline is no longer one of h's.
+  equal(s.completeFill(all, s.beginFill(all), map, 10, false, arr), true);
+  equal(s.get(all, 20), undefined);
+  equal(s.invalidate("h", Evict.invalidated), false);
+  equal(s.evictions[Evict.expired], 1);
+  equal(s.evictions[Evict.invalidated], 1);
+});
+
+Deno.test("CacheStore: a fill of another read that ended unkept leaves nothing to void", () => {
+  const s = new CacheStore(10, 1 << 20);
+  const ck = "\u0103k";
+  s.abandonFill(ck, s.beginFill(ck));
+  const t = s.beginFill(ck);
+  equal(t > 0, true);
+  equal(s.completeFill(ck, t, te.encode(":1\r\n"), 1000), true);
+  equal(s.size, 1);
+});
