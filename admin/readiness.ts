@@ -18,7 +18,9 @@ export interface Readiness {
 export function shardProblems(s: ShardSource): string[] {
   const out: string[] = [];
   const r = s.routes;
-  const fallback = s.config.fallback === "primary" && r.primary !== null;
+  // While a failover leaves several nodes claiming role:master, reads go to one of them.
+  const fallback = s.config.fallback === "primary" &&
+    (r.primary !== null || (r.claimants?.length ?? 0) > 0);
   if (r.readers.length === 0 && !fallback) {
     const why = s.config.fallback === "none"
       ? "no replica serves reads and fallback is none"

@@ -322,6 +322,12 @@ export interface Routes {
   readonly primary: string | null;
   /** When primary is null: why (shown in the client error), else null. */
   readonly primaryProblem: string | null;
+  /**
+   * When primary is null because several answering nodes claim
+   * `role:master` (a failover under way): their ids, in config order. Reads
+   * may go to them meanwhile; writes wait for one primary.
+   */
+  readonly claimants?: readonly string[];
 }
 
 /** One validation error, positioned in the source file. */

@@ -414,8 +414,10 @@ export class ShardState {
   routes(): RouteUpdate {
     const readers: string[] = [];
     for (const n of this.#nodes) if (n.servesReads) readers.push(n.id);
-    const { primary, problem } = this.#pickPrimary();
-    return { readers, primary, primaryProblem: problem };
+    const { primary, problem, claimants } = this.#pickPrimary();
+    return claimants === undefined
+      ? { readers, primary, primaryProblem: problem }
+      : { readers, primary, primaryProblem: problem, claimants };
   }
 
   /** One snapshot per node, in config order. */
@@ -439,7 +441,7 @@ export class ShardState {
     }));
   }
 
-  #pickPrimary(): { primary: string | null; problem: string | null } {
+  #pickPrimary(): { primary: string | null; problem: string | null; claimants?: string[] } {
     // Two entries with one run_id are one server under two names (e.g. a
     // cloud "primary endpoint" listed beside the node endpoints): keep the first.
     const seen = new Set<string>();
@@ -458,6 +460,7 @@ export class ShardState {
       return {
         primary: null,
         problem: `${claims.length} nodes claim role:master (${claims.map((n) => n.id).join(", ")})`,
+        claimants: claims.map((n) => n.id),
       };
     }
     if (this.#nodes.length === 0) return { primary: null, problem: "the shard has no nodes" };
@@ -544,6 +547,7 @@ export class ShardState {
 /** True when two route updates are the same. */
 export function sameRoutes(a: RouteUpdate, b: RouteUpdate): boolean {
   if (a.primary !== b.primary || a.primaryProblem !== b.primaryProblem) return false;
+  if ((a.claimants ?? []).join(",") !== (b.claimants ?? []).join(",")) return false;
   if (a.readers.length !== b.readers.length) return false;
   for (let i = 0; i < a.readers.length; i++) if (a.readers[i] !== b.readers[i]) return false;
   return true;

@@ -316,6 +316,7 @@ Deno.test("ShardState: split brain with no way to tell gives no primary and says
     readers: [B.id],
     primary: null,
     primaryProblem: `2 nodes claim role:master (${P.id}, ${A.id})`,
+    claimants: [P.id, A.id],
   });
   state.applyCheck(P.id, pass(master([line(7002)])));
   state.applyCheck(A.id, pass(master([line(7002)], "r1")));

@@ -99,6 +99,13 @@ export class Shard implements ShardRoutes, BackendShard {
   #backends = new Map<string, Backend>();
   #readers: Backend[] = [];
   #primary: Backend | null = null;
+  /**
+   * While no primary is known because several answering nodes claim it (a
+   * failover under way), the first of them: reads fall back to it for up
+   * to `timeouts.failover` from {@link #claimedSince}.
+   */
+  #claimant: Backend | null = null;
+  #claimedSince = 0;
   #routes: Routes;
   #balancer: Balancer<Backend>;
   #listeners: PortListener[] = [];
@@ -329,6 +336,16 @@ export class Shard implements ShardRoutes, BackendShard {
     this.#balancer.reset(this.#readers);
     const p = r.primary === null ? undefined : this.#backends.get(r.primary);
     this.#primary = p !== undefined && !p.retired ? p : null;
+    let claimant: Backend | null = null;
+    for (const id of this.#primary === null ? r.claimants ?? [] : []) {
+      const b = this.#backends.get(id);
+      if (b !== undefined && !b.retired) {
+        claimant = b;
+        break;
+      }
+    }
+    if (claimant !== null && this.#claimant === null) this.#claimedSince = this.now();
+    this.#claimant = claimant;
     this.cache?.serving(
       this.#readers.length > 0 ? this.#readers : this.#primary ? [this.#primary] : [],
     );
@@ -358,8 +375,23 @@ export class Shard implements ShardRoutes, BackendShard {
   /** True when reads may go to node `id`: a serving replica, or the primary they fall back to. */
   #servesReads(id: string): boolean {
     if (this.#readers.some((b) => b.id === id)) return true;
-    return this.#primary?.id === id &&
+    if (this.#primary === null) return this.#readers.length === 0 && this.#fallback()?.id === id;
+    return this.#primary.id === id &&
       (this.#readers.length === 0 ? this.#config.fallback === "primary" : true);
+  }
+
+  /**
+   * The node reads fall back to when no replica serves (`fallback:
+   * primary`): the primary; while a failover leaves several nodes claiming
+   * it, the first of them, for up to `timeouts.failover` (each has every
+   * write acknowledged before the switch; writes wait for one primary).
+   */
+  #fallback(): Backend | null {
+    if (this.#config.fallback !== "primary") return null;
+    if (this.#primary !== null || this.#claimant === null) return this.#primary;
+    return this.now() - this.#claimedSince <= this.#config.timeouts.failoverMs
+      ? this.#claimant
+      : null;
   }
 
   // ---- ShardRoutes, BackendShard ----
@@ -379,15 +411,13 @@ export class Shard implements ShardRoutes, BackendShard {
     // answer. A stalled one's reads are hedged at once (see #hedgeScan).
     const slow = this.#balancer.pick(this.#skipUnreachable);
     if (slow !== undefined) return slow;
-    if (this.#config.fallback === "primary") {
-      const p = this.#primary;
-      if (p !== null && p.id !== excludeId && p.reachable) return p;
-    }
+    const p = this.#fallback();
+    if (p !== null && p.id !== excludeId && p.reachable) return p;
     // Everything is backing off: better to try a reader than to fail outright.
     if (excludeId === "") {
       const any = this.#balancer.pick();
       if (any !== undefined) return any;
-      if (this.#config.fallback === "primary") return this.#primary;
+      return p;
     }
     return null;
   }

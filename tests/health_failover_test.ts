@@ -236,3 +236,57 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "health e2e: while a failover leaves two nodes claiming role:master, reads go on (up to timeouts.failover)",
+  E2E,
+  async () => {
+    // As Sentinel does it: the replica is promoted first, the old primary told second. In between
+    // both claim role:master and neither has replicas, so there is no primary and no serving
+    // replica; both have every acknowledged write, so reads may go to either.
+    await using set = await startReplicaSet({ replicas: 1 });
+    await populate(set, KEYS);
+    await using sg = await startShardgate(
+      shardYaml(set.addresses, [CHECK, "timeouts: { failover: 1500ms }"]),
+    );
+    await using load = await readLoad(sg.ports.main.readers, KEYS);
+    await load.waitForOk(500);
+    const from = sg.logs().length;
+    await set.replicas[0].replicaOf(null);
+    const noPrimary = await sg.waitForLog(
+      (l) => l.msg === "writer has no primary" && String(l.why).includes("claim role:master"),
+      5000,
+      { from },
+    );
+    const during = load.stats();
+    // Several check intervals with no primary: every read still answered.
+    await load.waitForOk(2000);
+    const after = load.stats();
+    assertEquals(
+      after.failed,
+      during.failed,
+      `reads failed meanwhile: ${JSON.stringify(after.errorCounts)}`,
+    );
+    assert(Date.now() - logTime(noPrimary) < 1500, "measured within timeouts.failover");
+    // Past it, with still no primary, reads get the documented error rather than go on forever.
+    await waitFor(() => (load.stats().errorCounts[ErrorText.noReaders(SHARD)] ?? 0) > 0, {
+      timeoutMs: 5000,
+      message: "reads refused past timeouts.failover",
+    });
+    // The old primary follows the new one: reads go on, without errors.
+    await set.primary.replicaOf(set.replicas[0].port);
+    const refused = load.stats();
+    await waitFor(() => load.stats().ok > refused.ok + 500, {
+      timeoutMs: 10_000,
+      message: "reads again once one primary is known",
+    });
+    const settled = load.stats();
+    await load.waitForOk(1000);
+    const stats = await load.stop();
+    console.log(
+      `two claimants: ok=${stats.ok} failed=${stats.failed}; during the first part ` +
+        `${after.ok - during.ok} ok, 0 failed; errors ${JSON.stringify(stats.errorCounts)}`,
+    );
+    assertEquals(stats.failed, settled.failed, "reads failed after the failover completed");
+  },
+);
