@@ -17,6 +17,8 @@ import { errorText } from "./helpers/mod.ts";
 export interface Driver {
   /** GET `key`. */
   get(key: string): Promise<string | null>;
+  /** HGETALL `key`, as the library gives it (fields and values as strings). */
+  hgetall(key: string): Promise<Record<string, string>>;
   /** True while the connection is usable. */
   readonly open: boolean;
   /** Subscribes; `onMessage` gets every message of `channel`. */
@@ -42,6 +44,7 @@ function nodeRedis(opts: { RESP?: 2 | 3; name?: string }): (port: number) => Pro
     await c.connect();
     return {
       get: (k) => c.get(k) as Promise<string | null>,
+      hgetall: async (k) => ({ ...(await c.hGetAll(k)) }) as Record<string, string>,
       get open() {
         return c.isReady;
       },
@@ -63,6 +66,7 @@ function ioredis(
     await c.connect();
     return {
       get: (k) => c.get(k),
+      hgetall: (k) => c.hgetall(k),
       get open() {
         return c.status === "ready";
       },
