@@ -33,6 +33,23 @@ Deno.test("readiness(): a readers port with nothing to send reads to, a writer w
   assertEquals(noWriter.ready, true, "no writer port: no primary needed");
 });
 
+Deno.test("readiness(): two nodes claiming role:master (a failover under way) leave reads a node", () => {
+  const claimed = readiness(false, [
+    shard({
+      routes: {
+        readers: [],
+        primary: null,
+        primaryProblem: "2 nodes claim role:master (p:1, r:2)",
+        claimants: ["p:1", "r:2"],
+      },
+    }),
+  ]);
+  // Reads go to a claimant; writes wait for one primary.
+  assertEquals(claimed.reasons, [
+    "shard s: writer port has no primary: 2 nodes claim role:master (p:1, r:2)",
+  ]);
+});
+
 Deno.test("buildStatus(): nodes with stats and weights, sessions, reloads, and no secret", () => {
   const s = shard();
   s.commands.node("r:2").ok = 40;
