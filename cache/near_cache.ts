@@ -252,18 +252,21 @@ export class NearCache implements TrackerSink {
       return null;
     }
     if (now >= this.#windowEnd) this.#judge(now);
+    const s = parser.argStart[0];
+    const len = parser.argEnd[0] - s;
+    const get = len === 3 && parser.argc === 2 && (buf[s] | 32) === G &&
+      (buf[s + 1] | 32) === E && (buf[s + 2] | 32) === T;
+    const mget = !get && len === 4 && parser.argc >= 2 && (buf[s] | 32) === M &&
+      (buf[s + 1] | 32) === G && (buf[s + 2] | 32) === E && (buf[s + 3] | 32) === T;
+    const v = get || mget ? undefined : variantOf(parser, buf);
+    if (!get && !mget && v === undefined) return null; // not a read the cache answers
     const t = this.#tracker;
     if (t !== null && this.#store.size > 0 && !t.answering(now)) {
       this.stalled++;
       this.misses++;
       return null;
     }
-    const s = parser.argStart[0];
-    const len = parser.argEnd[0] - s;
-    if (
-      len === 3 && parser.argc === 2 && (buf[s] | 32) === G && (buf[s + 1] | 32) === E &&
-      (buf[s + 2] | 32) === T
-    ) {
+    if (get) {
       const ks = parser.argStart[1], ke = parser.argEnd[1];
       const e = this.#get(buf, ks, ke, now);
       if (e !== undefined) {
@@ -273,14 +276,9 @@ export class NearCache implements TrackerSink {
       this.misses++;
       return null;
     }
-    if (
-      len === 4 && parser.argc >= 2 && (buf[s] | 32) === M && (buf[s + 1] | 32) === G &&
-      (buf[s + 2] | 32) === E && (buf[s + 3] | 32) === T
-    ) {
-      return this.#mget(parser, buf, client, now);
-    }
-    const v = variantOf(parser, buf);
-    return v === undefined ? null : this.#variant(v, parser, buf, client, now);
+    return mget
+      ? this.#mget(parser, buf, client, now)
+      : this.#variant(v!, parser, buf, client, now);
   }
 
   /**
@@ -298,9 +296,7 @@ export class NearCache implements TrackerSink {
     const ck = variantKey(v, parser, buf);
     const e = this.#store.get(ck, now);
     if (e !== undefined) {
-      if (!e.capped && now >= e.deadline - this.#refreshLead) {
-        this.#fillVariant(v, parser, buf, ck, now);
-      }
+      if (this.#due(e, now)) this.#fillVariant(v, parser, buf, ck, now);
       this.hits++;
       const resp2 = client.proto === 2 ? this.#store.resp2(e) : undefined;
       return resp2 === undefined ? e : new Resp2Hit(resp2, e);
@@ -419,7 +415,12 @@ export class NearCache implements TrackerSink {
    * an entry its key's own TTL ends first is left to expire with it.
    */
   #refreshIfDue(e: CacheEntry, buf: Uint8Array, start: number, end: number, now: number): void {
-    if (!e.capped && now >= e.deadline - this.#refreshLead) this.#fill(buf, start, end, now);
+    if (this.#due(e, now)) this.#fill(buf, start, end, now);
+  }
+
+  /** True when a hit on `e` at `now` is in the last share of its max age (a refresh is due). */
+  #due(e: CacheEntry, now: number): boolean {
+    return !e.capped && now >= e.deadline - this.#refreshLead;
   }
 
   /** Fetches the key `buf[start, end)` over the tracking connection (unless one is under way). */

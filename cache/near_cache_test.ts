@@ -430,6 +430,10 @@ Deno.test("NearCache probes its node while it answers, and forwards reads while 
   equal(s.misses, 3, "the first read and the two forwarded");
   equal(s.keys, 1, "a stall drops nothing: the node has not said anything changed");
   equal(node.pings, 1, "one probe in flight at a time");
+  // A read the cache never answers is no forwarded read of its own, stall or not.
+  equal(lookup(cache, ["LRANGE", "l", "0", "-1"], R2, stallAt + 51), null);
+  equal(cache.stats().stalledReads, 2);
+  equal(cache.stats().misses, 3);
   node.stalled = false; // it answers the probe
   await answered(cache);
   equal(lookup(cache, ["GET", "k"], R2, stallAt + 60), "$1\r\n1\r\n");

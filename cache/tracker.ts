@@ -257,16 +257,7 @@ export class Tracker {
       return now - this.#fills[this.#fillHead].sentAt <= CACHE_STALL_MS;
     }
     if (now - this.#lastSentAt >= CACHE_PROBE_MS && this.#state === READY) {
-      this.#lastSentAt = now;
-      this.#fills.push({
-        key: "",
-        token: 0,
-        sentAt: now,
-        reply: undefined,
-        failed: false,
-        probe: true,
-        kind: BULK,
-      });
+      this.#sent("", 0, BULK, now, true);
       this.#queue(PING);
     }
     return true;
@@ -308,18 +299,10 @@ export class Tracker {
     this.#queue(out);
   }
 
-  /** Records a fill sent now (its replies are read in order). */
-  #sent(key: string, token: number, kind: number, now: number): void {
+  /** Records a fill (or a `probe`) sent now: its replies are read in order. */
+  #sent(key: string, token: number, kind: number, now: number, probe = false): void {
     this.#lastSentAt = now;
-    this.#fills.push({
-      key,
-      token,
-      sentAt: now,
-      reply: undefined,
-      failed: false,
-      probe: false,
-      kind,
-    });
+    this.#fills.push({ key, token, sentAt: now, reply: undefined, failed: false, probe, kind });
   }
 
   /** Closes the connection; fills in flight are abandoned. */
