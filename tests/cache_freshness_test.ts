@@ -27,7 +27,7 @@ import {
 } from "./helpers/mod.ts";
 import { statusDoc } from "./_admin_helpers.ts";
 import { CACHE_PROBE_MS, CACHE_STALL_MS } from "../config/defaults.ts";
-import { E2E, SHARD } from "./_health_helpers.ts";
+import { E2E, logTime, SHARD } from "./_health_helpers.ts";
 
 const PHASE_MS = Number(Deno.env.get("SHARDGATE_CACHE_FRESHNESS_S") ?? "1.5") * 1000;
 const HOT = 8;
@@ -152,7 +152,7 @@ const EVENTS =
  */
 function events(logs: LogRecord[], phases: Phase[]): string[] {
   return logs.filter((l) => EVENTS.test(String(l.msg))).map((l) => {
-    const t = Date.parse(String(l.time)) - performance.timeOrigin;
+    const t = logTime(l) - performance.timeOrigin;
     const p = phases.findLast((x) => x.start <= t);
     const at = p === undefined ? "setup" : `${p.name} +${Math.round(t - p.start)} ms`;
     const { time: _t, level: _l, msg, ...rest } = l;
