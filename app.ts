@@ -342,6 +342,7 @@ export class App {
           name: u.shard.name,
           config: u.shard.config,
           routes: u.shard.routes,
+          hasReadTarget: u.shard.hasReadTarget,
           listeners: u.shard.bound(),
           nodes: u.health.snapshot(),
           stats: u.shard.stats(),

@@ -18,12 +18,15 @@ export interface Readiness {
 export function shardProblems(s: ShardSource): string[] {
   const out: string[] = [];
   const r = s.routes;
-  // While a failover leaves several nodes claiming role:master, reads go to one of them.
-  const fallback = s.config.fallback === "primary" &&
-    (r.primary !== null || (r.claimants?.length ?? 0) > 0);
-  if (r.readers.length === 0 && !fallback) {
+  const claimants = r.claimants?.length ?? 0;
+  // While a failover leaves several nodes claiming role:master, reads go to one of them (for up
+  // to timeouts.failover: the shard says when that ran out).
+  const fallback = s.config.fallback === "primary" && (r.primary !== null || claimants > 0);
+  if (!(s.hasReadTarget ?? (r.readers.length > 0 || fallback))) {
     const why = s.config.fallback === "none"
       ? "no replica serves reads and fallback is none"
+      : r.primary === null && claimants > 0
+      ? `no replica serves reads and ${claimants} nodes have claimed role:master for longer than timeouts.failover`
       : `no replica serves reads and there is no primary (${r.primaryProblem ?? "unknown"})`;
     out.push(`shard ${s.name}: readers port has no serving node: ${why}`);
   }

@@ -52,6 +52,13 @@ export interface ShardSource {
   readonly config: ShardConfig;
   /** The routes the proxy follows now. */
   readonly routes: Routes;
+  /**
+   * Whether the readers port has a node for reads now (a serving replica or
+   * the fallback); absent: judged from {@link routes} alone. Differs from
+   * the routes when a failover's claimants have held longer than
+   * `timeouts.failover` and reads are refused.
+   */
+  readonly hasReadTarget?: boolean;
   /** Its bound listeners. */
   readonly listeners: readonly ListenerInfo[];
   /** Health of each node, in config order. */

@@ -50,6 +50,27 @@ Deno.test("readiness(): two nodes claiming role:master (a failover under way) le
   ]);
 });
 
+Deno.test("readiness(): claimants held past timeouts.failover leave the readers port without a node", () => {
+  const routes = {
+    readers: [],
+    primary: null,
+    primaryProblem: "2 nodes claim role:master (p:1, r:2)",
+    claimants: ["p:1", "r:2"],
+  };
+  // The shard refuses reads once the claimants held longer than timeouts.failover.
+  const expired = readiness(false, [{ ...shard({ routes }), hasReadTarget: false }]);
+  assertEquals(expired.reasons, [
+    "shard s: readers port has no serving node: no replica serves reads and 2 nodes have claimed role:master for longer than timeouts.failover",
+    "shard s: writer port has no primary: 2 nodes claim role:master (p:1, r:2)",
+  ]);
+  // Within it, the shard's word agrees with the routes.
+  const within = readiness(false, [{ ...shard({ routes }), hasReadTarget: true }]);
+  assertEquals(within.reasons.length, 1, within.reasons.join("; "));
+  // A serving replica: ready, whatever the routes alone would say.
+  assertEquals(readiness(false, [{ ...shard(), hasReadTarget: true }]).ready, true);
+  assertEquals(readiness(false, [{ ...shard(), hasReadTarget: false }]).ready, false);
+});
+
 Deno.test("buildStatus(): nodes with stats and weights, sessions, reloads, and no secret", () => {
   const s = shard();
   s.commands.node("r:2").ok = 40;

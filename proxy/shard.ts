@@ -372,6 +372,15 @@ export class Shard implements ShardRoutes, BackendShard {
     }
   }
 
+  /**
+   * True while the readers port has a node for reads now: a serving
+   * replica, or the node they fall back to (a failover's claimant only
+   * within `timeouts.failover`, as {@link #fallback} sends them).
+   */
+  get hasReadTarget(): boolean {
+    return this.#readers.length > 0 || this.#fallback() !== null;
+  }
+
   /** True when reads may go to node `id`: a serving replica, or the primary they fall back to. */
   #servesReads(id: string): boolean {
     if (this.#readers.some((b) => b.id === id)) return true;

@@ -28,6 +28,7 @@ import {
   shardYaml,
   SLACK_MS,
 } from "./_health_helpers.ts";
+import { adminGet, adminPort } from "./_admin_helpers.ts";
 
 const KEYS = 1000;
 const INTERVAL_MS = 100;
@@ -250,8 +251,15 @@ Deno.test(
     await using set = await startReplicaSet({ replicas: 1 });
     await populate(set, KEYS);
     await using sg = await startShardgate(
-      shardYaml(set.addresses, [CHECK, `timeouts: { failover: ${GAP_MS}ms }`]),
+      "admin:\n  listen: 127.0.0.1:0\n" +
+        shardYaml(set.addresses, [CHECK, `timeouts: { failover: ${GAP_MS}ms }`]),
     );
+    const admin = adminPort(sg);
+    /** Whether /readyz names the readers port as without a node. */
+    const readersUnready = async () => {
+      const r = await adminGet(admin, "/readyz");
+      return r.status === 503 && r.body.includes("readers port has no serving node");
+    };
     await using load = await readLoad(sg.ports.main.readers, KEYS);
     await load.waitForOk(500);
     const from = sg.logs().length;
@@ -270,12 +278,16 @@ Deno.test(
       during.failed,
       `reads failed meanwhile: ${JSON.stringify(after.errorCounts)}`,
     );
+    const unreadyWithin = await readersUnready();
     assert(Date.now() - logTime(noPrimary) < GAP_MS, "measured within timeouts.failover");
+    assert(!unreadyWithin, "/readyz counts a claimant as the readers' node");
     // Past it, with still no primary, reads get the documented error rather than go on forever.
     await waitFor(() => (load.stats().errorCounts[ErrorText.noReaders(SHARD)] ?? 0) > 0, {
       timeoutMs: 5000,
       message: "reads refused past timeouts.failover",
     });
+    // And /readyz says so (the writer port's missing primary alone would not name the readers).
+    assert(await readersUnready(), "/readyz names the readers port once reads are refused");
     // The old primary follows the new one: reads go on, without errors.
     await set.primary.replicaOf(set.replicas[0].port);
     const refused = load.stats();
