@@ -121,16 +121,38 @@ export class Admission {
 
   /**
    * Counts a missed read of the key with hash `h` at `now`: true when it is
-   * to be fetched into `cache` — hot enough by the rule above, or, in a full
-   * cache, read clearly more often than the entry it would evict
-   * ({@link Admission.displaces}); while {@link lean}, by the full
-   * threshold only.
+   * to be fetched into `cache`. While the cache has room: hot enough by the
+   * rule above. Once it is full, a fill evicts an entry, so the key must
+   * also be read clearly more often than the entry it would evict
+   * ({@link Admission.displaces}), however hot it is: keys read alike — a
+   * uniform keyspace's, even one read above `minReads` a second — do not
+   * replace each other (each replacement costs a fill and answers nothing
+   * more). Below the hot threshold a key may displace only while not
+   * {@link lean}.
    */
   wants(h: number, now: number, cache: AdmissionTarget): boolean {
     const n = this.count(h, now);
+    if (this.#minReads <= 1) return true;
+    if (cache.roomy) return this.admits(n, true);
+    if (!this.admits(n, false) && (this.lean || !this.displaces(n, 0))) return false;
+    return this.#beatsVictim(n, now, cache);
+  }
+
+  /**
+   * {@link wants} for one key of a read of several (an MGET): by the hot
+   * threshold only, never by displacement below it (each key's chance would
+   * add up), and in a full cache above the entry it would evict too.
+   */
+  wantsHot(h: number, now: number, cache: AdmissionTarget): boolean {
+    const n = this.count(h, now);
+    if (this.#minReads <= 1) return true;
     const roomy = cache.roomy;
-    if (this.admits(n, roomy)) return true;
-    if (roomy || this.lean || !this.displaces(n, 0)) return false;
+    if (!this.admits(n, roomy)) return false;
+    return roomy || this.#beatsVictim(n, now, cache);
+  }
+
+  /** A key counted `n` takes the place of `cache`'s next victim (none yet, its fills in flight: no). */
+  #beatsVictim(n: number, now: number, cache: AdmissionTarget): boolean {
     const v = cache.victim();
     return v !== undefined && this.displaces(n, this.estimate(v.hash, now));
   }

@@ -336,6 +336,7 @@ export class NearCache implements TrackerSink {
    * larger than the cache (a few of its keys hot by chance, never all) does
    * not fill entries that could never answer it. (A GET's key may also
    * displace a colder entry, {@link Admission.wants}; an MGET's may not.)
+   * The walk stops at the first key that is missing and not wanted.
    */
   #mget(
     parser: RequestParser,
@@ -359,11 +360,16 @@ export class NearCache implements TrackerSink {
       const h = hashBytes(buf, ks, ke);
       const e = this.#store.find(buf, ks, ke, h, now);
       if (e === undefined) {
-        // By the hot threshold only, no displacement: an MGET fills only when all its missing
-        // keys are wanted, so each key's small chance of displacing adds up tenfold.
+        // By the hot threshold only, no displacement below it: an MGET fills only when all its
+        // missing keys are wanted, so each key's small chance of displacing adds up tenfold.
         const renew = this.#store.takeRenewal();
-        if (!this.#adm.readHash(h, now, this.#store.roomy) && !renew) allHot = false;
-        else if (allHot) missing.push(ks, ke);
+        if (!this.#adm.wantsHot(h, now, this.#store) && !renew) {
+          // Neither answered nor filled: its later keys are neither looked up nor counted (over a
+          // cold keyspace they were most of an MGET's cost; their GETs count for them).
+          allHot = false;
+          break;
+        }
+        missing.push(ks, ke);
         continue;
       }
       this.#refreshIfDue(e, buf, ks, ke, now);

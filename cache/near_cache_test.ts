@@ -271,6 +271,20 @@ Deno.test("NearCache fetches an MGET's missing keys only when every one of them 
   cache.close();
 });
 
+Deno.test("NearCache: an MGET stops at its first key that is missing and not wanted", async () => {
+  const { cache, node } = await tracked({ ...CFG, minReads: 2 }); // room: 2 reads let a key in
+  const getOf = (k: string) => `*2\r\n$3\r\nGET\r\n$${k.length}\r\n${k}\r\n`;
+  // "b" read 8 times, each behind a key read once: never looked up nor counted there.
+  for (let i = 0; i < 8; i++) equal(lookup(cache, ["MGET", `cold${i}`, "b"]), null);
+  equal(lookup(cache, ["GET", "b"]), null); // its first counted read: not yet 2
+  await new Promise((r) => setTimeout(r, 0)); // the tracker writes in a microtask
+  equal(node.written.includes(getOf("b")), false, "b was not fetched");
+  // Its second counted read lets it in.
+  equal(lookup(cache, ["GET", "b"]), null);
+  await node.waitWritten(getOf("b"));
+  cache.close();
+});
+
 Deno.test("NearCache fetches at once a key whose entry expired after answering reads", async () => {
   const { cache, node } = await tracked({ ...CFG, minReads: 3 });
   const GET_J = "*2\r\n$3\r\nGET\r\n$1\r\nj\r\n";
