@@ -226,6 +226,13 @@ export const CLIENT_READ_BUFFER_SIZE = 2 * 1024;
 export const WRITE_CHUNK_SIZE = 16 * 1024;
 /** Most idle output chunks kept in the pool (4 MB). */
 export const WRITE_CHUNK_POOL = 256;
+/**
+ * Bytes nobody changes afterwards (a near-cache hit's reply) this large or
+ * larger go to the socket as they are, not copied into output chunks: a
+ * 150 KB value read hot would otherwise cost a copy and a fresh chunk per
+ * hit.
+ */
+export const WRITE_SHARED_MIN = 8 * 1024;
 /** Stop reading a client once this many reply bytes wait to be written to it. */
 export const CLIENT_OUTPUT_HIGH_WATER = 1024 * 1024;
 /**

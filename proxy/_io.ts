@@ -7,7 +7,12 @@
  */
 
 import { setImmediate } from "node:timers";
-import { READ_BUFFER_SIZE, WRITE_CHUNK_POOL, WRITE_CHUNK_SIZE } from "../config/defaults.ts";
+import {
+  READ_BUFFER_SIZE,
+  WRITE_CHUNK_POOL,
+  WRITE_CHUNK_SIZE,
+  WRITE_SHARED_MIN,
+} from "../config/defaults.ts";
 import { copyBytes } from "../resp/mod.ts";
 
 /**
@@ -89,8 +94,14 @@ function takeChunk(min: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(Math.max(WRITE_CHUNK_SIZE, min));
 }
 
+/** Bytes queued without a copy ({@link ByteWriter.writeShared}): never pooled, never written into. */
+const shared = new WeakSet<Uint8Array>();
+
 function giveChunk(c: Uint8Array): void {
-  if (c.buffer.byteLength === WRITE_CHUNK_SIZE && chunkPool.length < WRITE_CHUNK_POOL) {
+  if (
+    c.buffer.byteLength === WRITE_CHUNK_SIZE && chunkPool.length < WRITE_CHUNK_POOL &&
+    !shared.has(c)
+  ) {
     chunkPool.push(new Uint8Array(c.buffer as ArrayBuffer));
   }
 }
@@ -202,6 +213,30 @@ export class ByteWriter {
     }
     copyBytes(cur, this.#curLen, src, start, end);
     this.#curLen += n;
+    if (!this.#scheduled && !this.#writing && this.#sock !== null) {
+      this.#scheduled = true;
+      scheduleFlush(this);
+    }
+  }
+
+  /**
+   * Queues `bytes`, which nobody changes afterwards (a near-cache entry's
+   * reply): from {@link WRITE_SHARED_MIN} bytes on they go to the socket as
+   * they are, after what is queued before them; smaller ones are copied like
+   * {@link write}'s.
+   */
+  writeShared(bytes: Uint8Array): void {
+    if (bytes.length < WRITE_SHARED_MIN) return this.write(bytes);
+    if (this.#closed) return;
+    if (this.#cur !== null && this.#curLen > 0) {
+      this.#queued.push(this.#cur.subarray(0, this.#curLen));
+      this.#queuedBytes += this.#curLen;
+      this.#cur = null;
+      this.#curLen = 0;
+    }
+    shared.add(bytes);
+    this.#queued.push(bytes);
+    this.#queuedBytes += bytes.length;
     if (!this.#scheduled && !this.#writing && this.#sock !== null) {
       this.#scheduled = true;
       scheduleFlush(this);

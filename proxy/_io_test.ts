@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { READ_BUFFER_SIZE } from "../config/defaults.ts";
+import { READ_BUFFER_SIZE, WRITE_CHUNK_SIZE } from "../config/defaults.ts";
 import { atTurnEnd, ByteWriter, ReadBuffer, type Socket } from "./_io.ts";
 import { Slot, SlotQueue } from "./_runtime.ts";
 
@@ -127,4 +127,42 @@ Deno.test("SlotQueue keeps FIFO order across many pushes and shifts", () => {
   while (q.length > 0) assertEquals(q.shift(), slots[next++]);
   assertEquals(next, slots.length);
   assertEquals(q.shift(), undefined);
+});
+
+/** A socket that keeps what it was handed, not a copy. */
+class HandedSocket implements Socket {
+  handed: Uint8Array[] = [];
+  read(): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.handed.push(p);
+    return Promise.resolve(p.length);
+  }
+  close(): void {}
+}
+
+Deno.test("ByteWriter.writeShared() hands large bytes to the socket as they are, in order, and never pools them", async () => {
+  const sock = new HandedSocket();
+  const w = new ByteWriter(sock);
+  const te = new TextEncoder();
+  // Exactly a chunk's size, with a buffer of its own: what the pool would take back.
+  const big = new Uint8Array(WRITE_CHUNK_SIZE).fill(120); // "x"
+  w.write(te.encode("+a\r\n"));
+  w.writeShared(big);
+  w.writeShared(te.encode("+small\r\n")); // under WRITE_SHARED_MIN: copied
+  w.write(te.encode("+b\r\n"));
+  await drained(w);
+  assertEquals(sock.handed.length, 3);
+  assertEquals(new TextDecoder().decode(sock.handed[0]), "+a\r\n");
+  assert(sock.handed[1] === big, "the shared bytes themselves, not a copy");
+  assertEquals(new TextDecoder().decode(sock.handed[2]), "+small\r\n+b\r\n");
+  // Later writes borrow every pooled chunk there is (ten at once, twice): none is the shared buffer.
+  for (let i = 0; i < 2; i++) {
+    const done = drained(w);
+    for (let j = 0; j < 10; j++) w.write(new Uint8Array(WRITE_CHUNK_SIZE).fill(122));
+    await done;
+  }
+  assert(big.every((b) => b === 120), "the shared bytes were written into");
+  assertEquals(w.pending, 0);
 });

@@ -285,6 +285,9 @@ export class FakeClient implements SessionIO {
   write(buf: Uint8Array, start = 0, end: number = buf.length): void {
     this.out += td.decode(buf.subarray(start, end));
   }
+  writeShared(bytes: Uint8Array): void {
+    this.write(bytes);
+  }
   pause(): void {
     this.paused = true;
   }

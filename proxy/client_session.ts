@@ -63,6 +63,10 @@ export class ClientSession {
           stats.addBytesOut(statsRole, end - start);
           writer.write(buf, start, end);
         },
+      writeShared: stats === null ? (bytes) => writer.writeShared(bytes) : (bytes) => {
+        stats.addBytesOut(statsRole, bytes.length);
+        writer.writeShared(bytes);
+      },
       get pending() {
         return writer.pending;
       },

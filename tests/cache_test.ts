@@ -156,6 +156,55 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "cache: large values answered from the cache come out whole and in order among small replies",
+  E2E,
+  async () => {
+    // Hits of 8 KB or more go to the socket as the entry's own bytes, between copied replies.
+    const big = "b".repeat(200_000), mid = "m".repeat(9_000);
+    await using set = await startReplicaSet({ replicas: 1 });
+    await set.primary.cli("SET", "small", "s");
+    const p = await redisClient(set.primary.port);
+    try {
+      await p.set("big", big);
+      await p.set("mid", mid);
+    } finally {
+      await closeClient(p);
+    }
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+    );
+    const c = await redisClient(sg.ports[SHARD].readers);
+    try {
+      const port = adminPort(sg);
+      await waitFor(async () => {
+        await Promise.all([c.get("big"), c.get("mid"), c.get("small")]);
+        return (await cacheStatus(port)).keys === 3;
+      }, { message: "the three keys cached" });
+      const before = (await getCount(set.replicas[0])).calls;
+      // Pipelined on one connection: hits large and small, and misses (forwarded), interleaved.
+      const keys = Array.from(
+        { length: 300 },
+        (_, i) => ["big", "small", "mid", `none:${i}`][i % 4],
+      );
+      const got = await Promise.all(keys.map((k) => c.get(k)));
+      const want = keys.map((k) =>
+        k === "big" ? big : k === "mid" ? mid : k === "small" ? "s" : null
+      );
+      for (let i = 0; i < keys.length; i++) {
+        assert(got[i] === want[i], `reply ${i} (${keys[i]}): ${String(got[i]).slice(0, 20)}…`);
+      }
+      assertEquals(await c.mGet(["big", "small", "mid"]), [big, "s", mid]);
+      // The cached three were not read from the replica; each of the 75 missing keys twice: the
+      // read forwarded, and its fill (`min_reads: 1` admits a key at its first read).
+      assertEquals((await getCount(set.replicas[0])).calls - before, 150);
+    } finally {
+      await closeClient(c);
+    }
+  },
+);
+
 Deno.test("cache: a write through the writer port is read back at once", E2E, async () => {
   await using set = await startReplicaSet({ replicas: 1 });
   await using sg = await startShardgate(shardYaml(set.addresses, [CHECK, CACHE]));

@@ -62,6 +62,8 @@ import { errorReply } from "../errors.ts";
 export interface SessionIO {
   /** Queues reply bytes `buf[start, end)` (copied). */
   write(buf: Uint8Array, start?: number, end?: number): void;
+  /** Queues reply bytes nobody changes afterwards (a near-cache entry's): large ones without a copy. */
+  writeShared(bytes: Uint8Array): void;
   /** Reply bytes not written to the client yet. */
   readonly pending: number;
   /** True while input is paused. */

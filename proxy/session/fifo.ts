@@ -7,9 +7,9 @@
  * @module
  */
 
-import { CLIENT_MAX_INFLIGHT } from "../../config/defaults.ts";
+import { CLIENT_MAX_INFLIGHT, WRITE_SHARED_MIN } from "../../config/defaults.ts";
 import { copyBytes, Route, slabCopy } from "../../resp/mod.ts";
-import { Slot, SLOT_KEEP, SlotQueue } from "../_runtime.ts";
+import { Slot, SLOT_CACHE_HIT, SLOT_KEEP, SlotQueue } from "../_runtime.ts";
 import { errorReply, ErrorText } from "../errors.ts";
 import type { SessionCore } from "./core.ts";
 import { fifoEmptied, maybeResume } from "./flow.ts";
@@ -139,7 +139,14 @@ export function flushReady(s: SessionCore): void {
   const fifo = s.fifo;
   for (let slot = fifo.peek(); slot !== undefined && slot.done; slot = fifo.peek()) {
     fifo.shift();
-    if (slot.reply !== null) s.io.write(slot.reply);
+    // A near-cache hit's reply is the entry's own bytes, which nothing changes: a large one goes out
+    // without a copy.
+    const reply = slot.reply;
+    if (reply !== null) {
+      if (reply.length >= WRITE_SHARED_MIN && (slot.flags & SLOT_CACHE_HIT) !== 0) {
+        s.io.writeShared(reply);
+      } else s.io.write(reply);
+    }
     fifo.release(slot);
   }
   if (fifo.length > 0) return maybeResume(s);
