@@ -31,6 +31,19 @@ EOT
   echo $!
 }
 
+# Starts checkout $1 with `cache: true` on $P0+1, checkout $2 with it on $P0+2 and without on
+# $P0+3 (each reading $P0), adds them to $PIDS, sets $PA, $PB, $PO to their pids and waits until
+# each answers.
+cpu_start_cache_pair() {
+  PA=$(cpu_start "$1" $((P0 + 1)) ", cache: true"); PIDS+=("$PA")
+  PB=$(cpu_start "$2" $((P0 + 2)) ", cache: true"); PIDS+=("$PB")
+  PO=$(cpu_start "$2" $((P0 + 3))); PIDS+=("$PO")
+  local port
+  for port in $((P0 + 1)) $((P0 + 2)) $((P0 + 3)); do
+    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
+  done
+}
+
 cpu_cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   redis-cli -p "$P0" shutdown nosave >/dev/null 2>&1 || true

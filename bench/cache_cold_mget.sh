@@ -16,12 +16,7 @@ P0=${PORT_BASE:-7981}
 . "$(dirname "$0")/_cpu_rounds.sh"
 cpu_setup # redis-server on $P0 with 100,000 keys, $TMP, and cleanup of $PIDS on exit
 
-PA=$(cpu_start "$A" $((P0 + 1)) ", cache: true"); PIDS+=("$PA")
-PB=$(cpu_start "$B" $((P0 + 2)) ", cache: true"); PIDS+=("$PB")
-PO=$(cpu_start "$B" $((P0 + 3))); PIDS+=("$PO")
-for port in $((P0 + 1)) $((P0 + 2)) $((P0 + 3)); do
-  until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
-done
+cpu_start_cache_pair "$A" "$B" # $PA, $PB (caches), $PO (no cache)
 names=(a_cache_on b_cache_on b_cache_off)
 pids=("$PA" "$PB" "$PO")
 echo "a=$A ($(git -C "$A" rev-parse --short HEAD)) b=$B ($(git -C "$B" rev-parse --short HEAD))"
