@@ -1,13 +1,15 @@
 #!/bin/bash
-# The near cache's cost under a steady cold MGET load: long runs of `MGET` of 10 keys drawn
-# uniformly from 100,000 (redis-benchmark, 50 clients, -r 100000) through three shardgates side by
+# The near cache's cost under a steady cold load: long runs of `MGET` of 10 keys (or, with
+# CMD=GET, of GET) drawn uniformly from 100,000 (redis-benchmark, 50 clients, -r 100000) through
+# three shardgates side by
 # side on one redis-server: checkout A with `cache: true`, checkout B with `cache: true`, and B
 # without a cache. The order rotates per round. Each run is long enough (N MGETs, ~10 s) for the
 # cache to reach its steady state under the load (lean, full), which the short paired runs of
 # bench/cache_cold_ab.sh, with the proxy idle between them, do not. Prints each run's ops/s and
-# the proxy's CPU per MGET (user + system, from /proc/<pid>/stat).
+# the proxy's CPU per command (user + system, from /proc/<pid>/stat).
 #
-#   bash bench/cache_cold_mget.sh <checkout A> <checkout B> [rounds=4] [mgets per run=500000]
+#   bash bench/cache_cold_steady.sh <checkout A> <checkout B> [rounds=4] [commands per run=500000]
+#   CMD=GET bash bench/cache_cold_steady.sh <checkout A> <checkout B> 4 1000000
 #
 # Ports: $PORT_BASE (default 7981) for Redis, +1..+3 for the proxies.
 set -euo pipefail
@@ -24,8 +26,8 @@ for r in $(seq "$ROUNDS"); do
   for k in 0 1 2; do
     i=$(((k + r) % 3))
     port=$((P0 + 1 + i)) pid=${pids[$i]}
-    t0=$(cpu "$pid"); rps=$(load "$port" MGET10 "$N"); t1=$(cpu "$pid")
-    awk -v r="$r" -v w="${names[$i]}" -v t=$((t1 - t0)) -v n="$N" -v rps="$rps" \
-      'BEGIN { printf "round=%s %s cpu_us_per_mget=%.1f rps=%s\n", r, w, t * 10000 / n, rps }'
+    t0=$(cpu "$pid"); rps=$(load "$port" "${CMD:-MGET10}" "$N"); t1=$(cpu "$pid")
+    awk -v r="$r" -v w="${names[$i]}" -v t=$((t1 - t0)) -v n="$N" -v rps="$rps" -v c="${CMD:-MGET10}" \
+      'BEGIN { printf "round=%s %s cmd=%s cpu_us_per_cmd=%.1f rps=%s\n", r, w, c, t * 10000 / n, rps }'
   done
 done
