@@ -142,7 +142,7 @@ export class CacheStore {
   #mask = INITIAL_BUCKETS - 1;
   #inflight = new Map<string, number>();
   /** Other reads' entries held (`variants.ts`), by the key they are of: its change evicts them all. */
-  #variants = new Map<string, CacheEntry[]>();
+  #variants = new Map<string, Set<CacheEntry>>();
   /**
    * What RESP2 clients get from an entry whose reply differs in RESP2 (an
    * HGETALL's map as an array): beside the entries, so a GET's entry
@@ -300,9 +300,9 @@ export class CacheStore {
     if (e.bytes > this.maxBytes) return false;
     const base = baseKey(key);
     if (base !== null) {
-      const list = this.#variants.get(base);
-      if (list === undefined) this.#variants.set(base, [e]);
-      else list.push(e);
+      const set = this.#variants.get(base);
+      if (set === undefined) this.#variants.set(base, new Set([e]));
+      else set.add(e);
       if (resp2 !== null) this.#resp2.set(e, resp2);
     }
     if ((this.#count + 1) * 2 > this.#buckets.length) this.#grow();
@@ -340,9 +340,11 @@ export class CacheStore {
       }
     }
     if (this.#variants.size > 0) {
-      const list = this.#variants.get(key);
-      if (list !== undefined) {
-        for (const v of [...list]) this.#remove(v, reason);
+      const set = this.#variants.get(key);
+      if (set !== undefined) {
+        // Taken whole: a hash with thousands of fields cached goes at once, not one lookup each.
+        this.#variants.delete(key);
+        for (const v of set) this.#remove(v, reason, false);
         held = true;
       }
     }
@@ -377,7 +379,7 @@ export class CacheStore {
     this.#shrink(Evict.config);
   }
 
-  #remove(e: CacheEntry, reason: number): void {
+  #remove(e: CacheEntry, reason: number, listed = true): void {
     e.live = false;
     this.#count--;
     if (e.newer === e) this.#hand = undefined;
@@ -390,15 +392,16 @@ export class CacheStore {
     this.#unindex(e);
     this.bytes -= e.bytes;
     this.evictions[reason]++;
-    if (this.#variants.size > 0) {
+    if (this.#variants.size > 0 || !listed) {
+      // Another read's entry (`variants.ts`): out of its key's set (`listed: false`, the caller
+      // took the set whole), and its RESP2 form with it.
       const base = baseKey(e.key);
-      const list = base === null ? undefined : this.#variants.get(base);
-      if (list !== undefined) {
-        const i = list.indexOf(e);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) this.#variants.delete(base!);
-        this.#resp2.delete(e);
+      if (base === null) return;
+      if (listed) {
+        const set = this.#variants.get(base);
+        if (set !== undefined && set.delete(e) && set.size === 0) this.#variants.delete(base);
       }
+      this.#resp2.delete(e);
     }
   }
 

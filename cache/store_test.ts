@@ -257,3 +257,30 @@ Deno.test("CacheStore: a fill of another read that ended unkept leaves nothing t
   equal(s.completeFill(ck, t, te.encode(":1\r\n"), 1000), true);
   equal(s.size, 1);
 });
+
+Deno.test("CacheStore: a key with thousands of reads' entries loses them all at its change, and each one evicted alone leaves its set", () => {
+  const s = new CacheStore(5_000, 1 << 30);
+  const field = (i: number) => `\u0101h\u0100f${i}`;
+  const map = te.encode("%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+  const arr = te.encode("*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+  for (let i = 0; i < 4_000; i++) s.completeFill(field(i), s.beginFill(field(i)), bulk("v"), 1000);
+  equal(s.completeFill("\u0102h", s.beginFill("\u0102h"), map, 1000, false, arr), true);
+  equal(s.size, 4_001);
+  // Past the key bound by 1,001 entries: the oldest of h's HGET entries go one by one.
+  s.maxKeys = 3_000;
+  s.completeFill("other", s.beginFill("other"), bulk("o"), 1000);
+  equal(s.evictions[Evict.size], 1_002);
+  equal(s.size, 3_000);
+  // h changes: every entry of it left goes at once; "other" stays; its RESP2 form is gone too.
+  equal(s.invalidate("h", Evict.invalidated), true);
+  equal(s.size, 1);
+  equal(s.evictions[Evict.invalidated], 2_999);
+  equal(s.get("\u0102h", 0), undefined);
+  equal(s.get("other", 0)?.key, "other");
+  equal(s.invalidate("h", Evict.invalidated), false);
+  // Filled again afterwards, h's entries are h's once more.
+  equal(s.completeFill("\u0102h", s.beginFill("\u0102h"), map, 1000, false, arr), true);
+  deepEqual(s.resp2(s.get("\u0102h", 0)!), arr);
+  equal(s.invalidate("h", Evict.invalidated), true);
+  equal(s.size, 1);
+});
