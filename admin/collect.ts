@@ -21,6 +21,7 @@ function collectCache(shard: string, c: CacheStats, w: MetricWriter): void {
   w.value("cacheAdmissions", { shard }, c.admissions);
   w.value("cacheRefreshes", { shard }, c.refreshes);
   w.value("cacheStalledReads", { shard }, c.stalledReads);
+  w.value("cacheRefusedFills", { shard }, c.refusedFills);
   w.value("cacheInvalidations", { shard }, c.invalidations + c.flushes);
   for (const reason of EVICT_REASONS) {
     w.value("cacheEvictions", { shard, reason }, c.evictions[reason]);

@@ -40,6 +40,8 @@ import {
   CACHE_MAX_PENDING_FILLS,
   CACHE_RECONNECT_MS,
   CACHE_REFRESH_AHEAD_SHARE,
+  CACHE_REFUSED_MAX,
+  CACHE_REFUSED_RETRY_MS,
 } from "../config/defaults.ts";
 import type { CacheConfig } from "../config/types.ts";
 import { CommandKeys, commandNameOf, findKeys, type RequestParser } from "../resp/mod.ts";
@@ -80,6 +82,11 @@ export interface CacheStats {
   readonly refreshes: number;
   /** Fills dropped because their key was invalidated while in flight. */
   readonly racedFills: number;
+  /**
+   * Fills the node answered with an error (a key of another type, a
+   * permission): the key is not fetched again for `CACHE_REFUSED_RETRY_MS`.
+   */
+  readonly refusedFills: number;
   /** Hits retracted because their key was invalidated in the same event-loop turn. */
   readonly retractedHits: number;
   /**
@@ -194,6 +201,10 @@ export class NearCache implements TrackerSink {
   invalidations = 0;
   /** Null invalidations. */
   flushes = 0;
+  /** Fills the node answered with an error. */
+  refused = 0;
+  /** Keys (cache keys) whose fill the node refused, and until when they are not fetched again. */
+  #refusedUntil = new Map<string, number>();
   #cfg: CacheConfig;
   /** How long before an uncapped entry's deadline a hit fetches it again. */
   #refreshLead: number;
@@ -313,6 +324,7 @@ export class NearCache implements TrackerSink {
   #fillVariant(v: Variant, parser: RequestParser, buf: Uint8Array, ck: string, now: number): void {
     const t = this.#tracker;
     if (t === null || !t.ready || t.pending >= CACHE_MAX_PENDING_FILLS) return;
+    if (this.#refusedUntil.size > 0 && this.#refusedNow(ck, now)) return;
     const token = this.#store.beginFill(ck);
     if (token === 0) return;
     const frame = commandFrame(parser, buf);
@@ -434,8 +446,18 @@ export class NearCache implements TrackerSink {
     const t = this.#tracker;
     if (t === null || !t.ready || t.pending >= CACHE_MAX_PENDING_FILLS) return;
     const key = keyString(buf, start, end);
+    if (this.#refusedUntil.size > 0 && this.#refusedNow(key, now)) return;
     const token = this.#store.beginFill(key);
     if (token !== 0) t.fill(buf, start, end, key, token, now);
+  }
+
+  /** True while `key`'s last fill was refused less than `CACHE_REFUSED_RETRY_MS` ago. */
+  #refusedNow(key: string, now: number): boolean {
+    const until = this.#refusedUntil.get(key);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.#refusedUntil.delete(key);
+    return false;
   }
 
   /**
@@ -574,6 +596,7 @@ export class NearCache implements TrackerSink {
       admissions: s.fills,
       refreshes: s.refreshes,
       racedFills: s.raced,
+      refusedFills: this.refused,
       retractedHits: this.retracted,
       stalledReads: this.stalled,
       inFlight: this.#tracker?.pending ?? 0,
@@ -622,8 +645,14 @@ export class NearCache implements TrackerSink {
   }
 
   /** @inheritdoc */
-  abandoned(_t: Tracker, key: string, token: number): void {
+  abandoned(_t: Tracker, key: string, token: number, refusedAt?: number): void {
     this.#store.abandonFill(key, token);
+    if (refusedAt === undefined) return;
+    // Asked again at the next read, a key of another type would cost the node a refused fill on
+    // every read: it waits a while (its reads go on being forwarded).
+    this.refused++;
+    if (this.#refusedUntil.size >= CACHE_REFUSED_MAX) this.#refusedUntil.clear();
+    this.#refusedUntil.set(key, refusedAt + CACHE_REFUSED_RETRY_MS);
   }
 
   /** @inheritdoc */

@@ -1,7 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { encodeCommand, RequestParser } from "../resp/mod.ts";
 import type { CacheConfig } from "../config/types.ts";
-import { CACHE_PROBE_MS, CACHE_STALL_MS } from "../config/defaults.ts";
+import { CACHE_PROBE_MS, CACHE_REFUSED_RETRY_MS, CACHE_STALL_MS } from "../config/defaults.ts";
 import { type CacheClient, NearCache, nilReply } from "./near_cache.ts";
 import { FakeNodeSocket, fakeTarget } from "./_test_fake_node.ts";
 
@@ -552,5 +552,39 @@ Deno.test("NearCache: an error reply to another read's fill keeps nothing", asyn
   await answered(cache);
   equal(cache.stats().keys, 0);
   equal(lookup(cache, ["HGETALL", "s"]), null);
+  cache.close();
+});
+
+Deno.test("NearCache: a key whose fill the node refused is not asked for again for a while", async () => {
+  const { cache, node } = await tracked(); // min_reads 1: every miss asks
+  const count = (text: string) => node.written.split(text).length - 1;
+  const WRONGTYPE = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:-1\r\n";
+  // A hash read with GET: the fill is refused.
+  equal(lookup(cache, ["GET", "k"], R2, 0), null);
+  await node.waitWritten(GET_K);
+  node.send(WRONGTYPE);
+  await answered(cache);
+  equal(cache.stats().refusedFills, 1);
+  // Its reads go on being forwarded, without a fill each.
+  for (let now = 1; now < CACHE_REFUSED_RETRY_MS; now += 100) {
+    equal(lookup(cache, ["GET", "k"], R2, now), null);
+  }
+  await new Promise((r) => setTimeout(r, 0)); // the tracker writes in a microtask
+  equal(count(GET_K), 1, "no fill while refused");
+  // Past the wait it is asked again (the key may have changed type).
+  lookup(cache, ["GET", "k"], R2, CACHE_REFUSED_RETRY_MS + 1);
+  await node.waitWritten(GET_K, 2);
+  node.send("$1\r\nv\r\n:-1\r\n");
+  await until(() => cache.stats().keys === 1);
+  // The same for another read's entry.
+  const HGET_S = "*3\r\n$4\r\nHGET\r\n$1\r\ns\r\n$1\r\nf\r\n";
+  equal(lookup(cache, ["HGET", "s", "f"], R2, 2_000), null);
+  await node.waitWritten(HGET_S);
+  node.send(WRONGTYPE);
+  await answered(cache);
+  equal(lookup(cache, ["HGET", "s", "f"], R2, 2_500), null);
+  await new Promise((r) => setTimeout(r, 0));
+  equal(count(HGET_S), 1, "no fill of the HGET while refused");
+  equal(cache.stats().refusedFills, 2);
   cache.close();
 });

@@ -61,8 +61,12 @@ export interface TrackerSink {
     pttl: number,
     sentAt: number,
   ): void;
-  /** A fill got no value to keep (an error reply, or the connection ended). */
-  abandoned(t: Tracker, key: string, token: number): void;
+  /**
+   * A fill got no value to keep: the node answered it with an error
+   * (`refusedAt`: when the fill was sent, data-path ms), or the connection
+   * ended (`refusedAt` absent).
+   */
+  abandoned(t: Tracker, key: string, token: number, refusedAt?: number): void;
   /** The node invalidated `keys` (latin1), or everything (null: a flush). */
   invalidated(t: Tracker, keys: string[] | null): void;
   /** Setup answered: fills may be sent. */
@@ -432,7 +436,7 @@ export class Tracker {
         this.#fillHead = 0;
       }
       if (f.probe) continue;
-      if (f.failed || buf[pos] !== COLON) this.#sink.abandoned(this, f.key, f.token);
+      if (f.failed || buf[pos] !== COLON) this.#sink.abandoned(this, f.key, f.token, f.sentAt);
       else {
         const pttl = intAt(buf, pos + 1, lineEnd(buf, pos, next));
         this.#sink.filled(this, f.key, f.token, f.reply ?? null, pttl, f.sentAt);

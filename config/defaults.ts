@@ -124,6 +124,15 @@ export const CACHE_LEAN_RECHECK_MIN_READS = 200;
 export const CACHE_ENTRY_OVERHEAD = 400;
 /** Near cache fills in flight on the tracking connection at most (more wait for the next read). */
 export const CACHE_MAX_PENDING_FILLS = 256;
+/**
+ * A key whose fill the node answered with an error (a `WRONGTYPE`: a hash
+ * read with GET; a `NOPERM`) is not fetched again for this long: its reads
+ * are forwarded as misses, and a hot one costs the node one refused fill a
+ * second instead of a fill (two commands) on every read.
+ */
+export const CACHE_REFUSED_RETRY_MS = 1_000;
+/** Keys remembered as refused at most (past it the list starts afresh). */
+export const CACHE_REFUSED_MAX = 1_024;
 /** Delay before a broken near cache tracking connection is opened again. */
 export const CACHE_RECONNECT_MS = 100;
 /**

@@ -131,6 +131,13 @@ export const METRICS = {
     labels: ["shard"],
     help: "Near cache entries read near their max age and fetched again ahead of it (kept).",
   },
+  cacheRefusedFills: {
+    name: "shardgate_cache_refused_fills_total",
+    type: "counter",
+    labels: ["shard"],
+    help:
+      "Near cache fills the node answered with an error (another type, a permission); such a key waits a second before the next.",
+  },
   cacheStalledReads: {
     name: "shardgate_cache_stalled_reads_total",
     type: "counter",

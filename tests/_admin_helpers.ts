@@ -104,6 +104,7 @@ export interface StatusJson {
       refreshes: number;
       retractedHits: number;
       stalledReads: number;
+      refusedFills: number;
       inFlight: number;
       flushes: number;
       keys: number;

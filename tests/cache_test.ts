@@ -205,6 +205,38 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "cache: a hot key the node refuses to fill (a hash read with GET) costs the node no fill per read",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    await set.primary.cli("HSET", "h", "f", "v");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" + shardYaml(set.addresses, [CHECK, CACHE]),
+    );
+    const raw = await RawConn.open(sg.ports[SHARD].readers);
+    try {
+      const before = (await getCount(set.replicas[0])).calls;
+      // 2,000 GETs, one at a time (each read a miss that may ask for a fill): each gets the node's
+      // WRONGTYPE, as straight from Redis.
+      const WRONGTYPE = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+      const one = encodeCommand(["GET", "h"]);
+      for (let i = 0; i < 2_000; i++) {
+        await raw.send(one);
+        assertEquals(await raw.readUntil((t) => t.endsWith("\r\n"), 10_000), WRONGTYPE);
+      }
+      // Forwarded: 2,000 GETs; refused fills (a GET each): about one a second, not one a read.
+      const gets = (await getCount(set.replicas[0])).calls - before;
+      assert(gets >= 2_000 && gets < 2_100, `the replica ran ${gets} GETs for 2,000 reads`);
+      const cache = await cacheStatus(adminPort(sg));
+      assert(cache.refusedFills >= 1 && cache.refusedFills < 100, `refused ${cache.refusedFills}`);
+    } finally {
+      raw.close();
+    }
+  },
+);
+
 Deno.test("cache: a write through the writer port is read back at once", E2E, async () => {
   await using set = await startReplicaSet({ replicas: 1 });
   await using sg = await startShardgate(shardYaml(set.addresses, [CHECK, CACHE]));
