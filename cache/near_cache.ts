@@ -38,6 +38,7 @@ import {
   CACHE_LEAN_RECHECK_MS,
   CACHE_LEAN_WINDOW_MS,
   CACHE_MAX_PENDING_FILLS,
+  CACHE_RECONNECT_MAX_MS,
   CACHE_RECONNECT_MS,
   CACHE_REFRESH_AHEAD_SHARE,
   CACHE_REFUSED_MAX,
@@ -180,12 +181,28 @@ class MgetHit implements CacheHit {
 export interface CacheEvents {
   /** The tracking connection to `node` is set up: entries are filled from it. */
   tracking(node: string): void;
-  /** The tracking connection to `node` ended (`reason`); its `dropped` entries went with it. */
-  trackingEnded(node: string, reason: string, dropped: number): void;
+  /**
+   * The tracking connection to `node` ended (`reason`); its `dropped`
+   * entries went with it. `streak`: connections in a row that ended without
+   * being set up since the last that was (1: the first end after one that
+   * worked, or the first attempt); the next attempt waits
+   * {@link reconnectDelay} of it.
+   */
+  trackingEnded(node: string, reason: string, dropped: number, streak: number): void;
 }
 
 /** Events nobody listens to. */
 const NO_EVENTS: CacheEvents = { tracking() {}, trackingEnded() {} };
+
+/**
+ * How long the cache waits before opening its tracking connection again
+ * after the `streak`-th end in a row without a setup answered:
+ * {@link CACHE_RECONNECT_MS}, doubling, at most {@link CACHE_RECONNECT_MAX_MS}
+ * (a node that refuses tracking is not asked ten times a second forever).
+ */
+export function reconnectDelay(streak: number): number {
+  return Math.min(CACHE_RECONNECT_MS * 2 ** Math.max(0, streak - 1), CACHE_RECONNECT_MAX_MS);
+}
 
 /** The near cache of one shard. */
 export class NearCache implements TrackerSink {
@@ -214,6 +231,8 @@ export class NearCache implements TrackerSink {
   #targets: readonly TrackerTarget[] = [];
   #next = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** Tracking connections in a row that ended before their setup was answered (see {@link reconnectDelay}). */
+  #streak = 0;
   #closed = false;
   #keys = new CommandKeys();
   /** Scratch: an MGET's missing keys as start, end pairs. */
@@ -515,14 +534,25 @@ export class NearCache implements TrackerSink {
    * otherwise every entry goes and it moves to the first.
    */
   serving(targets: readonly TrackerTarget[]): void {
+    const before = this.#targets;
     this.#targets = targets;
+    if (
+      this.#timer !== null &&
+      (before.length !== targets.length || before.some((x, i) => x.id !== targets[i].id))
+    ) {
+      // Other nodes than the ones that failed in a row: no reason to wait out their backoff.
+      clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#streak = 0;
+    }
     const t = this.#tracker;
     if (t !== null && !targets.some((x) => x.id === t.target.id)) {
       this.#tracker = null;
       const dropped = this.#store.size;
       this.#store.clear(Evict.node);
       t.close("node stopped serving");
-      this.#events.trackingEnded(t.target.id, "node stopped serving", dropped);
+      this.#streak = 0;
+      this.#events.trackingEnded(t.target.id, "node stopped serving", dropped, 1);
     }
     if (this.#tracker === null && this.#timer === null) this.#open();
   }
@@ -670,6 +700,7 @@ export class NearCache implements TrackerSink {
   /** @inheritdoc */
   ready(t: Tracker): void {
     this.#next = 0;
+    this.#streak = 0;
     if (t === this.#tracker) this.#events.tracking(t.target.id);
   }
 
@@ -680,12 +711,13 @@ export class NearCache implements TrackerSink {
     this.#tracker = null;
     const dropped = this.#store.size;
     this.#store.clear(Evict.connection);
-    if (!this.#closed) this.#events.trackingEnded(t.target.id, reason, dropped);
     if (this.#closed) return;
+    this.#streak++;
+    this.#events.trackingEnded(t.target.id, reason, dropped, this.#streak);
     this.#timer = setTimeout(() => {
       this.#timer = null;
       if (this.#tracker === null) this.#open();
-    }, CACHE_RECONNECT_MS);
+    }, reconnectDelay(this.#streak));
   }
 }
 

@@ -1,8 +1,15 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { encodeCommand, RequestParser } from "../resp/mod.ts";
 import type { CacheConfig } from "../config/types.ts";
-import { CACHE_PROBE_MS, CACHE_REFUSED_RETRY_MS, CACHE_STALL_MS } from "../config/defaults.ts";
-import { type CacheClient, NearCache, nilReply } from "./near_cache.ts";
+import {
+  CACHE_PROBE_MS,
+  CACHE_RECONNECT_MAX_MS,
+  CACHE_RECONNECT_MS,
+  CACHE_REFUSED_RETRY_MS,
+  CACHE_STALL_MS,
+} from "../config/defaults.ts";
+import { type CacheClient, NearCache, nilReply, reconnectDelay } from "./near_cache.ts";
+import type { TrackerTarget } from "./tracker.ts";
 import { FakeNodeSocket, fakeTarget } from "./_test_fake_node.ts";
 
 const td = new TextDecoder();
@@ -587,4 +594,51 @@ Deno.test("NearCache: a key whose fill the node refused is not asked for again f
   equal(count(HGET_S), 1, "no fill of the HGET while refused");
   equal(cache.stats().refusedFills, 2);
   cache.close();
+});
+
+Deno.test("reconnectDelay(): doubles from CACHE_RECONNECT_MS per end in a row, up to CACHE_RECONNECT_MAX_MS", () => {
+  deepEqual([1, 2, 3, 4].map(reconnectDelay), [100, 200, 400, 800]);
+  equal(reconnectDelay(8), CACHE_RECONNECT_MAX_MS);
+  equal(reconnectDelay(50), CACHE_RECONNECT_MAX_MS);
+  equal(reconnectDelay(0), CACHE_RECONNECT_MS);
+});
+
+Deno.test("NearCache backs off from a node that refuses tracking, and moves at once when the nodes change", async () => {
+  const events: string[] = [];
+  const cache = new NearCache(CFG, {
+    tracking: (n) => events.push(`tracking ${n}`),
+    trackingEnded: (n, why, _dropped, streak) => events.push(`ended ${n}: ${why} #${streak}`),
+  });
+  // Redis 5, or a user without CLIENT: the setup is refused on every connection.
+  let dials = 0;
+  const refusing: TrackerTarget = {
+    id: "old:6379",
+    auth: null,
+    dial: () => {
+      dials++;
+      const s = new FakeNodeSocket();
+      void s.waitWritten("TRACKING").then(() => s.send("-ERR unknown command 'HELLO'\r\n"));
+      return Promise.resolve(s);
+    },
+  };
+  cache.serving([refusing]);
+  await until(() => events.length === 3); // after 100 ms, then 200 ms more
+  deepEqual(events, [
+    "ended old:6379: setup refused #1",
+    "ended old:6379: setup refused #2",
+    "ended old:6379: setup refused #3",
+  ]);
+  equal(dials, 3, "the fourth waits 400 ms");
+  // Another node serves: no waiting out the backoff; once set up, a later end is the first again.
+  const node = new FakeNodeSocket();
+  cache.serving([fakeTarget("n2:6379", node)]);
+  equal(cache.stats().node, "n2:6379", "opened at once, not after the 400 ms");
+  await node.waitWritten("TRACKING");
+  node.send(SETUP_REPLIES);
+  await until(() => cache.stats().tracking);
+  node.close();
+  await until(() => events.length === 5);
+  cache.close();
+  deepEqual(events.slice(3), ["tracking n2:6379", "ended n2:6379: connection lost #1"]);
+  equal(dials, 3);
 });

@@ -133,8 +133,15 @@ export const CACHE_MAX_PENDING_FILLS = 256;
 export const CACHE_REFUSED_RETRY_MS = 1_000;
 /** Keys remembered as refused at most (past it the list starts afresh). */
 export const CACHE_REFUSED_MAX = 1_024;
-/** Delay before a broken near cache tracking connection is opened again. */
+/**
+ * Delay before a broken near cache tracking connection is opened again. It
+ * doubles after each connection in a row that ends before its setup is
+ * answered (a node that refuses `HELLO 3` or `CLIENT TRACKING`: Redis 5, a
+ * user without the command), up to {@link CACHE_RECONNECT_MAX_MS}.
+ */
 export const CACHE_RECONNECT_MS = 100;
+/** The longest delay between the tracking connection's attempts in a row. */
+export const CACHE_RECONNECT_MAX_MS = 10_000;
 /**
  * A near cache hit with nothing in flight on the tracking connection sent
  * for this long sends a PING on it: while hits are answered, the tracked

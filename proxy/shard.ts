@@ -250,10 +250,12 @@ export class Shard implements ShardRoutes, BackendShard {
     const log = this.logger;
     return {
       tracking: (node) => log.info("cache tracks node", { node }),
-      trackingEnded: (node, reason, dropped) => {
-        // A node that cannot be reached is retried (and logged by the checks): debug only.
-        if (reason === "connect failed") log.debug("cache tracking ended", { node, reason });
-        else log.info("cache tracking ended", { node, reason, dropped });
+      trackingEnded: (node, reason, dropped, streak) => {
+        // A node that cannot be reached is retried (and logged by the checks): debug only. So is
+        // every end after the first in a row (a node that refuses tracking), retried with backoff.
+        const fields = { node, reason, dropped, streak };
+        if (reason === "connect failed" || streak > 1) log.debug("cache tracking ended", fields);
+        else log.info("cache tracking ended", fields);
       },
     };
   }

@@ -105,6 +105,7 @@ export interface StatusJson {
       retractedHits: number;
       stalledReads: number;
       refusedFills: number;
+      tracking: boolean;
       inFlight: number;
       flushes: number;
       keys: number;

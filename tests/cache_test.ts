@@ -21,7 +21,7 @@ import {
   waitFor,
 } from "./helpers/mod.ts";
 import { LagRelay, replicaThrough } from "./_lag_relay.ts";
-import { commandCount, E2E, getCount, SHARD, shardYaml } from "./_health_helpers.ts";
+import { commandCount, E2E, getCount, logTime, SHARD, shardYaml } from "./_health_helpers.ts";
 import { frame, RawConn } from "./_raw.ts";
 import { VARIANTS } from "./_client_variants.ts";
 import { adminGet, adminPort, statusDoc, type StatusJson } from "./_admin_helpers.ts";
@@ -233,6 +233,62 @@ Deno.test(
       assert(cache.refusedFills >= 1 && cache.refusedFills < 100, `refused ${cache.refusedFills}`);
     } finally {
       raw.close();
+    }
+  },
+);
+
+Deno.test(
+  "cache: a node user without CLIENT TRACKING: reads go on, and the tracking connection backs off",
+  E2E,
+  async () => {
+    await using set = await startReplicaSet({ replicas: 1 });
+    for (const n of set.nodes) {
+      const ok = await n.cli(
+        "ACL",
+        "SETUSER",
+        "sg",
+        "on",
+        ">pw",
+        "~*",
+        "&*",
+        "+@all",
+        "-client|tracking",
+      );
+      assertEquals(ok, "OK");
+    }
+    await set.primary.cli("SET", "k", "v");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" +
+        shardYaml(set.addresses, [CHECK, CACHE, "auth: { username: sg, password: pw }"]),
+    );
+    const ended = () => sg.records().filter((r) => r.msg === "cache tracking ended");
+    // (A change of serving nodes while starting starts a streak afresh: the run up to the fifth.)
+    await waitFor(() => ended().some((r) => r.streak === 5), {
+      timeoutMs: 15_000,
+      message: "five refused setups in a row",
+    });
+    const all = ended();
+    const fifth = all.findIndex((r) => r.streak === 5);
+    const e = all.slice(fifth - 4, fifth + 1);
+    assertEquals(e.map((r) => [r.level, r.reason, r.streak, r.node]), [
+      ["info", "setup refused", 1, e[0].node],
+      ["debug", "setup refused", 2, e[0].node],
+      ["debug", "setup refused", 3, e[0].node],
+      ["debug", "setup refused", 4, e[0].node],
+      ["debug", "setup refused", 5, e[0].node],
+    ]);
+    // The fifth attempt waited 800 ms after the fourth ended, not 100 ms (the timer's minimum).
+    const gap = logTime(e[4]) - logTime(e[3]);
+    assert(gap >= 700, `${gap} ms between the fourth and fifth refusals`);
+    // Without tracking, the cache answers nothing, and every read goes to the node as without it.
+    const c = await redisClient(sg.ports[SHARD].readers);
+    try {
+      for (let i = 0; i < 20; i++) assertEquals(await c.get("k"), "v");
+      const cache = await cacheStatus(adminPort(sg));
+      assertEquals([cache.hits, cache.tracking], [0, false]);
+    } finally {
+      await closeClient(c);
     }
   },
 );
