@@ -9,7 +9,8 @@
  * may answer.
  */
 
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import { Redis } from "ioredis";
 import { encodeCommand } from "../resp/mod.ts";
 import {
   closeClient,
@@ -289,6 +290,67 @@ Deno.test(
       assertEquals([cache.hits, cache.tracking], [0, false]);
     } finally {
       await closeClient(c);
+    }
+  },
+);
+
+Deno.test(
+  "cache: clients logged in with the sidecar's own credentials are answered from it; another user is not",
+  E2E,
+  async () => {
+    // The usual password-protected deployment: the apps use the same user and password as the
+    // sidecar's `auth:`. Their AUTH still goes to the node (a wrong password gets its refusal).
+    await using set = await startReplicaSet({ replicas: 1 });
+    for (const n of set.nodes) {
+      assertEquals(await n.cli("ACL", "SETUSER", "sg", "on", ">pw", "~*", "&*", "+@all"), "OK");
+      assertEquals(await n.cli("ACL", "SETUSER", "app", "on", ">secret", "~*", "+@all"), "OK");
+    }
+    await set.primary.cli("SET", "hot", "v");
+    await set.waitSynced();
+    await using sg = await startShardgate(
+      "admin:\n  listen: 127.0.0.1:0\n" +
+        shardYaml(set.addresses, [CHECK, CACHE, "auth: { username: sg, password: pw }"]),
+    );
+    const port = sg.ports[SHARD].readers;
+    const replicaGets = async () => (await getCount(set.replicas[0])).calls;
+    /** 20 reads of `hot` through `read`: how many reached the replica. */
+    const fromReplica = async (read: () => Promise<unknown>) => {
+      const before = await replicaGets();
+      for (let i = 0; i < 20; i++) assertEquals(await read(), "v");
+      return (await replicaGets()) - before;
+    };
+    const resp2 = await redisClient(port, { username: "sg", password: "pw" });
+    const resp3 = await redisClient(port, { resp: 3, username: "sg", password: "pw" });
+    const io = new Redis({
+      host: "127.0.0.1",
+      port,
+      username: "sg",
+      password: "pw",
+      lazyConnect: true,
+    });
+    const other = await redisClient(port, { username: "app", password: "secret" });
+    try {
+      await io.connect();
+      // Filled at the first reads (min_reads: 1); then none of the three reaches the replica.
+      await waitFor(async () => (await fromReplica(() => resp2.get("hot"))) === 0, {
+        message: "hot answered from the cache",
+      });
+      assertEquals(await fromReplica(() => resp3.get("hot")), 0, "node-redis, HELLO 3 AUTH");
+      assertEquals(await fromReplica(() => io.get("hot")), 0, "ioredis");
+      // Another user is checked by the node, read by read.
+      assertEquals(await fromReplica(() => other.get("hot")), 20, "user app");
+      // Introspection names the user each runs as.
+      assert(String(await resp2.sendCommand(["CLIENT", "INFO"])).includes(" user=sg "));
+      assert(String(await other.sendCommand(["CLIENT", "INFO"])).includes(" user=app "));
+      await rejects(
+        () => redisClient(port, { username: "sg", password: "wrong" }),
+        /WRONGPASS/,
+      );
+    } finally {
+      closeClient(resp2);
+      closeClient(resp3);
+      closeClient(other);
+      io.disconnect();
     }
   },
 );

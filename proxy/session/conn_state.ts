@@ -135,11 +135,17 @@ export function login(
   const slot = newSlot(s, Route.WRITE);
   slot.flags = SLOT_LOGIN;
   slot.rt = rt;
-  s.pendingLogin = { cred, hello };
+  s.pendingLogin = { cred, hello, shards: to.rt === s.rt && isShardAuth(s.rt, user, password) };
   s.fifo.push(slot);
   sendOn(linkFor(s, node, s.db, cred), slot, cred.frame, 0, cred.frame.length, s.now);
   if (!slot.done) waitFor(s, "login");
   return true;
+}
+
+/** Whether `user` and `password` are the shard's own `auth` (`default` when it names no user). */
+function isShardAuth(rt: PortContext, user: string, password: string): boolean {
+  const a = rt.settings.auth;
+  return a !== null && (a.username ?? "default") === user && a.password === password;
 }
 
 /** The node took (or refused) a login: the session's user, and the client's reply. */
@@ -154,7 +160,9 @@ export function loggedIn(
   const login = s.pendingLogin!;
   s.pendingLogin = null;
   if (!ok) return slabCopy(buf, start, end);
-  s.user = login.cred;
+  // The shard's own credentials: the session runs on the shard's connections, as one that sent no
+  // AUTH does (the same rights; and the near cache answers it, which it never does a user's own).
+  s.user = login.shards ? null : login.cred;
   s.authed = true;
   s.batch.use = null;
   const h = login.hello;

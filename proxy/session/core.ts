@@ -155,8 +155,15 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
   now = 0;
   /** Input is paused until a node connection takes its backlog. */
   nodeWait = false;
-  /** The client's own AUTH whose reply is awaited (`conn_state.ts` login). */
-  pendingLogin: { cred: Credential; hello: HelloRequest & { ok: true } | null } | null = null;
+  /**
+   * The client's own AUTH whose reply is awaited (`conn_state.ts` login);
+   * `shards`: the credentials are the port's shard's own `auth`.
+   */
+  pendingLogin: {
+    cred: Credential;
+    hello: HelloRequest & { ok: true } | null;
+    shards: boolean;
+  } | null = null;
   /** Writes waiting for a shard's next primary (`send.ts`). */
   readonly held: HeldWrites = new HeldWrites();
   /** Metrics and spans of the commands. */
@@ -204,9 +211,9 @@ export class SessionCore implements SlotOwner, PinSink, WriterWaiter, ClientView
     return { rt: r.firstShard, writer: r.stateToWriter };
   }
 
-  /** The ACL user the session runs as, as introspection shows it. */
+  /** The ACL user the session runs as, as introspection shows it (the shard's `auth` user unless its own). */
   get userName(): string {
-    return this.user?.user ?? "default";
+    return this.user?.user ?? this.rt.settings.auth?.username ?? "default";
   }
 
   /** The shard of the pinned connection (router ports: the one the session pinned to), or null. */
