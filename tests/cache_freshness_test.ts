@@ -396,8 +396,12 @@ Deno.test(
       const repMs = repStale.filter((x) => !inPause(x)).map((x) => x.ms);
       const pauseMs = sgStale.filter(inPause).map((x) => x.ms);
       const bad = olderThanReplicas(reads, 3, deadAt);
+      // Redis keeps a key through the whole millisecond of its expiry (it is expired once the
+      // clock's ms is past it) and PTTL counts whole ms, so a read sent within 1 ms after
+      // `expiresAt` (the ack + PX, at or after the node's own expiry ms) may still get it, from a
+      // replica as from the cache.
       const expired = reads.filter((r) =>
-        r.from < 0 && r.key === 0 && r.version === expSeq && r.sent > expiresAt
+        r.from < 0 && r.key === 0 && r.version === expSeq && r.sent > expiresAt + 1
       );
       const figures = {
         writes: writes.length,
@@ -432,9 +436,40 @@ Deno.test(
       assertEquals(
         bad.length,
         0,
-        `reads older than the replicas: ${JSON.stringify(bad.slice(0, 5))}`,
+        `reads older than the replicas: ${
+          JSON.stringify(
+            bad.slice(0, 3).map((r) => ({
+              ...r,
+              phase: phaseAt(phases, r.sent),
+              // Direct reads of the key around it (ms from the read's send; version).
+              direct: reads.filter((d) =>
+                d.from >= 0 && d.key === r.key && Math.abs(d.sent - r.sent) < 20
+              ).map((d) =>
+                `r${d.from}:${(d.sent - r.sent).toFixed(1)}..${
+                  (d.got - r.sent).toFixed(1)
+                }=v${d.version}`
+              )
+                .slice(0, 24),
+              // Writes of the key around it (ms from the read's send).
+              writes: writes.filter((w) => w.key === r.key && Math.abs(w.acked - r.sent) < 50)
+                .map((w) => `v${w.seq}@${(w.acked - r.sent).toFixed(1)}`),
+            })),
+          ).slice(0, 3000)
+        }`,
       );
-      assertEquals(expired.length, 0, "no read returned an expired key");
+      assertEquals(
+        expired.length,
+        0,
+        `reads of an expired key (ms from its expiry: sent, got): ${
+          JSON.stringify(expired.slice(0, 5).map((r) => [r.sent - expiresAt, r.got - expiresAt]))
+        }; direct reads of it around then: ${
+          JSON.stringify(
+            reads.filter((r) => r.from >= 0 && r.key === 0 && Math.abs(r.sent - expiresAt) < 30)
+              .map((r) => [r.from, r.sent - expiresAt, r.version === expSeq ? "v" : r.version])
+              .slice(0, 20),
+          )
+        }`,
+      );
       // The issue's bar is 1 ms; the CI-sized run shares 2 cores with other suites, so it
       // allows 5 ms (a measured run, SHARDGATE_CACHE_FRESHNESS_S set, holds the 1 ms bar).
       const slackMs = Deno.env.get("SHARDGATE_CACHE_FRESHNESS_S") === undefined ? 5 : 1;
