@@ -75,7 +75,6 @@ export interface TrackerSink {
   closed(t: Tracker, reason: string): void;
 }
 
-const te = new TextEncoder();
 /** Keys up to this many bytes are made from {@link keyUnits}. */
 const SHORT_KEY = 128;
 const keyUnits: number[] = [];
@@ -106,10 +105,8 @@ export function keyString(buf: Uint8Array, start: number, end: number): string {
 const HELLO3 = encodeCommand(["HELLO", "3"]);
 const TRACKING_ON = encodeCommand(["CLIENT", "TRACKING", "on"]);
 const SETNAME = encodeCommand(["CLIENT", "SETNAME", "shardgate-cache"]);
-const GET = te.encode("*2\r\n$3\r\nGET\r\n$");
-const PTTL = te.encode("*2\r\n$4\r\nPTTL\r\n$");
 const PING = encodeCommand(["PING"]);
-const MINUS = 45, DOLLAR = 36, UNDERSCORE = 95, COLON = 58, GT = 62, STAR = 42, CR = 13, LF = 10;
+const MINUS = 45, DOLLAR = 36, UNDERSCORE = 95, COLON = 58, GT = 62, STAR = 42, CR = 13;
 const PERCENT = 37;
 
 /** What a fill's first reply must be to be kept: a bulk string or nil (GET, HGET). */
@@ -149,23 +146,6 @@ function lineEnd(buf: Uint8Array, from: number, end: number): number {
   let i = from;
   while (i < end && buf[i] !== CR) i++;
   return i;
-}
-
-/** Bytes of the length and data of a bulk string of `n` bytes, after its `$`. */
-function bulkSize(n: number): number {
-  return String(n).length + 2 + n + 2;
-}
-
-/** Writes `<len>\r\n<buf[start, end)>\r\n` (a bulk string after its `$`) at `out[o]`. */
-function putBulk(out: Uint8Array, o: number, buf: Uint8Array, start: number, end: number): void {
-  const len = String(end - start);
-  for (let i = 0; i < len.length; i++) out[o++] = len.charCodeAt(i);
-  out[o++] = CR;
-  out[o++] = LF;
-  out.set(buf.subarray(start, end), o);
-  o += end - start;
-  out[o++] = CR;
-  out[o] = LF;
 }
 
 /**
@@ -269,21 +249,14 @@ export class Tracker {
 
   /** Sends a fill of the key `buf[start, end)` (`key` as latin1) with the store's `token`. */
   fill(buf: Uint8Array, start: number, end: number, key: string, token: number, now: number): void {
-    this.#sent(key, token, BULK, now);
-    // GET key, PTTL key: one frame pair, one buffer.
-    const one = bulkSize(end - start);
-    const out = new Uint8Array(GET.length + PTTL.length + 2 * one);
-    out.set(GET, 0);
-    putBulk(out, GET.length, buf, start, end);
-    out.set(PTTL, GET.length + one);
-    putBulk(out, GET.length + one + PTTL.length, buf, start, end);
-    this.#queue(out);
+    const get = encodeCommand(["GET", buf.subarray(start, end)]);
+    this.fillCommand(get, buf, start, end, key, token, BULK, now);
   }
 
   /**
-   * Sends a fill of another read: `frame` (the command, framed), then PTTL
-   * of its key `buf[start, end)`; `ck` is the entry's cache key, `kind`
-   * the reply it expects (`variants.ts`).
+   * Sends a fill of a read: `frame` (the command, framed), then PTTL of its
+   * key `buf[start, end)`, pipelined (written together); `ck` is the
+   * entry's cache key, `kind` the reply it expects (`variants.ts`).
    */
   fillCommand(
     frame: Uint8Array,
@@ -296,11 +269,8 @@ export class Tracker {
     now: number,
   ): void {
     this.#sent(ck, token, kind, now);
-    const out = new Uint8Array(frame.length + PTTL.length + bulkSize(end - start));
-    out.set(frame, 0);
-    out.set(PTTL, frame.length);
-    putBulk(out, frame.length + PTTL.length, buf, start, end);
-    this.#queue(out);
+    this.#queue(frame);
+    this.#queue(encodeCommand(["PTTL", buf.subarray(start, end)]));
   }
 
   /** Records a fill (or a `probe`) sent now: its replies are read in order. */

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { RequestParser } from "../resp/mod.ts";
+import { encodeCommand, type RequestParser } from "../resp/mod.ts";
 import { BULK, INT, keyString, MAP } from "./tracker.ts";
 
 export { BULK, INT, MAP };
@@ -42,7 +42,7 @@ export const VARIANTS: readonly Variant[] = [
 
 /** Separates a key from a field in a cache key. */
 const SEP = "\u0100";
-const CR = 13, LF = 10, PERCENT = 37;
+const CR = 13, PERCENT = 37;
 
 /** The variant the command `parser` parsed from `buf` is (by name and argument count), if any. */
 export function variantOf(parser: RequestParser, buf: Uint8Array): Variant | undefined {
@@ -79,29 +79,11 @@ export function kindOf(ck: string): number {
 
 /** The command `parser` parsed from `buf`, framed again (a RESP array of bulk strings). */
 export function commandFrame(parser: RequestParser, buf: Uint8Array): Uint8Array {
-  const n = parser.argc;
-  let size = 3 + String(n).length;
-  for (let i = 0; i < n; i++) {
-    const len = parser.argEnd[i] - parser.argStart[i];
-    size += 5 + String(len).length + len;
+  const args: Uint8Array[] = [];
+  for (let i = 0; i < parser.argc; i++) {
+    args.push(buf.subarray(parser.argStart[i], parser.argEnd[i]));
   }
-  const out = new Uint8Array(size);
-  let o = 0;
-  const ascii = (s: string) => {
-    for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
-    out[o++] = CR;
-    out[o++] = LF;
-  };
-  ascii(`*${n}`);
-  for (let i = 0; i < n; i++) {
-    const s = parser.argStart[i], e = parser.argEnd[i];
-    ascii(`$${e - s}`);
-    out.set(buf.subarray(s, e), o);
-    o += e - s;
-    out[o++] = CR;
-    out[o++] = LF;
-  }
-  return out;
+  return encodeCommand(args);
 }
 
 /**
