@@ -237,10 +237,7 @@ export class ByteWriter {
     shared.add(bytes);
     this.#queued.push(bytes);
     this.#queuedBytes += bytes.length;
-    if (!this.#scheduled && !this.#writing && this.#sock !== null) {
-      this.#scheduled = true;
-      scheduleFlush(this);
-    }
+    this.#schedule();
   }
 
   /** Stops writing; buffered bytes are dropped. */

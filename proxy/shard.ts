@@ -386,9 +386,7 @@ export class Shard implements ShardRoutes, BackendShard {
   /** True when reads may go to node `id`: a serving replica, or the primary they fall back to. */
   #servesReads(id: string): boolean {
     if (this.#readers.some((b) => b.id === id)) return true;
-    if (this.#primary === null) return this.#readers.length === 0 && this.#fallback()?.id === id;
-    return this.#primary.id === id &&
-      (this.#readers.length === 0 ? this.#config.fallback === "primary" : true);
+    return this.#readers.length > 0 ? this.#primary?.id === id : this.#fallback()?.id === id;
   }
 
   /**
